@@ -1,0 +1,169 @@
+"""`python -m qa` / `tanya`: index, ask, eval, serve. Parses arguments, calls the library, prints."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from .embedding import EmbedderError
+from .indexing import NothingToIndex
+from .pipeline import QuestionError, Tanya
+from .records import Answer
+from .settings import Settings
+from .store import IndexProblem
+
+EXPECTED_ERRORS = (IndexProblem, QuestionError, NothingToIndex, EmbedderError, OSError, ValueError)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; returns the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    settings = Settings.from_env(index_dir=getattr(args, "index_dir", None), top_k=getattr(args, "k", None))
+    try:
+        return int(args.func(args, Tanya(settings)) or 0)
+    except EXPECTED_ERRORS as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m qa", description="Tanya: cited answers from news articles.")
+    sub = parser.add_subparsers(dest="command")
+
+    def command(name: str, func: Any, help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        p.add_argument("--index-dir", type=Path, help="index directory (default: $QA_INDEX_DIR or index/)")
+        p.set_defaults(func=func)
+        return p
+
+    p = command("index", _index, "build or update the index from article files")
+    p.add_argument("paths", nargs="*", type=Path, help="files or folders (default: $QA_SEEDS_DIR or seeds/)")
+    p.add_argument("--rebuild", action="store_true", help="re-embed everything instead of reusing vectors")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = command("ask", _ask, "answer a question (or one per line from standard input) with citations")
+    p.add_argument("question", nargs="?", help="the question; omit to read one per line from stdin (JSON out)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--k", type=int, help="passages to retrieve (default 5)")
+    p.add_argument("--retriever", choices=("hybrid", "dense", "bm25"))
+
+    p = command("eval", _eval, "measure retrieval and answers on a JSONL file of questions")
+    p.add_argument("questions", type=Path)
+    p.add_argument("--retriever", choices=("hybrid", "dense", "bm25"))
+    p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    p.add_argument("--limit", type=int, help="only the first N questions")
+
+    p = command("serve", _serve, "start the chat page (same as python app.py)")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    return parser
+
+
+def _index(args: argparse.Namespace, tanya: Tanya) -> int:
+    bar = None if args.quiet or not sys.stderr.isatty() else _ProgressBar()
+    report = tanya.index(args.paths or None, rebuild=args.rebuild, progress=bar)
+    if bar:
+        bar.close()
+    for skipped in report.skipped:
+        print(f"skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
+    print(f"indexed into {report.index_dir}: {report.summary()}")
+    return 0
+
+
+class _ProgressBar:
+    """tqdm bars for the build stages."""
+
+    def __init__(self) -> None:
+        self._bars: dict[str, Any] = {}
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        from tqdm import tqdm
+
+        bar = self._bars.get(stage)
+        if bar is None:
+            bar = self._bars[stage] = tqdm(total=total, desc=stage, unit="chunk" if stage == "embedding" else "step", file=sys.stderr)
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    def close(self) -> None:
+        for bar in self._bars.values():
+            bar.close()
+
+
+def _ask(args: argparse.Namespace, tanya: Tanya) -> int:
+    if args.question is None:
+        for line in sys.stdin:
+            if not line.strip():
+                continue
+            try:
+                out: dict[str, Any] = tanya.ask(line, retriever=args.retriever).to_json()
+            except QuestionError as exc:
+                out = {"question": line.strip()[:200], "error": str(exc)}
+            print(json.dumps(out, ensure_ascii=False), flush=True)
+        return 0
+    answer = tanya.ask(args.question, retriever=args.retriever)
+    if args.json:
+        print(json.dumps(answer.to_json(), ensure_ascii=False, indent=1))
+    else:
+        print(format_answer(answer))
+    return 0
+
+
+def format_answer(answer: Answer) -> str:
+    """The answer for a terminal: reply, then the cited (or, on abstention, the closest) passages."""
+    lines = [answer.reply, ""]
+    if answer.abstained:
+        lines.append("Closest passages (they do not answer it):" if answer.language == "en" else "Bagian terdekat (tidak menjawabnya):")
+        for hit in answer.hits[:3]:
+            lines.append(f"  - {hit.chunk.doc_id} ¶{hit.chunk.paragraph}: {_clip(hit.chunk.text)}")
+    for c in answer.citations:
+        lines.append(f"[{c.n}] {c.doc_id} · {c.source} · paragraph {c.paragraph}")
+        lines.append(f"    {_clip(c.text, 300)}")
+    lines.append(f"({answer.timings_ms.get('total', 0):.0f} ms)")
+    return "\n".join(lines)
+
+
+def _clip(text: str, n: int = 160) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _eval(args: argparse.Namespace, tanya: Tanya) -> int:
+    from .evaluation import evaluate, load_questions
+
+    questions = load_questions(args.questions)[: args.limit]
+    result = evaluate(tanya, questions, retriever=args.retriever)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        width = max(len(k) for k in result)
+        for key, value in result.items():
+            print(f"{key:<{width}}  {value}")
+    return 0
+
+
+def _serve(args: argparse.Namespace, tanya: Tanya) -> int:
+    import runpy
+
+    app = Path(__file__).resolve().parent.parent / "app.py"
+    if not app.is_file():
+        raise OSError(f"app.py not found beside the qa package ({app}); run `python app.py` from the project")
+    argv = ["app.py"]
+    if args.host:
+        argv += ["--host", args.host]
+    if args.port:
+        argv += ["--port", str(args.port)]
+    if args.index_dir:
+        argv += ["--index-dir", str(args.index_dir)]
+    sys.argv = argv
+    runpy.run_path(str(app), run_name="__main__")
+    return 0

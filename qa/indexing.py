@@ -1,0 +1,209 @@
+"""Build an index version from article files: ingest → chunk → embed → store → publish.
+
+Embeddings of chunks whose text is already in the served index (same model) are reused, so a
+re-index after adding one file embeds only that file's chunks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from .chunking import chunk_document
+from .embedding import Embedder, get_embedder
+from .ingest import read_documents
+from .records import Chunk, Skipped
+from .settings import Settings
+from .store import (
+    CHUNKS,
+    ChunkTable,
+    FaissVectorStore,
+    IndexProblem,
+    KeywordIndex,
+    load_snapshot,
+    new_version_dir,
+    publish,
+    read_manifest,
+    write_snapshot_files,
+)
+from .text import terms
+
+# Bump when tokenising/stemming changes: the keyword index must then be rebuilt.
+ANALYZER = "id-sastrawi-v1"
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+class NothingToIndex(ValueError):
+    """No readable article among the files given; the served index is left as it was."""
+
+
+@dataclass
+class BuildReport:
+    """What a build did."""
+
+    index_dir: Path
+    documents: int = 0
+    chunks: int = 0
+    embedded: int = 0
+    reused: int = 0
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        """One line for people."""
+        parts = [
+            f"{self.documents} files, {self.chunks} chunks in {self.seconds:.1f} s",
+            f"added {len(self.added)}, updated {len(self.updated)}, removed {len(self.removed)}, "
+            f"unchanged {len(self.unchanged)}, skipped {len(self.skipped)}",
+            f"embedded {self.embedded}, reused {self.reused}",
+        ]
+        return "; ".join(parts)
+
+
+def build_index(
+    paths: Iterable[Path],
+    settings: Settings,
+    rebuild: bool = False,
+    progress: Progress | None = None,
+    embedder: Embedder | None = None,
+) -> BuildReport:
+    """Index the articles under `paths` into `settings.index_dir` and switch to the new version."""
+    started = time.perf_counter()
+    notify = progress or (lambda stage, done, total: None)
+    index_dir = Path(settings.index_dir)
+    report = BuildReport(index_dir=index_dir)
+
+    notify("reading", 0, 1)
+    ingested = read_documents(paths, settings.max_file_mb)
+    report.skipped = ingested.skipped
+    docs = ingested.documents
+    if not docs:
+        reasons = "; ".join(f"{s.path}: {s.reason}" for s in ingested.skipped[:5]) or "no files found"
+        raise NothingToIndex(f"nothing to index ({reasons}); the current index is unchanged")
+    notify("reading", 1, 1)
+
+    embedder = embedder or get_embedder(settings.model)
+    chunks_by_doc = [chunk_document(d, settings.chunk_size, settings.chunk_overlap) for d in docs]
+    chunks = [c for cs in chunks_by_doc for c in cs]
+    hashes = [_text_hash(c.text) for c in chunks]
+
+    previous = _previous_files(index_dir)
+    _compare(report, previous, {d.doc_id: d.sha256 for d in docs})
+    vectors = _embed(chunks, hashes, embedder, index_dir, rebuild, settings.embed_batch_size, report, notify)
+
+    notify("writing", 0, 1)
+    version = new_version_dir(index_dir)
+    try:
+        table = ChunkTable.create(version / CHUNKS)
+        table.add_chunks(range(len(chunks)), chunks, hashes)
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        files = []
+        for doc, doc_chunks in zip(docs, chunks_by_doc):
+            added_at = previous.get(doc.doc_id, {}).get("added_at", now)
+            table.add_document(doc.doc_id, doc.source, doc.title, doc.sha256, len(doc_chunks), added_at, doc.text)
+            files.append(
+                {
+                    "doc_id": doc.doc_id,
+                    "source": doc.source,
+                    "title": doc.title,
+                    "sha256": doc.sha256,
+                    "chunks": len(doc_chunks),
+                    "added_at": added_at,
+                }
+            )
+        table.commit()
+        table.close()
+        report.documents, report.chunks = len(docs), len(chunks)
+        report.seconds = time.perf_counter() - started
+        manifest = {
+            "format": 1,
+            "model": {"name": embedder.name, "dim": embedder.dim, "backend": type(embedder).__name__},
+            "chunking": settings.chunking(),
+            "keyword": {"type": "bm25s", "analyzer": ANALYZER},
+            "vectors": {"type": "IndexFlatIP", "metric": "inner_product"},
+            "documents": len(docs),
+            "chunks": len(chunks),
+            "files": files,
+            "built_at": now,
+            "build_seconds": round(report.seconds, 2),
+            "embedded": report.embedded,
+            "reused": report.reused,
+        }
+        keywords = KeywordIndex.build([terms(c.text) for c in chunks])
+        write_snapshot_files(version, manifest, FaissVectorStore.build(vectors), keywords)
+    except BaseException:
+        shutil.rmtree(version, ignore_errors=True)
+        raise
+    publish(index_dir, version)
+    notify("writing", 1, 1)
+    return report
+
+
+def _text_hash(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+def _previous_files(index_dir: Path) -> dict[str, dict]:
+    try:
+        return {f["doc_id"]: f for f in read_manifest(index_dir).get("files", [])}
+    except IndexProblem:
+        return {}
+
+
+def _compare(report: BuildReport, previous: dict[str, dict], current: dict[str, str]) -> None:
+    for doc_id, sha in current.items():
+        if doc_id not in previous:
+            report.added.append(doc_id)
+        elif previous[doc_id].get("sha256") != sha:
+            report.updated.append(doc_id)
+        else:
+            report.unchanged.append(doc_id)
+    report.removed = [d for d in previous if d not in current]
+
+
+def _embed(
+    chunks: list[Chunk],
+    hashes: list[str],
+    embedder: Embedder,
+    index_dir: Path,
+    rebuild: bool,
+    batch: int,
+    report: BuildReport,
+    notify: Progress,
+) -> np.ndarray:
+    """Vectors for all chunks: reused from the served index where the text is the same, else embedded."""
+    vectors = np.zeros((len(chunks), embedder.dim), np.float32)
+    todo = list(range(len(chunks)))
+    if not rebuild:
+        try:
+            old = load_snapshot(index_dir, embedder.name)
+        except IndexProblem:
+            old = None
+        if old is not None:
+            known = old.table.rows_by_hash()
+            reuse = [(i, known[h]) for i, h in enumerate(hashes) if h in known]
+            if reuse:
+                vectors[[i for i, _ in reuse]] = old.vectors.vectors([r for _, r in reuse])
+            old.close()
+            reused = {i for i, _ in reuse}
+            todo = [i for i in todo if i not in reused]
+    report.reused = len(chunks) - len(todo)
+    notify("embedding", 0, len(todo))
+    for at in range(0, len(todo), batch):
+        rows = todo[at : at + batch]
+        vectors[rows] = embedder.embed_passages([chunks[i].text for i in rows])
+        notify("embedding", min(at + batch, len(todo)), len(todo))
+    report.embedded = len(todo)
+    return vectors

@@ -1,0 +1,133 @@
+"""Typed records that carry the chain a citation needs.
+
+Document → Chunk (knows its document and character offsets) → Hit (chunk + scores)
+→ Answer (text, span, citations built from chunk ids).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Document:
+    """One article as read from disk, text normalised, paragraphs kept (blank-line separated)."""
+
+    doc_id: str
+    source: str
+    title: str
+    text: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage of a document; `start`/`end` are character offsets into `Document.text`."""
+
+    chunk_id: str
+    doc_id: str
+    source: str
+    title: str
+    paragraph: int
+    start: int
+    end: int
+    text: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict for JSON / SQLite."""
+        return asdict(self)
+
+
+@dataclass
+class Hit:
+    """A retrieved chunk with the scores that ranked it (higher is better for each)."""
+
+    chunk: Chunk
+    score: float
+    dense: float | None = None
+    keyword: float | None = None
+    rank: int = 0
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A cited passage: `n` is the marker number, start/end the supporting sentence inside the document."""
+
+    n: int
+    chunk_id: str
+    doc_id: str
+    source: str
+    title: str
+    paragraph: int
+    text: str
+    start: int
+    end: int
+    score: float
+    passage_start: int = 0  # where `text` starts in the document, so start - passage_start is inside it
+
+    @property
+    def sentence(self) -> tuple[int, int]:
+        """The supporting sentence's offsets inside the passage text."""
+        return self.start - self.passage_start, self.end - self.passage_start
+
+
+@dataclass
+class Answer:
+    """What the user gets: a short answer, the supporting sentence, its citations, or an abstention."""
+
+    question: str
+    language: str
+    text: str
+    reply: str
+    abstained: bool
+    support: str = ""
+    span: tuple[int, int] | None = None  # answer span in document offsets of citations[0]
+    citations: list[Citation] = field(default_factory=list)
+    hits: list[Hit] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The `ask --json` object."""
+        return {
+            "question": self.question,
+            "language": self.language,
+            "answer": self.text,
+            "reply": self.reply,
+            "abstained": self.abstained,
+            "support": self.support,
+            "span": list(self.span) if self.span else None,
+            "citations": [
+                {
+                    "n": c.n,
+                    "doc_id": c.doc_id,
+                    "source": c.source,
+                    "title": c.title,
+                    "paragraph": c.paragraph,
+                    "text": c.text,
+                    "start": c.start,
+                    "end": c.end,
+                    "score": round(c.score, 4),
+                }
+                for c in self.citations
+            ],
+            "passages": [
+                {
+                    "doc_id": h.chunk.doc_id,
+                    "source": h.chunk.source,
+                    "paragraph": h.chunk.paragraph,
+                    "text": h.chunk.text,
+                    "score": round(h.score, 4),
+                }
+                for h in self.hits
+            ],
+            "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
+        }
+
+
+@dataclass
+class Skipped:
+    """A file that was not indexed, and why."""
+
+    path: str
+    reason: str

