@@ -41,6 +41,8 @@ CSS = """
 def render_answer(answer: Answer) -> str:
     """The chat message: the reply (escaped) and a one-line list of the cited passages."""
     lines = [html.escape(line) for line in answer.reply.split("\n")]
+    if not answer.abstained and answer.text:
+        lines[0] = lines[0].replace(html.escape(answer.text), f"**{html.escape(answer.text)}**", 1)
     if answer.citations:
         lines.append("")
         lines += [f"[{c.n}] {html.escape(c.title)} — {html.escape(Path(c.source).name)}, ¶{c.paragraph}" for c in answer.citations]

