@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         if not tanya.has_index():
             print(f"No index in {settings.index_dir}: indexing {settings.seeds_dir} first …", flush=True)
             print(tanya.index().summary(), flush=True)
-        tanya.retriever()  # load the index and model now, not on the first question
+        tanya.warm_up()
     except EXPECTED_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -20,6 +20,7 @@ from .records import Answer
 from .retrieval import Retriever
 from .settings import Settings
 from .store import Snapshot, current_version, load_snapshot
+from .text import stem
 
 
 class QuestionError(ValueError):
@@ -51,6 +52,11 @@ class Tanya:
                 self._retriever = Retriever(snapshot, self.embedder, self.settings)
             assert self._retriever is not None
             return self._retriever
+
+    def warm_up(self) -> None:
+        """Load the index, the model and the stemmer now rather than on the first question."""
+        self.retriever()
+        stem("menawari")
 
     @property
     def manifest(self) -> dict:
