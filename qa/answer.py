@@ -9,23 +9,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .records import Answer, Citation, Hit
-from .text import STOPWORDS, detect_language, query_concepts, sentence_spans, stem, terms, tokens
-
-# --- the question --------------------------------------------------------------------------
-
-PERSON, PLACE, DATE, NUMBER, ENTITY, OTHER = "person", "place", "date", "number", "entity", "other"
-
-_QTYPE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
-    (DATE, re.compile(r"\b(kapan|kapankah|bilamana|when|tahun berapa\w*|tanggal berapa\w*|bulan apa\w*|"
-                      r"hari apa\w*|pukul berapa\w*|jam berapa\w*|what (year|date|day|month|time)|which (year|date|day|month))\b")),
-    (NUMBER, re.compile(r"\b(berapa\w*|how (many|much|long|far|old|big|large|high)|what (number|percentage|amount))\b")),
-    (PERSON, re.compile(r"\b(siapa\w*|who|whom|whose)\b")),
-    (PLACE, re.compile(r"\b(di ?mana\w*|ke ?mana\w*|dari ?mana\w*|where|(kota|negara|provinsi|pulau|daerah|"
-                       r"wilayah|kabupaten|desa|tempat|lokasi|benua|kawasan)( \w+)? mana\w*|which (city|country|province|island|place|region))\b")),
-    (ENTITY, re.compile(r"\b(apa\w*|mana\w*|what|which)\b")),
-]
+from .linear import DATA, LinearModel
+from .question import DATE, ENTITY, NUMBER, OTHER, PERSON, PLACE, Question, analyse, names_found, overlap
+from .text import STOPWORDS, sentence_spans, stem, terms
 
 _DATE_WORDS = (
     "januari februari maret april mei juni juli agustus september oktober november desember "
@@ -67,51 +56,6 @@ _DOMAIN = re.compile(r"\b[\w-]+(\.[\w-]+)*\.(com|net|org|id|co|gov|edu|io)\b", r
 _CONNECTORS = {"dan", "of", "the", "de", "van", "von", "der", "bin", "binti", "al", "el", "da", "la", "&", "y"}
 
 
-@dataclass(frozen=True)
-class Question:
-    """What the extractor knows about a question."""
-
-    text: str
-    language: str
-    qtype: str
-    concepts: tuple[frozenset[str], ...]  # each content word as the stems that count as it
-    terms: frozenset[str]  # all those stems
-    words: frozenset[str]  # lowercased tokens (to keep question words out of answers)
-    head: str | None  # the noun asked about ("berapa penumpang" → "penumpang")
-    names: frozenset[str]  # lowercased names and numbers the question mentions ("apple", "2018")
-
-
-def analyse(question: str) -> Question:
-    """Language, expected answer type and content terms of a question."""
-    lowered = question.lower()
-    qtype = OTHER
-    for kind, pattern in _QTYPE_PATTERNS:
-        if pattern.search(lowered):
-            qtype = kind
-            break
-    toks = tokens(question)
-    head = None
-    for i, tok in enumerate(toks):
-        if tok.startswith("berapa") and i + 1 < len(toks) and toks[i + 1] not in STOPWORDS:
-            head = toks[i + 1]
-            head = head[:-3] if head.endswith("kah") else head
-            break
-        if tok in ("many", "much") and i + 1 < len(toks) and toks[i + 1] not in STOPWORDS:
-            head = toks[i + 1]
-            break
-    language = detect_language(question)
-    names = {
-        w.strip(".,;:!?\"'()").lower()
-        for i, w in enumerate(question.split())
-        if i > 0 and (w[:1].isupper() or w[:1].isdigit())
-    }
-    names = {n for n in names if n and n not in STOPWORDS}
-    concepts = tuple(query_concepts(question, language))
-    return Question(
-        question, language, qtype, concepts, frozenset().union(*concepts), frozenset(toks), head, frozenset(names)
-    )
-
-
 # --- sentences ----------------------------------------------------------------------------
 
 
@@ -122,24 +66,14 @@ class _Sentence:
     end: int
     overlap: float
     score: float
+    passage_overlap: float = 0.0
+    names: float = 1.0
+    rank: int = 0  # among all candidate sentences
+    gap: float = 0.0  # how far below the best sentence's score
 
     @property
     def text(self) -> str:
         return self.hit.chunk.text[self.start : self.end]
-
-
-def _weight(concept: frozenset[str]) -> float:
-    # longer and numeric words carry more information than short common ones
-    term = max(concept, key=len)
-    return 1.5 if term[:1].isdigit() else min(1.0, 0.4 + len(term) / 10)
-
-
-def _overlap(q: Question, sentence_terms: set[str]) -> float:
-    """Weighted share of the question's content words that the sentence mentions."""
-    if not q.concepts:
-        return 0.0
-    total = sum(_weight(c) for c in q.concepts)
-    return sum(_weight(c) for c in q.concepts if c & sentence_terms) / total
 
 
 def _dense_support(hit: Hit) -> float:
@@ -147,49 +81,69 @@ def _dense_support(hit: Hit) -> float:
     return min(1.0, max(0.0, ((hit.dense or 0.0) - 0.72) / 0.16))
 
 
-def _names_found(q: Question, text: str) -> float:
-    """Share of the question's names and numbers that the text mentions (1.0 when it has none)."""
-    if not q.names:
-        return 1.0
-    words = set(tokens(text))
-    stems = {stem(w) for w in words}
-
-    def mentioned(name: str) -> bool:
-        if any(w == name or (len(name) >= 5 and w.startswith(name[:-1])) for w in words):
-            return True
-        # an English word the glossary translates ("Minister" → "menteri")
-        return q.language == "en" and any(c & stems for c in query_concepts(name, "en"))
-
-    return sum(mentioned(n) for n in q.names) / len(q.names)
-
-
 def _sentences(q: Question, hits: list[Hit], passages: int) -> list[_Sentence]:
     out = []
     for hit in hits[:passages]:
         passage_terms = set(terms(hit.chunk.text))
-        passage_overlap = _overlap(q, passage_terms)
-        names = _names_found(q, hit.chunk.text)
+        passage_overlap = overlap(q, passage_terms)
+        names = names_found(q, hit.chunk.text)
         for start, end in sentence_spans(hit.chunk.text):
-            overlap = _overlap(q, set(terms(hit.chunk.text[start:end])))
-            score = 0.55 * overlap + 0.15 * passage_overlap + 0.3 * _dense_support(hit) - 0.03 * (hit.rank - 1)
+            sentence_overlap = overlap(q, set(terms(hit.chunk.text[start:end])))
+            score = 0.55 * sentence_overlap + 0.15 * passage_overlap + 0.3 * _dense_support(hit) - 0.03 * (hit.rank - 1)
             # a passage that never mentions the names or numbers the question is about does not answer it
             score *= 0.4 + 0.6 * names
-            out.append(_Sentence(hit, start, end, overlap, score))
+            out.append(_Sentence(hit, start, end, sentence_overlap, score, passage_overlap, names))
     out.sort(key=lambda s: s.score, reverse=True)
+    for rank, sent in enumerate(out, start=1):
+        sent.rank = rank
+        sent.gap = out[0].score - sent.score
     return out
 
 
-# --- spans ----------------------------------------------------------------------------------
+# --- candidate spans and their features ----------------------------------------------------
 
 _WORD = re.compile(r"\S+")
+_ORDINAL = re.compile(
+    r"\bke-?\d+\b|\bke(satu|dua|tiga|empat|lima|enam|tujuh|delapan|sembilan|sepuluh|sebelas)\b|\bpertama\b",
+    re.IGNORECASE,
+)
+_SLASH_DATE = re.compile(r"^\d{1,2}/\d{1,2}(/\d{2,4})?$")
+_DAY_NAMES = {"senin", "selasa", "rabu", "kamis", "jumat", "sabtu", "minggu", "monday", "tuesday", "wednesday",
+              "thursday", "friday", "saturday", "sunday"}
+_PLACE_WORDS = set(
+    """kota kabupaten provinsi desa kecamatan kelurahan pulau negara jalan jl gunung sungai pantai teluk
+    selat laut danau kawasan daerah wilayah pelabuhan bandara city province island village district
+    street mount river lake bay""".split()
+)
+_AGENT_CUES = {"oleh", "kata", "ujar", "ucap", "tutur", "menurut", "jelas", "by", "said"}
+# what kind of span a head noun asks for: "situs apa" → a domain, "tahun berapa" → a year
+_HEAD_KINDS = {
+    **dict.fromkeys(("situs", "website", "site", "laman", "web", "portal"), ("domain",)),
+    **dict.fromkeys(("tahun", "year"), ("year",)),
+    **dict.fromkeys(("tanggal", "date"), ("date_slash", "date_month")),
+    **dict.fromkeys(("hari", "day"), ("day", "date_slash")),
+    **dict.fromkeys(("bulan", "month"), ("date_month",)),
+    **dict.fromkeys(("urutan", "peringkat", "rank"), ("ordinal",)),
+}
+_GENERIC = _PERSON_TITLES | _ORG_WORDS | _PLACE_WORDS | STOPWORDS
+KINDS = ("cap", "cap_part", "number", "ordinal", "date_slash", "date_month", "year", "day", "domain", "lower")
+QTYPES = (PERSON, PLACE, DATE, NUMBER, ENTITY, OTHER)
 
 
 @dataclass
-class _Span:
-    start: int  # offsets inside the sentence
+class Candidate:
+    """A possible answer span inside a sentence, with the features that score it."""
+
+    sentence: _Sentence
+    start: int  # offsets inside the sentence text
     end: int
-    text: str
-    score: float
+    kind: str
+    features: dict[str, float]
+    score: float = 0.0
+
+    @property
+    def text(self) -> str:
+        return self.sentence.text[self.start : self.end]
 
 
 def _words(sentence: str) -> list[tuple[int, int, str]]:
@@ -210,10 +164,9 @@ def _is_capitalised(word: str) -> bool:
     return word[:1].isupper() or (word[:1].isdigit() and any(ch.isalpha() for ch in word))
 
 
-def _entity_spans(sentence: str) -> list[tuple[int, int, list[str]]]:
-    """Runs of capitalised words (with connectors like 'dan', 'of' inside)."""
-    words = _words(sentence)
-    spans = []
+def _capital_runs(sentence: str, words: list[tuple[int, int, str]]) -> list[tuple[int, int]]:
+    """Word-index ranges [i, j] of capitalised runs (connectors like 'dan', 'of' allowed inside)."""
+    runs = []
     i = 0
     while i < len(words):
         if not _is_capitalised(words[i][2]):
@@ -222,7 +175,7 @@ def _entity_spans(sentence: str) -> list[tuple[int, int, list[str]]]:
         j = i
         while j + 1 < len(words):
             gap = sentence[words[j][1] : words[j + 1][0]]
-            if any(p in gap for p in ",;:.!?\"“”") and not gap.strip() == "(":
+            if any(p in gap for p in ",;:.!?\"“”") and gap.strip() != "(":
                 break
             nxt = words[j + 1][2]
             if _is_capitalised(nxt):
@@ -231,63 +184,9 @@ def _entity_spans(sentence: str) -> list[tuple[int, int, list[str]]]:
                 j += 2
             else:
                 break
-        # a closing abbreviation in brackets belongs to the name: "Badan Tenaga Atom Internasional (IAEA)"
-        end = words[j][1]
-        if sentence[end : end + 1] == ")" and "(" in sentence[words[i][0] : end]:
-            end += 1
-        spans.append((words[i][0], end, [w[2] for w in words[i : j + 1]]))
+        runs.append((i, j))
         i = j + 1
-    return spans
-
-
-def _pattern_spans(sentence: str, pattern: re.Pattern[str]) -> list[tuple[int, int, list[str]]]:
-    out = []
-    for m in pattern.finditer(sentence):
-        if m.group().strip():
-            start, end = m.span()
-            out.append((start, end, m.group().split()))
-    return out
-
-
-def _extend_unit(sentence: str, start: int, end: int, head: str | None) -> int:
-    """Extend a number with the unit word after it: "84" → "84 penumpang"."""
-    m = re.match(r"\s+([^\W\d_]+)", sentence[end:])
-    if m and (head is None or stem(m.group(1).lower()) == stem(head) or m.group(1).lower() not in STOPWORDS):
-        word = m.group(1).lower()
-        if word not in STOPWORDS and (head is None or stem(word) == stem(head) or len(word) > 2):
-            return end + m.end()
-    return end
-
-
-def _candidates(q: Question, sentence: str) -> list[tuple[int, int, float]]:
-    """(start, end, type score) of the spans in a sentence that could answer the question."""
-    cands: list[tuple[int, int, float]] = []
-    if q.qtype == DATE:
-        cands += [(s, e, 1.0) for s, e, _ in _pattern_spans(sentence, _DATE)]
-    elif q.qtype == NUMBER:
-        for s, e, _ in _pattern_spans(sentence, _NUMBER):
-            if _DATE.fullmatch(sentence[s:e]) and len(sentence[s:e]) == 4 and q.head not in ("tahun", "year"):
-                continue  # a bare year is rarely the count asked for
-            e2 = _extend_unit(sentence, s, e, q.head)
-            unit = sentence[e:e2].strip().lower()
-            bonus = 0.6 if q.head and unit and stem(unit) == stem(q.head) else 0.0
-            cands.append((s, e2, 0.7 + bonus))
-    for s, e, _ in _pattern_spans(sentence, _DOMAIN):
-        cands.append((s, e, 0.6))
-    for s, e, words in _entity_spans(sentence):
-        lowered = [w.lower() for w in words]
-        score = 0.5
-        if all(w in _PERSON_TITLES for w in lowered):
-            continue  # "CEO", "Presiden" alone name nobody
-        if q.qtype == PERSON:
-            org = any(w in _ORG_WORDS for w in lowered)
-            score += 0.4 * (not org and any(w in _PERSON_TITLES for w in lowered)) + 0.2 * (len(words) >= 2) - 0.8 * org
-        elif q.qtype in (PLACE, ENTITY):
-            score += 0.2
-        elif q.qtype in (DATE, NUMBER):
-            score -= 0.4
-        cands.append((s, e, score))
-    return cands
+    return runs
 
 
 def _known(q: Question, word: str) -> bool:
@@ -301,53 +200,148 @@ def _known(q: Question, word: str) -> bool:
     )
 
 
-def _trim_question_words(q: Question, sentence: str, start: int, end: int) -> tuple[int, int] | None:
-    """Drop words the question already says from the span's edges; None when nothing new is left."""
-    words = [w for w in _words(sentence) if w[0] >= start and w[1] <= end]
-    while words and _known(q, words[0][2]):
-        words.pop(0)
-    # a number keeps its unit even when the question names it ("berapa kementerian" → "10 kementerian")
-    while q.qtype != NUMBER and words and _known(q, words[-1][2]):
-        words.pop()
-    if not words or all(w[2].lower() in _PERSON_TITLES for w in words):
-        return None
-    end2 = end if end > words[-1][1] and sentence[end - 1] == ")" and "(" in sentence[words[0][0] : end] else words[-1][1]
-    return words[0][0], end2
+def _raw_candidates(q: Question, sentence: str, words: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """(first word, last word, kind) of every span that could answer the question."""
+    found: dict[tuple[int, int], str] = {}
+    starts = {w[0]: i for i, w in enumerate(words)}
+    ends = {w[1]: i for i, w in enumerate(words)}
+
+    def add_chars(start: int, end: int, kind: str) -> None:
+        i = next((starts[p] for p in range(start, end) if p in starts), None)
+        j = next((ends[p] for p in range(end, start, -1) if p in ends), None)
+        if i is not None and j is not None and i <= j:
+            found.setdefault((i, j), kind)
+
+    for m in _DATE.finditer(sentence):
+        text = m.group()
+        kind = "date_slash" if _SLASH_DATE.match(text) else "year" if text.isdigit() else "day" if text.lower() in _DAY_NAMES else "date_month"
+        add_chars(*m.span(), kind)
+    for m in _NUMBER.finditer(sentence):
+        if m.group().strip() and not (m.group().isdigit() and len(m.group()) == 4):
+            add_chars(*m.span(), "number")
+    for m in _ORDINAL.finditer(sentence):
+        add_chars(*m.span(), "ordinal")
+    for m in _DOMAIN.finditer(sentence):
+        add_chars(*m.span(), "domain")
+    for i, j in _capital_runs(sentence, words):
+        found.setdefault((i, j), "cap")
+        for a in range(i, j + 1):  # parts of long runs: "Sumatera Utara Tengku Rizal Nurdin"
+            for b in range(a, min(j, a + 3) + 1):
+                if (a, b) != (i, j):
+                    found.setdefault((a, b), "cap_part")
+    if q.qtype in (ENTITY, OTHER, PLACE):
+        for i in range(len(words)):
+            for j in range(i, min(i + 3, len(words))):
+                if not any(_is_capitalised(words[k][2]) for k in range(i, j + 1)):
+                    found.setdefault((i, j), "lower")
+    # numbers keep the unit after them ("84 penumpang")
+    out = []
+    for (i, j), kind in found.items():
+        if kind == "number" and j + 1 < len(words) and words[j + 1][2].isalpha() and words[j + 1][2].lower() not in STOPWORDS:
+            out.append((i, j + 1, "number"))
+        out.append((i, j, kind))
+    return out
 
 
-def _best_span(q: Question, sentence: str) -> _Span | None:
-    sent_words = _words(sentence)
-    anchors = [
-        i for i, (_, _, w) in enumerate(sent_words) if stem(w.lower()) in q.terms and w.lower() not in STOPWORDS
-    ]
+def _candidates(q: Question, sent: _Sentence) -> list[Candidate]:
+    """All candidate spans of one sentence, trimmed of words the question already says, with features."""
+    sentence = sent.text
+    words = _words(sentence)
+    anchors = [i for i, (_, _, w) in enumerate(words) if w.lower() not in STOPWORDS and stem(w.lower()) in q.terms]
     # a run of capitalised words counts as one unit when measuring distance ("Alibaba Group Holding, Jack Ma")
     units, unit = [], -1
-    for i, (_, _, w) in enumerate(sent_words):
-        if not (i > 0 and _is_capitalised(w) and _is_capitalised(sent_words[i - 1][2])):
+    for i, (_, _, w) in enumerate(words):
+        if not (i > 0 and _is_capitalised(w) and _is_capitalised(words[i - 1][2])):
             unit += 1
         units.append(unit)
-    best: _Span | None = None
-    for start, end, type_score in _candidates(q, sentence):
-        trimmed = _trim_question_words(q, sentence, start, end)
-        if trimmed is None:
+    base = {
+        "sent_overlap": sent.overlap,
+        "passage_overlap": sent.passage_overlap,
+        "dense": _dense_support(sent.hit),
+        "inv_rank": 1.0 / sent.hit.rank if sent.hit.rank else 0.0,
+        "names": sent.names,
+        "sent_first": float(sent.start == 0),
+        "sent_score": sent.score,
+        "sent_top": float(sent.rank == 1),
+        "sent_gap": sent.gap,
+    }
+    seen: set[tuple[int, int]] = set()
+    out = []
+    for i0, j0, kind in _raw_candidates(q, sentence, words):
+        i, j = i0, j0
+        keep_unit = kind == "number"
+        while i <= j and _known(q, words[i][2]):
+            i += 1
+        while not keep_unit and j >= i and _known(q, words[j][2]):
+            j -= 1
+        if i > j or (i, j) in seen:
             continue
-        start, end = trimmed
-        inside = [i for i, w in enumerate(sent_words) if w[0] >= start and w[1] <= end]
-        if not inside:
-            continue
+        seen.add((i, j))
+        span_words = [w[2].lower() for w in words[i : j + 1]]
+        if all(w in _GENERIC for w in span_words):
+            continue  # "CEO", "Group", "Kota" alone name nothing
+        start, end = words[i][0], words[j][1]
+        if sentence[end : end + 1] == ")" and "(" in sentence[start:end]:
+            end += 1
+        f = dict(base)
+        f["kind_" + kind] = 1.0
+        f["trimmed"] = float((i, j) != (i0, j0))
+        f[f"q_{q.qtype}_{kind}"] = 1.0
         if anchors:
-            distance = min(min(abs(units[i] - units[a]) for a in anchors) for i in inside)
-            proximity = 1.0 / (1.0 + 0.35 * max(0, distance - 1))
+            distance = min(abs(units[k] - units[a]) for a in anchors for k in range(i, j + 1))
+            nearest = min(anchors, key=lambda a: min(abs(units[k] - units[a]) for k in range(i, j + 1)))
+            f["prox"] = 1.0 / (1.0 + max(0, distance - 1))
+            f["adjacent"] = float(distance <= 1)
+            f["anchor_before"] = float(nearest < i)
+            near = {stem(words[a][2].lower()) for a in anchors if abs(units[a] - units[i]) <= 5 or abs(units[a] - units[j]) <= 5}
+            f["anchors_near"] = sum(bool(c & near) for c in q.concepts) / max(1, len(q.concepts))
         else:
-            proximity = 0.3
-        # Indonesian agents follow passive verbs and "oleh"; speakers follow "kata"/"ujar"
-        before = sent_words[inside[0] - 1][2].lower() if inside[0] > 0 else ""
-        agent = 0.25 if q.qtype == PERSON and (before in {"oleh", "kata", "ujar", "ucap", "menurut", "by"} or (before.startswith("di") and len(before) > 5)) else 0.0
-        first_word = 0.15 if inside[0] == 0 and q.qtype not in (NUMBER, DATE) else 0.0
-        score = type_score + proximity + agent - first_word
-        if best is None or score > best.score:
-            best = _Span(start, end, sentence[start:end], score)
-    return best
+            f["no_anchor"] = 1.0
+        before = words[i - 1][2].lower() if i > 0 else ""
+        f["agent_cue"] = float(before in _AGENT_CUES or (before.startswith("di") and len(before) > 5 and before not in STOPWORDS))
+        f["title_before"] = float(before in _PERSON_TITLES)
+        f["title_inside"] = float(any(w in _PERSON_TITLES for w in span_words))
+        f["org_inside"] = float(any(w in _ORG_WORDS for w in span_words))
+        f["place_inside"] = float(any(w in _PLACE_WORDS for w in span_words))
+        f["place_before"] = float(before in _PLACE_WORDS or before in {"di", "ke", "dari", "in", "at"})
+        if q.head:
+            head = stem(q.head)
+            f["head_kind"] = float(kind in _HEAD_KINDS.get(q.head, ()))
+            f["head_inside"] = float(any(stem(w) == head for w in span_words))
+            f["head_before"] = float(stem(before) == head) if before else 0.0
+        f[f"len_{min(len(span_words), 4)}"] = 1.0
+        f["sent_initial"] = float(i == 0)
+        f["in_parens"] = float(sentence[max(0, start - 1) : start] == "(")
+        f["comma_after"] = float(sentence[end : end + 1] == ",")
+        f["comma_before"] = float(sentence[max(0, start - 2) : start].strip() == ",")
+        f["quoted"] = float(sentence[max(0, start - 1) : start] in "\"“")
+        out.append(Candidate(sent, start, end, kind, f))
+    return out
+
+
+@lru_cache(maxsize=1)
+def answer_model() -> LinearModel:
+    """The shipped span scorer (trained on FacQA train), or hand-set weights when none was trained."""
+    path = DATA / "answer_model.json"
+    return LinearModel.load(path) if path.is_file() else LinearModel(_HAND_WEIGHTS)
+
+
+# Used only until a model is trained: the hand-tuned heuristic of the first version.
+_HAND_WEIGHTS = {
+    "sent_score": 2.0, "prox": 1.0, "agent_cue": 0.25, "sent_initial": -0.15, "no_anchor": 0.3,
+    "q_person_cap": 0.7, "q_person_cap_part": 0.5, "title_inside": 0.4, "org_inside": -0.8, "len_1": -0.1,
+    "q_place_cap": 0.7, "q_entity_cap": 0.7, "q_other_cap": 0.5, "q_date_date_slash": 1.0,
+    "q_date_date_month": 1.0, "q_date_year": 1.0, "q_date_day": 0.8, "q_number_number": 0.7,
+    "head_inside": 0.6, "q_entity_domain": 0.6, "q_entity_lower": 0.2, "q_place_lower": 0.1,
+}
+
+
+def candidates(q: Question, hits: list[Hit], passages: int = 3, sentences: int = 6) -> list[Candidate]:
+    """Candidate answers from the best `sentences` sentences of the first `passages` hits."""
+    out = []
+    for sent in _sentences(q, hits, passages)[:sentences]:
+        out.extend(_candidates(q, sent))
+    return out
 
 
 # --- the answer -----------------------------------------------------------------------------
@@ -371,37 +365,39 @@ def abstain_message(language: str) -> str:
     return _TEMPLATES.get(language, _TEMPLATES["en"])["abstain"]
 
 
-def extract_answer(question: str, hits: list[Hit], min_support: float = 0.35, passages: int = 3) -> Answer:
+def extract_answer(
+    question: str, hits: list[Hit], min_support: float = 0.35, passages: int = 3, model: LinearModel | None = None
+) -> Answer:
     """The extractive answer to `question` from `hits`, or an abstention when support is weak."""
     q = analyse(question)
     sentences = _sentences(q, hits, passages)
     if not sentences or sentences[0].score < min_support:
         return Answer(question, q.language, "", abstain_message(q.language), abstained=True, hits=hits)
 
-    # the best span over the best few sentences, weighted by how well each sentence matches
-    chosen, span = sentences[0], None
-    if q.qtype != OTHER:
-        best_total = float("-inf")
-        for s in sentences[:4]:
-            candidate = _best_span(q, s.text)
-            if candidate is not None and candidate.score + 2.0 * s.score > best_total:
-                best_total, chosen, span = candidate.score + 2.0 * s.score, s, candidate
+    model = model or answer_model()
+    best: Candidate | None = None
+    for sent in sentences[:6]:
+        for cand in _candidates(q, sent):
+            cand.score = model.score(cand.features)
+            if best is None or cand.score > best.score:
+                best = cand
+    chosen = best.sentence if best else sentences[0]
 
     chunk = chosen.hit.chunk
     sentence_start, sentence_end = chunk.start + chosen.start, chunk.start + chosen.end
-    text = span.text if span else chosen.text
-    answer_span = (sentence_start + span.start, sentence_start + span.end) if span else (sentence_start, sentence_end)
+    text = best.text if best else chosen.text
+    answer_span = (sentence_start + best.start, sentence_start + best.end) if best else (sentence_start, sentence_end)
     citations = [_citation(1, chosen.hit, sentence_start, sentence_end, chosen.score)]
     # another passage whose sentence states the same answer is cited too
     for s in sentences[1:]:
         if len(citations) >= 3:
             break
-        if s.hit.chunk.chunk_id not in {c.chunk_id for c in citations} and span and span.text in s.text and s.score >= min_support:
+        if best and s.hit.chunk.chunk_id not in {c.chunk_id for c in citations} and text in s.text and s.score >= min_support:
             citations.append(_citation(len(citations) + 1, s.hit, s.hit.chunk.start + s.start, s.hit.chunk.start + s.end, s.score))
     t = _TEMPLATES.get(q.language, _TEMPLATES["en"])
     markers = "][".join(str(c.n) for c in citations)
     reply = t["answer"].format(answer=text, n=markers)
-    if span:
+    if best:
         reply += "\n" + t["support"].format(sentence=chosen.text, n=1)
     return Answer(
         question=question,
