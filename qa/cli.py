@@ -62,6 +62,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     p.add_argument("--limit", type=int, help="only the first N questions")
 
+    p = command("train", _train, "fit the passage reranker and answer scorer on questions with answers (qa/data/*.json)")
+    p.add_argument("questions", type=Path, help="JSONL questions, e.g. FacQA train, over an index of their articles")
+    p.add_argument("--limit", type=int, help="only the first N questions")
+
     p = command("serve", _serve, "start the chat page (same as python app.py)")
     p.add_argument("--host")
     p.add_argument("--port", type=int)
@@ -148,6 +152,17 @@ def _eval(args: argparse.Namespace, tanya: Tanya) -> int:
         width = max(len(k) for k in result)
         for key, value in result.items():
             print(f"{key:<{width}}  {value}")
+    return 0
+
+
+def _train(args: argparse.Namespace, tanya: Tanya) -> int:
+    from .evaluation import load_questions
+    from .training import train
+
+    questions = load_questions(args.questions)[: args.limit]
+    models = train(tanya, questions, source=args.questions.name)
+    for name, model in models.items():
+        print(f"{name}: {len(model.weights)} weights")
     return 0
 
 

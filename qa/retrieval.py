@@ -1,72 +1,138 @@
-"""Find the passages for a question: dense (FAISS), keyword (BM25), or both fused (weighted RRF)."""
+"""Find the passages for a question: dense (FAISS), keyword (BM25), or hybrid.
+
+Hybrid: both searches look `candidates` deep, their rankings are fused (weighted reciprocal rank),
+and the best `rerank_depth` are reordered by a learned linear reranker over features of each
+passage (dense and BM25 scores and ranks, how much of the question it covers, whether it names
+what the question names). The reranker is trained on FacQA train (`python -m qa train`).
+"""
 
 from __future__ import annotations
 
-import numpy as np
+from dataclasses import dataclass
+from functools import lru_cache
 
 from .embedding import Embedder
-from .records import Hit
+from .linear import DATA, LinearModel
+from .question import Question, analyse, names_found, overlap
+from .records import Chunk, Hit
 from .settings import Settings
 from .store import Snapshot
-from .text import query_terms
+from .text import query_terms, sentence_spans, terms
 
 MODES = ("hybrid", "dense", "bm25")
+
+
+@lru_cache(maxsize=1)
+def rerank_model() -> LinearModel | None:
+    """The shipped passage reranker, or None (plain fusion) when none was trained."""
+    path = DATA / "rerank_model.json"
+    return LinearModel.load(path) if path.is_file() else None
+
+
+@dataclass
+class Candidate:
+    """A passage found by either search, before the final ordering."""
+
+    row: int
+    chunk: Chunk
+    fused: float
+    dense: float
+    keyword: float
+    features: dict[str, float]
 
 
 class Retriever:
     """Searches one index snapshot with one embedder."""
 
-    def __init__(self, snapshot: Snapshot, embedder: Embedder, settings: Settings) -> None:
+    def __init__(self, snapshot: Snapshot, embedder: Embedder, settings: Settings, reranker: LinearModel | None = None) -> None:
         self.snapshot = snapshot
         self.embedder = embedder
         self.settings = settings
+        self.reranker = reranker if reranker is not None else rerank_model()
 
     def search(self, question: str, k: int | None = None, mode: str | None = None) -> list[Hit]:
         """The `k` best passages for `question`, best first, each with its dense and keyword scores."""
         k = k or self.settings.top_k
         mode = mode or self.settings.retriever
+        cands = self.candidates(question, mode)
+        if mode == "hybrid" and self.reranker is not None:
+            for c in cands:
+                c.fused = self.reranker.score(c.features)
+            cands.sort(key=lambda c: c.fused, reverse=True)
+        return [
+            Hit(chunk=c.chunk, score=c.fused, dense=c.dense, keyword=c.keyword, rank=i + 1)
+            for i, c in enumerate(cands[:k])
+        ]
+
+    def candidates(self, question: str, mode: str = "hybrid") -> list[Candidate]:
+        """Passages from the searches `mode` uses, ordered by fused rank, with reranking features."""
         if mode not in MODES:
             raise ValueError(f"unknown retriever '{mode}' (choose from {', '.join(MODES)})")
-        depth = max(self.settings.candidates, k)
+        s = self.settings
+        depth = max(s.candidates, s.top_k)
         query_vec = self.embedder.embed_queries([question])
         dense: dict[int, float] = {}
         keyword: dict[int, float] = {}
         if mode in ("hybrid", "dense"):
             scores, rows = self.snapshot.vectors.search(query_vec, depth)
-            dense = {int(r): float(s) for r, s in zip(rows[0], scores[0]) if r >= 0}
+            dense = {int(r): float(v) for r, v in zip(rows[0], scores[0]) if r >= 0}
         if mode in ("hybrid", "bm25"):
             scores, rows = self.snapshot.keywords.search(query_terms(question), depth)
-            keyword = {int(r): float(s) for r, s in zip(rows, scores)}
+            keyword = {int(r): float(v) for r, v in zip(rows, scores)}
 
+        dense_rank = _ranks(dense)
+        keyword_rank = _ranks(keyword)
         if mode == "dense":
             fused = dict(dense)
         elif mode == "bm25":
             fused = dict(keyword)
         else:
-            fused = self._fuse(dense, keyword)
-        ranked = sorted(fused, key=fused.__getitem__, reverse=True)[:k]
+            fused = {}
+            for weight, ranks in ((s.dense_weight, dense_rank), (s.keyword_weight, keyword_rank)):
+                for row, rank in ranks.items():
+                    fused[row] = fused.get(row, 0.0) + weight / (s.rrf_k + rank)
+        ranked = sorted(fused, key=fused.__getitem__, reverse=True)
+        ranked = ranked[: max(s.rerank_depth, s.top_k)] if mode == "hybrid" else ranked[: max(s.top_k, 10)]
         missing = [r for r in ranked if r not in dense]
-        if missing:  # every hit carries its cosine similarity, used later to judge support
+        if missing:  # every passage carries its cosine similarity, used to judge support
             sims = self.snapshot.vectors.vectors(missing) @ query_vec[0]
-            dense.update({r: float(s) for r, s in zip(missing, sims)})
+            dense.update({r: float(v) for r, v in zip(missing, sims)})
         chunks = self.snapshot.table.chunks(ranked)
-        return [
-            Hit(chunk=chunks[r], score=fused[r], dense=dense.get(r), keyword=keyword.get(r, 0.0), rank=i + 1)
-            for i, r in enumerate(ranked)
-            if r in chunks
-        ]
-
-    def _fuse(self, dense: dict[int, float], keyword: dict[int, float]) -> dict[int, float]:
-        """Weighted reciprocal-rank fusion."""
-        s = self.settings
-        fused: dict[int, float] = {}
-        for weight, scores in ((s.dense_weight, dense), (s.keyword_weight, keyword)):
-            order = sorted(scores, key=scores.__getitem__, reverse=True)
-            for rank, row in enumerate(order, start=1):
-                fused[row] = fused.get(row, 0.0) + weight / (s.rrf_k + rank)
-        return fused
+        q = analyse(question) if mode == "hybrid" else None
+        top_keyword = max(keyword.values(), default=0.0) or 1.0
+        out = []
+        for row in ranked:
+            if row not in chunks:
+                continue
+            features = (
+                passage_features(q, chunks[row].text, dense[row], dense_rank.get(row), keyword.get(row, 0.0) / top_keyword,
+                                 keyword_rank.get(row), fused[row] * s.rrf_k)
+                if q is not None else {}
+            )
+            out.append(Candidate(row, chunks[row], fused[row], dense[row], keyword.get(row, 0.0), features))
+        return out
 
 
-def query_vector(embedder: Embedder, question: str) -> np.ndarray:
-    """The unit vector of one question."""
-    return embedder.embed_queries([question])[0]
+def _ranks(scores: dict[int, float]) -> dict[int, int]:
+    return {row: i for i, row in enumerate(sorted(scores, key=scores.__getitem__, reverse=True), start=1)}
+
+
+def passage_features(
+    q: Question, text: str, dense: float, dense_rank: int | None, keyword: float, keyword_rank: int | None, fused: float
+) -> dict[str, float]:
+    """What the reranker looks at for one passage."""
+    passage_terms = set(terms(text))
+    best_sentence = max((overlap(q, set(terms(text[a:b]))) for a, b in sentence_spans(text)), default=0.0)
+    english = q.language == "en"
+    return {
+        "dense": dense,
+        "dense_rr": 1.0 / dense_rank if dense_rank else 0.0,
+        "keyword": keyword,
+        "keyword_rr": 1.0 / keyword_rank if keyword_rank else 0.0,
+        "fused": fused,
+        "coverage": overlap(q, passage_terms),
+        "best_sentence": best_sentence,
+        "names": names_found(q, text),
+        "en_dense": dense if english else 0.0,
+        "en_keyword": keyword if english else 0.0,
+    }

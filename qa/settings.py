@@ -27,6 +27,7 @@ class Settings:
     top_k: int = 5
     retriever: str = "hybrid"  # hybrid | dense | bm25
     candidates: int = 50  # how deep each retriever looks before fusion
+    rerank_depth: int = 30  # how many fused passages the learned reranker reorders
     rrf_k: int = 60
     dense_weight: float = 1.0
     keyword_weight: float = 1.0
