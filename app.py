@@ -1,9 +1,11 @@
-"""Tanya's chat page: ask in Indonesian or English, get a cited answer, open the passages it used.
+"""Tanya's chat page: ask in Indonesian or English, get a cited answer, open the passages it used,
+add articles, and see the collection.
 
     python app.py [--host 127.0.0.1] [--port 7860] [--index-dir index]
 
 Builds the index from the seed articles first when none exists. Everything from the articles is
-HTML-escaped before it is shown.
+HTML-escaped before it is shown. This file only lays out the page and turns library errors into
+messages; the work is done by `qa`.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ import gradio as gr  # noqa: E402
 
 from qa import QuestionError, Settings, Tanya  # noqa: E402
 from qa.cli import EXPECTED_ERRORS  # noqa: E402
+from qa.conversation import Turn, rewrite  # noqa: E402
+from qa.indexing import BuildReport  # noqa: E402
+from qa.ingest import SUPPORTED_SUFFIXES  # noqa: E402
 from qa.records import Answer  # noqa: E402
 
 EXAMPLES = [
@@ -33,33 +38,65 @@ LANGUAGE_NAMES = {"en": "English", "id": "Bahasa Indonesia"}
 CSS = """
 .source {border:1px solid var(--border-color-primary); border-radius:8px; padding:8px 12px; margin:8px 0}
 .source .meta {font-size:0.85em; opacity:0.75}
-.source mark {background: #ffe58a; color: #000; padding: 0 2px}
-.source.weak {opacity: 0.8; border-style: dashed}
+.source mark {background:#ffe58a; color:#000; padding:0 2px}
+.source.weak {opacity:0.85; border-style:dashed}
+.source.active {outline:2px solid var(--color-accent)}
+.source details p {white-space:pre-wrap}
+"""
+# Clicking an [n] marker in the chat, or a source title, opens that source's whole article in the
+# side panel and scrolls to the highlighted sentence.
+JS = """
+<script>
+document.addEventListener('click', (event) => {
+  const link = event.target.closest('a[href^="#source-"]');
+  if (!link) return;
+  event.preventDefault();
+  const box = document.getElementById(link.getAttribute('href').slice(1));
+  if (!box) return;
+  document.querySelectorAll('.source.active').forEach((el) => el.classList.remove('active'));
+  box.classList.add('active');
+  const details = box.querySelector('details');
+  if (details) details.open = true;
+  const mark = (details || box).querySelector('mark') || box;
+  mark.scrollIntoView({behavior: 'smooth', block: 'center'});
+}, true);
+</script>
 """
 
 
 def render_answer(answer: Answer) -> str:
-    """The chat message: the reply (escaped) and a one-line list of the cited passages."""
+    """The chat message: the reply (escaped, answer in bold, markers linking to the sources) and the sources list."""
     lines = [html.escape(line) for line in answer.reply.split("\n")]
     if not answer.abstained and answer.text:
         lines[0] = lines[0].replace(html.escape(answer.text), f"**{html.escape(answer.text)}**", 1)
-    if answer.citations:
-        lines.append("")
-        lines += [f"[{c.n}] {html.escape(c.title)} — {html.escape(Path(c.source).name)}, ¶{c.paragraph}" for c in answer.citations]
+    lines = [_link_markers(line, answer) for line in lines]
+    for c in answer.citations:
+        lines.append(f"[[{c.n}]](#source-{c.n}) {html.escape(c.title)} — {html.escape(Path(c.source).name)}, ¶{c.paragraph}")
     return "\n".join(lines)
 
 
-def render_sources(answer: Answer) -> str:
-    """The side panel: each cited passage with its supporting sentence highlighted; on abstention,
-    the closest passages, marked as not supporting an answer."""
+def _link_markers(line: str, answer: Answer) -> str:
+    for c in answer.citations:
+        line = line.replace(f"[{c.n}]", f"[[{c.n}]](#source-{c.n})")
+    return line
+
+
+def render_sources(answer: Answer, asked: str, tanya: Tanya) -> str:
+    """The side panel: each cited passage with its supporting sentence highlighted and the whole article
+    one click away; on abstention, the closest passages, marked as not supporting an answer."""
     language = LANGUAGE_NAMES.get(answer.language, answer.language)
-    parts = [f"<p class='meta'>Question language: {html.escape(language)} · {answer.timings_ms.get('total', 0):.0f} ms</p>"]
+    parts = [f"<p class='meta'>Language: {html.escape(language)} · {answer.timings_ms.get('total', 0):.0f} ms</p>"]
+    if asked != answer.question:
+        parts.append(f"<p class='meta' id='rewritten'>Understood as: <i>{html.escape(answer.question)}</i></p>")
     for c in answer.citations:
         s, e = c.sentence
-        passage = html.escape(c.text[:s]) + "<mark>" + html.escape(c.text[s:e]) + "</mark>" + html.escape(c.text[e:])
+        article = tanya.document_text(c.doc_id) or c.text
+        a, b = c.start, c.end
         parts.append(
-            f"<div class='source' id='source-{c.n}'><b>[{c.n}] {html.escape(c.title)}</b>"
-            f"<div class='meta'>{html.escape(c.source)} · paragraph {c.paragraph}</div><p>{passage}</p></div>"
+            f"<div class='source' id='source-{c.n}'><b><a href='#source-{c.n}'>[{c.n}]</a> {html.escape(c.title)}</b>"
+            f"<div class='meta'>{html.escape(c.source)} · paragraph {c.paragraph}</div>"
+            f"<p>{_highlight(c.text, s, e)}</p>"
+            f"<details><summary>Whole article</summary><p>{_highlight(article, a, b)}</p></details></div>"
         )
     if answer.abstained:
         note = "Closest passages — they do not answer the question" if answer.language == "en" else "Bagian terdekat — tidak menjawab pertanyaan"
@@ -68,47 +105,137 @@ def render_sources(answer: Answer) -> str:
             c = hit.chunk
             parts.append(
                 f"<div class='source weak'><b>{html.escape(c.title)}</b><div class='meta'>{html.escape(c.source)} · "
-                f"paragraph {c.paragraph}</div><p>{html.escape(c.text)}</p></div>"
+                f"paragraph {c.paragraph} · does not support an answer</div><p>{html.escape(c.text)}</p></div>"
             )
     return "\n".join(parts)
+
+
+def _highlight(text: str, start: int, end: int) -> str:
+    return html.escape(text[:start]) + "<mark>" + html.escape(text[start:end]) + "</mark>" + html.escape(text[end:])
+
+
+def render_report(report: BuildReport) -> str:
+    """What an update did, for people."""
+    lines = [f"**Index updated** in {report.seconds:.1f} s: {report.documents} articles, {report.chunks} passages."]
+    for label, items in (("Added", report.added), ("Updated", report.updated), ("Removed", report.removed)):
+        if items:
+            lines.append(f"- {label} ({len(items)}): " + ", ".join(html.escape(i) for i in items[:20]))
+    lines.append(f"- Unchanged: {len(report.unchanged)} · passages embedded: {report.embedded}, reused: {report.reused}")
+    for s in report.skipped:
+        lines.append(f"- Skipped {html.escape(Path(s.path).name)}: {html.escape(s.reason)}")
+    return "\n".join(lines)
+
+
+def collection_rows(tanya: Tanya, query: str = "") -> list[list]:
+    """Indexed articles (title, file, passages, added), filtered by a search string."""
+    query = (query or "").lower().strip()
+    rows = []
+    for f in tanya.manifest.get("files", []):
+        if not query or query in f"{f['title']} {f['source']}".lower():
+            rows.append([f["title"], f["source"], f["chunks"], f["added_at"].replace("T", " ")[:16]])
+    return rows
+
+
+def collection_facts(tanya: Tanya) -> str:
+    """The index facts line."""
+    m = tanya.manifest
+    size = tanya.index_size_bytes() / 1048576
+    return (
+        f"**Model** {m['model']['name']} ({m['model']['dim']} dimensions) · **articles** {m['documents']} · "
+        f"**passages** {m['chunks']} · **size on disk** {size:.1f} MB · **last update** {m['built_at'].replace('T', ' ')}"
+    )
 
 
 def build_page(tanya: Tanya) -> gr.Blocks:
     """The Gradio page over one Tanya instance."""
 
-    def respond(question: str, history: list[dict]):
+    def respond(question: str, history: list[dict], turns: list[Turn]):
         history = list(history or [])
+        turns = list(turns or [])
         history.append({"role": "user", "content": html.escape((question or "")[:500])})
         history.append({"role": "assistant", "content": "Searching…"})
-        yield "", history, gr.update()
+        yield "", history, gr.update(), turns
         try:
-            answer = tanya.ask(question)
+            standalone = rewrite(question, turns)
+            answer = tanya.ask(standalone)
             history[-1]["content"] = render_answer(answer)
-            sources = render_sources(answer)
+            sources = render_sources(answer, " ".join(question.split()), tanya)
+            turns.append(Turn(answer.question, "" if answer.abstained else answer.text))
         except QuestionError as exc:
-            history[-1]["content"] = f"Please ask again: {exc}."
+            history[-1]["content"] = f"Please ask again: {html.escape(str(exc))}."
             sources = ""
         except EXPECTED_ERRORS as exc:
-            history[-1]["content"] = f"Sorry, something is wrong with the index: {html.escape(str(exc))}"
+            history[-1]["content"] = f"Sorry, the index cannot answer right now: {html.escape(str(exc))}"
             sources = ""
-        yield "", history, sources
+        yield "", history, sources, turns
+
+    def update(make_report, progress: gr.Progress):
+        def report_progress(stage: str, done: int, total: int) -> None:
+            progress((done, max(total, 1)), desc=stage)
+
+        try:
+            report = make_report(report_progress)
+            message = render_report(report)
+        except EXPECTED_ERRORS as exc:
+            message = f"**Nothing changed:** {html.escape(str(exc))}"
+        return message, collection_rows(tanya), collection_facts(tanya)
+
+    def add_files(files, progress=gr.Progress()):
+        uploads = [(Path(f), Path(getattr(f, "orig_name", None) or f).name) for f in files or []]
+        return update(lambda cb: tanya.add_files(uploads, progress=cb), progress)
+
+    def add_folder(folder: str, progress=gr.Progress()):
+        path = Path((folder or "").strip())
+        if not folder or not path.is_dir():
+            return f"**Nothing changed:** '{html.escape(folder or '')}' is not a folder on this machine.", gr.update(), gr.update()
+        files = [(p, p.name) for p in sorted(path.rglob("*")) if p.is_file()]
+        return update(lambda cb: tanya.add_files(files, progress=cb), progress)
+
+    def rebuild(progress=gr.Progress()):
+        return update(lambda cb: tanya.index(rebuild=True, progress=cb), progress)
 
     with gr.Blocks(title="Tanya") as page:
         gr.Markdown("# Tanya\nAsk the articles in Indonesian or English; every answer cites the passage it comes from.")
-        with gr.Row():
-            with gr.Column(scale=3):
-                chat = gr.Chatbot(label="Chat", height=460, buttons=["copy"], elem_id="chat")
-                with gr.Row():
-                    box = gr.Textbox(placeholder="Ask a question… / Tanyakan sesuatu…", show_label=False, scale=5, elem_id="question")
-                    send = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
-                clear = gr.Button("Clear chat", size="sm")
-                gr.Examples(EXAMPLES, inputs=box)
-            with gr.Column(scale=2):
-                gr.Markdown("### Sources")
-                sources = gr.HTML(elem_id="sources")
-        send.click(respond, [box, chat], [box, chat, sources])
-        box.submit(respond, [box, chat], [box, chat, sources])
-        clear.click(lambda: ([], ""), None, [chat, sources])
+        with gr.Tab("Chat"):
+            turns = gr.State([])
+            with gr.Row():
+                with gr.Column(scale=3):
+                    chat = gr.Chatbot(label="Chat", height=460, buttons=["copy"], elem_id="chat")
+                    with gr.Row():
+                        box = gr.Textbox(placeholder="Ask a question… / Tanyakan sesuatu…", show_label=False, scale=5, elem_id="question")
+                        send = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
+                    clear = gr.Button("Clear chat", size="sm", elem_id="clear")
+                    gr.Examples(EXAMPLES, inputs=box)
+                with gr.Column(scale=2):
+                    gr.Markdown("### Sources")
+                    sources = gr.HTML(elem_id="sources")
+        with gr.Tab("Add articles"):
+            gr.Markdown(
+                f"Upload articles ({', '.join(SUPPORTED_SUFFIXES)}, up to {tanya.settings.max_file_mb:g} MB each). "
+                "Only new or changed files are embedded; questions keep being answered while the index updates."
+            )
+            upload = gr.File(file_count="multiple", file_types=list(SUPPORTED_SUFFIXES), label="Article files", elem_id="upload")
+            add = gr.Button("Add to the index", variant="primary", elem_id="add")
+            with gr.Row():
+                folder = gr.Textbox(label="…or a folder on this machine", scale=4, elem_id="folder")
+                add_dir = gr.Button("Add folder", scale=1, elem_id="add-folder")
+            rebuild_button = gr.Button("Rebuild the index from scratch", variant="stop", size="sm", elem_id="rebuild")
+            result = gr.Markdown(elem_id="add-result")
+        with gr.Tab("Collection"):
+            facts = gr.Markdown(collection_facts(tanya), elem_id="facts")
+            search = gr.Textbox(placeholder="Search titles and files…", show_label=False, elem_id="collection-search")
+            table = gr.Dataframe(
+                collection_rows(tanya), headers=["title", "file", "passages", "added"], interactive=False, elem_id="collection"
+            )
+
+        send.click(respond, [box, chat, turns], [box, chat, sources, turns])
+        box.submit(respond, [box, chat, turns], [box, chat, sources, turns])
+        clear.click(lambda: ([], "", []), None, [chat, sources, turns])
+        add.click(add_files, upload, [result, table, facts], concurrency_limit=1, concurrency_id="index")
+        add_dir.click(add_folder, folder, [result, table, facts], concurrency_limit=1, concurrency_id="index")
+        rebuild_button.click(rebuild, None, [result, table, facts], concurrency_limit=1, concurrency_id="index")
+        search.change(lambda q: collection_rows(tanya, q), search, table)
+        page.load(lambda: (collection_rows(tanya), collection_facts(tanya)), None, [table, facts])
     return page
 
 
@@ -132,7 +259,13 @@ def main(argv: list[str] | None = None) -> int:
     auth = os.environ.get("QA_AUTH")
     credentials = tuple(auth.split(":", 1)) if auth and ":" in auth else None
     build_page(tanya).queue(default_concurrency_limit=4).launch(
-        server_name=settings.host, server_port=settings.port, auth=credentials, css=CSS, show_error=False
+        server_name=settings.host,
+        server_port=settings.port,
+        auth=credentials,
+        css=CSS,
+        head=JS,
+        show_error=False,
+        max_file_size=f"{settings.max_file_mb:g}mb",
     )
     return 0
 

@@ -125,6 +125,7 @@ _HEAD_KINDS = {
     **dict.fromkeys(("bulan", "month"), ("date_month",)),
     **dict.fromkeys(("urutan", "peringkat", "rank"), ("ordinal",)),
 }
+_TYPED_KINDS = {DATE: {"date_slash", "date_month", "year", "day"}, NUMBER: {"number", "ordinal"}}
 _GENERIC = _PERSON_TITLES | _ORG_WORDS | _PLACE_WORDS | STOPWORDS
 KINDS = ("cap", "cap_part", "number", "ordinal", "date_slash", "date_month", "year", "day", "domain", "lower")
 QTYPES = (PERSON, PLACE, DATE, NUMBER, ENTITY, OTHER)
@@ -375,12 +376,20 @@ def extract_answer(
         return Answer(question, q.language, "", abstain_message(q.language), abstained=True, hits=hits)
 
     model = model or answer_model()
+    cands = [c for sent in sentences[:6] for c in _candidates(q, sent)]
+    # a "when" or "how many" question is answered by a date or a number whenever one is on offer,
+    # looking a little further down the passages for one if need be
+    wanted = _TYPED_KINDS.get(q.qtype)
+    if wanted and not any(c.kind in wanted for c in cands):
+        wider = [x for x in _sentences(q, hits, passages + 2)[:12] if x.score >= min_support]
+        cands += [c for sent in wider for c in _candidates(q, sent) if c.kind in wanted]
+    if wanted and any(c.kind in wanted for c in cands):
+        cands = [c for c in cands if c.kind in wanted]
     best: Candidate | None = None
-    for sent in sentences[:6]:
-        for cand in _candidates(q, sent):
-            cand.score = model.score(cand.features)
-            if best is None or cand.score > best.score:
-                best = cand
+    for cand in cands:
+        cand.score = model.score(cand.features)
+        if best is None or cand.score > best.score:
+            best = cand
     chosen = best.sentence if best else sentences[0]
 
     chunk = chosen.hit.chunk

@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from .embedding import EmbedderError
-from .indexing import NothingToIndex
+from .indexing import BuildInProgress, NothingToIndex
 from .pipeline import QuestionError, Tanya
 from .records import Answer
 from .settings import Settings
 from .store import IndexProblem
 
-EXPECTED_ERRORS = (IndexProblem, QuestionError, NothingToIndex, EmbedderError, OSError, ValueError)
+EXPECTED_ERRORS = (IndexProblem, QuestionError, NothingToIndex, BuildInProgress, EmbedderError, OSError, ValueError)
 
 
 def main(argv: list[str] | None = None) -> int:

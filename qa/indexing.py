@@ -6,10 +6,12 @@ re-index after adding one file embeds only that file's chunks.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import shutil
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -72,6 +74,25 @@ class BuildReport:
         return "; ".join(parts)
 
 
+class BuildInProgress(RuntimeError):
+    """Another build of the same index is running."""
+
+
+@contextmanager
+def build_lock(index_dir: Path) -> Iterator[None]:
+    """Hold the index's build lock; an OS file lock, so a killed build never leaves it stale."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / ".build.lock", "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BuildInProgress(f"another build of {index_dir} is running; try again when it has finished") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def build_index(
     paths: Iterable[Path],
     settings: Settings,
@@ -80,6 +101,13 @@ def build_index(
     embedder: Embedder | None = None,
 ) -> BuildReport:
     """Index the articles under `paths` into `settings.index_dir` and switch to the new version."""
+    with build_lock(Path(settings.index_dir)):
+        return _build(list(paths), settings, rebuild, progress, embedder)
+
+
+def _build(
+    paths: list[Path], settings: Settings, rebuild: bool, progress: Progress | None, embedder: Embedder | None
+) -> BuildReport:
     started = time.perf_counter()
     notify = progress or (lambda stage, done, total: None)
     index_dir = Path(settings.index_dir)

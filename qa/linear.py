@@ -46,7 +46,7 @@ class LinearModel:
         return self.bias + sum(w.get(k, 0.0) * v for k, v in features.items())
 
 
-def fit(groups: list[Group], l2: float = 1e-3, steps: int = 400, lr: float = 0.05) -> LinearModel:
+def fit(groups: list[Group], l2: float = 1e-3, steps: int = 1000, lr: float = 0.05) -> LinearModel:
     """Weights that put each group's best candidate on top (mean softmax cross-entropy, Adam)."""
     names = sorted({k for feats, _ in groups for f in feats for k in f})
     index = {k: i for i, k in enumerate(names)}

@@ -8,6 +8,9 @@
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
 import threading
 import time
 from collections.abc import Iterable
@@ -15,8 +18,9 @@ from pathlib import Path
 
 from .answer import extract_answer
 from .embedding import Embedder, get_embedder
-from .indexing import BuildReport, Progress, build_index
-from .records import Answer
+from .indexing import BuildReport, NothingToIndex, Progress, build_index
+from .ingest import SUPPORTED_SUFFIXES
+from .records import Answer, Skipped
 from .retrieval import Retriever
 from .settings import Settings
 from .store import Snapshot, current_version, load_snapshot
@@ -78,14 +82,87 @@ class Tanya:
         }
         return answer
 
+    def collection(self) -> list[Path]:
+        """The folders that make up the collection: the seed articles and the uploaded ones."""
+        folders = [Path(self.settings.seeds_dir)]
+        if Path(self.settings.upload_dir).is_dir():
+            folders.append(Path(self.settings.upload_dir))
+        return folders
+
     def index(self, paths: Iterable[Path | str] | None = None, rebuild: bool = False, progress: Progress | None = None) -> BuildReport:
-        """Build or update the index from article files (default: the seeds folder)."""
-        paths = [Path(p) for p in (paths or [self.settings.seeds_dir])]
+        """Build or update the index from article files (default: the collection folders)."""
+        paths = [Path(p) for p in (paths or self.collection())]
         return build_index(paths, self.settings, rebuild=rebuild, progress=progress, embedder=self.embedder)
+
+    def add_files(self, files: Iterable[tuple[Path, str]], progress: Progress | None = None) -> BuildReport:
+        """Copy uploaded files (path, original name) into the upload folder and update the index.
+
+        Files of a type we do not read, or over the size limit, are skipped with the reason. If the
+        update fails, the copied files are taken back out and the served index is unchanged."""
+        upload_dir = Path(self.settings.upload_dir)
+        upload_dir.mkdir(parents=True, exist_ok=True)
+        placed: list[tuple[Path, Path | None]] = []  # (file in the upload folder, backup of what it replaced)
+        refused: list[Skipped] = []
+        try:
+            for path, name in files:
+                clean = safe_name(name)
+                reason = _upload_problem(Path(path), clean, self.settings.max_file_mb)
+                if reason:
+                    refused.append(Skipped(name, reason))
+                    continue
+                target = upload_dir / clean
+                backup = None
+                if target.exists():
+                    backup = target.with_name(f".{clean}.bak")
+                    os.replace(target, backup)
+                shutil.copyfile(path, target)
+                placed.append((target, backup))
+            if not placed:
+                raise NothingToIndex("; ".join(f"{s.path}: {s.reason}" for s in refused) or "no files given")
+            report = self.index(progress=progress)
+        except BaseException:
+            for target, backup in placed:
+                target.unlink(missing_ok=True)
+                if backup is not None:
+                    os.replace(backup, target)
+            raise
+        for _, backup in placed:
+            if backup is not None:
+                backup.unlink(missing_ok=True)
+        report.skipped = refused + report.skipped
+        return report
+
+    def document_text(self, doc_id: str) -> str | None:
+        """The whole normalised text of an indexed article (citation offsets point into it)."""
+        return self.retriever().snapshot.table.document_text(doc_id)
+
+    def index_size_bytes(self) -> int:
+        """Size on disk of the served index version."""
+        version = self.retriever().snapshot.path
+        return sum(f.stat().st_size for f in version.rglob("*") if f.is_file())
 
     def has_index(self) -> bool:
         """Whether an index has been built in the configured directory."""
         return current_version(Path(self.settings.index_dir)) is not None
+
+
+def safe_name(name: str) -> str:
+    """A file name safe to create in the upload folder: no folders, no leading dots, plain characters."""
+    base = Path(str(name).replace("\\", "/")).name
+    base = re.sub(r"[^\w.\- ]+", "_", base).strip(" .")
+    return base[:120] or "upload.txt"
+
+
+def _upload_problem(path: Path, name: str, max_file_mb: float) -> str | None:
+    if Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
+        return f"unsupported file type '{Path(name).suffix or '(none)'}' (allowed: {', '.join(SUPPORTED_SUFFIXES)})"
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        return f"cannot read the upload: {exc.strerror or exc}"
+    if size > max_file_mb * 1024 * 1024:
+        return f"too large ({size / 1048576:.1f} MB; limit {max_file_mb:g} MB)"
+    return None
 
 
 def check_question(question: str, max_chars: int) -> str:

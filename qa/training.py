@@ -54,11 +54,17 @@ def _answerable(questions: list[dict[str, Any]], progress: Progress | None) -> I
             progress(n, len(questions))
 
 
-def train(tanya: Tanya, questions: list[dict[str, Any]], source: str, progress: Progress | None = None) -> dict[str, LinearModel]:
-    """Fit and save both models; the answer model is fitted on the new reranker's passages."""
+def train_reranker(tanya: Tanya, questions: list[dict[str, Any]], source: str, progress: Progress | None = None) -> LinearModel:
+    """Fit and save the passage reranker only."""
     reranker = fit(collect_passages(tanya, questions, progress))
     reranker.save(DATA / "rerank_model.json", trained_on=source, questions=len(questions))
     tanya.retriever().reranker = reranker
+    return reranker
+
+
+def train(tanya: Tanya, questions: list[dict[str, Any]], source: str, progress: Progress | None = None) -> dict[str, LinearModel]:
+    """Fit and save both models; the answer model is fitted on the new reranker's passages."""
+    reranker = train_reranker(tanya, questions, source, progress)
     answerer = fit(collect_spans(tanya, questions, progress))
     answerer.save(DATA / "answer_model.json", trained_on=source, questions=len(questions))
     return {"rerank": reranker, "answer": answerer}

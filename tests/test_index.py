@@ -112,3 +112,28 @@ def test_bad_questions_get_clear_messages(seed_tanya: Tanya) -> None:
         seed_tanya.ask("   \n ")
     with pytest.raises(QuestionError, match="too long"):
         seed_tanya.ask("apa " * 2_500_000)  # 10 MB
+
+
+def test_uploads_are_checked_cleaned_and_undone_when_nothing_is_readable(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path / "index", upload_dir=tmp_path / "uploads", max_file_mb=0.01)
+    tanya = Tanya(settings)
+    tanya.index()
+    served = current_version(tmp_path / "index")
+    good = write(tmp_path / "in" / "bus.txt", NEW_ARTICLE)
+    exe = write(tmp_path / "in" / "tool.exe", b"MZ\x00")
+    big = write(tmp_path / "in" / "big.txt", "kata " * 5000)
+    report = tanya.add_files([(good, "../../etc/bandung-bus.txt"), (exe, "tool.exe"), (big, "big.txt")])
+    assert report.added == ["bandung-bus"]  # the name lost its folders
+    assert (tmp_path / "uploads" / "bandung-bus.txt").is_file() and not (tmp_path / "etc").exists()
+    reasons = {s.path: s.reason for s in report.skipped}
+    assert "unsupported" in reasons["tool.exe"] and "too large" in reasons["big.txt"]
+    assert "Ridwan Kamil" in tanya.ask("Siapa Wali Kota Bandung?").text
+
+    served = current_version(tmp_path / "index")
+    empty = write(tmp_path / "in" / "empty.txt", "")
+    with pytest.raises(NothingToIndex):
+        tanya.add_files([(exe, "tool.exe")])
+    report = tanya.add_files([(empty, "empty.txt")])  # readable batch, one empty file: skipped, rest kept
+    assert [Path(s.path).name for s in report.skipped] == ["empty.txt"]
+    assert current_version(tmp_path / "index") != served
+    assert "Ridwan Kamil" in tanya.ask("Siapa Wali Kota Bandung?").text

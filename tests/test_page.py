@@ -39,6 +39,7 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
     env["QA_SEEDS_DIR"] = str(articles)
+    env["QA_UPLOAD_DIR"] = str(root / "uploads")
     log = open(root / "app.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "app.py", "--port", str(port), "--index-dir", str(root / "index")],
@@ -57,7 +58,7 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         proc.kill()
         raise RuntimeError("the app did not start: " + (root / "app.log").read_text())
     yield f"http://127.0.0.1:{port}/"
-    proc.terminate()
+    proc.terminate()  # the upload test wrote only into this temporary folder
     proc.wait(timeout=20)
 
 
@@ -92,8 +93,49 @@ def test_jack_ma_question_is_answered_with_a_citation(app_url: str, browser, que
     assert "000_3a3f117793ab0552.txt, ¶1" in chat.inner_text()
     mark = page.locator("#sources mark")
     assert "ditawari Presiden Joko Widodo" in mark.first.inner_text()
+    # the [1] marker opens the whole article in the side panel, scrolled to the sentence
+    details = page.locator("#source-1 details")
+    assert details.get_attribute("open") is None
+    chat.locator("a[href='#source-1']").first.click()
+    page.wait_for_function("document.querySelector('#source-1 details').open === true", timeout=5_000)
+    article_mark = page.locator("#source-1 details mark")
+    article_mark.wait_for(state="visible", timeout=5_000)
+    assert "ditawari Presiden Joko Widodo" in article_mark.inner_text()
+    assert "Tmall" in page.locator("#source-1 details").inner_text()  # the whole article, not one passage
     if question.startswith("Who"):
         page.screenshot(path=str(ROOT / "docs" / "screenshot.png"), full_page=True)
+    page.close()
+
+
+def test_follow_up_question_is_understood_in_context(app_url: str, browser) -> None:
+    page = browser.new_page()
+    page.goto(app_url)
+    _ask(page, "Who offered Jack Ma the advisor role?")
+    page.locator("#chat").get_by_text("Joko Widodo").first.wait_for(timeout=30_000)
+    _ask(page, "Which ministry was involved?")
+    page.locator("#rewritten").wait_for(timeout=30_000)
+    assert "Jack Ma" in page.locator("#rewritten").inner_text()
+    last = page.locator("#chat").inner_text().split("Which ministry was involved?")[-1]
+    assert "Komunikasi dan Informatika" in last
+    page.close()
+
+
+def test_uploaded_article_becomes_answerable_without_restart(app_url: str, browser, tmp_path: Path) -> None:
+    article = write(tmp_path / "bandung-bus.txt", "Bus Listrik Bandung\nWali Kota Bandung Ridwan Kamil meresmikan 25 bus listrik baru pada Senin (3/10/2016).\n")
+    page = browser.new_page()
+    page.goto(app_url)
+    page.get_by_role("tab", name="Add articles").click()
+    page.locator("#upload input[type=file]").set_input_files([str(article)])
+    page.locator("#add").click()
+    result = page.locator("#add-result")
+    result.get_by_text("Index updated").wait_for(timeout=60_000)
+    text = result.inner_text()
+    assert "Added (1): bandung-bus" in text
+    page.get_by_role("tab", name="Collection").click()
+    assert "bandung-bus" in page.locator("#collection").inner_text()
+    page.get_by_role("tab", name="Chat").click()
+    _ask(page, "Siapa Wali Kota Bandung?")
+    page.locator("#chat").get_by_text("Ridwan Kamil").first.wait_for(timeout=30_000)
     page.close()
 
 

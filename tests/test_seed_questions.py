@@ -61,3 +61,14 @@ def test_abstains_when_the_article_does_not_say(seed_tanya: Tanya, question: str
 def test_abstention_is_said_in_the_question_language(seed_tanya: Tanya) -> None:
     assert "could not find" in seed_tanya.ask("What is the boiling point of mercury?").reply
     assert "tidak ditemukan" in seed_tanya.ask("Siapa pemenang Piala Dunia 2018?").reply
+
+
+def test_follow_up_questions_are_rewritten_from_the_last_turn(seed_tanya: Tanya) -> None:
+    from qa.conversation import Turn, rewrite
+
+    history = [Turn("Who offered Jack Ma the advisor role?", "Presiden Joko Widodo")]
+    standalone = rewrite("Which ministry was involved?", history)
+    assert "Jack Ma" in standalone and "Presiden Joko Widodo" in standalone
+    assert "Komunikasi dan Informatika" in seed_tanya.ask(standalone).text
+    # a question that stands alone is left as it is
+    assert rewrite("Siapa Menteri Komunikasi dan Informatika?", history) == "Siapa Menteri Komunikasi dan Informatika?"
