@@ -195,7 +195,7 @@ def main() -> int:
             r = measure(system, questions)
             results.setdefault(set_name, {})[name] = r
             print(f"| {set_name} ({len(questions)}) | {name} | {r['r1']:.3f} | {r['r5']:.3f} | {r['mrr']:.3f} | "
-                  f"{r['in5']:.3f} | {r['em']:.3f} | {r['f1']:.3f} | {r['p50']:.0f} |", flush=True)
+                  f"{r['in5']:.3f} | {r['em']:.3f} | {r['f1']:.3f} | {r['p50']:.1f} |", flush=True)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     return 0

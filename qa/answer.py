@@ -372,8 +372,9 @@ def extract_answer(
     """The extractive answer to `question` from `hits`, or an abstention when support is weak."""
     q = analyse(question)
     sentences = _sentences(q, hits, passages)
-    if not sentences or sentences[0].score < min_support:
-        return Answer(question, q.language, "", abstain_message(q.language), abstained=True, hits=hits)
+    support = sentences[0].score if sentences else 0.0
+    if support < min_support:
+        return Answer(question, q.language, "", abstain_message(q.language), abstained=True, hits=hits, support_score=support)
 
     model = model or answer_model()
     cands = [c for sent in sentences[:6] for c in _candidates(q, sent)]
@@ -418,6 +419,7 @@ def extract_answer(
         span=answer_span,
         citations=citations,
         hits=hits,
+        support_score=support,
     )
 
 

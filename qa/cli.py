@@ -48,7 +48,14 @@ def _parser() -> argparse.ArgumentParser:
     p = command("index", _index, "build or update the index from article files")
     p.add_argument("paths", nargs="*", type=Path, help="files or folders (default: $QA_SEEDS_DIR or seeds/)")
     p.add_argument("--rebuild", action="store_true", help="re-embed everything instead of reusing vectors")
+    p.add_argument("--keep-missing", action="store_true", help="keep indexed articles whose files are gone")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = command("list", _list, "list the indexed articles")
+    p.add_argument("--json", action="store_true", help="print the manifest's file records as JSON")
+
+    p = command("remove", _remove, "take articles out of the index by doc_id")
+    p.add_argument("doc_ids", nargs="+")
 
     p = command("ask", _ask, "answer a question (or one per line from standard input) with citations")
     p.add_argument("question", nargs="?", help="the question; omit to read one per line from stdin (JSON out)")
@@ -74,7 +81,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _index(args: argparse.Namespace, tanya: Tanya) -> int:
     bar = None if args.quiet or not sys.stderr.isatty() else _ProgressBar()
-    report = tanya.index(args.paths or None, rebuild=args.rebuild, progress=bar)
+    report = tanya.index(args.paths or None, rebuild=args.rebuild, progress=bar, keep_missing=args.keep_missing)
     if bar:
         bar.close()
     for skipped in report.skipped:
@@ -102,6 +109,24 @@ class _ProgressBar:
     def close(self) -> None:
         for bar in self._bars.values():
             bar.close()
+
+
+def _list(args: argparse.Namespace, tanya: Tanya) -> int:
+    manifest = tanya.manifest
+    if args.json:
+        print(json.dumps(manifest["files"], ensure_ascii=False, indent=1))
+        return 0
+    for f in manifest["files"]:
+        print(f"{f['doc_id']}\t{f['chunks']} chunks\t{f['added_at']}\t{f['title']}")
+    print(f"{manifest['documents']} articles, {manifest['chunks']} chunks, model {manifest['model']['name']}, "
+          f"built {manifest['built_at']}")
+    return 0
+
+
+def _remove(args: argparse.Namespace, tanya: Tanya) -> int:
+    report = tanya.remove(args.doc_ids)
+    print(f"removed {', '.join(report.removed)}: {report.summary()}")
+    return 0
 
 
 def _ask(args: argparse.Namespace, tanya: Tanya) -> int:

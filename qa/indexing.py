@@ -21,7 +21,7 @@ import numpy as np
 from .chunking import chunk_document
 from .embedding import Embedder, get_embedder
 from .ingest import read_documents
-from .records import Chunk, Skipped
+from .records import Chunk, Document, Skipped
 from .settings import Settings
 from .store import (
     CHUNKS,
@@ -99,28 +99,71 @@ def build_index(
     rebuild: bool = False,
     progress: Progress | None = None,
     embedder: Embedder | None = None,
+    keep_missing: bool = False,
 ) -> BuildReport:
-    """Index the articles under `paths` into `settings.index_dir` and switch to the new version."""
+    """Index the articles under `paths` into `settings.index_dir` and switch to the new version.
+
+    Articles of the served index whose files are gone are removed, unless `keep_missing`."""
+    notify = progress or (lambda stage, done, total: None)
     with build_lock(Path(settings.index_dir)):
-        return _build(list(paths), settings, rebuild, progress, embedder)
+        notify("reading", 0, 1)
+        ingested = read_documents(list(paths), settings.max_file_mb)
+        docs, skipped = _unique(ingested.documents)
+        if not docs:
+            reasons = "; ".join(f"{s.path}: {s.reason}" for s in ingested.skipped[:5]) or "no files found"
+            raise NothingToIndex(f"nothing to index ({reasons}); the current index is unchanged")
+        if keep_missing:
+            present = {d.doc_id for d in docs}
+            docs += [d for d in stored_documents(Path(settings.index_dir)) if d.doc_id not in present]
+        notify("reading", 1, 1)
+        return _build(docs, ingested.skipped + skipped, settings, rebuild, notify, embedder)
+
+
+def remove_documents(doc_ids: Iterable[str], settings: Settings, embedder: Embedder | None = None) -> BuildReport:
+    """A new index version without these articles (nothing is re-embedded)."""
+    wanted = set(doc_ids)
+    with build_lock(Path(settings.index_dir)):
+        docs = stored_documents(Path(settings.index_dir))
+        unknown = wanted - {d.doc_id for d in docs}
+        if unknown:
+            raise NothingToIndex(f"not in the index: {', '.join(sorted(unknown))} (see `python -m qa list`)")
+        kept = [d for d in docs if d.doc_id not in wanted]
+        if not kept:
+            raise NothingToIndex("removing these would leave the index empty; the current index is unchanged")
+        return _build(kept, [], settings, False, lambda *_: None, embedder)
+
+
+def stored_documents(index_dir: Path) -> list[Document]:
+    """The articles of the served index, as stored in it (no file is read)."""
+    try:
+        snapshot = load_snapshot(index_dir)
+    except IndexProblem:
+        return []
+    try:
+        return snapshot.table.documents()
+    finally:
+        snapshot.close()
+
+
+def _unique(docs: list[Document]) -> tuple[list[Document], list[Skipped]]:
+    """The same content under two names is indexed once; the copy is reported."""
+    first: dict[str, Document] = {}
+    kept, duplicates = [], []
+    for doc in docs:
+        if doc.sha256 in first:
+            duplicates.append(Skipped(doc.source, f"duplicate of {first[doc.sha256].source} (same content)"))
+        else:
+            first[doc.sha256] = doc
+            kept.append(doc)
+    return kept, duplicates
 
 
 def _build(
-    paths: list[Path], settings: Settings, rebuild: bool, progress: Progress | None, embedder: Embedder | None
+    docs: list[Document], skipped: list[Skipped], settings: Settings, rebuild: bool, notify: Progress, embedder: Embedder | None
 ) -> BuildReport:
     started = time.perf_counter()
-    notify = progress or (lambda stage, done, total: None)
     index_dir = Path(settings.index_dir)
-    report = BuildReport(index_dir=index_dir)
-
-    notify("reading", 0, 1)
-    ingested = read_documents(paths, settings.max_file_mb)
-    report.skipped = ingested.skipped
-    docs = ingested.documents
-    if not docs:
-        reasons = "; ".join(f"{s.path}: {s.reason}" for s in ingested.skipped[:5]) or "no files found"
-        raise NothingToIndex(f"nothing to index ({reasons}); the current index is unchanged")
-    notify("reading", 1, 1)
+    report = BuildReport(index_dir=index_dir, skipped=skipped)
 
     embedder = embedder or get_embedder(settings.model)
     chunks_by_doc = [chunk_document(d, settings.chunk_size, settings.chunk_overlap) for d in docs]

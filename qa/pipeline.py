@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .answer import extract_answer
 from .embedding import Embedder, get_embedder
-from .indexing import BuildReport, NothingToIndex, Progress, build_index
+from .indexing import BuildReport, NothingToIndex, Progress, build_index, remove_documents
 from .ingest import SUPPORTED_SUFFIXES
 from .records import Answer, Skipped
 from .retrieval import Retriever
@@ -89,10 +89,22 @@ class Tanya:
             folders.append(Path(self.settings.upload_dir))
         return folders
 
-    def index(self, paths: Iterable[Path | str] | None = None, rebuild: bool = False, progress: Progress | None = None) -> BuildReport:
+    def index(
+        self,
+        paths: Iterable[Path | str] | None = None,
+        rebuild: bool = False,
+        progress: Progress | None = None,
+        keep_missing: bool = False,
+    ) -> BuildReport:
         """Build or update the index from article files (default: the collection folders)."""
         paths = [Path(p) for p in (paths or self.collection())]
-        return build_index(paths, self.settings, rebuild=rebuild, progress=progress, embedder=self.embedder)
+        return build_index(
+            paths, self.settings, rebuild=rebuild, progress=progress, embedder=self.embedder, keep_missing=keep_missing
+        )
+
+    def remove(self, doc_ids: Iterable[str]) -> BuildReport:
+        """Take articles out of the index (their files, if still in a collection folder, come back on `index`)."""
+        return remove_documents(doc_ids, self.settings, embedder=self.embedder)
 
     def add_files(self, files: Iterable[tuple[Path, str]], progress: Progress | None = None) -> BuildReport:
         """Copy uploaded files (path, original name) into the upload folder and update the index.

@@ -83,6 +83,7 @@ class Answer:
     abstained: bool
     support: str = ""
     span: tuple[int, int] | None = None  # answer span in document offsets of citations[0]
+    support_score: float = 0.0  # how well the best sentence matches the question; below min_support we abstain
     citations: list[Citation] = field(default_factory=list)
     hits: list[Hit] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
@@ -97,6 +98,7 @@ class Answer:
             "abstained": self.abstained,
             "support": self.support,
             "span": list(self.span) if self.span else None,
+            "support_score": round(self.support_score, 4),
             "citations": [
                 {
                     "n": c.n,

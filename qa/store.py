@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .records import Chunk
+from .records import Chunk, Document
 
 FORMAT_VERSION = 1
 CURRENT = "CURRENT"
@@ -244,6 +244,12 @@ class ChunkTable:
         with self._lock:
             row = self._db.execute("SELECT text FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
         return row[0] if row else None
+
+    def documents(self) -> list[Document]:
+        """Every stored document, in the order they were indexed."""
+        with self._lock:
+            rows = self._db.execute("SELECT doc_id, source, title, text, sha256 FROM documents ORDER BY rowid").fetchall()
+        return [Document(*row) for row in rows]
 
     def rows_by_hash(self) -> dict[str, int]:
         """Content hash → a row with that text (to reuse embeddings when rebuilding)."""

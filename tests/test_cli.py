@@ -80,3 +80,17 @@ def test_errors_are_messages_not_tracebacks(tmp_path: Path) -> None:
     empty = write(tmp_path / "empty" / "a.txt", "")
     done = qa("index", str(empty.parent), "--index-dir", str(tmp_path / "i"))
     assert done.returncode == 2 and "nothing to index" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_list_and_remove(tmp_path: Path) -> None:
+    folder = tmp_path / "articles"
+    write(folder / "a.txt", "Berita A\n\nWali Kota Bandung Ridwan Kamil meresmikan taman.")
+    write(folder / "b.txt", "Berita B\n\nGubernur Jawa Tengah meresmikan jembatan.")
+    index = str(tmp_path / "index")
+    assert qa("index", str(folder), "--index-dir", index).returncode == 0
+    listed = json.loads(qa("list", "--json", "--index-dir", index).stdout)
+    assert [f["doc_id"] for f in listed] == ["a", "b"] and listed[0]["title"] == "Berita A"
+    done = qa("remove", "a", "--index-dir", index)
+    assert done.returncode == 0 and "removed a" in done.stdout
+    assert "b\t" in qa("list", "--index-dir", index).stdout and "a\t" not in qa("list", "--index-dir", index).stdout
+    assert qa("remove", "zzz", "--index-dir", index).returncode == 2

@@ -137,3 +137,29 @@ def test_uploads_are_checked_cleaned_and_undone_when_nothing_is_readable(tmp_pat
     assert [Path(s.path).name for s in report.skipped] == ["empty.txt"]
     assert current_version(tmp_path / "index") != served
     assert "Ridwan Kamil" in tanya.ask("Siapa Wali Kota Bandung?").text
+
+
+def test_duplicates_keep_missing_remove_and_list(tmp_path: Path) -> None:
+    folder = _articles(tmp_path)
+    write(folder / "bus.txt", NEW_ARTICLE)
+    write(folder / "copy-of-bus.txt", NEW_ARTICLE)
+    tanya = Tanya(settings_for(tmp_path / "index"))
+    report = tanya.index([folder])
+    assert sorted(report.added) == [SEED_ID, "bus"]
+    [dup] = report.skipped
+    assert dup.path.endswith("copy-of-bus.txt") and "duplicate of" in dup.reason and dup.reason.endswith("(same content)")
+
+    (folder / "bus.txt").unlink()
+    kept = tanya.index([folder], keep_missing=True)
+    assert kept.removed == [] and "bus" in kept.unchanged
+    assert kept.added == ["copy-of-bus"] and kept.embedded == 0  # no longer a duplicate; same text, vectors reused
+    assert "Ridwan Kamil" in tanya.ask("Siapa Wali Kota Bandung?").text
+
+    removed = tanya.remove(["bus", "copy-of-bus"])
+    assert sorted(removed.removed) == ["bus", "copy-of-bus"] and removed.embedded == 0 and removed.documents == 1
+    assert [f["doc_id"] for f in tanya.manifest["files"]] == [SEED_ID]
+    assert tanya.ask("Siapa Wali Kota Bandung?").abstained
+    with pytest.raises(NothingToIndex, match="not in the index"):
+        tanya.remove(["nope"])
+    with pytest.raises(NothingToIndex, match="empty"):
+        tanya.remove([SEED_ID])
