@@ -425,4 +425,4 @@ def extract_answer(
 
 def _citation(n: int, hit: Hit, start: int, end: int, score: float) -> Citation:
     c = hit.chunk
-    return Citation(n, c.chunk_id, c.doc_id, c.source, c.title, c.paragraph, c.text, start, end, score, c.start)
+    return Citation(n, c.chunk_id, c.doc_id, c.source, c.title, c.paragraph, c.text, start, end, score, c.start, c.page)

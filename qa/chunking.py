@@ -60,6 +60,7 @@ def chunk_document(doc: Document, chunk_size: int = 1200, chunk_overlap: int = 2
                     start=start,
                     end=start + len(piece),
                     text=piece,
+                    page=doc.page_at(start),
                 )
             )
             cursor = at + len(piece)

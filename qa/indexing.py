@@ -25,6 +25,7 @@ from .records import Chunk, Document, Skipped
 from .settings import Settings
 from .store import (
     CHUNKS,
+    FORMAT_VERSION,
     ChunkTable,
     FaissVectorStore,
     IndexProblem,
@@ -183,7 +184,7 @@ def _build(
         files = []
         for doc, doc_chunks in zip(docs, chunks_by_doc):
             added_at = previous.get(doc.doc_id, {}).get("added_at", now)
-            table.add_document(doc.doc_id, doc.source, doc.title, doc.sha256, len(doc_chunks), added_at, doc.text)
+            table.add_document(doc, len(doc_chunks), added_at)
             files.append(
                 {
                     "doc_id": doc.doc_id,
@@ -192,6 +193,8 @@ def _build(
                     "sha256": doc.sha256,
                     "chunks": len(doc_chunks),
                     "added_at": added_at,
+                    **({"date": doc.date} if doc.date else {}),
+                    **({"url": doc.url} if doc.url else {}),
                 }
             )
         table.commit()
@@ -199,7 +202,7 @@ def _build(
         report.documents, report.chunks = len(docs), len(chunks)
         report.seconds = time.perf_counter() - started
         manifest = {
-            "format": 1,
+            "format": FORMAT_VERSION,
             "model": {"name": embedder.name, "dim": embedder.dim, "backend": type(embedder).__name__},
             "chunking": settings.chunking(),
             "keyword": {"type": "bm25s", "analyzer": ANALYZER},

@@ -6,8 +6,11 @@ Anything that cannot be read is reported as Skipped with a reason; it never stop
 from __future__ import annotations
 
 import hashlib
+import io
+import json
 import os
 import re
+import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +18,7 @@ from pathlib import Path
 from .records import Document, Skipped
 from .text import normalise
 
-SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown")
+SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx", ".json", ".jsonl")
 _TITLE_CHARS = 120
 
 
@@ -68,15 +71,23 @@ def read_documents(paths: Iterable[Path], max_file_mb: float = 50.0) -> IngestRe
             result.skipped.append(Skipped(str(file), f"another file already has the id '{doc_id}'"))
             continue
         try:
-            result.documents.append(read_document(file, doc_id, max_file_mb))
+            if file.is_symlink() and not _inside(file.resolve(), base.resolve()):
+                raise UnreadableFile("a link to somewhere outside the folder")
+            result.documents.extend(read_file(file, doc_id, max_file_mb))
             seen.add(doc_id)
         except UnreadableFile as exc:
             result.skipped.append(Skipped(str(file), str(exc)))
+        except (OSError, RuntimeError) as exc:  # a loop of links, a file vanishing while we read it …
+            result.skipped.append(Skipped(str(file), f"cannot read: {exc}"))
     return result
 
 
-def read_document(file: Path, doc_id: str, max_file_mb: float = 50.0) -> Document:
-    """Read one text or Markdown file; raises UnreadableFile with the reason."""
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def read_file(file: Path, doc_id: str, max_file_mb: float = 50.0) -> list[Document]:
+    """The documents in one file (one, or one per record of a JSON/JSONL file); raises UnreadableFile."""
     try:
         if not file.is_file():
             raise UnreadableFile("not a regular file")
@@ -86,19 +97,149 @@ def read_document(file: Path, doc_id: str, max_file_mb: float = 50.0) -> Documen
         data = file.read_bytes()
     except OSError as exc:
         raise UnreadableFile(f"cannot read: {exc.strerror or exc}") from None
-    raw = decode(data)
-    if file.suffix.lower() in (".md", ".markdown"):
-        raw = _strip_markdown(raw)
-    text = normalise(raw)
-    if not text:
+    if not data.strip():
         raise UnreadableFile("empty: no text in the file")
-    return Document(
-        doc_id=doc_id,
-        source=str(file),
-        title=_title(text),
-        text=text,
-        sha256=hashlib.sha256(data).hexdigest(),
-    )
+    reader = _READERS[file.suffix.lower()]
+    parts = reader(data, max_file_mb)
+    docs = []
+    for key, part in parts:
+        if not part.text:
+            continue
+        raw_hash = hashlib.sha256(data if len(parts) == 1 else part.text.encode("utf-8")).hexdigest()
+        docs.append(
+            Document(
+                doc_id=doc_id if key is None else f"{doc_id}/{key}",
+                source=str(file),
+                title=part.title or _title(part.text),
+                text=part.text,
+                sha256=raw_hash,
+                date=part.date,
+                url=part.url,
+                page_starts=part.page_starts,
+            )
+        )
+    if not docs:
+        raise UnreadableFile("empty: no text in the file")
+    return docs
+
+
+def read_document(file: Path, doc_id: str, max_file_mb: float = 50.0) -> Document:
+    """Read a one-document file (text, Markdown, HTML, PDF, Word); raises UnreadableFile with the reason."""
+    return read_file(file, doc_id, max_file_mb)[0]
+
+
+@dataclass
+class _Part:
+    text: str
+    title: str | None = None
+    date: str | None = None
+    url: str | None = None
+    page_starts: tuple[int, ...] = ()
+
+
+def _read_text(data: bytes, max_file_mb: float) -> list[tuple[str | None, _Part]]:
+    return [(None, _Part(normalise(decode(data))))]
+
+
+def _read_markdown(data: bytes, max_file_mb: float) -> list[tuple[str | None, _Part]]:
+    return [(None, _Part(normalise(_strip_markdown(decode(data)))))]
+
+
+def _read_html(data: bytes, max_file_mb: float) -> list[tuple[str | None, _Part]]:
+    import trafilatura
+
+    html = decode(data)
+    extracted = trafilatura.extract(html, output_format="json", with_metadata=True, include_comments=False)
+    record = json.loads(extracted) if extracted else {}
+    text = normalise(record.get("text") or "")
+    if not text:
+        raise UnreadableFile("no article text in the HTML (only menus, scripts or markup)")
+    title = (record.get("title") or "").strip() or None
+    if title and not text.startswith(title):
+        text = f"{normalise(title)}\n\n{text}"
+    return [(None, _Part(text, title, record.get("date"), record.get("source") or record.get("url")))]
+
+
+def _read_pdf(data: bytes, max_file_mb: float) -> list[tuple[str | None, _Part]]:
+    import pypdf
+
+    try:
+        reader = pypdf.PdfReader(io.BytesIO(data))
+        pages = [page.extract_text() or "" for page in reader.pages]
+        title = (reader.metadata.title if reader.metadata else None) or None
+    except Exception as exc:  # pypdf raises many kinds on damaged files
+        raise UnreadableFile(f"damaged PDF ({type(exc).__name__}: {exc})") from None
+    text, starts = "", []
+    for number, page in enumerate(pages, start=1):
+        page_text = normalise(page)
+        starts.append(len(text) + (2 if text and page_text else 0))  # page n starts here (1-based: index n-1)
+        if page_text:
+            text = f"{text}\n\n{page_text}" if text else page_text
+    if not text:
+        raise UnreadableFile("PDF without a text layer (a scan?): run OCR on it first")
+    return [(None, _Part(text, title, page_starts=tuple(starts)))]
+
+
+def _read_docx(data: bytes, max_file_mb: float) -> list[tuple[str | None, _Part]]:
+    import docx
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+            if unpacked > max(200 * 1024 * 1024, 20 * len(data)) and unpacked > 100 * len(data):
+                raise UnreadableFile(f"refused: unpacks to {unpacked / 1048576:.0f} MB (a zip bomb?)")
+        document = docx.Document(io.BytesIO(data))
+    except UnreadableFile:
+        raise
+    except Exception as exc:
+        raise UnreadableFile(f"damaged Word file ({type(exc).__name__})") from None
+    text = normalise("\n\n".join(p.text for p in document.paragraphs))
+    title = (document.core_properties.title or "").strip() or None
+    return [(None, _Part(text, title))]
+
+
+def _read_json(data: bytes, max_file_mb: float) -> list[tuple[str | None, _Part]]:
+    """Articles as JSON: one object, a list of objects, or one object a line (JSONL):
+    {"title", "text", "url"?, "date"?}."""
+    raw = decode(data)
+    try:
+        loaded = json.loads(raw)
+        records = loaded if isinstance(loaded, list) else [loaded]
+    except ValueError:
+        try:
+            records = [json.loads(line) for line in raw.splitlines() if line.strip()]
+        except ValueError as exc:
+            raise UnreadableFile(f"not JSON or JSON lines ({exc})") from None
+    parts = []
+    for n, record in enumerate(records, start=1):
+        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+            continue
+        title = str(record.get("title") or "").strip()
+        text = normalise(record["text"])
+        if title and not text.startswith(title):
+            text = f"{normalise(title)}\n\n{text}"
+        key = None if len(records) == 1 else str(n)
+        parts.append((key, _Part(text, title or None, _str(record.get("date")), _str(record.get("url")))))
+    if not parts:
+        raise UnreadableFile('no article records (each needs "text", and should have "title")')
+    return parts
+
+
+def _str(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+_READERS = {
+    ".txt": _read_text,
+    ".md": _read_markdown,
+    ".markdown": _read_markdown,
+    ".html": _read_html,
+    ".htm": _read_html,
+    ".pdf": _read_pdf,
+    ".docx": _read_docx,
+    ".json": _read_json,
+    ".jsonl": _read_json,
+}
 
 
 def decode(data: bytes) -> str:

@@ -6,6 +6,7 @@ Document → Chunk (knows its document and character offsets) → Hit (chunk + s
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -19,6 +20,15 @@ class Document:
     title: str
     text: str
     sha256: str
+    date: str | None = None
+    url: str | None = None
+    page_starts: tuple[int, ...] = ()  # PDF: offset in `text` where page n+1 starts
+
+    def page_at(self, offset: int) -> int | None:
+        """The (1-based) page an offset falls on, for documents that have pages."""
+        if not self.page_starts:
+            return None
+        return bisect.bisect_right(self.page_starts, offset) or 1
 
 
 @dataclass(frozen=True)
@@ -33,6 +43,7 @@ class Chunk:
     start: int
     end: int
     text: str
+    page: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for JSON / SQLite."""
@@ -65,6 +76,7 @@ class Citation:
     end: int
     score: float
     passage_start: int = 0  # where `text` starts in the document, so start - passage_start is inside it
+    page: int | None = None  # for PDFs
 
     @property
     def sentence(self) -> tuple[int, int]:
@@ -106,6 +118,7 @@ class Answer:
                     "source": c.source,
                     "title": c.title,
                     "paragraph": c.paragraph,
+                    "page": c.page,
                     "text": c.text,
                     "start": c.start,
                     "end": c.end,

@@ -33,7 +33,7 @@ import numpy as np
 
 from .records import Chunk, Document
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 VECTORS = "vectors.faiss"
@@ -172,16 +172,16 @@ _SCHEMA = """
 CREATE TABLE chunks (
   row INTEGER PRIMARY KEY, chunk_id TEXT UNIQUE NOT NULL, doc_id TEXT NOT NULL, source TEXT NOT NULL,
   title TEXT NOT NULL, paragraph INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL,
-  text TEXT NOT NULL, text_hash TEXT NOT NULL
+  text TEXT NOT NULL, page INTEGER, text_hash TEXT NOT NULL
 );
 CREATE INDEX chunks_doc ON chunks(doc_id);
 CREATE INDEX chunks_hash ON chunks(text_hash);
 CREATE TABLE documents (
   doc_id TEXT PRIMARY KEY, source TEXT NOT NULL, title TEXT NOT NULL, sha256 TEXT NOT NULL,
-  chunks INTEGER NOT NULL, added_at TEXT NOT NULL, text TEXT NOT NULL
+  chunks INTEGER NOT NULL, added_at TEXT NOT NULL, text TEXT NOT NULL, date TEXT, url TEXT, page_starts TEXT
 );
 """
-_CHUNK_COLUMNS = 'chunk_id, doc_id, source, title, paragraph, start, "end", text'
+_CHUNK_COLUMNS = 'chunk_id, doc_id, source, title, paragraph, start, "end", text, page'
 
 
 class ChunkTable:
@@ -203,17 +203,19 @@ class ChunkTable:
     def add_chunks(self, rows: Sequence[int], chunks: Sequence[Chunk], hashes: Sequence[str]) -> None:
         """Store chunks under their rows."""
         self._db.executemany(
-            f"INSERT INTO chunks (row, {_CHUNK_COLUMNS}, text_hash) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            f"INSERT INTO chunks (row, {_CHUNK_COLUMNS}, text_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             [
-                (r, c.chunk_id, c.doc_id, c.source, c.title, c.paragraph, c.start, c.end, c.text, h)
+                (r, c.chunk_id, c.doc_id, c.source, c.title, c.paragraph, c.start, c.end, c.text, c.page, h)
                 for r, c, h in zip(rows, chunks, hashes)
             ],
         )
 
-    def add_document(self, doc_id: str, source: str, title: str, sha256: str, chunks: int, added_at: str, text: str) -> None:
+    def add_document(self, doc: Document, chunks: int, added_at: str) -> None:
         """Store one document's record and full text (for showing the whole article)."""
         self._db.execute(
-            "INSERT INTO documents VALUES (?,?,?,?,?,?,?)", (doc_id, source, title, sha256, chunks, added_at, text)
+            "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (doc.doc_id, doc.source, doc.title, doc.sha256, chunks, added_at, doc.text, doc.date, doc.url,
+             json.dumps(list(doc.page_starts)) if doc.page_starts else None),
         )
 
     def commit(self) -> None:
@@ -248,8 +250,10 @@ class ChunkTable:
     def documents(self) -> list[Document]:
         """Every stored document, in the order they were indexed."""
         with self._lock:
-            rows = self._db.execute("SELECT doc_id, source, title, text, sha256 FROM documents ORDER BY rowid").fetchall()
-        return [Document(*row) for row in rows]
+            rows = self._db.execute(
+                "SELECT doc_id, source, title, text, sha256, date, url, page_starts FROM documents ORDER BY rowid"
+            ).fetchall()
+        return [Document(*row[:7], page_starts=tuple(json.loads(row[7])) if row[7] else ()) for row in rows]
 
     def rows_by_hash(self) -> dict[str, int]:
         """Content hash → a row with that text (to reuse embeddings when rebuilding)."""
@@ -330,6 +334,11 @@ def load_snapshot(index_dir: Path, model: str | None = None) -> Snapshot:
     version = current_version(index_dir)
     assert version is not None
     fix = "rebuild with `python -m qa index --rebuild`"
+    if manifest.get("format") != FORMAT_VERSION:
+        raise IndexMismatch(
+            f"the index in {index_dir} has format {manifest.get('format')}, this version of Tanya reads format "
+            f"{FORMAT_VERSION}; {fix}"
+        )
     if model is not None and manifest["model"]["name"] != model:
         raise IndexMismatch(
             f"the index in {index_dir} was built with model '{manifest['model']['name']}', "
