@@ -13,7 +13,7 @@ from functools import lru_cache
 
 from .records import Answer, Citation, Hit
 from .linear import DATA, LinearModel
-from .question import DATE, ENTITY, NUMBER, OTHER, PERSON, PLACE, Question, analyse, names_found, overlap
+from .question import DATE, ENTITY, NUMBER, OTHER, PLACE, Question, analyse, names_found, overlap
 from .text import STOPWORDS, sentence_spans, stem, terms
 
 _DATE_WORDS = (
@@ -127,8 +127,6 @@ _HEAD_KINDS = {
 }
 _TYPED_KINDS = {DATE: {"date_slash", "date_month", "year", "day"}, NUMBER: {"number", "ordinal"}}
 _GENERIC = _PERSON_TITLES | _ORG_WORDS | _PLACE_WORDS | STOPWORDS
-KINDS = ("cap", "cap_part", "number", "ordinal", "date_slash", "date_month", "year", "day", "domain", "lower")
-QTYPES = (PERSON, PLACE, DATE, NUMBER, ENTITY, OTHER)
 
 
 @dataclass
