@@ -206,7 +206,7 @@ def _build(
             "model": {"name": embedder.name, "dim": embedder.dim, "backend": type(embedder).__name__},
             "chunking": settings.chunking(),
             "keyword": {"type": "bm25s", "analyzer": ANALYZER},
-            "vectors": {"type": "IndexFlatIP", "metric": "inner_product"},
+
             "documents": len(docs),
             "chunks": len(chunks),
             "files": files,
@@ -216,7 +216,9 @@ def _build(
             "reused": report.reused,
         }
         keywords = KeywordIndex.build([terms(c.text) for c in chunks])
-        write_snapshot_files(version, manifest, FaissVectorStore.build(vectors), keywords)
+        store = FaissVectorStore.build(vectors, exact_max=settings.exact_max)
+        manifest["vectors"] = {**store.info, "metric": "inner_product"}
+        write_snapshot_files(version, manifest, store, keywords)
     except BaseException:
         shutil.rmtree(version, ignore_errors=True)
         raise

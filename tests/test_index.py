@@ -163,3 +163,16 @@ def test_duplicates_keep_missing_remove_and_list(tmp_path: Path) -> None:
         tanya.remove(["nope"])
     with pytest.raises(NothingToIndex, match="empty"):
         tanya.remove([SEED_ID])
+
+
+def test_past_exact_max_the_vectors_go_into_a_calibrated_ivf_index(tmp_path: Path) -> None:
+    folder = _articles(tmp_path)
+    for i in range(40):  # paragraphs enough for an inverted file to be trained
+        write(folder / f"berita-{i}.txt", f"Berita nomor {i}\nKota nomor {i} meresmikan jembatan ke-{i} pada tahun {1990 + i}.")
+    tanya = Tanya(settings_for(tmp_path / "index", exact_max=10))
+    tanya.index([folder])
+    info = tanya.manifest["vectors"]
+    assert info["type"].startswith("IVF") and info["type"].endswith(",SQ8") and info["recall@10"] >= 0.95
+    fresh = Tanya(settings_for(tmp_path / "index", exact_max=10))  # loads it back with its nprobe
+    assert fresh.retriever().snapshot.vectors.index.nprobe == info["nprobe"]
+    assert fresh.ask("Siapa yang menawari Jack Ma menjadi penasehat?").text.endswith("Joko Widodo")
