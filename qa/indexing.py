@@ -63,6 +63,7 @@ class BuildReport:
     unchanged: list[str] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     seconds: float = 0.0
+    embed_seconds: float = 0.0  # of `seconds`, the time spent in the embedding model
 
     def summary(self) -> str:
         """One line for people."""
@@ -277,9 +278,11 @@ def _embed(
             todo = [i for i in todo if i not in reused]
     report.reused = len(chunks) - len(todo)
     notify("embedding", 0, len(todo))
+    started = time.perf_counter()
     for at in range(0, len(todo), batch):
         rows = todo[at : at + batch]
         vectors[rows] = embedder.embed_passages([chunks[i].text for i in rows])
         notify("embedding", min(at + batch, len(todo)), len(todo))
     report.embedded = len(todo)
+    report.embed_seconds = time.perf_counter() - started
     return vectors

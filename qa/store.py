@@ -88,7 +88,7 @@ class FaissVectorStore(VectorStore):
 
     @classmethod
     def build(
-        cls, vectors: np.ndarray, exact_max: int = 200_000, target_recall: float = 0.95, seed: int = 0
+        cls, vectors: np.ndarray, exact_max: int = 50_000, target_recall: float = 0.95, seed: int = 0
     ) -> "FaissVectorStore":
         """A new index holding `vectors` (unit float32 rows), its kind chosen by their number."""
         import faiss
