@@ -103,7 +103,7 @@ class FaissVectorStore(VectorStore):
         quantizer = faiss.IndexFlatIP(dim)
         index = faiss.IndexIVFScalarQuantizer(quantizer, dim, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT)
         rng = np.random.default_rng(seed)
-        index.train(vectors[rng.choice(n, size=min(n, 64 * nlist), replace=False)])
+        index.train(vectors[rng.choice(n, size=min(n, 32 * nlist), replace=False)])
         index.add(vectors)
         index.make_direct_map()  # lets `vectors(rows)` reconstruct (approximately: 8 bits a dimension)
         nprobe, recall = _calibrate_nprobe(index, vectors, target_recall, rng)
