@@ -153,7 +153,8 @@ def _calibrate_nprobe(index: Any, vectors: np.ndarray, target: float, rng: np.ra
         index.nprobe = nprobe
         _, found = index.search(queries, 10)
         recall = float(np.mean([len(set(f) & set(e)) / 10 for f, e in zip(found, exact)]))
-        if recall >= target:
+        # a margin: on FacQA questions recall came out ~0.02 below this calibration's
+        if recall >= min(0.99, target + 0.03):
             return nprobe, recall
     return index.nprobe, recall
 
