@@ -25,6 +25,7 @@ from .records import Chunk, Document, Skipped
 from .settings import Settings
 from .store import (
     CHUNKS,
+    EmbeddingCache,
     FORMAT_VERSION,
     ChunkTable,
     FaissVectorStore,
@@ -64,6 +65,7 @@ class BuildReport:
     skipped: list[Skipped] = field(default_factory=list)
     seconds: float = 0.0
     embed_seconds: float = 0.0  # of `seconds`, the time spent in the embedding model
+    resumed: int = 0  # of `reused`, vectors kept from an interrupted build
 
     def summary(self) -> str:
         """One line for people."""
@@ -71,7 +73,8 @@ class BuildReport:
             f"{self.documents} files, {self.chunks} chunks in {self.seconds:.1f} s",
             f"added {len(self.added)}, updated {len(self.updated)}, removed {len(self.removed)}, "
             f"unchanged {len(self.unchanged)}, skipped {len(self.skipped)}",
-            f"embedded {self.embedded}, reused {self.reused}",
+            f"embedded {self.embedded}, reused {self.reused}"
+            + (f" ({self.resumed} from an interrupted build)" if self.resumed else ""),
         ]
         return "; ".join(parts)
 
@@ -174,7 +177,7 @@ def _build(
 
     previous = _previous_files(index_dir)
     _compare(report, previous, {d.doc_id: d.sha256 for d in docs})
-    vectors = _embed(chunks, hashes, embedder, index_dir, rebuild, settings.embed_batch_size, report, notify)
+    vectors, cache = _embed(chunks, hashes, embedder, index_dir, rebuild, settings.embed_batch_size, report, notify)
 
     notify("writing", 0, 1)
     version = new_version_dir(index_dir)
@@ -224,6 +227,7 @@ def _build(
         shutil.rmtree(version, ignore_errors=True)
         raise
     publish(index_dir, version)
+    cache.clear()
     notify("writing", 1, 1)
     return report
 
@@ -259,11 +263,16 @@ def _embed(
     batch: int,
     report: BuildReport,
     notify: Progress,
-) -> np.ndarray:
-    """Vectors for all chunks: reused from the served index where the text is the same, else embedded."""
+) -> tuple[np.ndarray, EmbeddingCache]:
+    """Vectors for all chunks: reused from the served index where the text is the same, or from the
+    cache of a build that was interrupted, else embedded (and cached batch by batch)."""
     vectors = np.zeros((len(chunks), embedder.dim), np.float32)
     todo = list(range(len(chunks)))
-    if not rebuild:
+    cache = EmbeddingCache(index_dir, embedder.name, embedder.dim)
+    if rebuild:
+        cache.clear()
+        cache = EmbeddingCache(index_dir, embedder.name, embedder.dim)
+    else:
         try:
             old = load_snapshot(index_dir, embedder.name)
         except IndexProblem:
@@ -276,13 +285,20 @@ def _embed(
             old.close()
             reused = {i for i, _ in reuse}
             todo = [i for i in todo if i not in reused]
+        cached = cache.get([hashes[i] for i in todo])
+        for i in todo:
+            if hashes[i] in cached:
+                vectors[i] = cached[hashes[i]]
+        report.resumed = sum(hashes[i] in cached for i in todo)
+        todo = [i for i in todo if hashes[i] not in cached]
     report.reused = len(chunks) - len(todo)
     notify("embedding", 0, len(todo))
     started = time.perf_counter()
     for at in range(0, len(todo), batch):
         rows = todo[at : at + batch]
         vectors[rows] = embedder.embed_passages([chunks[i].text for i in rows])
+        cache.put([hashes[i] for i in rows], vectors[rows])
         notify("embedding", min(at + batch, len(todo)), len(todo))
     report.embedded = len(todo)
     report.embed_seconds = time.perf_counter() - started
-    return vectors
+    return vectors, cache

@@ -318,6 +318,51 @@ class ChunkTable:
             return {h: r for r, h in self._db.execute("SELECT row, text_hash FROM chunks")}
 
 
+# --- vectors of an unfinished build ------------------------------------------------------
+
+
+class EmbeddingCache:
+    """Vectors embedded by a build that has not been published yet, by chunk-text hash, so that a
+    build killed half-way resumes where it stopped instead of embedding everything again."""
+
+    FILE = ".embed-cache.sqlite"
+
+    def __init__(self, index_dir: Path, model: str, dim: int) -> None:
+        self.path = index_dir / self.FILE
+        self.dim = dim
+        self._db = sqlite3.connect(self.path)
+        self._db.execute("CREATE TABLE IF NOT EXISTS meta (model TEXT, dim INTEGER)")
+        self._db.execute("CREATE TABLE IF NOT EXISTS vectors (hash TEXT PRIMARY KEY, vector BLOB NOT NULL)")
+        meta = self._db.execute("SELECT model, dim FROM meta").fetchone()
+        if meta != (model, dim):  # vectors of another model are of no use
+            self._db.execute("DELETE FROM vectors")
+            self._db.execute("DELETE FROM meta")
+            self._db.execute("INSERT INTO meta VALUES (?, ?)", (model, dim))
+        self._db.commit()
+
+    def get(self, hashes: Sequence[str]) -> dict[str, np.ndarray]:
+        """The cached vectors among `hashes`."""
+        found: dict[str, np.ndarray] = {}
+        unique = list(dict.fromkeys(hashes))
+        for at in range(0, len(unique), 500):
+            part = unique[at : at + 500]
+            marks = ",".join("?" * len(part))
+            for h, blob in self._db.execute(f"SELECT hash, vector FROM vectors WHERE hash IN ({marks})", part):
+                found[h] = np.frombuffer(blob, dtype=np.float32, count=self.dim)
+        return found
+
+    def put(self, hashes: Sequence[str], vectors: np.ndarray) -> None:
+        """Keep a batch of new vectors (committed at once: a kill loses at most the batch in flight)."""
+        rows = [(h, np.ascontiguousarray(v, dtype=np.float32).tobytes()) for h, v in zip(hashes, vectors)]
+        self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)", rows)
+        self._db.commit()
+
+    def clear(self) -> None:
+        """Forget everything (after the build that needed it has been published)."""
+        self._db.close()
+        self.path.unlink(missing_ok=True)
+
+
 # --- one version of the index ------------------------------------------------------------
 
 

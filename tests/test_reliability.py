@@ -5,6 +5,7 @@ Uses real FacQA-id articles from ../shared (as CI has them) to make builds long 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -81,11 +82,14 @@ def test_a_build_killed_at_any_moment_leaves_the_last_good_index(tmp_path: Path)
         assert current_version(index_dir) == served, moment
         _still_serving(index_dir, 61)
 
-    # the next build takes the lock of the killed one over and completes
+    # the next build takes the lock of the killed one over, resumes from the vectors the killed builds
+    # had already embedded (the last one was killed after embedding everything), and completes
     build = _index_process(folder, index_dir)
     out, err = build.communicate(timeout=600)
     assert build.returncode == 0, err
     assert "added 140" in out
+    assert re.search(r"embedded 0, reused \d+ \(140 from an interrupted build\)", out), out
+    assert not (index_dir / ".embed-cache.sqlite").exists()
     assert current_version(index_dir) != served
     assert [p.name for p in index_dir.glob("v-*")] == [current_version(index_dir).name]  # half-builds cleaned up
     _still_serving(index_dir, 201)
