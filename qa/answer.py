@@ -320,27 +320,17 @@ def _candidates(q: Question, sent: _Sentence) -> list[Candidate]:
 
 @lru_cache(maxsize=1)
 def answer_model() -> LinearModel:
-    """The shipped span scorer (trained on FacQA train), or hand-set weights when none was trained."""
-    path = DATA / "answer_model.json"
-    return LinearModel.load(path) if path.is_file() else LinearModel(_HAND_WEIGHTS)
+    """The shipped span scorer, trained on FacQA train (`python -m qa train`)."""
+    return LinearModel.load(DATA / "answer_model.json")
 
 
-# Used only until a model is trained: the hand-tuned heuristic of the first version.
-_HAND_WEIGHTS = {
-    "sent_score": 2.0, "prox": 1.0, "agent_cue": 0.25, "sent_initial": -0.15, "no_anchor": 0.3,
-    "q_person_cap": 0.7, "q_person_cap_part": 0.5, "title_inside": 0.4, "org_inside": -0.8, "len_1": -0.1,
-    "q_place_cap": 0.7, "q_entity_cap": 0.7, "q_other_cap": 0.5, "q_date_date_slash": 1.0,
-    "q_date_date_month": 1.0, "q_date_year": 1.0, "q_date_day": 0.8, "q_number_number": 0.7,
-    "head_inside": 0.6, "q_entity_domain": 0.6, "q_entity_lower": 0.2, "q_place_lower": 0.1,
-}
+def candidates(q: Question, hits: list[Hit], passages: int = 3) -> list[Candidate]:
+    """Candidate answers from the best sentences of the first `passages` hits (what training sees)."""
+    return _from_sentences(q, _sentences(q, hits, passages))
 
 
-def candidates(q: Question, hits: list[Hit], passages: int = 3, sentences: int = 6) -> list[Candidate]:
-    """Candidate answers from the best `sentences` sentences of the first `passages` hits."""
-    out = []
-    for sent in _sentences(q, hits, passages)[:sentences]:
-        out.extend(_candidates(q, sent))
-    return out
+def _from_sentences(q: Question, sentences: list[_Sentence], best: int = 6) -> list[Candidate]:
+    return [c for sent in sentences[:best] for c in _candidates(q, sent)]
 
 
 # --- the answer -----------------------------------------------------------------------------
@@ -375,7 +365,7 @@ def extract_answer(
         return Answer(question, q.language, "", abstain_message(q.language), abstained=True, hits=hits, support_score=support)
 
     model = model or answer_model()
-    cands = [c for sent in sentences[:6] for c in _candidates(q, sent)]
+    cands = _from_sentences(q, sentences)
     # a "when" or "how many" question is answered by a date or a number whenever one is on offer,
     # looking a little further down the passages for one if need be
     wanted = _TYPED_KINDS.get(q.qtype)

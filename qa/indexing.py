@@ -268,11 +268,8 @@ def _embed(
     cache of a build that was interrupted, else embedded (and cached batch by batch)."""
     vectors = np.zeros((len(chunks), embedder.dim), np.float32)
     todo = list(range(len(chunks)))
-    cache = EmbeddingCache(index_dir, embedder.name, embedder.dim)
-    if rebuild:
-        cache.clear()
-        cache = EmbeddingCache(index_dir, embedder.name, embedder.dim)
-    else:
+    cache = EmbeddingCache(index_dir, embedder.name, embedder.dim, fresh=rebuild)
+    if not rebuild:
         try:
             old = load_snapshot(index_dir, embedder.name)
         except IndexProblem:

@@ -123,11 +123,6 @@ def read_file(file: Path, doc_id: str, max_file_mb: float = 50.0) -> list[Docume
     return docs
 
 
-def read_document(file: Path, doc_id: str, max_file_mb: float = 50.0) -> Document:
-    """Read a one-document file (text, Markdown, HTML, PDF, Word); raises UnreadableFile with the reason."""
-    return read_file(file, doc_id, max_file_mb)[0]
-
-
 @dataclass
 class _Part:
     text: str

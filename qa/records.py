@@ -7,7 +7,7 @@ Document → Chunk (knows its document and character offsets) → Hit (chunk + s
 from __future__ import annotations
 
 import bisect
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -44,10 +44,6 @@ class Chunk:
     end: int
     text: str
     page: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain dict for JSON / SQLite."""
-        return asdict(self)
 
 
 @dataclass

@@ -327,9 +327,11 @@ class EmbeddingCache:
 
     FILE = ".embed-cache.sqlite"
 
-    def __init__(self, index_dir: Path, model: str, dim: int) -> None:
+    def __init__(self, index_dir: Path, model: str, dim: int, fresh: bool = False) -> None:
         self.path = index_dir / self.FILE
         self.dim = dim
+        if fresh:
+            self.path.unlink(missing_ok=True)
         self._db = sqlite3.connect(self.path)
         self._db.execute("CREATE TABLE IF NOT EXISTS meta (model TEXT, dim INTEGER)")
         self._db.execute("CREATE TABLE IF NOT EXISTS vectors (hash TEXT PRIMARY KEY, vector BLOB NOT NULL)")
@@ -375,10 +377,6 @@ class Snapshot:
     vectors: FaissVectorStore
     keywords: KeywordIndex
     table: ChunkTable
-
-    @property
-    def model(self) -> str:
-        return str(self.manifest["model"]["name"])
 
     def close(self) -> None:
         """Release the database handle."""
