@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,28 @@ class LinearModel:
         return self.bias + sum(w.get(k, 0.0) * v for k, v in features.items())
 
 
+def _matrix(rows: list[dict[str, float]], index: dict[str, int], bias: bool = False) -> np.ndarray:
+    x = np.zeros((len(rows), len(index) + bias))
+    for r, f in enumerate(rows):
+        for k, v in f.items():
+            x[r, index[k]] = v
+    if bias:
+        x[:, -1] = 1.0
+    return x
+
+
+def _adam(gradient: Callable[[np.ndarray], np.ndarray], size: int, steps: int, lr: float) -> np.ndarray:
+    w = np.zeros(size)
+    m = np.zeros_like(w)
+    v = np.zeros_like(w)
+    for step in range(1, steps + 1):
+        grad = gradient(w)
+        m = 0.9 * m + 0.1 * grad
+        v = 0.999 * v + 0.001 * grad**2
+        w -= lr * (m / (1 - 0.9**step)) / (np.sqrt(v / (1 - 0.999**step)) + 1e-8)
+    return w
+
+
 def fit(groups: list[Group], l2: float = 1e-3, steps: int = 1000, lr: float = 0.05) -> LinearModel:
     """Weights that put each group's best candidate on top (mean softmax cross-entropy, Adam)."""
     names = sorted({k for feats, _ in groups for f in feats for k in f})
@@ -54,24 +77,37 @@ def fit(groups: list[Group], l2: float = 1e-3, steps: int = 1000, lr: float = 0.
     for feats, quality in groups:
         if quality.max() <= 0:
             continue  # no good candidate: nothing to learn from this one
-        x = np.zeros((len(feats), len(names)))
-        for row, f in enumerate(feats):
-            for k, v in f.items():
-                x[row, index[k]] = v
         best = (quality >= quality.max() - 1e-9).astype(float)
-        mats.append(x)
+        mats.append(_matrix(feats, index))
         targets.append(best / best.sum())
-    w = np.zeros(len(names))
-    m = np.zeros_like(w)
-    v = np.zeros_like(w)
-    for step in range(1, steps + 1):
+
+    def gradient(w: np.ndarray) -> np.ndarray:
         grad = l2 * w
         for x, t in zip(mats, targets):
             logits = x @ w
             p = np.exp(logits - logits.max())
             p /= p.sum()
             grad += x.T @ (p - t) / len(mats)
-        m = 0.9 * m + 0.1 * grad
-        v = 0.999 * v + 0.001 * grad**2
-        w -= lr * (m / (1 - 0.9**step)) / (np.sqrt(v / (1 - 0.999**step)) + 1e-8)
+        return grad
+
+    w = _adam(gradient, len(names), steps, lr)
     return LinearModel({k: round(float(w[i]), 5) for k, i in index.items() if abs(w[i]) > 1e-6})
+
+
+def fit_binary(rows: list[dict[str, float]], labels: np.ndarray, l2: float = 1e-3, steps: int = 2000, lr: float = 0.05) -> LinearModel:
+    """Logistic regression: weights whose sigmoid(score) estimates P(label = 1), fitted with Adam."""
+    index = {k: i for i, k in enumerate(sorted({k for f in rows for k in f}))}
+    x = _matrix(rows, index, bias=True)
+    y = labels.astype(float)
+
+    def gradient(w: np.ndarray) -> np.ndarray:
+        p = 1.0 / (1.0 + np.exp(-(x @ w)))
+        return x.T @ (p - y) / len(y) + l2 * np.r_[w[:-1], 0.0]
+
+    w = _adam(gradient, x.shape[1], steps, lr)
+    return LinearModel({k: round(float(w[i]), 5) for k, i in index.items()}, bias=round(float(w[-1]), 5))
+
+
+def sigmoid(score: float) -> float:
+    """The probability a binary model's score stands for."""
+    return float(1.0 / (1.0 + np.exp(-score)))

@@ -13,17 +13,23 @@ import re
 import shutil
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
+
+import numpy as np
 
 from .answer import extract_answer
 from .embedding import Embedder, get_embedder
 from .indexing import BuildReport, NothingToIndex, Progress, build_index, remove_documents
 from .ingest import SUPPORTED_SUFFIXES
-from .records import Answer, Skipped
+from .generation import STOP, checked_answer, prompt
+from .llm import LLMUnavailable, chat_model, stream
+from .records import Answer, Hit, Skipped, Statement
 from .retrieval import Retriever
 from .settings import Settings
 from .store import Snapshot, current_version, load_snapshot
+from .support import support_table
 from .text import stem
 
 
@@ -67,20 +73,71 @@ class Tanya:
         """The manifest of the served index."""
         return self.retriever().snapshot.manifest
 
-    def ask(self, question: str, k: int | None = None, retriever: str | None = None) -> Answer:
-        """Answer one question from the served index, with citations, or abstain."""
-        question = check_question(question, self.settings.max_question_chars)
-        started = time.perf_counter()
-        hits = self.retriever().search(question, k=k, mode=retriever)
-        retrieved = time.perf_counter()
-        answer = extract_answer(question, hits, self.settings.min_support)
-        done = time.perf_counter()
-        answer.timings_ms = {
-            "retrieve": (retrieved - started) * 1000,
-            "answer": (done - retrieved) * 1000,
-            "total": (done - started) * 1000,
-        }
+    def ask(self, question: str, k: int | None = None, retriever: str | None = None, llm: str | None = None) -> Answer:
+        """Answer one question from the served index, with citations, or abstain.
+
+        With a language model (`llm`, default `settings.llm`) the answer is written by it and its
+        citations checked; otherwise, or when the model fails, it is extracted from the passages."""
+        answer: Answer | None = None
+        for event in self.ask_stream(question, k=k, retriever=retriever, llm=llm):
+            if isinstance(event, Answer):
+                answer = event
+        assert answer is not None
         return answer
+
+    def ask_stream(
+        self, question: str, k: int | None = None, retriever: str | None = None, llm: str | None = None
+    ) -> Iterator[str | Answer]:
+        """Like `ask`, but a written answer is yielded as it grows (str, the reply so far) before the
+        checked Answer, which always comes last."""
+        question = check_question(question, self.settings.max_question_chars)
+        clock = [time.perf_counter()]
+        hits = self.retriever().search(question, k=k, mode=retriever)
+        clock.append(time.perf_counter())
+        extracted = extract_answer(question, hits, self.settings.min_support)
+        clock.append(time.perf_counter())
+        timings = {"retrieve": clock[1] - clock[0], "answer": clock[2] - clock[1]}
+        spec = self.settings.llm if llm is None else llm
+        if not spec:
+            yield _timed(extracted, timings, clock[0])
+            return
+        settings = replace(self.settings, llm=spec)
+        shown = hits[: settings.llm_passages]
+        reply = ""
+        try:
+            model = chat_model(settings)
+            for piece in stream(model, prompt(question, extracted.language, shown), settings.llm_timeout, STOP):
+                reply += piece
+                yield reply
+        except LLMUnavailable as exc:
+            extracted.notice = f"{exc}. " + FALLBACK[extracted.language]
+            yield _timed(extracted, timings, clock[0])
+            return
+        clock.append(time.perf_counter())
+        timings["generate"] = clock[3] - clock[2]
+
+        def table(statements: list[Statement]) -> list[dict[int, float]]:
+            cosines = self.similarities([s.text for s in statements], shown)
+            return support_table(statements, shown, cosines, question)
+
+        written = checked_answer(question, extracted.language, shown, reply, table, settings.unsupported)
+        timings["check"] = time.perf_counter() - clock[3]
+        written.raw_reply = reply
+        if written.abstained and not extracted.abstained:
+            # nothing the model wrote is backed by a passage: the extracted answer is
+            extracted.notice = UNVERIFIED[extracted.language]
+            extracted.statements, extracted.citation_quality = written.statements, written.citation_quality
+            extracted.raw_reply = reply
+            written = extracted
+        yield _timed(written, timings, clock[0])
+
+    def similarities(self, sentences: list[str], hits: list[Hit]) -> np.ndarray:
+        """Cosine similarity of each sentence (embedded as a query) with each hit's stored passage vector."""
+        if not sentences or not hits:
+            return np.zeros((len(sentences), len(hits)), np.float32)
+        retriever = self.retriever()
+        passages = retriever.snapshot.vectors.vectors([h.row for h in hits])
+        return self.embedder.embed_queries(sentences) @ passages.T
 
     def collection(self) -> list[Path]:
         """The folders that make up the collection: the seed articles and the uploaded ones."""
@@ -156,6 +213,19 @@ class Tanya:
     def has_index(self) -> bool:
         """Whether an index has been built in the configured directory."""
         return current_version(Path(self.settings.index_dir)) is not None
+
+
+FALLBACK = {"en": "Showing the answer extracted from the articles instead.", "id": "Jawaban di bawah diambil langsung dari artikel."}
+UNVERIFIED = {
+    "en": "The language model's answer was not supported by the articles; showing the answer extracted from them.",
+    "id": "Jawaban model bahasa tidak didukung oleh artikel; jawaban di bawah diambil langsung dari artikel.",
+}
+
+
+def _timed(answer: Answer, seconds: dict[str, float], started: float) -> Answer:
+    answer.timings_ms = {k: v * 1000 for k, v in seconds.items()}
+    answer.timings_ms["total"] = (time.perf_counter() - started) * 1000
+    return answer
 
 
 def safe_name(name: str) -> str:

@@ -55,6 +55,7 @@ class Hit:
     dense: float | None = None
     keyword: float | None = None
     rank: int = 0
+    row: int = -1  # the passage's row in the vector store (-1: unknown)
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,31 @@ class Citation:
 
 
 @dataclass
+class Statement:
+    """One sentence of a written (generated) answer and what the citation check made of its markers.
+
+    Marker numbers are 1-based positions in `Answer.hits` (the passages the model was shown)."""
+
+    text: str  # the sentence without its markers
+    cited: tuple[int, ...]  # the markers the model wrote
+    citations: tuple[int, ...] = ()  # the markers that stand after the check
+    supported: bool = False
+    corrected: bool = False  # the model's marker was replaced by a passage that supports the sentence
+    support: dict[int, float] = field(default_factory=dict)  # P(passage supports sentence), by marker
+
+    def to_json(self) -> dict[str, Any]:
+        """The statement as `ask --json` shows it."""
+        return {
+            "text": self.text,
+            "cited": list(self.cited),
+            "citations": list(self.citations),
+            "supported": self.supported,
+            "corrected": self.corrected,
+            "support": {str(k): round(v, 3) for k, v in self.support.items()},
+        }
+
+
+@dataclass
 class Answer:
     """What the user gets: a short answer, the supporting sentence, its citations, or an abstention."""
 
@@ -95,6 +121,11 @@ class Answer:
     citations: list[Citation] = field(default_factory=list)
     hits: list[Hit] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
+    mode: str = "extractive"  # or "generative"
+    notice: str = ""  # e.g. why a written answer fell back to the extractive one
+    statements: list[Statement] = field(default_factory=list)  # generative mode: the checked sentences
+    citation_quality: dict[str, float] = field(default_factory=dict)  # ALCE precision/recall before/after the check
+    raw_reply: str = ""  # generative mode: the model's reply as written, before the check
 
     def to_json(self) -> dict[str, Any]:
         """The `ask --json` object."""
@@ -133,6 +164,11 @@ class Answer:
                 for h in self.hits
             ],
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
+            "mode": self.mode,
+            "notice": self.notice,
+            "statements": [st.to_json() for st in self.statements],
+            "raw_reply": self.raw_reply,
+            "citation_quality": {k: round(v, 3) for k, v in self.citation_quality.items()},
         }
 
 

@@ -60,7 +60,7 @@ class Retriever:
                 c.fused = self.reranker.score(c.features)
             cands.sort(key=lambda c: c.fused, reverse=True)
         return [
-            Hit(chunk=c.chunk, score=c.fused, dense=c.dense, keyword=c.keyword, rank=i + 1)
+            Hit(chunk=c.chunk, score=c.fused, dense=c.dense, keyword=c.keyword, rank=i + 1, row=c.row)
             for i, c in enumerate(cands[:k])
         ]
 

