@@ -14,11 +14,16 @@ test: setup browser     ## install everything, then run the tests (the browser o
 setup: $(VENV)/.installed
 
 # torch is pinned to the CPU build on this machine's disk: an unpinned torch pulls a multi-GB CUDA build.
+# llama-cpp-python compiles llama.cpp; -march=native would emit AMX instructions that this machine's
+# CPU lists but its VM refuses (SIGILL), so the CPU features are named: AVX2/FMA/F16C (x86-64-v3).
+ifeq ($(shell uname -m),x86_64)
+LLAMA_CMAKE := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+endif
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[st,test]'
+	CMAKE_ARGS="$(LLAMA_CMAKE)" $(BIN)/pip install --quiet -e '.[st,test,llm]'
 	touch $@
 
 browser:                ## Debian's chromium drives the browser tests (a tool's own browser download fails here)

@@ -42,6 +42,8 @@ CSS = """
 .source.weak {opacity:0.85; border-style:dashed}
 .source.active {outline:2px solid var(--color-accent)}
 .source details p {white-space:pre-wrap}
+#citation-check li.not-supported {color:var(--error-text-color, #b00020)}
+#citation-check li.corrected b {color:var(--color-accent)}
 """
 # Clicking an [n] marker in the chat, or a source title, opens that source's whole article in the
 # side panel and scrolls to the highlighted sentence.
@@ -67,9 +69,11 @@ document.addEventListener('click', (event) => {
 def render_answer(answer: Answer) -> str:
     """The chat message: the reply (escaped, answer in bold, markers linking to the sources) and the sources list."""
     lines = [html.escape(line) for line in answer.reply.split("\n")]
-    if not answer.abstained and answer.text:
+    if not answer.abstained and answer.text and answer.mode == "extractive":
         lines[0] = lines[0].replace(html.escape(answer.text), f"**{html.escape(answer.text)}**", 1)
     lines = [_link_markers(line, answer) for line in lines]
+    if answer.notice:
+        lines.insert(0, f"_{html.escape(answer.notice)}_\n")
     for c in answer.citations:
         lines.append(f"[[{c.n}]](#source-{c.n}) {html.escape(c.title)} — {html.escape(Path(c.source).name)}, ¶{c.paragraph}")
     return "\n".join(lines)
@@ -98,6 +102,8 @@ def render_sources(answer: Answer, asked: str, tanya: Tanya) -> str:
             f"<p>{_highlight(c.text, s, e)}</p>"
             f"<details><summary>Whole article</summary><p>{_highlight(article, a, b)}</p></details></div>"
         )
+    if answer.statements:
+        parts.append(render_check(answer))
     if answer.abstained:
         note = "Closest passages — they do not answer the question" if answer.language == "en" else "Bagian terdekat — tidak menjawab pertanyaan"
         parts.append(f"<p><b>{note}</b></p>")
@@ -108,6 +114,22 @@ def render_sources(answer: Answer, asked: str, tanya: Tanya) -> str:
                 f"paragraph {c.paragraph} · does not support an answer</div><p>{html.escape(c.text)}</p></div>"
             )
     return "\n".join(parts)
+
+
+def render_check(answer: Answer) -> str:
+    """The citation check of a written answer: each sentence, the passage the model cited, what stands."""
+    rows = []
+    for st in answer.statements:
+        verdict = "corrected" if st.corrected else "supported" if st.supported else "not supported"
+        cited = ", ".join(str(n) for n in st.cited) or "none"
+        rows.append(f"<li class='check {verdict.replace(' ', '-')}'><b>{verdict}</b> (model cited passage {cited}): "
+                    f"{html.escape(st.text)}</li>")
+    q = answer.citation_quality
+    return (
+        "<div id='citation-check'><b>Citation check</b><ul>" + "".join(rows) + "</ul>"
+        f"<p class='meta'>citation recall {q.get('recall_before', 0):.2f} → {q.get('recall_after', 0):.2f} · "
+        f"precision {q.get('precision_before', 0):.2f} → {q.get('precision_after', 0):.2f} (as written → checked)</p></div>"
+    )
 
 
 def _highlight(text: str, start: int, end: int) -> str:
@@ -149,15 +171,23 @@ def collection_facts(tanya: Tanya) -> str:
 def build_page(tanya: Tanya) -> gr.Blocks:
     """The Gradio page over one Tanya instance."""
 
-    def respond(question: str, history: list[dict], turns: list[Turn]):
+    def respond(question: str, history: list[dict], turns: list[Turn], written: bool = False):
         history = list(history or [])
         turns = list(turns or [])
         history.append({"role": "user", "content": html.escape((question or "")[:500])})
         history.append({"role": "assistant", "content": "Searching…"})
         yield "", history, gr.update(), turns
         try:
-            standalone = rewrite(question, turns)
-            answer = tanya.ask(standalone)
+            llm = tanya.settings.llm if written else ""
+            standalone = rewrite(question, turns, tanya.settings if llm else None)
+            answer = None
+            for event in tanya.ask_stream(standalone, llm=llm):
+                if isinstance(event, Answer):
+                    answer = event
+                else:  # the written answer as it grows; its citations are checked when it is complete
+                    history[-1]["content"] = html.escape(event) + " ▌"
+                    yield "", history, gr.update(), turns
+            assert answer is not None
             history[-1]["content"] = render_answer(answer)
             sources = render_sources(answer, " ".join(question.split()), tanya)
             turns.append(Turn(answer.question, "" if answer.abstained else answer.text))
@@ -204,7 +234,12 @@ def build_page(tanya: Tanya) -> gr.Blocks:
                     with gr.Row():
                         box = gr.Textbox(placeholder="Ask a question… / Tanyakan sesuatu…", show_label=False, scale=5, elem_id="question")
                         send = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
-                    clear = gr.Button("Clear chat", size="sm", elem_id="clear")
+                    with gr.Row():
+                        written = gr.Checkbox(
+                            value=bool(tanya.settings.llm), visible=bool(tanya.settings.llm), elem_id="written",
+                            label=f"Written answer by {tanya.settings.llm} (citations checked)",
+                        )
+                        clear = gr.Button("Clear chat", size="sm", elem_id="clear")
                     gr.Examples(EXAMPLES, inputs=box)
                 with gr.Column(scale=2):
                     gr.Markdown("### Sources")
@@ -228,8 +263,8 @@ def build_page(tanya: Tanya) -> gr.Blocks:
                 collection_rows(tanya), headers=["title", "file", "passages", "added"], interactive=False, elem_id="collection"
             )
 
-        send.click(respond, [box, chat, turns], [box, chat, sources, turns])
-        box.submit(respond, [box, chat, turns], [box, chat, sources, turns])
+        send.click(respond, [box, chat, turns, written], [box, chat, sources, turns])
+        box.submit(respond, [box, chat, turns, written], [box, chat, sources, turns])
         clear.click(lambda: ([], "", []), None, [chat, sources, turns])
         add.click(add_files, upload, [result, table, facts], concurrency_limit=1, concurrency_id="index")
         add_dir.click(add_folder, folder, [result, table, facts], concurrency_limit=1, concurrency_id="index")

@@ -62,6 +62,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--k", type=int, help="passages to retrieve (default 5)")
     p.add_argument("--retriever", choices=("hybrid", "dense", "bm25"))
+    p.add_argument("--llm", metavar="SPEC", help="write the answer with a language model, citations checked: "
+                   "ollama:MODEL, openai:MODEL, gguf:PATH or gguf:gemma3-270m (default: $QA_LLM; '' = extractive)")
+    p.add_argument("--stream", action="store_true", help="print a written answer as it is generated")
 
     p = command("eval", _eval, "measure retrieval and answers on a JSONL file of questions")
     p.add_argument("questions", type=Path)
@@ -135,12 +138,22 @@ def _ask(args: argparse.Namespace, tanya: Tanya) -> int:
             if not line.strip():
                 continue
             try:
-                out: dict[str, Any] = tanya.ask(line, retriever=args.retriever).to_json()
+                out: dict[str, Any] = tanya.ask(line, retriever=args.retriever, llm=args.llm).to_json()
             except QuestionError as exc:
                 out = {"question": line.strip()[:200], "error": str(exc)}
             print(json.dumps(out, ensure_ascii=False), flush=True)
         return 0
-    answer = tanya.ask(args.question, retriever=args.retriever)
+    answer = None
+    shown = 0
+    for event in tanya.ask_stream(args.question, retriever=args.retriever, llm=args.llm):
+        if isinstance(event, Answer):
+            answer = event
+        elif args.stream and not args.json:
+            print(event[shown:], end="", flush=True, file=sys.stderr)
+            shown = len(event)
+    if shown:
+        print(file=sys.stderr)
+    assert answer is not None
     if args.json:
         print(json.dumps(answer.to_json(), ensure_ascii=False, indent=1))
     else:
@@ -150,7 +163,18 @@ def _ask(args: argparse.Namespace, tanya: Tanya) -> int:
 
 def format_answer(answer: Answer) -> str:
     """The answer for a terminal: reply, then the cited (or, on abstention, the closest) passages."""
-    lines = [answer.reply, ""]
+    lines = ([f"note: {answer.notice}"] if answer.notice else []) + [answer.reply, ""]
+    if answer.statements:
+        lines.append("Citation check:" if answer.language == "en" else "Pemeriksaan kutipan:")
+        for st in answer.statements:
+            verdict = "corrected" if st.corrected else "supported" if st.supported else "UNSUPPORTED"
+            cited = ",".join(map(str, st.cited)) or "-"
+            kept = ",".join(map(str, st.citations)) or "-"
+            lines.append(f"  {verdict:<11} model cited passage {cited} → {kept}: {_clip(st.text, 100)}")
+        q = answer.citation_quality
+        lines.append(f"  citation recall {q['recall_before']:.2f} → {q['recall_after']:.2f}, "
+                     f"precision {q['precision_before']:.2f} → {q['precision_after']:.2f} (model → checked)")
+        lines.append("")
     if answer.abstained:
         lines.append("Closest passages (they do not answer it):" if answer.language == "en" else "Bagian terdekat (tidak menjawabnya):")
         for hit in answer.hits[:3]:

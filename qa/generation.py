@@ -13,7 +13,7 @@ from typing import Any
 
 from .answer import abstain_message
 from .records import Answer, Citation, Hit, Statement
-from .support import best_sentence, check_statements, citation_quality, split_statements
+from .support import adds_information, best_sentence, check_statements, citation_quality, split_statements
 
 _LABELS = {
     "en": ("Passages", "Question", "Answer"),
@@ -31,7 +31,8 @@ _INSTRUCTIONS = {
         "kurung siku, misalnya [2]. Jika jawabannya tidak ada di bagian artikel, tulis: {abstain}"
     ),
 }
-# Worked examples: the supporting passage is not always the first, and one example abstains.
+# One worked example per language, its supporting passage not the first. (An abstaining example made
+# Gemma 270M abstain on every question.)
 _EXAMPLES = {
     "en": [
         (
@@ -39,12 +40,6 @@ _EXAMPLES = {
              "The Eiffel Tower in Paris was finished in 1889 for the World's Fair."],
             "When was the Eiffel Tower finished?",
             "The Eiffel Tower was finished in 1889 [2].",
-        ),
-        (
-            ["The Sumatran tiger lives only on the island of Sumatra.",
-             "The city council approved a new budget on Monday."],
-            "Who won the 2010 World Cup?",
-            None,
         ),
     ],
     "id": [
@@ -54,15 +49,9 @@ _EXAMPLES = {
             "Siapa yang membacakan proklamasi kemerdekaan?",
             "Proklamasi kemerdekaan dibacakan oleh Soekarno [2].",
         ),
-        (
-            ["Harimau Sumatera hanya hidup di Pulau Sumatera.",
-             "Dewan kota menyetujui anggaran baru pada hari Senin."],
-            "Siapa yang memenangi Piala Dunia 2010?",
-            None,
-        ),
     ],
 }
-STOP = ["\n\n", "\nQuestion:", "\nPertanyaan:", "\nPassages:", "\nBagian artikel:"]
+STOP = ["\n\n", "\n[", "\nQuestion:", "\nPertanyaan:", "\nPassages:", "\nBagian artikel:"]
 
 # Sentences in an article that talk to an AI rather than report news are not shown to the model.
 _INJECTION = re.compile(
@@ -129,7 +118,7 @@ def checked_answer(
 ) -> Answer:
     """The Answer made of a model's reply: statements checked against the passages (`table_for`
     gives their support table), citations renumbered in order of use, unsupported sentences marked
-    or dropped. A reply with no supported statement is an abstention."""
+    or dropped. A reply with no supported statement that adds to the question is an abstention."""
     statements = split_statements(reply.strip(), len(hits))
     if not statements or says_not_found(reply):
         return Answer(question, language, "", abstain_message(language), abstained=True, hits=hits, mode="generative")
@@ -139,7 +128,7 @@ def checked_answer(
         **{f"{k}_after": v for k, v in citation_quality(checked, "citations", threshold).items()},
     }
     kept = [s for s in checked if s.supported or unsupported != "drop"]
-    if not any(s.supported for s in kept):
+    if not any(s.supported and adds_information(s.text, question) for s in kept):
         answer = Answer(question, language, "", abstain_message(language), abstained=True, hits=hits, mode="generative")
         answer.statements, answer.citation_quality = checked, quality
         return answer
@@ -174,3 +163,31 @@ def checked_answer(
 
 
 UNSUPPORTED = {"en": "[not supported by the articles]", "id": "[tidak didukung artikel]"}
+
+
+# --- the small model as a short-answer proposer for extractive answers --------------------------
+
+_SPAN_EXAMPLES = [
+    ("Proklamasi kemerdekaan dibacakan oleh Soekarno pada 17 Agustus 1945 di Jakarta.",
+     "Kapan proklamasi kemerdekaan dibacakan?", "17 Agustus 1945"),
+    ("The Eiffel Tower in Paris was designed by the engineer Gustave Eiffel and finished in 1889.",
+     "Who designed the Eiffel Tower?", "Gustave Eiffel"),
+]
+
+
+def span_prompt(question: str, passage: str) -> list[Any]:
+    """A two-example prompt asking for the short answer to `question` found in `passage`."""
+    from langchain_core.messages import HumanMessage
+
+    blocks = [f"Passage: {p}\nQuestion: {q}\nShort answer: {a}" for p, q, a in _SPAN_EXAMPLES]
+    blocks.append(f"Passage: {' '.join(shown_passage(passage).split())}\nQuestion: {question}\nShort answer:")
+    return [HumanMessage("\n\n".join(blocks))]
+
+
+def find_span(proposal: str, passage: str) -> tuple[int, int] | None:
+    """Where a proposed answer occurs in the passage (case-insensitive, trimmed), or None."""
+    proposal = " ".join(proposal.split()).strip(" .,;:\"'“”")
+    if not proposal:
+        return None
+    at = passage.lower().find(proposal.lower())
+    return (at, at + len(proposal)) if at >= 0 else None

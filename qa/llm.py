@@ -98,7 +98,7 @@ def _chat_model(spec: str, url: str, key: str, timeout: float, max_tokens: int, 
         _register_plain_format()
         return ChatLlamaCpp(
             model_path=str(path), n_ctx=4096, n_batch=512, n_threads=threads or None, temperature=0.0,
-            max_tokens=max_tokens, repeat_penalty=1.0, verbose=False, model_kwargs={"chat_format": PLAIN_FORMAT},
+            max_tokens=max_tokens, repeat_penalty=1.1, verbose=False, model_kwargs={"chat_format": PLAIN_FORMAT},
         )
     except ImportError as exc:
         raise LLMUnavailable(f"the {kind} backend is not installed ({exc.name}): pip install -e '.[llm]'") from None

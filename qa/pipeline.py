@@ -124,7 +124,7 @@ class Tanya:
         timings["check"] = time.perf_counter() - clock[3]
         written.raw_reply = reply
         if written.abstained and not extracted.abstained:
-            # nothing the model wrote is backed by a passage: the extracted answer is
+            # nothing the model wrote is both new and backed by a passage: the extracted answer is
             extracted.notice = UNVERIFIED[extracted.language]
             extracted.statements, extracted.citation_quality = written.statements, written.citation_quality
             extracted.raw_reply = reply
@@ -217,8 +217,10 @@ class Tanya:
 
 FALLBACK = {"en": "Showing the answer extracted from the articles instead.", "id": "Jawaban di bawah diambil langsung dari artikel."}
 UNVERIFIED = {
-    "en": "The language model's answer was not supported by the articles; showing the answer extracted from them.",
-    "id": "Jawaban model bahasa tidak didukung oleh artikel; jawaban di bawah diambil langsung dari artikel.",
+    "en": "The language model's answer was not supported by the articles, or did not answer the question; "
+          "showing the answer extracted from them.",
+    "id": "Jawaban model bahasa tidak didukung oleh artikel atau tidak menjawab pertanyaan; "
+          "jawaban di bawah diambil langsung dari artikel.",
 }
 
 

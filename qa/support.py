@@ -174,6 +174,13 @@ def citation_quality(statements: list[Statement], markers: str, threshold: float
     return {"recall": supported / len(statements), "precision": good / total if total else 0.0}
 
 
+def adds_information(statement: str, question: str) -> bool:
+    """Whether a statement says something the question does not ("Jack Ma." to "Who offered Jack Ma
+    …?" only echoes it): an echo may be "supported" by any passage that repeats the question."""
+    asked = set(terms(question)) | {w.lower() for w in tokens(question)}
+    return any(not c & asked for c in analyse(statement).concepts)
+
+
 def best_sentence(statement: str, passage: str) -> tuple[int, int]:
     """The passage sentence that shares most with `statement` (offsets inside the passage), to highlight."""
     claim = analyse(statement)
