@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -15,11 +22,12 @@ from qa import Settings, Tanya  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 SEED_ID = "000_3a3f117793ab0552"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 def settings_for(index_dir: Path, **overrides) -> Settings:
     """Settings that ignore the caller's QA_* environment, for a throwaway index."""
-    return Settings.from_env(env={}, index_dir=index_dir, seeds_dir=SEEDS, **overrides)
+    return Settings.from_env(env={}, index_dir=index_dir, **{"seeds_dir": SEEDS, **overrides})
 
 
 @pytest.fixture(scope="session")
@@ -37,3 +45,61 @@ def write(path: Path, content: str | bytes) -> Path:
         content = content.encode("utf-8")
     path.write_bytes(content)
     return path
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def serve_app(root: Path, articles: Path, **env_extra: str) -> Iterator[str]:
+    """Run app.py (a real server process) over `articles`, indexing into `root`; yields its URL."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
+    env.update(QA_SEEDS_DIR=str(articles), QA_UPLOAD_DIR=str(root / "uploads"), **env_extra)
+    log = open(root / "app.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "app.py", "--port", str(port), "--index-dir", str(root / "index")],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError((root / "app.log").read_text())
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        raise RuntimeError("the app did not start: " + (root / "app.log").read_text())
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's chromium, headless, driven by Playwright."""
+    playwright = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.fail("chromium is not installed (make browser installs Debian's package)")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
+        )
+        yield browser
+        browser.close()
+
+
+def ask_in_page(page, question: str) -> None:
+    """Type a question in the chat page and press Ask."""
+    page.locator("#question textarea").fill(question)
+    page.locator("#ask").click()
