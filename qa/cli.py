@@ -75,6 +75,8 @@ def _parser() -> argparse.ArgumentParser:
     p = command("train", _train, "fit the passage reranker and answer scorer on questions with answers (qa/data/*.json)")
     p.add_argument("questions", type=Path, help="JSONL questions, e.g. FacQA train, over an index of their articles")
     p.add_argument("--limit", type=int, help="only the first N questions")
+    p.add_argument("--support", type=Path, nargs="+", metavar="DEV",
+                   help="instead: fit the citation check's support model on QUESTIONS and pick its threshold on DEV files")
 
     p = command("serve", _serve, "start the chat page (same as python app.py)")
     p.add_argument("--host")
@@ -210,6 +212,14 @@ def _train(args: argparse.Namespace, tanya: Tanya) -> int:
     from .training import train
 
     questions = load_questions(args.questions)[: args.limit]
+    if args.support:
+        from .training import train_support
+
+        dev = [q for path in args.support for q in load_questions(path)]
+        model = train_support(tanya, questions, dev, source=f"{args.questions.name} → {', '.join(p.name for p in args.support)}")
+        print(f"support: {len(model.weights)} weights, threshold {model.meta['threshold']} "
+              f"(dev precision {model.meta.get('dev_precision')}, recall {model.meta.get('dev_recall')})")
+        return 0
     models = train(tanya, questions, source=args.questions.name)
     for name, model in models.items():
         print(f"{name}: {len(model.weights)} weights")

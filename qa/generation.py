@@ -9,6 +9,7 @@ carries only citations the project has verified, and says which sentences nothin
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from .answer import abstain_message
@@ -115,11 +116,13 @@ def checked_answer(
     table_for: Any,
     unsupported: str = "mark",
     threshold: float | None = None,
+    shown: int | None = None,
 ) -> Answer:
     """The Answer made of a model's reply: statements checked against the passages (`table_for`
     gives their support table), citations renumbered in order of use, unsupported sentences marked
-    or dropped. A reply with no supported statement that adds to the question is an abstention."""
-    statements = split_statements(reply.strip(), len(hits))
+    or dropped. A reply with no supported statement that adds to the question is an abstention.
+    The model's markers name the first `shown` hits (default: all); any hit may be cited after the check."""
+    statements = split_statements(reply.strip(), shown or len(hits))
     if not statements or says_not_found(reply):
         return Answer(question, language, "", abstain_message(language), abstained=True, hits=hits, mode="generative")
     checked = check_statements(statements, table_for(statements), threshold)
@@ -191,3 +194,22 @@ def find_span(proposal: str, passage: str) -> tuple[int, int] | None:
         return None
     at = passage.lower().find(proposal.lower())
     return (at, at + len(proposal)) if at >= 0 else None
+
+
+def proposed_answer(answer: Answer, proposal: str, prefer: Callable[[str, str], bool]) -> Answer:
+    """The extracted `answer` with its span replaced by the model's `proposal` when that occurs in the
+    cited passage and `prefer(proposal, current)` says the passage supports it better; else unchanged."""
+    if answer.abstained or not answer.citations:
+        return answer
+    c = answer.citations[0]
+    span = find_span(proposal, c.text)
+    if span is None:
+        return answer
+    text = c.text[span[0] : span[1]]
+    if text.lower() == answer.text.lower() or not prefer(text, answer.text):
+        return answer
+    answer.reply = answer.reply.replace(answer.text, text, 1) if answer.text else answer.reply
+    answer.text = text
+    answer.span = (c.passage_start + span[0], c.passage_start + span[1])
+    answer.mode = "extractive+proposer"
+    return answer

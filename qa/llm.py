@@ -106,6 +106,14 @@ def _chat_model(spec: str, url: str, key: str, timeout: float, max_tokens: int, 
         raise LLMUnavailable(f"cannot load {spec}: {exc}") from None
 
 
+def passages_for(settings: Settings) -> int:
+    """How many passages the model is shown: QA_LLM_PASSAGES, or by default 1 for the packaged
+    270M model (more passages halved its accuracy on FacQA dev) and 5 for the others."""
+    if settings.llm_passages:
+        return settings.llm_passages
+    return 1 if settings.llm.replace(" ", "") == "gguf:gemma3-270m" else 5
+
+
 def chat_model(settings: Settings) -> Any:
     """The LangChain chat model `settings.llm` names (loaded once per process), or LLMUnavailable."""
     return _chat_model(settings.llm, settings.llm_url, settings.llm_key, settings.llm_timeout, settings.llm_max_tokens, settings.llm_threads)

@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -23,13 +24,13 @@ from .answer import extract_answer
 from .embedding import Embedder, get_embedder
 from .indexing import BuildReport, NothingToIndex, Progress, build_index, remove_documents
 from .ingest import SUPPORTED_SUFFIXES
-from .generation import STOP, checked_answer, prompt
-from .llm import LLMUnavailable, chat_model, stream
+from .generation import STOP, checked_answer, prompt, proposed_answer, span_prompt
+from .llm import LLMUnavailable, chat_model, passages_for, stream
 from .records import Answer, Hit, Skipped, Statement
 from .retrieval import Retriever
 from .settings import Settings
 from .store import Snapshot, current_version, load_snapshot
-from .support import support_table
+from .support import declarative, support_features, support_probability, support_table
 from .text import stem
 
 
@@ -102,10 +103,13 @@ class Tanya:
             yield _timed(extracted, timings, clock[0])
             return
         settings = replace(self.settings, llm=spec)
-        shown = hits[: settings.llm_passages]
+        shown = hits[: passages_for(settings)]
         reply = ""
         try:
             model = chat_model(settings)
+            if settings.llm_mode == "proposer":
+                yield _timed(self._proposed(question, extracted, model), timings, clock[0])
+                return
             for piece in stream(model, prompt(question, extracted.language, shown), settings.llm_timeout, STOP):
                 reply += piece
                 yield reply
@@ -117,10 +121,10 @@ class Tanya:
         timings["generate"] = clock[3] - clock[2]
 
         def table(statements: list[Statement]) -> list[dict[int, float]]:
-            cosines = self.similarities([s.text for s in statements], shown)
-            return support_table(statements, shown, cosines, question)
+            return support_table(statements, hits, question, self.similarities)
 
-        written = checked_answer(question, extracted.language, shown, reply, table, settings.unsupported)
+        # the model saw the first passages; the check may also cite the other retrieved ones
+        written = checked_answer(question, extracted.language, hits, reply, table, settings.unsupported, shown=len(shown))
         timings["check"] = time.perf_counter() - clock[3]
         written.raw_reply = reply
         if written.abstained and not extracted.abstained:
@@ -130,6 +134,22 @@ class Tanya:
             extracted.raw_reply = reply
             written = extracted
         yield _timed(written, timings, clock[0])
+
+    def _proposed(self, question: str, extracted: Answer, model: Any) -> Answer:
+        """The extracted answer, its span proposed by the model when the support model prefers it."""
+        if extracted.abstained:
+            return extracted
+        passage = extracted.citations[0].text
+        reply = "".join(stream(model, span_prompt(question, passage), self.settings.llm_timeout, ["\n"]))
+        hit = next(h for h in extracted.hits if h.chunk.chunk_id == extracted.citations[0].chunk_id)
+
+        def prefer(proposal: str, current: str) -> bool:
+            claims = [declarative(question, proposal), declarative(question, current)]
+            cos = self.similarities(claims, [hit])
+            p = [support_probability(support_features(c, passage, float(cos[i, 0]), question)) for i, c in enumerate(claims)]
+            return p[0] > p[1]
+
+        return proposed_answer(extracted, reply, prefer)
 
     def similarities(self, sentences: list[str], hits: list[Hit]) -> np.ndarray:
         """Cosine similarity of each sentence (embedded as a query) with each hit's stored passage vector."""

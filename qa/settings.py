@@ -42,7 +42,10 @@ class Settings:
     llm_timeout: float = 60.0  # seconds for a whole written answer; past it the extractive answer stands
     llm_max_tokens: int = 200
     llm_threads: int = 0  # llama.cpp threads (0: its default)
-    llm_passages: int = 3  # how many retrieved passages the model is shown (more confuse a small model)
+    llm_passages: int = 0  # passages the model is shown; 0: 1 for gguf:gemma3-270m (more confuse it), else 5
+    # "written": the model writes the answer (citations checked); "proposer": the answer stays extracted and
+    # the model only proposes its short span, kept when the passage supports it better than the heuristic's
+    llm_mode: str = "written"
     unsupported: str = "mark"  # a written sentence no passage supports: "mark" it or "drop" it
     max_question_chars: int = 2000
     max_file_mb: float = 50.0

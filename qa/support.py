@@ -19,6 +19,7 @@ for ALCE's NLI judge.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 
 import numpy as np
@@ -48,14 +49,37 @@ def claim_names(sentence: str) -> set[str]:
     return out
 
 
+_WH = re.compile(
+    r"\b(siapa(kah)?|apa(kah)?|kapan(kah)?|berapa(kah)?|di ?mana(kah)?|ke ?mana(kah)?|dari ?mana(kah)?|mana(kah)?|"
+    r"bagaimana|mengapa|who|whom|what|when|where|which|how (many|much|long|far|old)|how)\b",
+    re.IGNORECASE,
+)
+
+
+def declarative(question: str, answer: str) -> str:
+    """A statement made from a question and a short answer: the question word replaced by the answer
+    ("Siapa yang menawari Jack Ma …?" + "Jokowi" → "Jokowi yang menawari Jack Ma …."). Crude, but
+    it carries what a full sentence would: the question's words and the answer's names."""
+    body = question.strip().rstrip("?").strip()
+    answer = answer.strip().rstrip(".")
+    replaced, n = _WH.subn(lambda _: answer, body, count=1)
+    return (replaced if n else f"{body} {answer}") + "."
+
+
+def claim_of(statement: str, question: str) -> str:
+    """What a statement claims: a bare answer ("10 suku.") means the question answered by it."""
+    return declarative(question, statement) if question and len(tokens(statement)) <= 5 else statement
+
+
 def support_features(sentence: str, passage: str, cosine: float, question: str = "") -> dict[str, float]:
     """The evidence that `passage` supports `sentence`, as named features. With the `question`, the
-    words the sentence adds to it (its answer) are weighed on their own: they are what needs support."""
+    words the sentence adds to it (its answer) are weighed on their own: they are what needs support,
+    in the passage and in the passage sentence closest to the claim."""
     claim = analyse(sentence)
     passage_terms = set(terms(passage))
-    best_sentence = max(
-        (overlap(claim, set(terms(passage[a:b]))) for a, b in sentence_spans(passage)), default=0.0
-    )
+    scored = [(overlap(claim, set(terms(passage[a:b]))), a, b) for a, b in sentence_spans(passage)] or [(0.0, 0, 0)]
+    best_sentence, a, b = max(scored)
+    closest_terms = set(terms(passage[a:b]))
     names = claim_names(sentence)
     words = set(tokens(passage))
     stems = {stem(w) for w in words}
@@ -66,6 +90,7 @@ def support_features(sentence: str, passage: str, cosine: float, question: str =
     novel_names = [n for n in names if n not in asked and stem(n) not in asked]
     return {
         "novel": sum(bool(c & passage_terms) for c in novel) / len(novel) if novel else 1.0,
+        "novel_closest": sum(bool(c & closest_terms) for c in novel) / len(novel) if novel else 1.0,
         "novel_names": sum(n in found for n in novel_names) / len(novel_names) if novel_names else 1.0,
         "novel_none": float(not novel),
         "content": overlap(claim, passage_terms),
@@ -123,16 +148,22 @@ def _markers(text: str, passages: int) -> tuple[int, ...]:
 # --- the check --------------------------------------------------------------------------------
 
 
+Similarities = Callable[[list[str], list[Hit]], np.ndarray]
+
+
 def support_table(
-    statements: list[Statement], hits: list[Hit], cosines: np.ndarray, question: str = "", model: LinearModel | None = None
+    statements: list[Statement], hits: list[Hit], question: str, similarities: Similarities, model: LinearModel | None = None
 ) -> list[dict[int, float]]:
-    """P(supported) of every (statement, shown passage) pair; `cosines[i, j]` = sentence i vs passage j."""
+    """P(supported) of every (statement, shown passage) pair, by marker number (1-based).
+    `similarities(sentences, hits)` gives the embedding cosines (`Tanya.similarities`)."""
+    claims = [claim_of(st.text, question) for st in statements]
+    cosines = similarities(claims, hits)
     return [
         {
-            j + 1: support_probability(support_features(st.text, hit.chunk.text, float(cosines[i, j]), question), model)
+            j + 1: support_probability(support_features(claim, hit.chunk.text, float(cosines[i, j]), question), model)
             for j, hit in enumerate(hits)
         }
-        for i, st in enumerate(statements)
+        for i, claim in enumerate(claims)
     ]
 
 

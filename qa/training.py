@@ -8,7 +8,6 @@ Both are linear models fitted listwise (`qa.linear.fit`) and saved as JSON under
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -20,7 +19,7 @@ from .linear import DATA, Group, LinearModel, fit, fit_binary
 from .pipeline import Tanya
 from .question import analyse
 from .records import Hit
-from .support import SUPPORT_MODEL, support_features, support_model, support_probability
+from .support import SUPPORT_MODEL, declarative, support_features, support_model, support_probability
 
 Progress = Callable[[int, int], None]
 
@@ -73,22 +72,6 @@ def train(tanya: Tanya, questions: list[dict[str, Any]], source: str, progress: 
 
 
 # --- the citation check's support model -----------------------------------------------------
-
-_WH = re.compile(
-    r"\b(siapa(kah)?|apa(kah)?|kapan(kah)?|berapa(kah)?|di ?mana(kah)?|ke ?mana(kah)?|dari ?mana(kah)?|mana(kah)?|"
-    r"bagaimana|mengapa|who|whom|what|when|where|which|how (many|much|long|far|old)|how)\b",
-    re.IGNORECASE,
-)
-
-
-def declarative(question: str, answer: str) -> str:
-    """A statement made from a question and its answer: the question word replaced by the answer
-    ("Siapa yang menawari Jack Ma …?" + "Jokowi" → "Jokowi yang menawari Jack Ma …."). Crude, but
-    it carries what a written answer would: the question's words and the answer's names."""
-    body = question.strip().rstrip("?").strip()
-    replaced, n = _WH.subn(answer, body, count=1)
-    return (replaced if n else f"{body} {answer}") + "."
-
 
 def collect_support(
     tanya: Tanya, questions: list[dict[str, Any]], progress: Progress | None = None

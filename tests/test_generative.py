@@ -99,7 +99,7 @@ def test_the_check_corrects_a_wrong_marker_and_flags_an_invented_sentence(gemma:
              f"Jack Ma lahir di planet Mars pada tahun 1850 [{right}].")
     statements = split_statements(reply, len(hits))
     assert [s.cited for s in statements] == [(wrong,), (right,)]
-    table = support_table(statements, hits, gemma.similarities([s.text for s in statements], hits), question)
+    table = support_table(statements, hits, question, gemma.similarities)
     first, second = check_statements(statements, table)
     assert first.supported and first.corrected and first.citations == (right,)
     assert not second.supported and second.citations == ()
@@ -116,7 +116,7 @@ def test_unsupported_sentences_are_dropped_when_configured(gemma: Tanya) -> None
     reply = "Presiden Joko Widodo menawari Jack Ma menjadi penasehat [1]. Jack Ma lahir di planet Mars [1]."
 
     def table(statements: list[Statement]) -> list[dict[int, float]]:
-        return support_table(statements, hits, gemma.similarities([s.text for s in statements], hits), question)
+        return support_table(statements, hits, question, gemma.similarities)
 
     marked = checked_answer(question, "id", hits, reply, table, "mark")
     dropped = checked_answer(question, "id", hits, reply, table, "drop")
@@ -212,7 +212,7 @@ def test_the_page_streams_a_written_answer_and_shows_the_check(tmp_path_factory:
         page.locator("#citation-check").wait_for(timeout=60_000)
         chat = page.locator("#chat").inner_text()
         assert "▌" not in chat
-        assert "[1]" in chat and "2016" in chat
+        assert "[1]" in chat and ".txt, ¶" in chat  # a marker and the passage it points at
         assert "citation recall" in page.locator("#citation-check").inner_text()
         page.locator("#chat a[href='#source-1']").first.click()
         page.wait_for_function("document.querySelector('#source-1 details').open === true", timeout=5_000)
@@ -244,3 +244,15 @@ class _silent_server:
             c.close()
         self.sock.close()
 
+
+
+def test_proposer_mode_keeps_the_extracted_passage_and_a_span_from_it(gemma: Tanya) -> None:
+    proposer = Tanya(replace(gemma.settings, llm_mode="proposer"))
+    for question, paragraphs in QUESTIONS:
+        answer = proposer.ask(question)
+        extracted = gemma.ask(question, llm="")
+        assert answer.mode in ("extractive", "extractive+proposer")
+        assert [c.chunk_id for c in answer.citations] == [c.chunk_id for c in extracted.citations]
+        assert answer.text and answer.text in answer.citations[0].text
+        if answer.mode == "extractive+proposer":
+            assert answer.text != extracted.text
