@@ -90,6 +90,11 @@ def main() -> int:
     statements = [st for a in written for st in a.statements]
     print(f"| sentences: supported as cited / corrected / unsupported | {sum(st.supported and not st.corrected for st in statements)} / "
           f"{sum(st.corrected for st in statements)} / {sum(not st.supported for st in statements)} |")
+    pairs = [(contains(st.text, q["answers"]), st.supported) for q, a, _, _ in rows for st in a.statements]
+    right = [sup for gold, sup in pairs if gold]
+    wrong = [sup for gold, sup in pairs if not gold]
+    print(f"| check vs gold: sentences holding the gold answer judged supported | {sum(right)}/{len(right)} |")
+    print(f"| check vs gold: sentences without the gold answer judged supported | {sum(wrong)}/{len(wrong)} |")
     times = [s for _, _, s, _ in rows]
     print(f"| seconds per answer: mean / p50 / max | {mean(times):.2f} / {statistics.median(times):.2f} / {max(times):.2f} |")
 
