@@ -148,13 +148,19 @@ def render_report(report: BuildReport) -> str:
     return "\n".join(lines)
 
 
+COLLECTION_ROWS = 500  # a collection of 100,000 articles is searched, not sent whole to the browser
+
+
 def collection_rows(tanya: Tanya, query: str = "") -> list[list]:
-    """Indexed articles (title, file, passages, added), filtered by a search string."""
+    """Indexed articles (title, file, passages, added), filtered by a search string, newest first,
+    at most COLLECTION_ROWS of them."""
     query = (query or "").lower().strip()
     rows = []
-    for f in tanya.manifest.get("files", []):
+    for f in sorted(tanya.manifest.get("files", []), key=lambda f: f["added_at"], reverse=True):
         if not query or query in f"{f['title']} {f['source']}".lower():
             rows.append([f["title"], f["source"], f["chunks"], f["added_at"].replace("T", " ")[:16]])
+            if len(rows) >= COLLECTION_ROWS:
+                break
     return rows
 
 

