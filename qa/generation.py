@@ -15,6 +15,7 @@ from typing import Any
 from .answer import abstain_message
 from .records import Answer, Citation, Hit, Statement
 from .support import adds_information, best_sentence, check_statements, citation_quality, split_statements
+from .text import sentence_spans
 
 _LABELS = {
     "en": ("Passages", "Question", "Answer"),
@@ -72,8 +73,6 @@ _ABSTAIN_PHRASES = re.compile(
 
 def shown_passage(text: str) -> str:
     """A passage as the model sees it: sentences that address an AI replaced by '[…]'."""
-    from .text import sentence_spans
-
     out, last = [], 0
     for start, end in sentence_spans(text):
         if _INJECTION.search(text[start:end]):
@@ -90,13 +89,12 @@ def prompt(question: str, language: str, hits: list[Hit]) -> list[Any]:
     passages_label, question_label, answer_label = _LABELS[language]
     abstain = abstain_message(language)
 
-    def block(passages: list[str], q: str, answer: str | None) -> str:
+    def block(passages: list[str], q: str, answer: str = "") -> str:
         numbered = "\n".join(f"[{i}] {' '.join(p.split())}" for i, p in enumerate(passages, start=1))
-        tail = f" {answer or abstain}" if answer is not False else ""
-        return f"{passages_label}:\n{numbered}\n{question_label}: {q}\n{answer_label}:{tail}"
+        return f"{passages_label}:\n{numbered}\n{question_label}: {q}\n{answer_label}:{' ' + answer if answer else ''}"
 
     examples = [block(p, q, a) for p, q, a in _EXAMPLES[language]]
-    task = block([shown_passage(h.chunk.text) for h in hits], question, False)  # type: ignore[arg-type]
+    task = block([shown_passage(h.chunk.text) for h in hits], question)  # the model continues after "Answer:"
     return [
         SystemMessage(_INSTRUCTIONS[language].format(abstain=abstain)),
         HumanMessage("\n\n".join(examples + [task])),
