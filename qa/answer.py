@@ -13,7 +13,7 @@ from functools import lru_cache
 
 from .records import Answer, Citation, Hit
 from .linear import DATA, LinearModel
-from .question import DATE, ENTITY, NUMBER, OTHER, PLACE, Question, analyse, names_found, overlap
+from .question import DATE, ENTITY, NUMBER, OTHER, PERSON, PLACE, Question, analyse, names_found, overlap
 from .text import STOPWORDS, sentence_spans, stem, terms
 
 _DATE_WORDS = (
@@ -347,6 +347,21 @@ _TEMPLATES = {
         "abstain": "Jawabannya tidak ditemukan dalam artikel.",
     },
 }
+
+
+def gives_kind(question: str, text: str) -> bool:
+    """Whether `text` holds the kind of answer the question asks for, in words the question does not
+    use: a date for "when", a number for "how many", a name for "who"/"where" (other questions: True)."""
+    q = analyse(question)
+    words = [w for w in _words(text) if not _known(q, w[2])]
+    novel = " ".join(w[2] for w in words)
+    if q.qtype == DATE:
+        return bool(_DATE.search(novel))
+    if q.qtype == NUMBER:
+        return any(ch.isdigit() for ch in novel) or bool(_NUMBER.search(novel))
+    if q.qtype in (PERSON, PLACE):
+        return any(_is_capitalised(w[2]) for w in words)
+    return bool(words)
 
 
 def abstain_message(language: str) -> str:

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from .answer import abstain_message
+from .answer import abstain_message, gives_kind
 from .records import Answer, Citation, Hit, Statement
 from .support import adds_information, best_sentence, check_statements, citation_quality, split_statements
 from .text import sentence_spans
@@ -118,7 +118,8 @@ def checked_answer(
 ) -> Answer:
     """The Answer made of a model's reply: statements checked against the passages (`table_for`
     gives their support table), citations renumbered in order of use, unsupported sentences marked
-    or dropped. A reply with no supported statement that adds to the question is an abstention.
+    or dropped. A reply with no supported statement that adds to the question the kind of answer it
+    asks for (a date for "when", a number for "how many", a name for "who") is an abstention.
     The model's markers name the first `shown` hits (default: all); any hit may be cited after the check."""
     statements = split_statements(reply.strip(), shown or len(hits))
     if not statements or says_not_found(reply):
@@ -129,7 +130,7 @@ def checked_answer(
         **{f"{k}_after": v for k, v in citation_quality(checked, "citations", threshold).items()},
     }
     kept = [s for s in checked if s.supported or unsupported != "drop"]
-    if not any(s.supported and adds_information(s.text, question) for s in kept):
+    if not any(s.supported and adds_information(s.text, question) and gives_kind(question, s.text) for s in kept):
         answer = Answer(question, language, "", abstain_message(language), abstained=True, hits=hits, mode="generative")
         answer.statements, answer.citation_quality = checked, quality
         return answer

@@ -80,7 +80,7 @@ def test_seed_questions_get_checked_citations(gemma: Tanya, question: str, parag
 
 def test_most_seed_answers_are_written_by_the_model(gemma: Tanya) -> None:
     written = [gemma.ask(q).mode for q, _ in QUESTIONS].count("generative")
-    assert written >= 3, written
+    assert written >= 2, written
 
 
 def test_a_hallucinated_answer_is_not_cited(gemma: Tanya) -> None:
@@ -256,3 +256,17 @@ def test_proposer_mode_keeps_the_extracted_passage_and_a_span_from_it(gemma: Tan
         assert answer.text and answer.text in answer.citations[0].text
         if answer.mode == "extractive+proposer":
             assert answer.text != extracted.text
+
+
+def test_a_supported_sentence_that_does_not_answer_is_not_the_answer(gemma: Tanya) -> None:
+    question = "Kapan Alibaba Group menguasai saham Lazada?"
+    hits = gemma.retriever().search(question, k=5)
+
+    def table(statements: list[Statement]) -> list[dict[int, float]]:
+        return support_table(statements, hits, question, gemma.similarities)
+
+    off_topic = checked_answer(question, "id", hits, "Lazada Indonesia melibatkan integrasi pembayaran Alipay [1].", table)
+    assert off_topic.statements[0].supported  # true, and cited correctly…
+    assert off_topic.abstained  # …but no date: the pipeline shows the extracted answer instead
+    dated = checked_answer(question, "id", hits, "Alibaba Group menguasai saham Lazada pada awal 2016 [1].", table)
+    assert not dated.abstained and "2016" in dated.reply
