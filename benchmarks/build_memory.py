@@ -40,12 +40,17 @@ from qa import Settings, Tanya
 tanya = Tanya(Settings.from_env(index_dir=Path(sys.argv[2])))
 tanya.embedder  # load the model first: its memory is not the build's
 before = [int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmRSS')][0] / 1024
+stages = {}
+def progress(stage, done, total):  # RSS the first time each stage reports
+    key = f"{stage} {'start' if done == 0 else 'end' if done >= total else 'mid'}"
+    if key not in stages:
+        stages[key] = [int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmRSS')][0] / 1024
 t = time.perf_counter()
-report = tanya.index([Path(sys.argv[1])])
+report = tanya.index([Path(sys.argv[1])], progress=progress)
 seconds = time.perf_counter() - t
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"before": before, "peak": peak, "seconds": seconds, "chunks": report.chunks,
-                  "embedded": report.embedded, "resumed": report.resumed}))
+                  "embedded": report.embedded, "resumed": report.resumed, "stages": stages}))
 """
 
 
@@ -62,8 +67,8 @@ def main() -> int:
     base = snapshot.vectors.vectors(range(len(snapshot.vectors)))
     passages = [c.text for _, c in sorted(snapshot.table.chunks(range(len(base))).items())]
     rng = np.random.default_rng(0)
-    print("| articles | passages | build s | build's own peak RSS MB | KB per passage | process peak RSS MB |")
-    print("|---|---|---|---|---|---|")
+    print("| articles | passages | build s | build's own peak RSS MB | KB per passage | process peak RSS MB | build's RSS MB as each stage begins/ends |")
+    print("|---|---|---|---|---|---|---|")
     for size in args.sizes:
         with tempfile.TemporaryDirectory() as tmp_name:
             tmp = Path(tmp_name)
@@ -90,7 +95,8 @@ def main() -> int:
             r = json.loads(run.stdout.strip().splitlines()[-1])
             assert r["embedded"] == 0, r
             own = r["peak"] - r["before"]
-            print(f"| {size:,} | {r['chunks']:,} | {r['seconds']:.1f} | {own:.0f} | {own * 1024 / r['chunks']:.1f} | {r['peak']:.0f} |", flush=True)
+            print(f"| {size:,} | {r['chunks']:,} | {r['seconds']:.1f} | {own:.0f} | {own * 1024 / r['chunks']:.1f} | {r['peak']:.0f} | "
+                  + ", ".join(f"{k} {v - r['before']:.0f}" for k, v in r["stages"].items()) + " |", flush=True)
     return 0
 
 
