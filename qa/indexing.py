@@ -219,8 +219,14 @@ def _build(
             "embedded": report.embedded,
             "reused": report.reused,
         }
-        keywords = KeywordIndex.build([terms(c.text) for c in chunks])
+        # one big structure at a time: the vectors go into FAISS and are let go before the chunk
+        # texts become BM25 terms and are let go in turn (this lowered the peak of a 1M build)
         store = FaissVectorStore.build(vectors, exact_max=settings.exact_max)
+        del vectors
+        corpus_terms = [terms(c.text) for c in chunks]
+        del chunks, chunks_by_doc
+        keywords = KeywordIndex.build(corpus_terms)
+        del corpus_terms
         manifest["vectors"] = {**store.info, "metric": "inner_product"}
         write_snapshot_files(version, manifest, store, keywords)
     except BaseException:
