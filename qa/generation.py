@@ -53,6 +53,8 @@ _EXAMPLES = {
         ),
     ],
 }
+# what follows a sentence no passage supports, in the question's language
+UNSUPPORTED = {"en": "[not supported by the articles]", "id": "[tidak didukung artikel]"}
 STOP = ["\n\n", "\n[", "\nQuestion:", "\nPertanyaan:", "\nPassages:", "\nBagian artikel:"]
 
 # Sentences in an article that talk to an AI rather than report news are not shown to the model.
@@ -163,8 +165,6 @@ def checked_answer(
     answer.statements, answer.citation_quality = checked, quality
     return answer
 
-
-UNSUPPORTED = {"en": "[not supported by the articles]", "id": "[tidak didukung artikel]"}
 
 
 # --- the small model as a short-answer proposer for extractive answers --------------------------

@@ -63,8 +63,11 @@ def gguf_path(name: str) -> Path:
 def _register_plain_format() -> None:
     from llama_cpp import llama_chat_format as formats
 
-    if PLAIN_FORMAT in formats.LlamaChatCompletionHandlerRegistry()._chat_handlers:
-        return
+    try:
+        formats.get_chat_completion_handler(PLAIN_FORMAT)
+        return  # registered already (by an earlier model load in this process)
+    except formats.LlamaChatCompletionHandlerNotFoundException:
+        pass
 
     @formats.register_chat_format(PLAIN_FORMAT)
     def plain(messages: list[dict[str, Any]], **_: Any) -> Any:
