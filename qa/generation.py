@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .answer import abstain_message, gives_kind
-from .records import Answer, Citation, Hit, Statement
+from .records import Answer, Citation, Hit
 from .support import adds_information, best_sentence, check_statements, citation_quality, split_statements
 from .text import sentence_spans
 

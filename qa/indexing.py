@@ -1,7 +1,14 @@
 """Build an index version from article files: ingest → chunk → embed → store → publish.
 
+A build streams: each file is read, chunked, and written to the new version's chunk table and to
+the keyword index's run files before the next is read; vectors then go, a window of rows at a
+time, to a scratch file from which FAISS is filled in blocks. Its memory therefore does not grow
+with the collection's text (what does grow: the FAISS index itself, the vocabulary, 4 bytes a
+passage, and the names in the report).
+
 Embeddings of chunks whose text is already in the served index (same model) are reused, so a
-re-index after adding one file embeds only that file's chunks.
+re-index after adding one file embeds only that file's chunks; vectors embedded by a build that
+was interrupted are kept in a cache and resumed.
 """
 
 from __future__ import annotations
@@ -9,6 +16,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import shutil
+import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -20,21 +28,24 @@ import numpy as np
 
 from .chunking import chunk_document
 from .embedding import Embedder, get_embedder
-from .ingest import read_documents
-from .records import Chunk, Document, Skipped
+from .ingest import iter_documents, iter_files
+from .keywords import KeywordIndexWriter
+from .records import Document, Skipped
 from .settings import Settings
 from .store import (
     CHUNKS,
-    EmbeddingCache,
     FORMAT_VERSION,
+    KEYWORD,
     ChunkTable,
+    EmbeddingCache,
     FaissVectorStore,
     IndexProblem,
-    KeywordIndex,
+    Snapshot,
+    VectorFile,
+    current_version,
     load_snapshot,
     new_version_dir,
     publish,
-    read_manifest,
     write_snapshot_files,
 )
 from .text import terms
@@ -109,199 +120,210 @@ def build_index(
     """Index the articles under `paths` into `settings.index_dir` and switch to the new version.
 
     Articles of the served index whose files are gone are removed, unless `keep_missing`."""
-    notify = progress or (lambda stage, done, total: None)
-    with build_lock(Path(settings.index_dir)):
-        notify("reading", 0, 1)
-        ingested = read_documents(list(paths), settings.max_file_mb)
-        docs, skipped = _unique(ingested.documents)
-        if not docs:
-            reasons = "; ".join(f"{s.path}: {s.reason}" for s in ingested.skipped[:5]) or "no files found"
+    paths = list(paths)
+    with build_lock(Path(settings.index_dir)), _Build(settings, rebuild, progress, embedder) as build:
+        build.add_files(paths)
+        if not build.report.documents:
+            reasons = "; ".join(f"{s.path}: {s.reason}" for s in build.report.skipped[:5]) or "no files found"
             raise NothingToIndex(f"nothing to index ({reasons}); the current index is unchanged")
         if keep_missing:
-            present = {d.doc_id for d in docs}
-            docs += [d for d in stored_documents(Path(settings.index_dir)) if d.doc_id not in present]
-        notify("reading", 1, 1)
-        return _build(docs, ingested.skipped + skipped, settings, rebuild, notify, embedder)
+            build.keep_previous()
+        return build.finish()
 
 
 def remove_documents(doc_ids: Iterable[str], settings: Settings, embedder: Embedder | None = None) -> BuildReport:
     """A new index version without these articles (nothing is re-embedded)."""
     wanted = set(doc_ids)
-    with build_lock(Path(settings.index_dir)):
-        docs = stored_documents(Path(settings.index_dir))
-        unknown = wanted - {d.doc_id for d in docs}
+    with build_lock(Path(settings.index_dir)), _Build(settings, False, None, embedder) as build:
+        unknown = sorted(d for d in wanted if build.previous is None or not build.previous.has_document(d))
         if unknown:
-            raise NothingToIndex(f"not in the index: {', '.join(sorted(unknown))} (see `python -m qa list`)")
-        kept = [d for d in docs if d.doc_id not in wanted]
-        if not kept:
+            raise NothingToIndex(f"not in the index: {', '.join(unknown)} (see `python -m qa list`)")
+        build.keep_previous(except_ids=wanted)
+        if not build.report.documents:
             raise NothingToIndex("removing these would leave the index empty; the current index is unchanged")
-        return _build(kept, [], settings, False, lambda *_: None, embedder)
+        return build.finish()
 
 
-def stored_documents(index_dir: Path) -> list[Document]:
-    """The articles of the served index, as stored in it (no file is read)."""
-    try:
-        snapshot = load_snapshot(index_dir)
-    except IndexProblem:
-        return []
-    try:
-        return snapshot.table.documents()
-    finally:
-        snapshot.close()
+class _Build:
+    """One build in progress: a new version directory filled document by document, then embedded,
+    indexed and published by `finish`. Used as a context manager: on any failure the half-written
+    version is deleted and the served one is untouched."""
 
+    WINDOW = 4096  # rows whose vectors are gathered at a time
 
-def _unique(docs: list[Document]) -> tuple[list[Document], list[Skipped]]:
-    """The same content under two names is indexed once; the copy is reported."""
-    first: dict[str, Document] = {}
-    kept, duplicates = [], []
-    for doc in docs:
-        if doc.sha256 in first:
-            duplicates.append(Skipped(doc.source, f"duplicate of {first[doc.sha256].source} (same content)"))
+    def __init__(self, settings: Settings, rebuild: bool, progress: Progress | None, embedder: Embedder | None) -> None:
+        self.started = time.perf_counter()
+        self.settings, self.rebuild = settings, rebuild
+        self.notify: Progress = progress or (lambda stage, done, total: None)
+        self.index_dir = Path(settings.index_dir)
+        self.report = BuildReport(index_dir=self.index_dir)
+        self.embedder = embedder or get_embedder(settings.model)
+        self.now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        # the served version: its vectors are reused (same model, not a rebuild); its document
+        # records say what was added, changed or removed, and when each article first came in
+        self.old: Snapshot | None = None
+        if not rebuild:
+            try:
+                self.old = load_snapshot(self.index_dir, self.embedder.name)
+            except IndexProblem:
+                pass
+        self.previous = self.old.table if self.old else _served_table(self.index_dir)
+        self.version = new_version_dir(self.index_dir)
+        self.table = ChunkTable.create(self.version / CHUNKS)
+        self.keywords = KeywordIndexWriter(self.version / "keyword.runs")
+        self.rows = 0
+
+    def __enter__(self) -> "_Build":
+        return self
+
+    def __exit__(self, kind: object, *_: object) -> None:
+        if self.previous is not None:
+            self.previous.close()
+        if kind is not None:
+            self.table.close()
+            shutil.rmtree(self.version, ignore_errors=True)
+
+    def add_files(self, paths: list[Path]) -> None:
+        """Read, chunk and store every article under `paths`, one file at a time."""
+        total = sum(1 for _ in iter_files(paths))
+        self.notify("reading", 0, total)
+        files = 0
+        last = None
+        for item in iter_documents(paths, self.settings.max_file_mb, taken=self.table.has_document):
+            if isinstance(item, Skipped):
+                self.report.skipped.append(item)
+            else:
+                self.add(item)
+            source = item.path if isinstance(item, Skipped) else item.source
+            if source != last:  # a JSON file may hold many articles
+                files, last = files + 1, source
+                if files % 100 == 0:
+                    self.notify("reading", files, total)
+        self.notify("reading", total, total)
+
+    def keep_previous(self, except_ids: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+        """Carry over the served index's articles that this build has not read (nor been told to drop)."""
+        if self.previous is None:
+            return
+        for doc in self.previous.documents():
+            if doc.doc_id not in except_ids and not self.table.has_document(doc.doc_id):
+                self.add(doc, dedupe=False)
+
+    def add(self, doc: Document, dedupe: bool = True) -> None:
+        """Chunk one article and store its chunks (text, offsets, keyword terms) under the next rows."""
+        if dedupe and (first := self.table.source_with_sha(doc.sha256)):
+            self.report.skipped.append(Skipped(doc.source, f"duplicate of {first} (same content)"))
+            return
+        chunks = chunk_document(doc, self.settings.chunk_size, self.settings.chunk_overlap)
+        record = self.previous.document_record(doc.doc_id) if self.previous is not None else None
+        if record is None:
+            self.report.added.append(doc.doc_id)
         else:
-            first[doc.sha256] = doc
-            kept.append(doc)
-    return kept, duplicates
+            (self.report.unchanged if record[0] == doc.sha256 else self.report.updated).append(doc.doc_id)
+        self.table.add_document(doc, len(chunks), record[1] if record else self.now)
+        self.table.add_chunks(range(self.rows, self.rows + len(chunks)), chunks, [_text_hash(c.text) for c in chunks])
+        for chunk in chunks:
+            self.keywords.add(terms(chunk.text))
+        self.rows += len(chunks)
+        self.report.documents += 1
 
+    def finish(self) -> BuildReport:
+        """Embed, build the vector and keyword indexes, write the manifest and publish the version."""
+        report = self.report
+        report.chunks = self.rows
+        if self.previous is not None:
+            report.removed = [d for d in self.previous.doc_ids() if not self.table.has_document(d)]
+        self.table.commit()
+        cache = EmbeddingCache(self.index_dir, self.embedder.name, self.embedder.dim, fresh=self.rebuild)
+        vectors = self._vectors(cache)
+        self.table.seal()
 
-def _build(
-    docs: list[Document], skipped: list[Skipped], settings: Settings, rebuild: bool, notify: Progress, embedder: Embedder | None
-) -> BuildReport:
-    started = time.perf_counter()
-    index_dir = Path(settings.index_dir)
-    report = BuildReport(index_dir=index_dir, skipped=skipped)
-
-    embedder = embedder or get_embedder(settings.model)
-    chunks_by_doc = [chunk_document(d, settings.chunk_size, settings.chunk_overlap) for d in docs]
-    chunks = [c for cs in chunks_by_doc for c in cs]
-    hashes = [_text_hash(c.text) for c in chunks]
-
-    previous = _previous_files(index_dir)
-    _compare(report, previous, {d.doc_id: d.sha256 for d in docs})
-    vectors, cache = _embed(chunks, hashes, embedder, index_dir, rebuild, settings.embed_batch_size, report, notify)
-
-    notify("writing", 0, 1)
-    version = new_version_dir(index_dir)
-    try:
-        table = ChunkTable.create(version / CHUNKS)
-        table.add_chunks(range(len(chunks)), chunks, hashes)
-        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        files = []
-        for doc, doc_chunks in zip(docs, chunks_by_doc):
-            added_at = previous.get(doc.doc_id, {}).get("added_at", now)
-            table.add_document(doc, len(doc_chunks), added_at)
-            files.append(
-                {
-                    "doc_id": doc.doc_id,
-                    "source": doc.source,
-                    "title": doc.title,
-                    "sha256": doc.sha256,
-                    "chunks": len(doc_chunks),
-                    "added_at": added_at,
-                    **({"date": doc.date} if doc.date else {}),
-                    **({"url": doc.url} if doc.url else {}),
-                }
-            )
-        table.commit()
-        table.close()
-        report.documents, report.chunks = len(docs), len(chunks)
-        report.seconds = time.perf_counter() - started
+        self.notify("writing", 0, 1)
+        store = FaissVectorStore.build(vectors, exact_max=self.settings.exact_max)
+        vectors.delete()
+        self.keywords.finish(self.version / KEYWORD)
+        report.seconds = time.perf_counter() - self.started
         manifest = {
             "format": FORMAT_VERSION,
-            "model": {"name": embedder.name, "dim": embedder.dim, "backend": type(embedder).__name__},
-            "chunking": settings.chunking(),
+            "model": {"name": self.embedder.name, "dim": self.embedder.dim, "backend": type(self.embedder).__name__},
+            "chunking": self.settings.chunking(),
             "keyword": {"type": "bm25s", "analyzer": ANALYZER},
-
-            "documents": len(docs),
-            "chunks": len(chunks),
-            "files": files,
-            "built_at": now,
+            "vectors": {**store.info, "metric": "inner_product"},
+            "documents": report.documents,
+            "chunks": report.chunks,
+            "built_at": self.now,
             "build_seconds": round(report.seconds, 2),
             "embedded": report.embedded,
             "reused": report.reused,
         }
-        # one big structure at a time: the vectors go into FAISS and are let go before the chunk
-        # texts become BM25 terms and are let go in turn (this lowered the peak of a 1M build)
-        store = FaissVectorStore.build(vectors, exact_max=settings.exact_max)
-        del vectors
-        corpus_terms = [terms(c.text) for c in chunks]
-        del chunks, chunks_by_doc
-        keywords = KeywordIndex.build(corpus_terms)
-        del corpus_terms
-        manifest["vectors"] = {**store.info, "metric": "inner_product"}
-        write_snapshot_files(version, manifest, store, keywords)
-    except BaseException:
-        shutil.rmtree(version, ignore_errors=True)
-        raise
-    publish(index_dir, version)
-    cache.clear()
-    notify("writing", 1, 1)
-    return report
+        write_snapshot_files(self.version, manifest, store)
+        publish(self.index_dir, self.version)
+        cache.clear()
+        report.seconds = time.perf_counter() - self.started
+        self.notify("writing", 1, 1)
+        return report
+
+    def _vectors(self, cache: EmbeddingCache) -> VectorFile:
+        """A vector for every row, in row order, into a scratch file: reused from the served index where
+        the text is the same, resumed from the cache of an interrupted build, else embedded (and cached)."""
+        known = [(cache.path, "vectors", "hash")]
+        if self.old is not None:
+            known.append((self.old.table.path, "chunks", "text_hash"))
+        total = self.table.count_new_texts(known)
+        self.notify("embedding", 0, total)
+        out = VectorFile(self.version / "vectors.f32", self.embedder.dim)
+        embed_seconds = 0.0
+        for start in range(0, self.rows, self.WINDOW):
+            texts, hashes = zip(*self.table.passages(start, start + self.WINDOW))
+            window = np.zeros((len(hashes), self.embedder.dim), np.float32)
+            todo = list(range(len(hashes)))
+            if self.old is not None:
+                found = self.old.table.rows_for_hashes(hashes)
+                reuse = [i for i in todo if hashes[i] in found]
+                if reuse:
+                    window[reuse] = self.old.vectors.vectors([found[hashes[i]] for i in reuse])
+                todo = [i for i in todo if hashes[i] not in found]
+            for earlier in (True, False):  # first what an interrupted build left, then this build's own
+                cached = cache.get([hashes[i] for i in todo], earlier_only=earlier)
+                for i in todo:
+                    if hashes[i] in cached:
+                        window[i] = cached[hashes[i]]
+                self.report.resumed += sum(hashes[i] in cached for i in todo) if earlier else 0
+                todo = [i for i in todo if hashes[i] not in cached]
+            # a text twice in this window is embedded once
+            first: dict[str, int] = {}
+            for i in todo:
+                first.setdefault(hashes[i], i)
+            new = list(first.values())
+            t = time.perf_counter()
+            for at in range(0, len(new), self.settings.embed_batch_size):
+                batch = new[at : at + self.settings.embed_batch_size]
+                window[batch] = self.embedder.embed_passages([texts[i] for i in batch])
+                cache.put([hashes[i] for i in batch], window[batch])
+                self.report.embedded += len(batch)
+                self.notify("embedding", self.report.embedded, total)
+            embed_seconds += time.perf_counter() - t
+            for i in todo:
+                window[i] = window[first[hashes[i]]]
+            out.append(window)
+        self.report.reused = self.rows - self.report.embedded
+        self.report.embed_seconds = embed_seconds
+        self.notify("embedding", total, total)
+        return out
+
+
+def _served_table(index_dir: Path) -> ChunkTable | None:
+    """The chunk table of the served version, whatever its model, or None."""
+    version = current_version(index_dir)
+    if version is None or not (version / CHUNKS).is_file():
+        return None
+    try:
+        table = ChunkTable(version / CHUNKS)
+        table.count()
+        return table
+    except sqlite3.Error:
+        return None
 
 
 def _text_hash(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
-
-
-def _previous_files(index_dir: Path) -> dict[str, dict]:
-    try:
-        return {f["doc_id"]: f for f in read_manifest(index_dir).get("files", [])}
-    except IndexProblem:
-        return {}
-
-
-def _compare(report: BuildReport, previous: dict[str, dict], current: dict[str, str]) -> None:
-    for doc_id, sha in current.items():
-        if doc_id not in previous:
-            report.added.append(doc_id)
-        elif previous[doc_id].get("sha256") != sha:
-            report.updated.append(doc_id)
-        else:
-            report.unchanged.append(doc_id)
-    report.removed = [d for d in previous if d not in current]
-
-
-def _embed(
-    chunks: list[Chunk],
-    hashes: list[str],
-    embedder: Embedder,
-    index_dir: Path,
-    rebuild: bool,
-    batch: int,
-    report: BuildReport,
-    notify: Progress,
-) -> tuple[np.ndarray, EmbeddingCache]:
-    """Vectors for all chunks: reused from the served index where the text is the same, or from the
-    cache of a build that was interrupted, else embedded (and cached batch by batch)."""
-    vectors = np.zeros((len(chunks), embedder.dim), np.float32)
-    todo = list(range(len(chunks)))
-    cache = EmbeddingCache(index_dir, embedder.name, embedder.dim, fresh=rebuild)
-    if not rebuild:
-        try:
-            old = load_snapshot(index_dir, embedder.name)
-        except IndexProblem:
-            old = None
-        if old is not None:
-            known = old.table.rows_by_hash()
-            reuse = [(i, known[h]) for i, h in enumerate(hashes) if h in known]
-            if reuse:
-                vectors[[i for i, _ in reuse]] = old.vectors.vectors([r for _, r in reuse])
-            old.close()
-            reused = {i for i, _ in reuse}
-            todo = [i for i in todo if i not in reused]
-        cached = cache.get([hashes[i] for i in todo])
-        for i in todo:
-            if hashes[i] in cached:
-                vectors[i] = cached[hashes[i]]
-        report.resumed = sum(hashes[i] in cached for i in todo)
-        todo = [i for i in todo if hashes[i] not in cached]
-    report.reused = len(chunks) - len(todo)
-    notify("embedding", 0, len(todo))
-    started = time.perf_counter()
-    for at in range(0, len(todo), batch):
-        rows = todo[at : at + batch]
-        vectors[rows] = embedder.embed_passages([chunks[i].text for i in rows])
-        cache.put([hashes[i] for i in rows], vectors[rows])
-        notify("embedding", min(at + batch, len(todo)), len(todo))
-    report.embedded = len(todo)
-    report.embed_seconds = time.perf_counter() - started
-    return vectors, cache

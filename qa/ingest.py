@@ -11,7 +11,7 @@ import json
 import os
 import re
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,25 +61,41 @@ def doc_id_for(file: Path, base: Path) -> str:
 def read_documents(paths: Iterable[Path], max_file_mb: float = 50.0) -> IngestResult:
     """Read every supported file under `paths`; unsupported or unreadable files are skipped with a reason."""
     result = IngestResult()
+    for item in iter_documents(paths, max_file_mb):
+        (result.skipped if isinstance(item, Skipped) else result.documents).append(item)
+    return result
+
+
+def iter_documents(
+    paths: Iterable[Path], max_file_mb: float = 50.0, taken: Callable[[str], bool] | None = None
+) -> Iterator[Document | Skipped]:
+    """Each document under `paths` as it is read, or a Skipped with the reason, one file at a time.
+
+    `taken(doc_id)` says whether an earlier file already has that id (default: remembered here;
+    a build passes its own table so that nothing grows with the collection)."""
     seen: set[str] = set()
+    is_taken = taken or seen.__contains__
     for file, base in iter_files(paths):
         if file.suffix.lower() not in SUPPORTED_SUFFIXES:
-            result.skipped.append(Skipped(str(file), f"unsupported file type '{file.suffix or '(none)'}'"))
+            yield Skipped(str(file), f"unsupported file type '{file.suffix or '(none)'}'")
             continue
         doc_id = doc_id_for(file, base)
-        if doc_id in seen:
-            result.skipped.append(Skipped(str(file), f"another file already has the id '{doc_id}'"))
+        if is_taken(doc_id):
+            yield Skipped(str(file), f"another file already has the id '{doc_id}'")
             continue
         try:
             if file.is_symlink() and not _inside(file.resolve(), base.resolve()):
                 raise UnreadableFile("a link to somewhere outside the folder")
-            result.documents.extend(read_file(file, doc_id, max_file_mb))
-            seen.add(doc_id)
+            docs = read_file(file, doc_id, max_file_mb)
         except UnreadableFile as exc:
-            result.skipped.append(Skipped(str(file), str(exc)))
+            yield Skipped(str(file), str(exc))
+            continue
         except (OSError, RuntimeError) as exc:  # a loop of links, a file vanishing while we read it …
-            result.skipped.append(Skipped(str(file), f"cannot read: {exc}"))
-    return result
+            yield Skipped(str(file), f"cannot read: {exc}")
+            continue
+        if taken is None:
+            seen.add(doc_id)
+        yield from docs
 
 
 def _inside(path: Path, folder: Path) -> bool:

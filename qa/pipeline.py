@@ -221,6 +221,11 @@ class Tanya:
         report.skipped = refused + report.skipped
         return report
 
+    def files(self, query: str = "", newest_first: bool = False, limit: int | None = None) -> list[dict]:
+        """The indexed articles (doc_id, source, title, sha256, chunks, added_at, date, url), those whose
+        title or file contains `query`, in indexing order or newest first, at most `limit`."""
+        return self.retriever().snapshot.table.files(query, newest_first, limit)
+
     def document_text(self, doc_id: str) -> str | None:
         """The whole normalised text of an indexed article (citation offsets point into it)."""
         return self.retriever().snapshot.table.document_text(doc_id)

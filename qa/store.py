@@ -24,13 +24,14 @@ import sqlite3
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .keywords import KeywordIndex
 from .records import Chunk, Document
 
 FORMAT_VERSION = 2
@@ -88,25 +89,28 @@ class FaissVectorStore(VectorStore):
 
     @classmethod
     def build(
-        cls, vectors: np.ndarray, exact_max: int = 50_000, target_recall: float = 0.95, seed: int = 0
+        cls, vectors: "np.ndarray | VectorFile", exact_max: int = 50_000, target_recall: float = 0.95, seed: int = 0
     ) -> "FaissVectorStore":
-        """A new index holding `vectors` (unit float32 rows), its kind chosen by their number."""
+        """A new index holding `vectors` (unit float32 rows, in memory or in a build's VectorFile), its
+        kind chosen by their number. Rows are added in blocks, so a VectorFile is never read whole."""
         import faiss
 
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        n, dim = vectors.shape
+        rows = vectors if isinstance(vectors, VectorFile) else _ArrayRows(np.ascontiguousarray(vectors, dtype=np.float32))
+        n, dim = len(rows), rows.dim
         if n <= exact_max:
             index = faiss.IndexFlatIP(dim)
-            index.add(vectors)
+            for block in rows.blocks():
+                index.add(block)
             return cls(index)
         nlist = int(4 * np.sqrt(n))
         quantizer = faiss.IndexFlatIP(dim)
         index = faiss.IndexIVFScalarQuantizer(quantizer, dim, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT)
         rng = np.random.default_rng(seed)
-        index.train(vectors[rng.choice(n, size=min(n, 32 * nlist), replace=False)])
-        index.add(vectors)
+        index.train(rows.take(rng.choice(n, size=min(n, 32 * nlist), replace=False)))
+        for block in rows.blocks():
+            index.add(block)
         index.make_direct_map()  # lets `vectors(rows)` reconstruct (approximately: 8 bits a dimension)
-        nprobe, recall = _calibrate_nprobe(index, vectors, target_recall, rng)
+        nprobe, recall = _calibrate_nprobe(index, rows, target_recall, rng)
         return cls(index, {"type": f"IVF{nlist},SQ8", "nprobe": nprobe, "recall@10": round(recall, 4)})
 
     @classmethod
@@ -139,14 +143,14 @@ class FaissVectorStore(VectorStore):
         return np.vstack([self.index.reconstruct(int(r)) for r in rows])
 
 
-def _calibrate_nprobe(index: Any, vectors: np.ndarray, target: float, rng: np.random.Generator) -> tuple[int, float]:
+def _calibrate_nprobe(index: Any, rows: "VectorFile | _ArrayRows", target: float, rng: np.random.Generator) -> tuple[int, float]:
     """Smallest nprobe (at least 32) whose recall@10 against exact search reaches `target`, on 200 stored
     vectors moved away from themselves a little further than a real question is from its passage (cosine ≈ 0.7)."""
-    sample = vectors[rng.choice(len(vectors), size=min(200, len(vectors)), replace=False)]
-    sigma = 1.0 / np.sqrt(vectors.shape[1])
+    sample = rows.take(rng.choice(len(rows), size=min(200, len(rows)), replace=False))
+    sigma = 1.0 / np.sqrt(rows.dim)
     queries = sample + rng.normal(0, sigma, sample.shape).astype(np.float32)
     queries /= np.linalg.norm(queries, axis=1, keepdims=True)
-    exact = _exact_top(vectors, queries, 10)
+    exact = _exact_top(rows, queries, 10)
     recall = 0.0
     # a floor of 32 lists costs well under a millisecond and guards against easy calibration queries
     for nprobe in (32, 64, 128, 256, 512, 1024):
@@ -159,68 +163,79 @@ def _calibrate_nprobe(index: Any, vectors: np.ndarray, target: float, rng: np.ra
     return index.nprobe, recall
 
 
-def _exact_top(vectors: np.ndarray, queries: np.ndarray, k: int, block: int = 262_144) -> np.ndarray:
-    """Exact top-k rows by inner product, in blocks so memory stays bounded."""
+def _exact_top(vectors: "np.ndarray | VectorFile | _ArrayRows", queries: np.ndarray, k: int) -> np.ndarray:
+    """Exact top-k rows by inner product, block by block so memory stays bounded."""
+    rows = _ArrayRows(vectors) if isinstance(vectors, np.ndarray) else vectors
     best_scores = np.full((len(queries), k), -np.inf, np.float32)
     best_rows = np.zeros((len(queries), k), np.int64)
-    for at in range(0, len(vectors), block):
-        scores = queries @ vectors[at : at + block].T
-        rows = np.argpartition(-scores, min(k, scores.shape[1] - 1), axis=1)[:, :k] if scores.shape[1] > k else np.tile(np.arange(scores.shape[1]), (len(queries), 1))
-        cand_scores = np.concatenate([best_scores, np.take_along_axis(scores, rows, 1)], axis=1)
-        cand_rows = np.concatenate([best_rows, rows + at], axis=1)
-        top = np.argsort(-cand_scores, axis=1)[:, :k]
-        best_scores = np.take_along_axis(cand_scores, top, 1)
-        best_rows = np.take_along_axis(cand_rows, top, 1)
+    at = 0
+    for block in rows.blocks():
+        scores = queries @ block.T
+        top = np.argpartition(-scores, min(k, scores.shape[1] - 1), axis=1)[:, :k] if scores.shape[1] > k else np.tile(np.arange(scores.shape[1]), (len(queries), 1))
+        cand_scores = np.concatenate([best_scores, np.take_along_axis(scores, top, 1)], axis=1)
+        cand_rows = np.concatenate([best_rows, top + at], axis=1)
+        order = np.argsort(-cand_scores, axis=1)[:, :k]
+        best_scores = np.take_along_axis(cand_scores, order, 1)
+        best_rows = np.take_along_axis(cand_rows, order, 1)
+        at += len(block)
     return best_rows
 
 
-# --- keywords ----------------------------------------------------------------------------
+class VectorFile:
+    """A build's float32 vectors, appended in row order to a scratch file and read back in blocks,
+    so that no build holds every vector of the collection in memory."""
+
+    BLOCK = 65_536
+
+    def __init__(self, path: Path, dim: int) -> None:
+        self.path, self.dim, self._count = path, dim, 0
+        self._fh = open(path, "w+b")
+
+    def append(self, vectors: np.ndarray) -> None:
+        """Add the vectors of the next rows."""
+        self._fh.write(np.ascontiguousarray(vectors, dtype=np.float32).tobytes())
+        self._count += len(vectors)
+
+    def __len__(self) -> int:
+        return self._count
+
+    def blocks(self) -> Iterator[np.ndarray]:
+        """All rows, `BLOCK` at a time, in order."""
+        self._fh.flush()
+        for at in range(0, self._count, self.BLOCK):
+            n = min(self.BLOCK, self._count - at)
+            yield np.fromfile(self.path, np.float32, count=n * self.dim, offset=at * self.dim * 4).reshape(n, self.dim)
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        """The vectors of `rows` (read one by one: a sample, not the collection)."""
+        self._fh.flush()
+        size = self.dim * 4
+        out = np.empty((len(rows), self.dim), np.float32)
+        for i, r in enumerate(rows):
+            out[i] = np.frombuffer(os.pread(self._fh.fileno(), size, int(r) * size), np.float32)
+        return out
+
+    def delete(self) -> None:
+        """Close and remove the file."""
+        self._fh.close()
+        self.path.unlink(missing_ok=True)
 
 
-class KeywordIndex:
-    """BM25 over pre-tokenised chunk terms (bm25s sparse matrices)."""
+class _ArrayRows:
+    """Vectors already in memory, seen through VectorFile's reading methods."""
 
-    def __init__(self, bm25: Any) -> None:
-        self.bm25 = bm25
+    def __init__(self, vectors: np.ndarray) -> None:
+        self.vectors, self.dim = vectors, vectors.shape[1]
 
-    @classmethod
-    def build(cls, corpus_terms: list[list[str]]) -> "KeywordIndex":
-        """Index one list of terms per chunk row."""
-        import bm25s
+    def __len__(self) -> int:
+        return len(self.vectors)
 
-        bm25 = bm25s.BM25()
-        bm25.index(corpus_terms, show_progress=False)
-        return cls(bm25)
+    def blocks(self) -> Iterator[np.ndarray]:
+        for at in range(0, len(self.vectors), VectorFile.BLOCK):
+            yield self.vectors[at : at + VectorFile.BLOCK]
 
-    @classmethod
-    def load(cls, path: Path) -> "KeywordIndex":
-        """Read an index written by `save`; the matrices are memory-mapped."""
-        import bm25s
-
-        return cls(bm25s.BM25.load(str(path), mmap=True))
-
-    def save(self, path: Path) -> None:
-        """Write the index into directory `path`."""
-        self.bm25.save(str(path))
-
-    def idf(self, term: str) -> float:
-        """Inverse document frequency of a term (BM25's); an unknown term gets the highest."""
-        n = int(self.bm25.scores["num_docs"])
-        column = self.bm25.vocab_dict.get(term)
-        indptr = self.bm25.scores["indptr"]
-        df = int(indptr[column + 1] - indptr[column]) if column is not None and column + 1 < len(indptr) else 0
-        return float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
-
-    def search(self, query_terms: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, rows) of the best `k` chunks with a positive score, best first."""
-        if not query_terms:
-            return np.zeros(0, np.float32), np.zeros(0, np.int64)
-        scores = self.bm25.get_scores(query_terms)
-        k = min(k, len(scores))
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        top = top[scores[top] > 0]
-        return scores[top], top
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        return self.vectors[rows]
 
 
 # --- chunk records -----------------------------------------------------------------------
@@ -231,13 +246,18 @@ CREATE TABLE chunks (
   title TEXT NOT NULL, paragraph INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL,
   text TEXT NOT NULL, page INTEGER, text_hash TEXT NOT NULL
 );
-CREATE INDEX chunks_doc ON chunks(doc_id);
-CREATE INDEX chunks_hash ON chunks(text_hash);
 CREATE TABLE documents (
   doc_id TEXT PRIMARY KEY, source TEXT NOT NULL, title TEXT NOT NULL, sha256 TEXT NOT NULL,
   chunks INTEGER NOT NULL, added_at TEXT NOT NULL, text TEXT NOT NULL, date TEXT, url TEXT, page_starts TEXT
 );
+CREATE INDEX documents_sha ON documents(sha256);
 """
+# made once every chunk is in: building an index at the end is faster than keeping it up on each insert
+_CHUNK_INDEXES = """
+CREATE INDEX chunks_doc ON chunks(doc_id);
+CREATE INDEX chunks_hash ON chunks(text_hash);
+"""
+_FILE_COLUMNS = ("doc_id", "source", "title", "sha256", "chunks", "added_at", "date", "url")
 _CHUNK_COLUMNS = 'chunk_id, doc_id, source, title, paragraph, start, "end", text, page'
 
 
@@ -252,10 +272,19 @@ class ChunkTable:
 
     @classmethod
     def create(cls, path: Path) -> "ChunkTable":
-        """A new, empty table file."""
+        """A new, empty table file, filled by a build and sealed by `seal`."""
         table = cls(path, writable=True)
-        table._db.executescript(_SCHEMA)
+        # a build's own new file, thrown away whole if the build fails: no journal needed, and it is
+        # synced to disk once, by `seal`, before the version can be published
+        table._db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-65536;" + _SCHEMA)
         return table
+
+    def seal(self) -> None:
+        """Index the chunk columns, commit, close, and sync the file to disk."""
+        self._db.executescript(_CHUNK_INDEXES)
+        self._db.commit()
+        self._db.close()
+        _fsync(self.path)
 
     def add_chunks(self, rows: Sequence[int], chunks: Sequence[Chunk], hashes: Sequence[str]) -> None:
         """Store chunks under their rows."""
@@ -304,18 +333,80 @@ class ChunkTable:
             row = self._db.execute("SELECT text FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
         return row[0] if row else None
 
-    def documents(self) -> list[Document]:
-        """Every stored document, in the order they were indexed."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT doc_id, source, title, text, sha256, date, url, page_starts FROM documents ORDER BY rowid"
-            ).fetchall()
-        return [Document(*row[:7], page_starts=tuple(json.loads(row[7])) if row[7] else ()) for row in rows]
+    def documents(self) -> Iterator[Document]:
+        """Every stored document, in the order they were indexed (read a few at a time)."""
+        cursor = self._db.execute("SELECT doc_id, source, title, text, sha256, date, url, page_starts FROM documents ORDER BY rowid")
+        while batch := cursor.fetchmany(256):
+            for row in batch:
+                yield Document(*row[:7], page_starts=tuple(json.loads(row[7])) if row[7] else ())
 
-    def rows_by_hash(self) -> dict[str, int]:
-        """Content hash → a row with that text (to reuse embeddings when rebuilding)."""
+    def files(self, query: str = "", newest_first: bool = False, limit: int | None = None) -> list[dict[str, Any]]:
+        """Records of the indexed articles (doc_id, source, title, sha256, chunks, added_at, date, url),
+        those whose title or file contains `query`, in indexing order or newest first."""
+        sql = f"SELECT {', '.join(_FILE_COLUMNS)} FROM documents"
+        args: list[Any] = []
+        if query:
+            sql += " WHERE instr(lower(title || ' ' || source), ?) > 0"
+            args.append(query.lower())
+        sql += " ORDER BY added_at DESC, rowid DESC" if newest_first else " ORDER BY rowid"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
         with self._lock:
-            return {h: r for r, h in self._db.execute("SELECT row, text_hash FROM chunks")}
+            found = self._db.execute(sql, args).fetchall()
+        return [{k: v for k, v in zip(_FILE_COLUMNS, row) if v is not None or k not in ("date", "url")} for row in found]
+
+    def has_document(self, doc_id: str) -> bool:
+        """Whether a document has this id."""
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM documents WHERE doc_id = ?", (doc_id,)).fetchone() is not None
+
+    def document_record(self, doc_id: str) -> tuple[str, str] | None:
+        """(sha256, added_at) of a document, or None."""
+        with self._lock:
+            return self._db.execute("SELECT sha256, added_at FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+
+    def source_with_sha(self, sha256: str) -> str | None:
+        """The file of a document with this content hash, if one is stored."""
+        with self._lock:
+            row = self._db.execute("SELECT source FROM documents WHERE sha256 = ? LIMIT 1", (sha256,)).fetchone()
+        return row[0] if row else None
+
+    def doc_ids(self) -> Iterator[str]:
+        """Every document id, in indexing order (read a few at a time)."""
+        cursor = self._db.execute("SELECT doc_id FROM documents ORDER BY rowid")
+        while batch := cursor.fetchmany(1024):
+            yield from (row[0] for row in batch)
+
+    def passages(self, start: int, stop: int) -> list[tuple[str, str]]:
+        """(text, text hash) of rows start..stop-1, in row order."""
+        with self._lock:
+            return self._db.execute("SELECT text, text_hash FROM chunks WHERE row >= ? AND row < ? ORDER BY row", (start, stop)).fetchall()
+
+    def rows_for_hashes(self, hashes: Sequence[str]) -> dict[str, int]:
+        """Content hash → a row with that text, for those of `hashes` stored here."""
+        found: dict[str, int] = {}
+        unique = list(dict.fromkeys(hashes))
+        with self._lock:
+            for at in range(0, len(unique), 500):
+                part = unique[at : at + 500]
+                marks = ",".join("?" * len(part))
+                found.update(self._db.execute(f"SELECT text_hash, row FROM chunks WHERE text_hash IN ({marks})", part))
+        return found
+
+    def count_new_texts(self, known: Sequence[tuple[Path, str, str]]) -> int:
+        """How many distinct chunk texts have a hash found in none of `known`: (SQLite file, table, hash column)."""
+        with self._lock:
+            clauses = []
+            for n, (path, table, column) in enumerate(known):
+                self._db.execute(f"ATTACH DATABASE ? AS known{n}", (f"file:{path}?mode=ro",))
+                clauses.append(f"text_hash NOT IN (SELECT {column} FROM known{n}.{table})")
+            try:
+                where = " WHERE " + " AND ".join(clauses) if clauses else ""
+                return int(self._db.execute(f"SELECT COUNT(DISTINCT text_hash) FROM chunks{where}").fetchone()[0])
+            finally:
+                for n in range(len(known)):
+                    self._db.execute(f"DETACH DATABASE known{n}")
 
 
 # --- vectors of an unfinished build ------------------------------------------------------
@@ -341,15 +432,19 @@ class EmbeddingCache:
             self._db.execute("DELETE FROM meta")
             self._db.execute("INSERT INTO meta VALUES (?, ?)", (model, dim))
         self._db.commit()
+        # vectors up to this rowid were there before this build: those are resumed, later ones its own
+        self._before = int(self._db.execute("SELECT COALESCE(MAX(rowid), 0) FROM vectors").fetchone()[0])
 
-    def get(self, hashes: Sequence[str]) -> dict[str, np.ndarray]:
-        """The cached vectors among `hashes`."""
+    def get(self, hashes: Sequence[str], earlier_only: bool = False) -> dict[str, np.ndarray]:
+        """The cached vectors among `hashes` (only those cached before this build began: `earlier_only`)."""
         found: dict[str, np.ndarray] = {}
         unique = list(dict.fromkeys(hashes))
+        limit = self._before if earlier_only else -1
         for at in range(0, len(unique), 500):
             part = unique[at : at + 500]
             marks = ",".join("?" * len(part))
-            for h, blob in self._db.execute(f"SELECT hash, vector FROM vectors WHERE hash IN ({marks})", part):
+            sql = f"SELECT hash, vector FROM vectors WHERE hash IN ({marks}) AND (? < 0 OR rowid <= ?)"
+            for h, blob in self._db.execute(sql, [*part, limit, limit]):
                 found[h] = np.frombuffer(blob, dtype=np.float32, count=self.dim)
         return found
 
@@ -391,10 +486,15 @@ def new_version_dir(index_dir: Path) -> Path:
     return path
 
 
-def write_snapshot_files(path: Path, manifest: dict[str, Any], vectors: FaissVectorStore, keywords: KeywordIndex) -> None:
-    """Write the vector and keyword indexes, then the manifest last (its presence marks a whole build)."""
+def write_snapshot_files(path: Path, manifest: dict[str, Any], vectors: FaissVectorStore, keywords: KeywordIndex | None = None) -> None:
+    """Write the vector index (and the keyword index, unless already written into `path`), sync every
+    file of the version to disk, then write the manifest last (its presence marks a whole build)."""
     vectors.save(path / VECTORS)
-    keywords.save(path / KEYWORD)
+    if keywords is not None:
+        keywords.save(path / KEYWORD)
+    for file in path.rglob("*"):
+        if file.is_file():
+            _fsync(file)
     _write_atomic(path / MANIFEST, json.dumps(manifest, indent=1, ensure_ascii=False))
 
 
@@ -464,6 +564,14 @@ def load_snapshot(index_dir: Path, model: str | None = None) -> Snapshot:
         table.close()
         raise IndexCorrupt(f"{version / CHUNKS} holds {count} chunks but {len(vectors)} vectors; {fix}")
     return Snapshot(version, manifest, vectors, keywords, table)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _write_atomic(path: Path, text: str) -> None:

