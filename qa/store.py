@@ -1,13 +1,14 @@
-"""The index on disk: vectors (FAISS), keyword index (bm25s), chunk records (SQLite), manifest (JSON).
+"""The index on disk: vectors (FAISS), chunk records (SQLite), manifest (JSON); the keyword index
+(bm25s) is in `keywords.py`.
 
 Layout of an index directory::
 
     index/
       CURRENT                 name of the version being served (replaced atomically)
       v-<time>-<rand>/
-        manifest.json         model, dimension, chunking, files with hashes, counts, build time
+        manifest.json         model, dimension, chunking, vector index type, counts, build time
         vectors.faiss         FAISS inner-product index over unit vectors (row i = chunk row i)
-        chunks.sqlite         chunk records and documents; nothing here is ever unpickled
+        chunks.sqlite         chunk records and documents (hash, date added, text); nothing here is ever unpickled
         keyword/              bm25s sparse matrices (.npy, loaded memory-mapped) and vocabulary (.json)
 
 A new build is written into a fresh version directory and switched to by replacing CURRENT,
@@ -165,16 +166,18 @@ def _calibrate_nprobe(index: Any, rows: "VectorFile | _ArrayRows", target: float
 
 def _exact_top(vectors: "np.ndarray | VectorFile | _ArrayRows", queries: np.ndarray, k: int) -> np.ndarray:
     """Exact top-k rows by inner product, block by block so memory stays bounded."""
+    import faiss
+
     rows = _ArrayRows(vectors) if isinstance(vectors, np.ndarray) else vectors
+    queries = np.ascontiguousarray(queries, dtype=np.float32)
     best_scores = np.full((len(queries), k), -np.inf, np.float32)
-    best_rows = np.zeros((len(queries), k), np.int64)
+    best_rows = np.full((len(queries), k), -1, np.int64)
     at = 0
     for block in rows.blocks():
-        scores = queries @ block.T
-        top = np.argpartition(-scores, min(k, scores.shape[1] - 1), axis=1)[:, :k] if scores.shape[1] > k else np.tile(np.arange(scores.shape[1]), (len(queries), 1))
-        cand_scores = np.concatenate([best_scores, np.take_along_axis(scores, top, 1)], axis=1)
-        cand_rows = np.concatenate([best_rows, top + at], axis=1)
-        order = np.argsort(-cand_scores, axis=1)[:, :k]
+        scores, found = faiss.knn(queries, np.ascontiguousarray(block), min(k, len(block)), metric=faiss.METRIC_INNER_PRODUCT)
+        cand_scores = np.concatenate([best_scores, scores], axis=1)
+        cand_rows = np.concatenate([best_rows, found + at], axis=1)
+        order = np.argsort(-cand_scores, axis=1, kind="stable")[:, :k]
         best_scores = np.take_along_axis(cand_scores, order, 1)
         best_rows = np.take_along_axis(cand_rows, order, 1)
         at += len(block)
@@ -185,7 +188,7 @@ class VectorFile:
     """A build's float32 vectors, appended in row order to a scratch file and read back in blocks,
     so that no build holds every vector of the collection in memory."""
 
-    BLOCK = 65_536
+    BLOCK = 16_384  # 24 MB of 384-dimension vectors
 
     def __init__(self, path: Path, dim: int) -> None:
         self.path, self.dim, self._count = path, dim, 0
