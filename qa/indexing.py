@@ -150,6 +150,7 @@ class _Build:
     version is deleted and the served one is untouched."""
 
     WINDOW = 4096  # rows whose vectors are gathered at a time
+    KEYWORD_BUFFER = 2_000_000  # term occurrences held before the keyword writer spills a run to disk
 
     def __init__(self, settings: Settings, rebuild: bool, progress: Progress | None, embedder: Embedder | None) -> None:
         self.started = time.perf_counter()
@@ -170,7 +171,7 @@ class _Build:
         self.previous = self.old.table if self.old else _served_table(self.index_dir)
         self.version = new_version_dir(self.index_dir)
         self.table = ChunkTable.create(self.version / CHUNKS)
-        self.keywords = KeywordIndexWriter(self.version / "keyword.runs")
+        self.keywords = KeywordIndexWriter(self.version / "keyword.runs", self.KEYWORD_BUFFER)
         self.rows = 0
 
     def __enter__(self) -> "_Build":
@@ -317,11 +318,12 @@ def _served_table(index_dir: Path) -> ChunkTable | None:
     version = current_version(index_dir)
     if version is None or not (version / CHUNKS).is_file():
         return None
+    table = ChunkTable(version / CHUNKS)
     try:
-        table = ChunkTable(version / CHUNKS)
-        table.count()
+        table.document_record("")  # a table this version cannot read is no guide
         return table
     except sqlite3.Error:
+        table.close()
         return None
 
 
