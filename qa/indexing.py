@@ -18,7 +18,7 @@ import hashlib
 import shutil
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -202,7 +202,7 @@ class _Build:
                     self.notify("reading", files, total)
         self.notify("reading", total, total)
 
-    def keep_previous(self, except_ids: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+    def keep_previous(self, except_ids: Collection[str] = ()) -> None:
         """Carry over the served index's articles that this build has not read (nor been told to drop)."""
         if self.previous is None:
             return
