@@ -289,7 +289,8 @@ class _Build:
                 for i in todo:
                     if hashes[i] in cached:
                         window[i] = cached[hashes[i]]
-                self.report.resumed += sum(hashes[i] in cached for i in todo) if earlier else 0
+                if earlier:
+                    self.report.resumed += sum(hashes[i] in cached for i in todo)
                 todo = [i for i in todo if hashes[i] not in cached]
             # a text twice in this window is embedded once
             first: dict[str, int] = {}

@@ -28,24 +28,11 @@ class KeywordIndex:
         self.bm25 = bm25
 
     @classmethod
-    def build(cls, corpus_terms: list[list[str]]) -> "KeywordIndex":
-        """Index one list of terms per chunk row, in memory."""
-        import bm25s
-
-        bm25 = bm25s.BM25(k1=K1, b=B)
-        bm25.index(corpus_terms, show_progress=False)
-        return cls(bm25)
-
-    @classmethod
     def load(cls, path: Path) -> "KeywordIndex":
-        """Read an index written by `save` or `KeywordIndexWriter`; the matrices are memory-mapped."""
+        """Read an index written by `KeywordIndexWriter`; the matrices are memory-mapped."""
         import bm25s
 
         return cls(bm25s.BM25.load(str(path), mmap=True))
-
-    def save(self, path: Path) -> None:
-        """Write the index into directory `path`."""
-        self.bm25.save(str(path))
 
     def idf(self, term: str) -> float:
         """Inverse document frequency of a term (BM25's); an unknown term gets the highest."""

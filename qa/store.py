@@ -338,10 +338,8 @@ class ChunkTable:
 
     def documents(self) -> Iterator[Document]:
         """Every stored document, in the order they were indexed (read a few at a time)."""
-        cursor = self._db.execute("SELECT doc_id, source, title, text, sha256, date, url, page_starts FROM documents ORDER BY rowid")
-        while batch := cursor.fetchmany(256):
-            for row in batch:
-                yield Document(*row[:7], page_starts=tuple(json.loads(row[7])) if row[7] else ())
+        for row in _streamed(self._db.execute("SELECT doc_id, source, title, text, sha256, date, url, page_starts FROM documents ORDER BY rowid")):
+            yield Document(*row[:7], page_starts=tuple(json.loads(row[7])) if row[7] else ())
 
     def files(self, query: str = "", newest_first: bool = False, limit: int | None = None) -> list[dict[str, Any]]:
         """Records of the indexed articles (doc_id, source, title, sha256, chunks, added_at, date, url),
@@ -377,9 +375,8 @@ class ChunkTable:
 
     def doc_ids(self) -> Iterator[str]:
         """Every document id, in indexing order (read a few at a time)."""
-        cursor = self._db.execute("SELECT doc_id FROM documents ORDER BY rowid")
-        while batch := cursor.fetchmany(1024):
-            yield from (row[0] for row in batch)
+        for row in _streamed(self._db.execute("SELECT doc_id FROM documents ORDER BY rowid")):
+            yield row[0]
 
     def passages(self, start: int, stop: int) -> list[tuple[str, str]]:
         """(text, text hash) of rows start..stop-1, in row order."""
@@ -389,11 +386,8 @@ class ChunkTable:
     def rows_for_hashes(self, hashes: Sequence[str]) -> dict[str, int]:
         """Content hash → a row with that text, for those of `hashes` stored here."""
         found: dict[str, int] = {}
-        unique = list(dict.fromkeys(hashes))
         with self._lock:
-            for at in range(0, len(unique), 500):
-                part = unique[at : at + 500]
-                marks = ",".join("?" * len(part))
+            for part, marks in _in_parts(hashes):
                 found.update(self._db.execute(f"SELECT text_hash, row FROM chunks WHERE text_hash IN ({marks})", part))
         return found
 
@@ -410,6 +404,21 @@ class ChunkTable:
             finally:
                 for n in range(len(known)):
                     self._db.execute(f"DETACH DATABASE known{n}")
+
+
+def _streamed(cursor: sqlite3.Cursor, size: int = 512) -> Iterator[tuple]:
+    """The rows of a query, fetched a few hundred at a time rather than all at once."""
+    while batch := cursor.fetchmany(size):
+        yield from batch
+
+
+def _in_parts(keys: Sequence[str], size: int = 500) -> Iterator[tuple[list[str], str]]:
+    """Distinct `keys` in parts small enough for one `IN (…)` (SQLite caps a query's parameters),
+    each with its placeholders."""
+    unique = list(dict.fromkeys(keys))
+    for at in range(0, len(unique), size):
+        part = unique[at : at + size]
+        yield part, ",".join("?" * len(part))
 
 
 # --- vectors of an unfinished build ------------------------------------------------------
@@ -441,11 +450,8 @@ class EmbeddingCache:
     def get(self, hashes: Sequence[str], earlier_only: bool = False) -> dict[str, np.ndarray]:
         """The cached vectors among `hashes` (only those cached before this build began: `earlier_only`)."""
         found: dict[str, np.ndarray] = {}
-        unique = list(dict.fromkeys(hashes))
         limit = self._before if earlier_only else -1
-        for at in range(0, len(unique), 500):
-            part = unique[at : at + 500]
-            marks = ",".join("?" * len(part))
+        for part, marks in _in_parts(hashes):
             sql = f"SELECT hash, vector FROM vectors WHERE hash IN ({marks}) AND (? < 0 OR rowid <= ?)"
             for h, blob in self._db.execute(sql, [*part, limit, limit]):
                 found[h] = np.frombuffer(blob, dtype=np.float32, count=self.dim)
@@ -489,12 +495,10 @@ def new_version_dir(index_dir: Path) -> Path:
     return path
 
 
-def write_snapshot_files(path: Path, manifest: dict[str, Any], vectors: FaissVectorStore, keywords: KeywordIndex | None = None) -> None:
-    """Write the vector index (and the keyword index, unless already written into `path`), sync every
-    file of the version to disk, then write the manifest last (its presence marks a whole build)."""
+def write_snapshot_files(path: Path, manifest: dict[str, Any], vectors: FaissVectorStore) -> None:
+    """Write the vector index beside the files already in `path` (chunk table, keyword index), sync
+    every file of the version to disk, then write the manifest last (its presence marks a whole build)."""
     vectors.save(path / VECTORS)
-    if keywords is not None:
-        keywords.save(path / KEYWORD)
     for file in path.rglob("*"):
         if file.is_file():
             _fsync(file)

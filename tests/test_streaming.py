@@ -7,6 +7,7 @@ import random
 import shutil
 from pathlib import Path
 
+import bm25s
 import numpy as np
 import pytest
 
@@ -33,7 +34,9 @@ def _articles(folder: Path, n: int) -> Path:
 def test_keyword_index_written_from_runs_scores_exactly_as_bm25s(tmp_path: Path) -> None:
     corpus = [terms(p) for f in sorted(FACQA.glob("*.txt"))[:300] for p in f.read_text(encoding="utf-8").split("\n") if p.strip()]
     corpus.insert(7, [])  # a passage with no terms still counts in the average length
-    reference = KeywordIndex.build(corpus)
+    bm25 = bm25s.BM25()  # its defaults: what the reranker was trained on
+    bm25.index(corpus, show_progress=False)
+    reference = KeywordIndex(bm25)
     writer = KeywordIndexWriter(tmp_path / "runs", buffer=997)  # ~100 runs, merged ~100 term ranges at a time
     for chunk_terms in corpus:
         writer.add(chunk_terms)
