@@ -58,6 +58,27 @@ class Hit:
     row: int = -1  # the passage's row in the vector store (-1: unknown)
 
 
+@dataclass
+class Reading:
+    """What the reader found in one hit: its best span (character offsets in the passage text; empty when
+    the passage could not be read) and the model's scores for that span and for "no answer here"."""
+
+    hit: Hit
+    start: int
+    end: int
+    score: float
+    null: float
+
+    @property
+    def text(self) -> str:
+        return self.hit.chunk.text[self.start : self.end]
+
+    @property
+    def margin(self) -> float:
+        """How much more the reader believes the span than "no answer" (comparable across passages)."""
+        return self.score - self.null
+
+
 @dataclass(frozen=True)
 class Citation:
     """A cited passage: `n` is the marker number, start/end the supporting sentence inside the document."""

