@@ -11,9 +11,10 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .records import Answer, Citation, Hit
+from .records import Answer, Citation, Hit, Reading
 from .linear import DATA, LinearModel
-from .question import DATE, ENTITY, NUMBER, OTHER, PERSON, PLACE, Question, analyse, names_found, overlap
+from .question import DATE, ENTITY, NUMBER, OTHER, PERSON, PLACE, SPAN, Question, names_found, overlap
+from .settings import Settings
 from .text import STOPWORDS, sentence_spans, stem, terms
 
 _DATE_WORDS = (
@@ -349,10 +350,9 @@ _TEMPLATES = {
 }
 
 
-def gives_kind(question: str, text: str) -> bool:
+def gives_kind(q: Question, text: str) -> bool:
     """Whether `text` holds the kind of answer the question asks for, in words the question does not
     use: a date for "when", a number for "how many", a name for "who"/"where" (other questions: True)."""
-    q = analyse(question)
     words = [w for w in _words(text) if not _known(q, w[2])]
     novel = " ".join(w[2] for w in words)
     if q.qtype == DATE:
@@ -369,13 +369,34 @@ def abstain_message(language: str) -> str:
     return _TEMPLATES.get(language, _TEMPLATES["en"])["abstain"]
 
 
+@dataclass(frozen=True)
+class ReaderPolicy:
+    """How the reader's readings become the answer (chosen on FacQA and TyDi dev, BENCHMARKS.md).
+
+    The passage read is the one whose margin (span over "no answer") minus `rank_penalty` per rank
+    below the first is highest; the question is answered when that margin reaches `min_margin`, or
+    when the sentence support reaches the extractor's threshold and the margin reaches `weak_margin`."""
+
+    rank_penalty: float
+    min_margin: float
+    weak_margin: float
+
+    @classmethod
+    def of(cls, settings: Settings) -> "ReaderPolicy":
+        return cls(settings.reader_rank_penalty, settings.reader_min_margin, settings.reader_weak_margin)
+
+
 def extract_answer(
-    question: str, hits: list[Hit], min_support: float = 0.35, passages: int = 3, model: LinearModel | None = None
+    q: Question, hits: list[Hit], min_support: float = 0.35, passages: int = 3, model: LinearModel | None = None,
+    readings: list[Reading] | None = None, policy: ReaderPolicy | None = None,
 ) -> Answer:
-    """The extractive answer to `question` from `hits`, or an abstention when support is weak."""
-    q = analyse(question)
+    """The extractive answer to `q` from `hits`, or an abstention when support is weak. With the
+    reader's `readings` of the first hits, the span is the reader's; else the linear span scorer's."""
+    question = q.text
     sentences = _sentences(q, hits, passages)
     support = sentences[0].score if sentences else 0.0
+    if readings:
+        return _read_answer(q, hits, support, readings, min_support, policy or ReaderPolicy.of(Settings()))
     if support < min_support:
         return Answer(question, q.language, "", abstain_message(q.language), abstained=True, hits=hits, support_score=support)
 
@@ -401,29 +422,55 @@ def extract_answer(
     text = best.text if best else chosen.text
     answer_span = (sentence_start + best.start, sentence_start + best.end) if best else (sentence_start, sentence_end)
     citations = [_citation(1, chosen.hit, sentence_start, sentence_end, chosen.score)]
-    # another passage whose sentence states the same answer is cited too
-    for s in sentences[1:]:
+    if best:
+        _also_cited(citations, text, sentences, min_support)
+    return _answer(q, text, chosen.text, answer_span, citations, hits, support, show_support=bool(best))
+
+
+def _also_cited(citations: list[Citation], text: str, sentences: list[_Sentence], min_support: float) -> None:
+    """Another passage whose sentence states the same answer is cited too (up to 3 citations)."""
+    for s in sentences:
         if len(citations) >= 3:
             break
-        if best and s.hit.chunk.chunk_id not in {c.chunk_id for c in citations} and text in s.text and s.score >= min_support:
+        if s.hit.chunk.chunk_id not in {c.chunk_id for c in citations} and text in s.text and s.score >= min_support:
             citations.append(_citation(len(citations) + 1, s.hit, s.hit.chunk.start + s.start, s.hit.chunk.start + s.end, s.score))
+
+
+def _answer(q: Question, text: str, sentence: str, span: tuple[int, int], citations: list[Citation], hits: list[Hit],
+            support: float, show_support: bool = True) -> Answer:
     t = _TEMPLATES.get(q.language, _TEMPLATES["en"])
     markers = "][".join(str(c.n) for c in citations)
     reply = t["answer"].format(answer=text, n=markers)
-    if best:
-        reply += "\n" + t["support"].format(sentence=chosen.text, n=1)
+    if show_support and text != sentence:
+        reply += "\n" + t["support"].format(sentence=sentence, n=1)
     return Answer(
-        question=question,
-        language=q.language,
-        text=text,
-        reply=reply,
-        abstained=False,
-        support=chosen.text,
-        span=answer_span,
-        citations=citations,
-        hits=hits,
-        support_score=support,
+        question=q.text, language=q.language, text=text, reply=reply, abstained=False, support=sentence,
+        span=span, citations=citations, hits=hits, support_score=support,
     )
+
+
+def _read_answer(q: Question, hits: list[Hit], support: float, readings: list[Reading], min_support: float,
+                 policy: ReaderPolicy) -> Answer:
+    """The answer the reader found: its most certain passage (rank counts a little), the span it chose
+    there, or for yes/no and why/how questions the sentence holding that span."""
+    best = max(readings, key=lambda r: r.margin - policy.rank_penalty * (r.hit.rank - 1))
+    answered = best.end > best.start and (
+        best.margin >= policy.min_margin or (support >= min_support and best.margin >= policy.weak_margin)
+    )
+    if not answered:
+        answer = Answer(q.text, q.language, "", abstain_message(q.language), abstained=True, hits=hits, support_score=support)
+        answer.reader_margin = best.margin
+        return answer
+    chunk = best.hit.chunk
+    a, b = next(((s, e) for s, e in sentence_spans(chunk.text) if s <= best.start < e), (0, len(chunk.text)))
+    sentence = chunk.text[a:b]
+    text = best.text if q.form == SPAN else sentence
+    citations = [_citation(1, best.hit, chunk.start + a, chunk.start + b, best.margin)]
+    q_sentences = _sentences(q, hits, len(readings))
+    _also_cited(citations, text, q_sentences, min_support)
+    answer = _answer(q, text, sentence, (chunk.start + best.start, chunk.start + best.end), citations, hits, support)
+    answer.reader_margin = best.margin
+    return answer
 
 
 def _citation(n: int, hit: Hit, start: int, end: int, score: float) -> Citation:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .answer import abstain_message, gives_kind
+from .question import Question, as_question
 from .records import Answer, Citation, Hit
 from .support import adds_information, best_sentence, check_statements, citation_quality, split_statements
 from .text import sentence_spans
@@ -83,11 +84,11 @@ def shown_passage(text: str) -> str:
     return "".join(out) + text[last:] if out else text
 
 
-def prompt(question: str, language: str, hits: list[Hit]) -> list[Any]:
+def prompt(q: Question, hits: list[Hit]) -> list[Any]:
     """The messages for the chat model: instructions, two worked examples, the passages and the question."""
     from langchain_core.messages import HumanMessage, SystemMessage
 
-    language = language if language in _LABELS else "en"
+    language = q.language if q.language in _LABELS else "en"
     passages_label, question_label, answer_label = _LABELS[language]
     abstain = abstain_message(language)
 
@@ -96,7 +97,7 @@ def prompt(question: str, language: str, hits: list[Hit]) -> list[Any]:
         return f"{passages_label}:\n{numbered}\n{question_label}: {q}\n{answer_label}:{' ' + answer if answer else ''}"
 
     examples = [block(p, q, a) for p, q, a in _EXAMPLES[language]]
-    task = block([shown_passage(h.chunk.text) for h in hits], question)  # the model continues after "Answer:"
+    task = block([shown_passage(h.chunk.text) for h in hits], q.text)  # the model continues after "Answer:"
     return [
         SystemMessage(_INSTRUCTIONS[language].format(abstain=abstain)),
         HumanMessage("\n\n".join(examples + [task])),
@@ -109,8 +110,7 @@ def says_not_found(text: str) -> bool:
 
 
 def checked_answer(
-    question: str,
-    language: str,
+    question: Question | str,
     hits: list[Hit],
     reply: str,
     table_for: Any,
@@ -123,6 +123,8 @@ def checked_answer(
     or dropped. A reply with no supported statement that adds to the question the kind of answer it
     asks for (a date for "when", a number for "how many", a name for "who") is an abstention.
     The model's markers name the first `shown` hits (default: all); any hit may be cited after the check."""
+    q = as_question(question)
+    question, language = q.text, q.language
     statements = split_statements(reply.strip(), shown or len(hits))
     if not statements or says_not_found(reply):
         return Answer(question, language, "", abstain_message(language), abstained=True, hits=hits, mode="generative")
@@ -132,7 +134,7 @@ def checked_answer(
         **{f"{k}_after": v for k, v in citation_quality(checked, "citations", threshold).items()},
     }
     kept = [s for s in checked if s.supported or unsupported != "drop"]
-    if not any(s.supported and adds_information(s.text, question) and gives_kind(question, s.text) for s in kept):
+    if not any(s.supported and adds_information(s.text, q) and gives_kind(q, s.text) for s in kept):
         answer = Answer(question, language, "", abstain_message(language), abstained=True, hits=hits, mode="generative")
         answer.statements, answer.citation_quality = checked, quality
         return answer

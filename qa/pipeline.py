@@ -20,12 +20,14 @@ from typing import Any
 
 import numpy as np
 
-from .answer import extract_answer
+from .answer import ReaderPolicy, extract_answer
 from .embedding import Embedder, get_embedder
 from .indexing import BuildReport, NothingToIndex, Progress, build_index, remove_documents
 from .ingest import SUPPORTED_SUFFIXES
 from .generation import STOP, checked_answer, prompt, proposed_answer, span_prompt
 from .llm import LLMUnavailable, chat_model, passages_for, stream
+from .question import Question, analyse
+from .reader import Reader, get_reader
 from .records import Answer, Hit, Skipped, Statement
 from .retrieval import Retriever
 from .settings import Settings
@@ -64,9 +66,15 @@ class Tanya:
             assert self._retriever is not None
             return self._retriever
 
+    @property
+    def reader(self) -> Reader | None:
+        """The configured reader (`settings.reader`), loaded once per process; None = the linear span scorer."""
+        return get_reader(self.settings.reader, self.settings.reader_threads)
+
     def warm_up(self) -> None:
-        """Load the index, the model and the stemmer now rather than on the first question."""
+        """Load the index, the models and the stemmer now rather than on the first question."""
         self.retriever()
+        self.reader
         stem("menawari")
 
     @property
@@ -91,11 +99,14 @@ class Tanya:
     ) -> Iterator[str | Answer]:
         """Like `ask`, but a written answer is yielded as it grows (str, the reply so far) before the
         checked Answer, which always comes last."""
-        question = check_question(question, self.settings.max_question_chars)
+        q = analyse(check_question(question, self.settings.max_question_chars))
+        s = self.settings
         clock = [time.perf_counter()]
-        hits = self.retriever().search(question, k=k, mode=retriever)
+        hits = self.retriever().search(q, k=k, mode=retriever)
         clock.append(time.perf_counter())
-        extracted = extract_answer(question, hits, self.settings.min_support)
+        reader = self.reader
+        readings = reader.read(q, hits[: s.reader_passages]) if reader is not None else None
+        extracted = extract_answer(q, hits, s.min_support, readings=readings, policy=ReaderPolicy.of(s))
         clock.append(time.perf_counter())
         timings = {"retrieve": clock[1] - clock[0], "answer": clock[2] - clock[1]}
         spec = self.settings.llm if llm is None else llm
@@ -108,9 +119,9 @@ class Tanya:
         try:
             model = chat_model(settings)
             if settings.llm_mode == "proposer":
-                yield _timed(self._proposed(question, extracted, model), timings, clock[0])
+                yield _timed(self._proposed(q, extracted, model), timings, clock[0])
                 return
-            for piece in stream(model, prompt(question, extracted.language, shown), settings.llm_timeout, STOP):
+            for piece in stream(model, prompt(q, shown), settings.llm_timeout, STOP):
                 reply += piece
                 yield reply
         except LLMUnavailable as exc:
@@ -121,10 +132,10 @@ class Tanya:
         timings["generate"] = clock[3] - clock[2]
 
         def table(statements: list[Statement]) -> list[dict[int, float]]:
-            return support_table(statements, hits, question, self.similarities)
+            return support_table(statements, hits, q, self.similarities)
 
         # the model saw the first passages; the check may also cite the other retrieved ones
-        written = checked_answer(question, extracted.language, hits, reply, table, settings.unsupported, shown=len(shown))
+        written = checked_answer(q, hits, reply, table, settings.unsupported, shown=len(shown))
         timings["check"] = time.perf_counter() - clock[3]
         written.raw_reply = reply
         if written.abstained and not extracted.abstained:
@@ -135,18 +146,18 @@ class Tanya:
             written = extracted
         yield _timed(written, timings, clock[0])
 
-    def _proposed(self, question: str, extracted: Answer, model: Any) -> Answer:
+    def _proposed(self, q: Question, extracted: Answer, model: Any) -> Answer:
         """The extracted answer, its span proposed by the model when the support model prefers it."""
         if extracted.abstained:
             return extracted
         passage = extracted.citations[0].text
-        reply = "".join(stream(model, span_prompt(question, passage), self.settings.llm_timeout, ["\n"]))
+        reply = "".join(stream(model, span_prompt(q.text, passage), self.settings.llm_timeout, ["\n"]))
         hit = next(h for h in extracted.hits if h.chunk.chunk_id == extracted.citations[0].chunk_id)
 
         def prefer(proposal: str, current: str) -> bool:
-            claims = [declarative(question, proposal), declarative(question, current)]
+            claims = [declarative(q.text, proposal), declarative(q.text, current)]
             cos = self.similarities(claims, [hit])
-            p = [support_probability(support_features(c, passage, float(cos[i, 0]), question)) for i, c in enumerate(claims)]
+            p = [support_probability(support_features(c, passage, float(cos[i, 0]), q)) for i, c in enumerate(claims)]
             return p[0] > p[1]
 
         return proposed_answer(extracted, reply, prefer)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .text import STOPWORDS, detect_language, query_concepts, stem, tokens
+from .text import STOPWORDS, detect_language, query_concepts, stem, terms, tokens
 
 # --- answer types --------------------------------------------------------------------------
 
@@ -24,9 +24,18 @@ _QTYPE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (ENTITY, re.compile(r"\b(apa\w*|mana\w*|what|which)\b")),
 ]
 
+# Questions whose answer is not a short span: yes/no ("Did Jack Ma accept at once?") and why/how
+# ("Mengapa Jack Ma bingung?"); they are answered with the supporting sentence.
+SPAN, YESNO, REASON = "span", "yesno", "reason"
+_YESNO_EN = re.compile(r"^(did|does|do|is|are|was|were|has|have|had|can|could|will|would|should)\b")
+# "Apakah nama/warna/yang …" asks what; "Apakah Jack Ma …", "Apakah dia …" asks whether
+_YESNO_ID = re.compile(r"^apakah\s+(?=[A-Z]|(dia|ia|mereka|beliau|ada|benar|sudah|telah|pernah|masih|bisa|dapat|akan)\b)")
+_REASON = re.compile(r"^(mengapa|kenapa|why|how come|bagaimana(kah)?( cara)?|how(?! (many|much|long|far|old|big|large|high|often)\b))\b")
+
+
 @dataclass(frozen=True)
 class Question:
-    """What the extractor knows about a question."""
+    """A question analysed once; this record travels down retrieval, reading, answering and checking."""
 
     text: str
     language: str
@@ -36,6 +45,9 @@ class Question:
     words: frozenset[str]  # lowercased tokens (to keep question words out of answers)
     head: str | None  # the noun asked about ("berapa penumpang" → "penumpang")
     names: frozenset[str]  # lowercased names and numbers the question mentions ("apple", "2018")
+    keywords: tuple[str, ...] = ()  # BM25 search terms (an English question's include their Indonesian translations)
+    asked: frozenset[str] = frozenset()  # its stems and lowercased words: what an answer must add to
+    form: str = SPAN  # span, yesno or reason
 
 
 def analyse(question: str) -> Question:
@@ -57,9 +69,19 @@ def analyse(question: str) -> Question:
     }
     names = {n for n in names if n and n not in STOPWORDS}
     concepts = tuple(query_concepts(question, language))
+    keywords = tuple(dict.fromkeys(t for concept in concepts for t in sorted(concept)))
+    stripped = question.strip()
+    form = YESNO if _YESNO_EN.match(stripped.lower()) or _YESNO_ID.match(stripped[:1].lower() + stripped[1:]) else (
+        REASON if _REASON.match(stripped.lower()) else SPAN)
     return Question(
-        question, language, qtype, concepts, frozenset().union(*concepts), frozenset(toks), head, frozenset(names)
+        question, language, qtype, concepts, frozenset().union(*concepts), frozenset(toks), head, frozenset(names),
+        keywords, frozenset(terms(question)) | frozenset(toks), form,
     )
+
+
+def as_question(question: "Question | str") -> Question:
+    """The analysed record (a string is analysed here, at the library's edge)."""
+    return question if isinstance(question, Question) else analyse(question)
 
 
 _TIME_NOUNS = {"tahun", "tanggal", "bulan", "hari", "pukul", "jam", "nomor", "abad"}

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .linear import DATA
+from .question import Question
 from .records import Hit, Reading
 
 READER_DIR = DATA / "reader"
@@ -95,7 +96,7 @@ class Reader(ABC):
     name: str
 
     @abstractmethod
-    def read(self, question: str, hits: list[Hit]) -> list[Reading]:
+    def read(self, question: Question, hits: list[Hit]) -> list[Reading]:
         """Each hit's best span and no-answer score, in the order of `hits`."""
 
 
@@ -113,16 +114,17 @@ class TransformerReader(Reader):
         self.model = load_reader_model(folder)
         if quantise:  # int8 weights for the linear layers: ~2x faster on CPU, same answers on dev (BENCHMARKS.md)
             self.model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
-        self.threads = threads
+        if threads:
+            torch.set_num_threads(threads)
         self.encoding = Encoding()
         self._lock = threading.Lock()
 
-    def read(self, question: str, hits: list[Hit]) -> list[Reading]:
+    def read(self, question: Question, hits: list[Hit]) -> list[Reading]:
         if not hits:
             return []
         import torch
 
-        q_ids = self.encoding.question(question)
+        q_ids = self.encoding.question(question.text)
         batch = [w for n, h in enumerate(hits) for w in self.encoding.windows(q_ids, h.chunk.text, n)]
         width = max(len(w.ids) for w in batch)
         ids = torch.full((len(batch), width), self.encoding.pad, dtype=torch.long)
@@ -162,14 +164,20 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
-@lru_cache(maxsize=1)
-def get_reader() -> Reader | None:
-    """The shipped reader, loaded once per process; None when torch or the trained weights are missing."""
-    if not (READER_DIR / "meta.json").is_file():
+@lru_cache(maxsize=2)
+def get_reader(name: str = "e5", threads: int = 0) -> Reader | None:
+    """The reader a setting names, loaded once per process: "e5" = the shipped reader (None, with the
+    linear span scorer answering, when torch or its weights are missing); a folder written by
+    `python -m qa train --reader` = that reader; "" = none."""
+    if not name:
         return None
+    folder = READER_DIR if name == "e5" else Path(name)
+    if not (folder / "meta.json").is_file():
+        if name == "e5":
+            return None
+        raise ValueError(f"QA_READER={name!r}: not a reader folder (no meta.json); use 'e5', or '' for the linear span scorer")
     try:
         import torch  # noqa: F401
-        import transformers  # noqa: F401
     except ImportError:
         return None
-    return TransformerReader()
+    return TransformerReader(folder, threads or None)

@@ -147,6 +147,7 @@ class Answer:
     statements: list[Statement] = field(default_factory=list)  # generative mode: the checked sentences
     citation_quality: dict[str, float] = field(default_factory=dict)  # ALCE precision/recall before/after the check
     raw_reply: str = ""  # generative mode: the model's reply as written, before the check
+    reader_margin: float | None = None  # the reader's certainty (span over "no answer") in the passage it chose
 
     def to_json(self) -> dict[str, Any]:
         """The `ask --json` object."""
@@ -159,6 +160,7 @@ class Answer:
             "support": self.support,
             "span": list(self.span) if self.span else None,
             "support_score": round(self.support_score, 4),
+            "reader_margin": None if self.reader_margin is None else round(self.reader_margin, 3),
             "citations": [
                 {
                     "n": c.n,

@@ -13,11 +13,11 @@ from functools import lru_cache
 
 from .embedding import Embedder
 from .linear import DATA, LinearModel
-from .question import Question, analyse, names_found, overlap
+from .question import Question, as_question, names_found, overlap
 from .records import Chunk, Hit
 from .settings import Settings
 from .store import Snapshot
-from .text import query_terms, sentence_spans, terms
+from .text import sentence_spans, terms
 
 MODES = ("hybrid", "dense", "bm25")
 
@@ -50,8 +50,9 @@ class Retriever:
         self.settings = settings
         self.reranker = reranker if reranker is not None else rerank_model()
 
-    def search(self, question: str, k: int | None = None, mode: str | None = None) -> list[Hit]:
+    def search(self, question: Question | str, k: int | None = None, mode: str | None = None) -> list[Hit]:
         """The `k` best passages for `question`, best first, each with its dense and keyword scores."""
+        question = as_question(question)
         k = k or self.settings.top_k
         mode = mode or self.settings.retriever
         cands = self.candidates(question, mode)
@@ -64,20 +65,21 @@ class Retriever:
             for i, c in enumerate(cands[:k])
         ]
 
-    def candidates(self, question: str, mode: str = "hybrid") -> list[Candidate]:
+    def candidates(self, question: Question | str, mode: str = "hybrid") -> list[Candidate]:
         """Passages from the searches `mode` uses, ordered by fused rank, with reranking features."""
+        question = as_question(question)
         if mode not in MODES:
             raise ValueError(f"unknown retriever '{mode}' (choose from {', '.join(MODES)})")
         s = self.settings
         depth = max(s.candidates, s.top_k)
-        query_vec = self.embedder.embed_queries([question])
+        query_vec = self.embedder.embed_queries([question.text])
         dense: dict[int, float] = {}
         keyword: dict[int, float] = {}
         if mode in ("hybrid", "dense"):
             scores, rows = self.snapshot.vectors.search(query_vec, depth)
             dense = {int(r): float(v) for r, v in zip(rows[0], scores[0]) if r >= 0}
         if mode in ("hybrid", "bm25"):
-            scores, rows = self.snapshot.keywords.search(query_terms(question), depth)
+            scores, rows = self.snapshot.keywords.search(list(question.keywords), depth)
             keyword = {int(r): float(v) for r, v in zip(rows, scores)}
 
         dense_rank = _ranks(dense)
@@ -98,7 +100,7 @@ class Retriever:
             sims = self.snapshot.vectors.vectors(missing) @ query_vec[0]
             dense.update({r: float(v) for r, v in zip(missing, sims)})
         chunks = self.snapshot.table.chunks(ranked)
-        q = analyse(question) if mode == "hybrid" else None
+        q = question if mode == "hybrid" else None
         idf = [max(self.snapshot.keywords.idf(t) for t in c) for c in q.concepts] if q else []
         top_keyword = max(keyword.values(), default=0.0) or 1.0
         top_dense = max(dense.values(), default=0.0)

@@ -35,6 +35,15 @@ class Settings:
     keyword_weight: float = 1.0
     # Answer support below this is "not in the articles" (calibrated on FacQA dev, see BENCHMARKS.md).
     min_support: float = 0.35
+    # The reader (qa/reader.py): "e5" = e5-small fine-tuned for extractive QA (needs torch); "" = the
+    # linear span scorer. It reads the first reader_passages hits; ReaderPolicy in qa/answer.py says
+    # how its margins choose the passage and when to abstain (values chosen on dev, BENCHMARKS.md).
+    reader: str = "e5"
+    reader_passages: int = 3
+    reader_rank_penalty: float = 1.0
+    reader_min_margin: float = 2.0
+    reader_weak_margin: float = -2.0
+    reader_threads: int = 0  # torch threads for the reader (0: torch's default, all cores)
     # Written answers (qa/llm.py): "" = extractive only; else ollama:MODEL, openai:MODEL, gguf:PATH|gemma3-270m
     llm: str = ""
     llm_url: str = ""  # Ollama or OpenAI-compatible base URL

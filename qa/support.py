@@ -25,7 +25,7 @@ from functools import lru_cache
 import numpy as np
 
 from .linear import DATA, LinearModel, sigmoid
-from .question import analyse, overlap
+from .question import Question, analyse, as_question, overlap
 from .records import Hit, Statement
 from .text import STOPWORDS, sentence_spans, stem, terms, tokens
 
@@ -66,12 +66,12 @@ def declarative(question: str, answer: str) -> str:
     return (replaced if n else f"{body} {answer}") + "."
 
 
-def claim_of(statement: str, question: str) -> str:
+def claim_of(statement: str, q: Question | None) -> str:
     """What a statement claims: a bare answer ("10 suku.") means the question answered by it."""
-    return declarative(question, statement) if question and len(tokens(statement)) <= 5 else statement
+    return declarative(q.text, statement) if q is not None and len(tokens(statement)) <= 5 else statement
 
 
-def support_features(sentence: str, passage: str, cosine: float, question: str = "") -> dict[str, float]:
+def support_features(sentence: str, passage: str, cosine: float, q: Question | None = None) -> dict[str, float]:
     """The evidence that `passage` supports `sentence`, as named features. With the `question`, the
     words the sentence adds to it (its answer) are weighed on their own: they are what needs support,
     in the passage and in the passage sentence closest to the claim."""
@@ -85,7 +85,7 @@ def support_features(sentence: str, passage: str, cosine: float, question: str =
     stems = {stem(w) for w in words}
     found = [n for n in names if n in words or stem(n) in stems or (len(n) >= 5 and any(w.startswith(n[:-1]) for w in words))]
     numbers = [n for n in names if n[0].isdigit()]
-    asked = set(terms(question)) | {w.lower() for w in tokens(question)}
+    asked = q.asked if q is not None else frozenset()
     novel = [c for c in claim.concepts if not c & asked]
     novel_names = [n for n in names if n not in asked and stem(n) not in asked]
     return {
@@ -152,10 +152,12 @@ Similarities = Callable[[list[str], list[Hit]], np.ndarray]
 
 
 def support_table(
-    statements: list[Statement], hits: list[Hit], question: str, similarities: Similarities, model: LinearModel | None = None
+    statements: list[Statement], hits: list[Hit], question: Question | str, similarities: Similarities,
+    model: LinearModel | None = None,
 ) -> list[dict[int, float]]:
     """P(supported) of every (statement, shown passage) pair, by marker number (1-based).
     `similarities(sentences, hits)` gives the embedding cosines (`Tanya.similarities`)."""
+    question = as_question(question)
     claims = [claim_of(st.text, question) for st in statements]
     cosines = similarities(claims, hits)
     return [
@@ -205,11 +207,10 @@ def citation_quality(statements: list[Statement], markers: str, threshold: float
     return {"recall": supported / len(statements), "precision": good / total if total else 0.0}
 
 
-def adds_information(statement: str, question: str) -> bool:
+def adds_information(statement: str, q: Question) -> bool:
     """Whether a statement says something the question does not ("Jack Ma." to "Who offered Jack Ma
     …?" only echoes it): an echo may be "supported" by any passage that repeats the question."""
-    asked = set(terms(question)) | {w.lower() for w in tokens(question)}
-    return any(not c & asked for c in analyse(statement).concepts)
+    return any(not c & q.asked for c in analyse(statement).concepts)
 
 
 def best_sentence(statement: str, passage: str) -> tuple[int, int]:

@@ -29,7 +29,7 @@ def collect_passages(tanya: Tanya, questions: list[dict[str, Any]], progress: Pr
     retriever = tanya.retriever()
     groups = []
     for record in _answerable(questions, progress):
-        cands = retriever.candidates(record["question"])
+        cands = retriever.candidates(analyse(record["question"]))
         groups.append(([c.features for c in cands], np.array([float(is_gold(Hit(c.chunk, c.fused), record)) for c in cands])))
     return groups
 
@@ -39,8 +39,9 @@ def collect_spans(tanya: Tanya, questions: list[dict[str, Any]], progress: Progr
     retriever = tanya.retriever()
     groups = []
     for record in _answerable(questions, progress):
-        hits = retriever.search(record["question"], k=max(10, tanya.settings.top_k))
-        spans = candidates(analyse(record["question"]), hits)
+        q = analyse(record["question"])
+        hits = retriever.search(q, k=max(10, tanya.settings.top_k))
+        spans = candidates(q, hits)
         if spans:
             golds = [str(a) for a in record["answers"]]
             groups.append(([c.features for c in spans], np.array([token_f1(c.text, golds) for c in spans])))
@@ -85,17 +86,18 @@ def collect_support(
     answerable = list(_answerable(questions, progress))
     rows, labels = [], []
     for i, record in enumerate(answerable):
-        hits = retriever.search(record["question"], k=5)
+        q = analyse(record["question"])
+        hits = retriever.search(q, k=5)
         answer = str(record["answers"][0])
         wrong = str(answerable[(i * 7 + 3) % len(answerable)]["answers"][0])
-        claims = [declarative(record["question"], answer), declarative(record["question"], wrong)]
+        claims = [declarative(q.text, answer), declarative(q.text, wrong)]
         cosines = tanya.similarities(claims, hits)
         for j, hit in enumerate(hits):
             holds = normalise_answer(answer) in normalise_answer(hit.chunk.text)
-            rows.append(support_features(claims[0], hit.chunk.text, float(cosines[0, j]), record["question"]))
+            rows.append(support_features(claims[0], hit.chunk.text, float(cosines[0, j]), q))
             labels.append(float(holds))
             if holds and normalise_answer(wrong) not in normalise_answer(hit.chunk.text):
-                rows.append(support_features(claims[1], hit.chunk.text, float(cosines[1, j]), record["question"]))
+                rows.append(support_features(claims[1], hit.chunk.text, float(cosines[1, j]), q))
                 labels.append(0.0)
     return rows, np.array(labels)
 

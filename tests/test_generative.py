@@ -118,8 +118,8 @@ def test_unsupported_sentences_are_dropped_when_configured(gemma: Tanya) -> None
     def table(statements: list[Statement]) -> list[dict[int, float]]:
         return support_table(statements, hits, question, gemma.similarities)
 
-    marked = checked_answer(question, "id", hits, reply, table, "mark")
-    dropped = checked_answer(question, "id", hits, reply, table, "drop")
+    marked = checked_answer(question, hits, reply, table, "mark")
+    dropped = checked_answer(question, hits, reply, table, "drop")
     assert "Mars" in marked.reply and "tidak didukung" in marked.reply
     assert "Mars" not in dropped.reply and "Joko Widodo" in dropped.reply
     assert len(dropped.statements) == 2  # the check still reports what it dropped
@@ -265,8 +265,8 @@ def test_a_supported_sentence_that_does_not_answer_is_not_the_answer(gemma: Tany
     def table(statements: list[Statement]) -> list[dict[int, float]]:
         return support_table(statements, hits, question, gemma.similarities)
 
-    off_topic = checked_answer(question, "id", hits, "Lazada Indonesia melibatkan integrasi pembayaran Alipay [1].", table)
+    off_topic = checked_answer(question, hits, "Lazada Indonesia melibatkan integrasi pembayaran Alipay [1].", table)
     assert off_topic.statements[0].supported  # true, and cited correctly…
     assert off_topic.abstained  # …but no date: the pipeline shows the extracted answer instead
-    dated = checked_answer(question, "id", hits, "Alibaba Group menguasai saham Lazada pada awal 2016 [1].", table)
+    dated = checked_answer(question, hits, "Alibaba Group menguasai saham Lazada pada awal 2016 [1].", table)
     assert not dated.abstained and "2016" in dated.reply

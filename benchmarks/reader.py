@@ -1,0 +1,168 @@
+"""The reader against the linear span scorer, and the choice of how its scores decide (ReaderPolicy).
+
+    python benchmarks/reader.py --split dev  --choose     # grid over the policy on dev; prints the best
+    python benchmarks/reader.py --split test              # the shipped settings on test
+
+Sets (each over an index of its own articles, built if missing): FacQA (`--facqa-index`, 311 questions a
+split), the 50 English questions written from the first 50 FacQA questions of the split
+(`benchmarks/facqa-{split}-en.jsonl`), and TyDi QA GoldP Indonesian dev (`--tydi-index`; dev only:
+it has no test split here). Negatives for abstention: the FacQA questions over an index of the seed
+article alone (every answer there is a guess), as in benchmarks/abstention.py.
+
+Retrieval runs once per question; the reader reads the top 5 once; every policy is then applied to the
+stored readings, so the grid costs nothing but arithmetic.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from qa import Settings, Tanya  # noqa: E402
+from qa.answer import ReaderPolicy, extract_answer  # noqa: E402
+from qa.evaluation import exact_match, load_questions, token_f1  # noqa: E402
+from qa.question import analyse  # noqa: E402
+from qa.reader import get_reader  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data"
+
+
+def collect(tanya: Tanya, questions: list[dict], reader, depth: int = 5) -> list[dict]:
+    """Per question: its record, hits, the reader's readings of the top `depth`, and the time each step took."""
+    out = []
+    retriever = tanya.retriever()
+    for record in questions:
+        t0 = time.perf_counter()
+        q = analyse(record["question"])
+        hits = retriever.search(q, k=10)
+        t1 = time.perf_counter()
+        readings = reader.read(q, hits[:depth]) if reader else []
+        t2 = time.perf_counter()
+        out.append({"record": record, "q": q, "hits": hits, "readings": readings,
+                    "retrieve_ms": (t1 - t0) * 1000, "read_ms": (t2 - t1) * 1000})
+    return out
+
+
+def score(items: list[dict], min_support: float, passages: int, policy: ReaderPolicy | None) -> dict:
+    """EM, F1 and abstentions of one way of answering over collected items."""
+    em = f1 = abstained = 0.0
+    for it in items:
+        readings = it["readings"][:passages] if policy else None
+        answer = extract_answer(it["q"], it["hits"], min_support, readings=readings, policy=policy)
+        golds = [str(a) for a in it["record"]["answers"]]
+        prediction = "" if answer.abstained else answer.text
+        em += exact_match(prediction, golds)
+        f1 += token_f1(prediction, golds)
+        abstained += answer.abstained
+    n = max(1, len(items))
+    return {"em": em / n, "f1": f1 / n, "abstained": abstained / n}
+
+
+def answered(items: list[dict], min_support: float, passages: int, policy: ReaderPolicy | None) -> float:
+    """Share of negatives (questions the index cannot answer) that got an answer anyway."""
+    got = 0
+    for it in items:
+        readings = it["readings"][:passages] if policy else None
+        got += not extract_answer(it["q"], it["hits"], min_support, readings=readings, policy=policy).abstained
+    return got / max(1, len(items))
+
+
+def index(path: Path, articles: Path) -> Tanya:
+    tanya = Tanya(Settings.from_env(index_dir=path))
+    if not tanya.has_index():
+        print(f"indexing {articles} into {path} …", file=sys.stderr)
+        tanya.index([articles])
+    return tanya
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--split", default="dev", choices=("dev", "test"))
+    parser.add_argument("--facqa-index", type=Path, default=Path("/tmp/facqa"))
+    parser.add_argument("--tydi-index", type=Path, default=Path("/tmp/tydi"))
+    parser.add_argument("--reader", default="e5", help="QA_READER value: e5 or a folder written by qa train --reader")
+    parser.add_argument("--choose", action="store_true", help="grid over the policy (dev only) and print the best")
+    parser.add_argument("--json", type=Path, help="write the figures here")
+    args = parser.parse_args()
+
+    settings = Settings.from_env()
+    reader = get_reader(args.reader, settings.reader_threads)
+    if reader is None:
+        raise SystemExit("no reader (torch missing, or no weights in qa/data/reader)")
+    facqa = index(args.facqa_index, DATA / "facqa-id" / "articles")
+    sets = {
+        f"FacQA {args.split}": (facqa, load_questions(DATA / "facqa-id" / f"questions-{args.split}.jsonl")),
+        f"FacQA {args.split}-50 (en)": (facqa, load_questions(ROOT / "benchmarks" / f"facqa-{args.split}-en.jsonl")),
+    }
+    if args.split == "dev":
+        sets["TyDi dev"] = (index(args.tydi_index, DATA / "tydiqa-id" / "articles"), load_questions(DATA / "tydiqa-id" / "questions-dev.jsonl"))
+    collected = {name: collect(t, qs, reader) for name, (t, qs) in sets.items()}
+    with tempfile.TemporaryDirectory() as tmp:
+        seed = Tanya(Settings.from_env(index_dir=Path(tmp) / "index"))
+        seed.index([ROOT / "seeds"])
+        negatives = collect(seed, sets[f"FacQA {args.split}"][1], reader)
+
+    min_support = settings.min_support
+    shipped = ReaderPolicy.of(settings)
+    rows = []
+
+    def row(label: str, passages: int, policy: ReaderPolicy | None) -> dict:
+        r = {"system": label, "passages": passages,
+             "policy": None if policy is None else [policy.rank_penalty, policy.min_margin, policy.weak_margin],
+             "negatives_answered": answered(negatives, min_support, passages, policy)}
+        for name, items in collected.items():
+            r[name] = score(items, min_support, passages, policy)
+        return r
+
+    rows.append(row("linear span scorer (before)", 3, None))
+    rows.append(row("reader (shipped settings)", settings.reader_passages, shipped))
+    if args.choose:
+        baseline = rows[0]
+        main_set = f"FacQA {args.split}"
+        best = None
+        grid = itertools.product((1, 2, 3, 5), (0.0, 0.5, 1.0, 2.0, 3.0), (-1.0, 0.0, 1.0, 2.0, 3.0, 4.0), (-4.0, -2.0, 0.0, 99.0))
+        for passages, penalty, margin, weak in grid:
+            if weak > margin and weak != 99.0:
+                continue
+            policy = ReaderPolicy(penalty, margin, weak)
+            r = row("candidate", passages, policy)
+            # abstention no worse than the linear scorer's: on negatives, and on FacQA's positives
+            if r["negatives_answered"] > baseline["negatives_answered"] + 1e-9:
+                continue
+            if r[main_set]["abstained"] > baseline[main_set]["abstained"] + 1e-9:
+                continue
+            objective = statistics.mean(r[name]["f1"] for name in collected)
+            if best is None or objective > best[0]:
+                best = (objective, r)
+        if best:
+            best[1]["system"] = "reader (best on dev)"
+            rows.append(best[1])
+
+    print(f"| system | passages read | policy (rank penalty, min margin, weak margin) | negatives answered | "
+          + " | ".join(f"{n} EM / F1 / abstained" for n in collected) + " |")
+    print("|---|---|---|---|" + "---|" * len(collected))
+    for r in rows:
+        print(f"| {r['system']} | {r['passages']} | {r['policy']} | {r['negatives_answered']:.3f} | "
+              + " | ".join(f"{r[n]['em']:.3f} / {r[n]['f1']:.3f} / {r[n]['abstained']:.3f}" for n in collected) + " |")
+    for name, items in collected.items():
+        read = sorted(it["read_ms"] for it in items)
+        print(f"{name}: retrieval p50 {statistics.median(it['retrieve_ms'] for it in items):.0f} ms, "
+              f"reading 5 passages p50 {read[len(read) // 2]:.0f} ms")
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
