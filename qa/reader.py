@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import threading
+import warnings
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from functools import lru_cache
@@ -41,15 +42,14 @@ class Window:
     passage: int = 0  # which passage of the batch
 
 
-def windows(question_ids: list[int], passage_ids: list[int], offsets: list[tuple[int, int]], bos: int, eos: int,
-            max_tokens: int = MAX_TOKENS, stride: int = STRIDE) -> list[tuple[int, int]]:
+def windows(question_tokens: int, passage_tokens: int, max_tokens: int = MAX_TOKENS, stride: int = STRIDE) -> list[tuple[int, int]]:
     """The [a, b) ranges of passage tokens that fit beside the question, overlapping by `stride`."""
-    room = max(16, max_tokens - len(question_ids) - 3)
+    room = max(16, max_tokens - question_tokens - 3)
     out, a = [], 0
     while True:
-        b = min(len(passage_ids), a + room)
+        b = min(passage_tokens, a + room)
         out.append((a, b))
-        if b >= len(passage_ids):
+        if b >= passage_tokens:
             return out
         a = max(a + 1, b - stride)
 
@@ -70,7 +70,7 @@ class Encoding:
                 max_tokens: int = MAX_TOKENS, stride: int = STRIDE) -> list[Window]:
         ids, offsets = self.ids(passage)
         out = []
-        for a, b in windows(question_ids, ids, offsets, self.bos, self.eos, max_tokens, stride):
+        for a, b in windows(len(question_ids), len(ids), max_tokens, stride):
             seq = [self.bos, *question_ids, self.eos, *ids[a:b], self.eos]
             out.append(Window(seq, len(question_ids) + 2, list(offsets[a:b]), index))
         return out
@@ -88,6 +88,19 @@ def best_span(start: np.ndarray, end: np.ndarray, first: int, count: int, longes
     flat = int(np.argmax(scores))
     i, j = divmod(flat, count)
     return i, j, float(scores[i, j])
+
+
+def pad_batch(rows: list[list[int]], pad: int):
+    """Token id rows → (ids, attention mask) tensors padded to the longest row."""
+    import torch
+
+    width = max(map(len, rows))
+    ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for r, row in enumerate(rows):
+        ids[r, : len(row)] = torch.tensor(row)
+        mask[r, : len(row)] = 1
+    return ids, mask
 
 
 class Reader(ABC):
@@ -112,8 +125,10 @@ class TransformerReader(Reader):
 
         self.meta = json.loads((folder / "meta.json").read_text())
         self.model = load_reader_model(folder)
-        if quantise:  # int8 weights for the linear layers: ~2x faster on CPU, same answers on dev (BENCHMARKS.md)
-            self.model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
+        if quantise:  # int8 weights for the linear layers: ~2x faster on CPU (BENCHMARKS.md)
+            with warnings.catch_warnings():  # torch.ao's notice that this API moves to torchao
+                warnings.simplefilter("ignore")
+                self.model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
         if threads:
             torch.set_num_threads(threads)
         self.encoding = Encoding()
@@ -126,12 +141,7 @@ class TransformerReader(Reader):
 
         q_ids = self.encoding.question(question.text)
         batch = [w for n, h in enumerate(hits) for w in self.encoding.windows(q_ids, h.chunk.text, n)]
-        width = max(len(w.ids) for w in batch)
-        ids = torch.full((len(batch), width), self.encoding.pad, dtype=torch.long)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
-        for r, w in enumerate(batch):
-            ids[r, : len(w.ids)] = torch.tensor(w.ids)
-            mask[r, : len(w.ids)] = 1
+        ids, mask = pad_batch([w.ids for w in batch], self.encoding.pad)
         with self._lock, torch.inference_mode():
             start, end = self.model(ids, mask)
         start, end = start.float().numpy(), end.float().numpy()

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from .evaluation import exact_match, normalise_answer, token_f1
-from .reader import MAX_TOKENS, READER_DIR, STRIDE, Encoding, best_span
+from .reader import MAX_TOKENS, READER_DIR, STRIDE, Encoding, best_span, pad_batch
 
 Log = Callable[[str], None]
 
@@ -158,18 +158,6 @@ def _batches(items: list[Item], size: int, rng: random.Random) -> list[list[int]
     return batches
 
 
-def _pad(rows: list[list[int]], pad: int):
-    import torch
-
-    width = max(map(len, rows))
-    ids = torch.full((len(rows), width), pad, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for r, row in enumerate(rows):
-        ids[r, : len(row)] = torch.tensor(row)
-        mask[r, : len(row)] = 1
-    return ids, mask
-
-
 def cache_lower(model: Any, items: list[Item], pad: int, batch: int = 64) -> list[Any]:
     """The frozen layers' output for every window (fp16, unpadded)."""
     import torch
@@ -180,7 +168,7 @@ def cache_lower(model: Any, items: list[Item], pad: int, batch: int = 64) -> lis
     with torch.inference_mode():
         for i in range(0, len(order), batch):
             part = order[i : i + batch]
-            ids, mask = _pad([items[j].ids for j in part], pad)
+            ids, mask = pad_batch([items[j].ids for j in part], pad)
             hidden = model.lower(ids, mask).half()
             for r, j in enumerate(part):
                 out[j] = hidden[r, : len(items[j].ids)].clone()
@@ -199,7 +187,7 @@ def read_examples(model: Any, encoding: Encoding, examples: list[Example], batch
     with torch.inference_mode():
         for i in range(0, len(windows), batch):
             part = windows[i : i + batch]
-            ids, mask = _pad([w.ids for _, w in part], encoding.pad)
+            ids, mask = pad_batch([w.ids for _, w in part], encoding.pad)
             start, end = (t.numpy() for t in model(ids, mask))
             for r, (n, w) in enumerate(part):
                 a, b, score = best_span(start[r], end[r], w.first, len(w.offsets))
@@ -279,7 +267,7 @@ def train_reader(
             optimiser.step()
             schedule.step()
             step += 1
-            total += float(loss) * len(part)
+            total += float(loss.detach()) * len(part)
             seen += len(part)
             if step % 100 == 0:
                 log(f"epoch {epoch} step {step}/{steps} loss {total / seen:.3f} ({time.perf_counter() - clock:.0f} s)")

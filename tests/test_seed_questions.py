@@ -23,6 +23,23 @@ QUESTIONS = [
     ("Layanan pembayaran apa yang diintegrasikan Lazada Indonesia?", "Alipay", {6}, "id"),
     ("Siapa pendiri Alibaba Group?", "Jack Ma", {1, 9}, "id"),
     ("Dari situs apa pernyataan itu dikutip?", "techinasia.com", {2}, "id"),
+    # which field / platform / what access (issue: a trained reader), written before the reader answered them
+    ("What sector was Jack Ma invited to advise on?", "e-commerce", {1}, "en"),
+    ("Di bidang apa Jack Ma diminta menjadi penasehat?", "e-commerce", {1}, "id"),
+    ("What did Rudiantara say small firms need access to?", "teknologi", {10}, "en"),
+    ("Apa yang harus diberikan kepada UKM menurut Jokowi dan Jack Ma?", "akses terhadap teknologi", {10}, "id"),
+    ("Through which platform are Indonesian products marketed in China?", "Tmall", {12}, "en"),
+    ("Melalui platform apa produk Indonesia dipasarkan ke China?", "Tmall", {12}, "id"),
+    ("Where are Indonesian products sold through Tmall?", "China", {12}, "en"),
+    ("Ke pasar mana produk Indonesia dipasarkan melalui Tmall?", "China", {12}, "id"),
+    ("Which company's shares did Alibaba take control of in early 2016?", "Lazada", {6}, "en"),
+    ("Saham perusahaan apa yang dikuasai Alibaba Group pada awal 2016?", "Lazada", {6}, "id"),
+    ("What is Rudiantara's position?", "Menteri Komunikasi dan Informatika", {2, 10}, "en"),
+    ("Perusahaan apa yang didirikan Jack Ma?", "Alibaba", {1, 9}, "id"),
+    ("In which region is the e-commerce industry still very young?", "Asia Tenggara", {2}, "en"),
+    # yes/no: answered with the sentence that says it
+    ("Did Jack Ma immediately accept the offer?", "menerima", {4, 5}, "en"),
+    ("Apakah Jack Ma langsung menerima tawaran itu?", "menerima", {4, 5}, "id"),
 ]
 
 NO_ANSWER = [

@@ -1,0 +1,78 @@
+"""The trained reader on the real seed index: spans, comparable scores, abstention, the linear fallback."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from conftest import SEED_ID, settings_for
+from qa import Tanya
+from qa.question import analyse
+from qa.reader import READER_DIR, get_reader
+from qa.records import Chunk, Hit
+
+pytestmark = pytest.mark.skipif(not (READER_DIR / "meta.json").is_file(), reason="no trained reader shipped")
+
+
+def _hit(text: str, rank: int) -> Hit:
+    return Hit(Chunk(f"c{rank}", f"d{rank}", "x.txt", "", 1, 0, len(text), text), 0.0, rank=rank)
+
+
+def test_reader_is_on_by_default_and_finds_the_span(seed_tanya: Tanya) -> None:
+    assert seed_tanya.reader is not None
+    answer = seed_tanya.ask("Di bidang apa Jack Ma diminta menjadi penasehat?")
+    assert answer.reader_margin is not None and answer.reader_margin > 0
+    assert "e-commerce" in answer.text
+    # the span's document offsets point at the answer inside the cited sentence
+    document = seed_tanya.document_text(SEED_ID)
+    assert document[answer.span[0] : answer.span[1]] == answer.text
+    assert answer.citations[0].start <= answer.span[0] < answer.span[1] <= answer.citations[0].end
+
+
+def test_scores_compare_across_passages() -> None:
+    """Trained with passages that do not answer, the reader says so; the passage that answers wins."""
+    reader = get_reader("e5")
+    q = analyse("Siapa yang menawari Jack Ma menjadi penasehat?")
+    distractors = [
+        "Harimau Sumatera terancam punah karena hutan terus dibuka untuk perkebunan kelapa sawit.",
+        "Banjir merendam ribuan rumah di Jakarta Timur setelah hujan deras sejak Senin malam.",
+        "Menteri Komunikasi dan Informatika Rudiantara meminta Jack Ma menjadi penasehat di Asia Tenggara.",
+    ]
+    gold = "Jack Ma sempat berada dalam posisi dilematis setelah ditawari Presiden Joko Widodo menjadi penasehat."
+    readings = reader.read(q, [_hit(t, n) for n, t in enumerate(distractors + [gold], start=1)])
+    best = max(readings, key=lambda r: r.margin)
+    assert "Joko Widodo" in best.text
+    assert readings[0].margin < 0 and readings[1].margin < 0  # unrelated: "no answer here"
+    assert best.margin > max(r.margin for r in readings[:2]) + 3
+
+
+def test_long_passages_are_read_in_overlapping_windows() -> None:
+    reader = get_reader("e5")
+    filler = " ".join(f"Kalimat pengisi nomor {i} tentang cuaca di kota yang tidak disebutkan namanya." for i in range(60))
+    text = filler + " Jembatan Suramadu diresmikan oleh Presiden Susilo Bambang Yudhoyono pada tahun 2009. " + filler
+    reading = reader.read(analyse("Siapa yang meresmikan Jembatan Suramadu?"), [_hit(text, 1)])[0]
+    assert "Susilo Bambang Yudhoyono" in reading.text
+    assert text[reading.start : reading.end] == reading.text
+
+
+def test_yes_no_questions_get_the_supporting_sentence(seed_tanya: Tanya) -> None:
+    answer = seed_tanya.ask("Did Jack Ma immediately accept the offer?")
+    assert not answer.abstained
+    assert answer.text == answer.support and len(answer.text.split()) > 6
+
+
+def test_no_reader_falls_back_to_the_linear_scorer(tmp_path: Path, seed_tanya: Tanya) -> None:
+    plain = Tanya(replace(seed_tanya.settings, reader=""))
+    assert plain.reader is None
+    answer = plain.ask("Siapa yang menawari Jack Ma menjadi penasehat?")
+    assert "Joko Widodo" in answer.text and answer.reader_margin is None
+    with pytest.raises(ValueError, match="QA_READER"):
+        Tanya(settings_for(tmp_path / "i", reader=str(tmp_path))).reader
+
+
+def test_reader_abstains_on_questions_the_article_does_not_answer(seed_tanya: Tanya) -> None:
+    for question in ("Who won the 2018 World Cup?", "Berapa harga saham Apple hari ini?"):
+        answer = seed_tanya.ask(question)
+        assert answer.abstained and answer.citations == [], answer.reply
