@@ -78,6 +78,31 @@ def answered(items: list[dict], min_support: float, passages: int, policy: Reade
     return got / max(1, len(items))
 
 
+def speed(tanya: Tanya, questions: list[dict], folder: Path, passages: int) -> None:
+    """Reading time of the top passages per question: fp32 vs int8 weights, 1 vs 2 threads."""
+    import torch
+
+    from qa.reader import TransformerReader
+
+    retriever = tanya.retriever()
+    work = [(analyse(r["question"]), retriever.search(analyse(r["question"]), k=passages)) for r in questions]
+    print(f"| weights | threads | reading {passages} passages p50 ms | p95 ms |")
+    print("|---|---|---|---|")
+    for quantise in (False, True):
+        reader = TransformerReader(folder, quantise=quantise)
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            reader.read(*work[0])
+            times = []
+            for q, hits in work:
+                t = time.perf_counter()
+                reader.read(q, hits)
+                times.append((time.perf_counter() - t) * 1000)
+            times.sort()
+            print(f"| {'int8 (dynamic)' if quantise else 'fp32'} | {threads} | {times[len(times) // 2]:.0f} | "
+                  f"{times[int(len(times) * 0.95)]:.0f} |")
+
+
 def index(path: Path, articles: Path) -> Tanya:
     tanya = Tanya(Settings.from_env(index_dir=path))
     if not tanya.has_index():
@@ -94,9 +119,17 @@ def main() -> int:
     parser.add_argument("--reader", default="e5", help="QA_READER value: e5 or a folder written by qa train --reader")
     parser.add_argument("--choose", action="store_true", help="grid over the policy (dev only) and print the best")
     parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument("--speed", type=int, metavar="N", help="instead: time the reader on N dev questions (fp32/int8, threads)")
     args = parser.parse_args()
 
     settings = Settings.from_env()
+    if args.speed:
+        from qa.reader import READER_DIR
+
+        folder = READER_DIR if args.reader == "e5" else Path(args.reader)
+        questions = load_questions(DATA / "facqa-id" / "questions-dev.jsonl")[: args.speed]
+        speed(index(args.facqa_index, DATA / "facqa-id" / "articles"), questions, folder, settings.reader_passages)
+        return 0
     reader = get_reader(args.reader, settings.reader_threads)
     if reader is None:
         raise SystemExit("no reader (torch missing, or no weights in qa/data/reader)")

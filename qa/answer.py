@@ -419,8 +419,9 @@ def extract_answer(
 
     chunk = chosen.hit.chunk
     sentence_start, sentence_end = chunk.start + chosen.start, chunk.start + chosen.end
-    text = best.text if best else chosen.text
-    answer_span = (sentence_start + best.start, sentence_start + best.end) if best else (sentence_start, sentence_end)
+    short = best is not None and q.form == SPAN  # yes/no, why/how: the sentence
+    text = best.text if short else chosen.text
+    answer_span = (sentence_start + best.start, sentence_start + best.end) if short else (sentence_start, sentence_end)
     citations = [_citation(1, chosen.hit, sentence_start, sentence_end, chosen.score)]
     if best:
         _also_cited(citations, text, sentences, min_support)
@@ -466,11 +467,11 @@ def _read_answer(q: Question, hits: list[Hit], support: float, readings: list[Re
     spans = [(s, e) for s, e in sentence_spans(chunk.text) if s < best.end and best.start < e] or [(0, len(chunk.text))]
     a, b = spans[0][0], spans[-1][1]
     sentence = chunk.text[a:b]
-    text = best.text if q.form == SPAN else sentence
+    span = (best.start, best.end) if q.form == SPAN else (a, b)  # yes/no, why/how: the sentence
+    text = chunk.text[span[0] : span[1]]
     citations = [_citation(1, best.hit, chunk.start + a, chunk.start + b, best.margin)]
-    q_sentences = _sentences(q, hits, len(readings))
-    _also_cited(citations, text, q_sentences, min_support)
-    answer = _answer(q, text, sentence, (chunk.start + best.start, chunk.start + best.end), citations, hits, support)
+    _also_cited(citations, text, _sentences(q, hits, len(readings)), min_support)
+    answer = _answer(q, text, sentence, (chunk.start + span[0], chunk.start + span[1]), citations, hits, support)
     answer.reader_margin = best.margin
     return answer
 

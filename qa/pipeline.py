@@ -106,9 +106,12 @@ class Tanya:
         clock.append(time.perf_counter())
         reader = self.reader
         readings = reader.read(q, hits[: s.reader_passages]) if reader is not None else None
+        read = time.perf_counter()
         extracted = extract_answer(q, hits, s.min_support, readings=readings, policy=ReaderPolicy.of(s))
         clock.append(time.perf_counter())
         timings = {"retrieve": clock[1] - clock[0], "answer": clock[2] - clock[1]}
+        if readings is not None:
+            timings["read"] = read - clock[1]
         spec = self.settings.llm if llm is None else llm
         if not spec:
             yield _timed(extracted, timings, clock[0])
