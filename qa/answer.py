@@ -450,6 +450,17 @@ def _answer(q: Question, text: str, sentence: str, span: tuple[int, int], citati
     )
 
 
+_UNIT = re.compile(r"\s([^\W\d_][\w-]*)")
+
+
+def _with_unit(text: str, end: int) -> int:
+    """A number keeps the word after it ("10" → "10 kementerian", "49,07" → "49,07 detik")."""
+    m = _UNIT.match(text, end)
+    if end and text[end - 1].isdigit() and m and m.group(1).lower() not in STOPWORDS:
+        return m.end()
+    return end
+
+
 def _read_answer(q: Question, hits: list[Hit], support: float, readings: list[Reading], min_support: float,
                  policy: ReaderPolicy) -> Answer:
     """The answer the reader found: its most certain passage (rank counts a little), the span it chose
@@ -468,6 +479,8 @@ def _read_answer(q: Question, hits: list[Hit], support: float, readings: list[Re
     a, b = spans[0][0], spans[-1][1]
     sentence = chunk.text[a:b]
     span = (best.start, best.end) if q.form == SPAN else (a, b)  # yes/no, why/how: the sentence
+    if q.form == SPAN and q.qtype == NUMBER:
+        span = (span[0], _with_unit(chunk.text, span[1]))
     text = chunk.text[span[0] : span[1]]
     citations = [_citation(1, best.hit, chunk.start + a, chunk.start + b, best.margin)]
     _also_cited(citations, text, _sentences(q, hits, len(readings)), min_support)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import threading
-import warnings
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from functools import lru_cache
@@ -118,17 +117,14 @@ class TransformerReader(Reader):
 
     name = "e5-small-reader"
 
-    def __init__(self, folder: Path = READER_DIR, threads: int | None = None, quantise: bool = True) -> None:
+    def __init__(self, folder: Path = READER_DIR, threads: int | None = None) -> None:
         import torch
 
         from .reader_model import load_reader_model
 
         self.meta = json.loads((folder / "meta.json").read_text())
+        # fp32: int8 dynamic quantisation was measured and changes the answers (BENCHMARKS.md)
         self.model = load_reader_model(folder)
-        if quantise:  # int8 weights for the linear layers: ~2x faster on CPU (BENCHMARKS.md)
-            with warnings.catch_warnings():  # torch.ao's notice that this API moves to torchao
-                warnings.simplefilter("ignore")
-                self.model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
         if threads:
             torch.set_num_threads(threads)
         self.encoding = Encoding()
