@@ -374,16 +374,23 @@ class ReaderPolicy:
     """How the reader's readings become the answer (chosen on FacQA and TyDi dev, BENCHMARKS.md).
 
     The passage read is the one whose margin (span over "no answer") minus `rank_penalty` per rank
-    below the first is highest; the question is answered when that margin reaches `min_margin`, or
-    when the sentence support reaches the extractor's threshold and the margin reaches `weak_margin`."""
+    below the first is highest; the question is answered when that margin reaches `min_margin`
+    (`min_margin_en` for English questions, which the reader reads across languages with less
+    certainty), or when the sentence support reaches the extractor's threshold and the margin reaches
+    `weak_margin`."""
 
     rank_penalty: float
     min_margin: float
     weak_margin: float
+    min_margin_en: float | None = None
 
     @classmethod
     def of(cls, settings: Settings) -> "ReaderPolicy":
-        return cls(settings.reader_rank_penalty, settings.reader_min_margin, settings.reader_weak_margin)
+        return cls(settings.reader_rank_penalty, settings.reader_min_margin, settings.reader_weak_margin,
+                   settings.reader_min_margin_en)
+
+    def threshold(self, q: Question) -> float:
+        return self.min_margin_en if q.language == "en" and self.min_margin_en is not None else self.min_margin
 
 
 def extract_answer(
@@ -467,7 +474,7 @@ def _read_answer(q: Question, hits: list[Hit], support: float, readings: list[Re
     there, or for yes/no and why/how questions the sentence holding that span."""
     best = max(readings, key=lambda r: r.margin - policy.rank_penalty * (r.hit.rank - 1))
     answered = best.end > best.start and (
-        best.margin >= policy.min_margin or (support >= min_support and best.margin >= policy.weak_margin)
+        best.margin >= policy.threshold(q) or (support >= min_support and best.margin >= policy.weak_margin)
     )
     if not answered:
         answer = Answer(q.text, q.language, "", abstain_message(q.language), abstained=True, hits=hits, support_score=support)
