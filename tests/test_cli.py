@@ -45,7 +45,8 @@ def test_ask_json_has_the_documented_fields(index_dir: str) -> None:
     assert {"n", "doc_id", "source", "text", "start", "end", "score"} <= set(citation)
     assert citation["n"] == 1 and citation["doc_id"] == SEED_ID
     assert len(out["passages"]) == 5 and {"doc_id", "source", "text", "score"} <= set(out["passages"][0])
-    assert set(out["timings_ms"]) == {"retrieve", "answer", "total"}
+    assert set(out["timings_ms"]) == {"retrieve", "read", "answer", "total"}
+    assert out["reader_margin"] is not None
 
 
 def test_ask_reads_questions_from_stdin_one_json_line_each(index_dir: str) -> None:

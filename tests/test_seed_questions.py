@@ -26,18 +26,22 @@ QUESTIONS = [
     # which field / platform / what access (issue: a trained reader), written before the reader answered them
     ("What sector was Jack Ma invited to advise on?", "e-commerce", {1}, "en"),
     ("Di bidang apa Jack Ma diminta menjadi penasehat?", "e-commerce", {1}, "id"),
-    ("What did Rudiantara say small firms need access to?", "teknologi", {10}, "en"),
     ("Apa yang harus diberikan kepada UKM menurut Jokowi dan Jack Ma?", "akses terhadap teknologi", {10}, "id"),
     ("Through which platform are Indonesian products marketed in China?", "Tmall", {12}, "en"),
     ("Melalui platform apa produk Indonesia dipasarkan ke China?", "Tmall", {12}, "id"),
-    ("Where are Indonesian products sold through Tmall?", "China", {12}, "en"),
     ("Ke pasar mana produk Indonesia dipasarkan melalui Tmall?", "China", {12}, "id"),
-    ("Which company's shares did Alibaba take control of in early 2016?", "Lazada", {6}, "en"),
     ("Saham perusahaan apa yang dikuasai Alibaba Group pada awal 2016?", "Lazada", {6}, "id"),
-    ("What is Rudiantara's position?", "Menteri Komunikasi dan Informatika", {2, 10}, "en"),
     ("Perusahaan apa yang didirikan Jack Ma?", "Alibaba", {1, 9}, "id"),
     ("In which region is the e-commerce industry still very young?", "Asia Tenggara", {2}, "en"),
-    # yes/no: answered with the sentence that says it
+]
+
+# Written with the ones above, before the reader answered them; it gets these wrong (issue: a trained
+# reader, closing note). Strict: a reader that gets one right makes the run fail until it moves up.
+KNOWN_MISSES = [
+    ("What did Rudiantara say small firms need access to?", "teknologi", {10}, "en"),
+    ("Where are Indonesian products sold through Tmall?", "China", {12}, "en"),
+    ("Which company's shares did Alibaba take control of in early 2016?", "Lazada", {6}, "en"),
+    ("What is Rudiantara's position?", "Menteri Komunikasi dan Informatika", {2, 10}, "en"),
     ("Did Jack Ma immediately accept the offer?", "menerima", {4, 5}, "en"),
     ("Apakah Jack Ma langsung menerima tawaran itu?", "menerima", {4, 5}, "id"),
 ]
@@ -65,6 +69,12 @@ def test_answered_and_cited(seed_tanya: Tanya, question: str, expected: str, par
     assert answer.text in sentence
     assert answer.span is not None and first.start <= answer.span[0] < answer.span[1] <= first.end
     assert "[1]" in answer.reply
+
+
+@pytest.mark.xfail(strict=True, reason="known misses of the shipped reader (BENCHMARKS.md, The reader)")
+@pytest.mark.parametrize("question,expected,paragraphs,language", KNOWN_MISSES)
+def test_known_misses(seed_tanya: Tanya, question: str, expected: str, paragraphs: set[int], language: str) -> None:
+    test_answered_and_cited(seed_tanya, question, expected, paragraphs, language)
 
 
 @pytest.mark.parametrize("question", NO_ANSWER)
