@@ -82,9 +82,10 @@ def _parser() -> argparse.ArgumentParser:
                         "gold passages come from corpus.jsonl beside each file, hard negatives from the index or BM25")
     p.add_argument("--dev", type=Path, nargs="+", default=[], help="with --reader: dev question files read after each epoch")
     p.add_argument("--epochs", type=int, default=2, help="with --reader: passes over the training windows")
-    p.add_argument("--negatives", type=int, default=2, help="with --reader: hard negatives per question")
+    p.add_argument("--negatives", type=int, default=1, help="with --reader: hard negatives per question")
     p.add_argument("--trained-layers", type=int, default=6, help="with --reader: how many top layers are fine-tuned")
-    p.add_argument("--lr", type=float, default=1e-4, help="with --reader: peak learning rate")
+    p.add_argument("--lr", type=float, default=1.5e-4, help="with --reader: peak learning rate")
+    p.add_argument("--out", type=Path, help="with --reader: where to write the weights (default: qa/data/reader, the shipped ones)")
 
     p = command("serve", _serve, "start the chat page (same as python app.py)")
     p.add_argument("--host")
@@ -237,24 +238,12 @@ def _train(args: argparse.Namespace, tanya: Tanya) -> int:
 
 
 def _train_reader(args: argparse.Namespace, tanya: Tanya, questions: list[dict[str, Any]]) -> int:
-    from .evaluation import load_questions
-    from .reader_training import Bm25Negatives, examples_from, index_search, load_corpus, train_reader
+    from .reader_training import train_reader_on_files
 
-    def examples(path: Path, records: list[dict[str, Any]], negatives: int) -> list:
-        corpus = load_corpus(path)
-        indexed = tanya.has_index() and any(r.get("doc_id") in corpus and tanya.document_text(r["doc_id"]) for r in records[:20])
-        search = index_search(tanya) if indexed else Bm25Negatives(corpus).search
-        print(f"{path}: hard negatives from {'the index' if indexed else 'BM25 over corpus.jsonl'}", file=sys.stderr)
-        return examples_from(records, corpus, path.parent.name, negatives, search)
-
-    train = examples(args.questions, questions, args.negatives)
-    for path in args.reader:
-        train += examples(path, load_questions(path)[: args.limit], args.negatives)
-    dev = {f"{p.parent.name}/{p.stem}": examples(p, load_questions(p), 1) for p in args.dev}
-    result = train_reader(
-        train, dev, epochs=args.epochs, split=12 - args.trained_layers, lr=args.lr,
+    result = train_reader_on_files(
+        tanya, [args.questions, *args.reader], args.dev, limit=args.limit, negatives=args.negatives,
+        epochs=args.epochs, trained_layers=args.trained_layers, lr=args.lr, out=args.out,
         log=lambda line: print(line, file=sys.stderr, flush=True),
-        sources={"train": [str(p) for p in [args.questions, *args.reader]], "dev": [str(p) for p in args.dev]},
     )
     print(json.dumps(result["history"][-1]))
     return 0

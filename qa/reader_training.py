@@ -124,6 +124,31 @@ def index_search(tanya: Any) -> Callable[[str, int], list[str]]:
     return search
 
 
+def examples_for_file(tanya: Any, path: Path, records: list[dict[str, Any]], negatives: int, log: Log = print) -> list[Example]:
+    """Examples for one questions file: hard negatives from the index when it holds these articles, else BM25."""
+    corpus = load_corpus(path)
+    indexed = tanya.has_index() and any(r.get("doc_id") in corpus and tanya.document_text(r["doc_id"]) for r in records[:20])
+    search = index_search(tanya) if indexed else Bm25Negatives(corpus).search
+    log(f"{path}: hard negatives from {'the index' if indexed else 'BM25 over corpus.jsonl'}")
+    return examples_from(records, corpus, path.parent.name, negatives, search)
+
+
+def train_reader_on_files(
+    tanya: Any, train_files: list[Path], dev_files: list[Path], limit: int | None = None, negatives: int = 1,
+    epochs: int = 2, trained_layers: int = 6, lr: float = 1.5e-4, out: Path | None = None, log: Log = print,
+) -> dict[str, Any]:
+    """`python -m qa train FILE… --reader`: examples from question files (gold passages from the
+    corpus.jsonl beside each), dev figures after each epoch, weights saved to qa/data/reader/."""
+    from .evaluation import load_questions
+
+    train = [ex for path in train_files for ex in examples_for_file(tanya, path, load_questions(path)[:limit], negatives, log)]
+    dev = {f"{p.parent.name}/{p.stem}": examples_for_file(tanya, p, load_questions(p), 1, log) for p in dev_files}
+    return train_reader(
+        train, dev, epochs=epochs, split=12 - trained_layers, lr=lr, log=log, out=out or READER_DIR,
+        sources={"train": [str(p) for p in train_files], "dev": [str(p) for p in dev_files]},
+    )
+
+
 # --- windows and labels -----------------------------------------------------------------------
 
 @dataclass

@@ -76,3 +76,28 @@ def test_reader_abstains_on_questions_the_article_does_not_answer(seed_tanya: Ta
     for question in ("Who won the 2018 World Cup?", "Berapa harga saham Apple hari ini?"):
         answer = seed_tanya.ask(question)
         assert answer.abstained and answer.citations == [], answer.reply
+
+
+def test_training_command_writes_a_reader_that_loads(tmp_path: Path) -> None:
+    """`python -m qa train … --reader` on a few TyDi questions (BM25 negatives), one epoch, into a folder."""
+    import json
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    tydi = ROOT.parent / "shared" / "data" / "tydiqa-id" / "questions-train.jsonl"
+    out = tmp_path / "reader"
+    run = subprocess.run(
+        [sys.executable, "-m", "qa", "train", str(tydi), "--reader", "--limit", "12", "--epochs", "1",
+         "--out", str(out), "--index-dir", str(tmp_path / "none")],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "hard negatives from BM25" in run.stderr
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["split"] == 6 and meta["train_examples"] == 24 and meta["epochs"] == 1
+    assert (out / "weights.safetensors").stat().st_size < 30_000_000
+    reader = get_reader(str(out))
+    readings = reader.read(analyse("Siapa presiden pertama Indonesia?"), [_hit("Presiden pertama Indonesia adalah Soekarno.", 1)])
+    assert len(readings) == 1 and readings[0].end >= readings[0].start
