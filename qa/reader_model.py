@@ -49,7 +49,8 @@ class ReaderModel(nn.Module):
         super().__init__()
         h = config["hidden_size"]
         self.split = split
-        self.word = nn.Embedding(config["vocab_size"], h)
+        # fp16 and left uninitialised: it is loaded right after (a random init of 96M weights costs seconds)
+        self.word = nn.Embedding(config["vocab_size"], h, _weight=torch.empty(config["vocab_size"], h, dtype=torch.float16))
         self.pos = nn.Embedding(config["max_position_embeddings"], h)
         self.types = nn.Embedding(config["type_vocab_size"], h)
         self.eln = nn.LayerNorm(h, eps=config["layer_norm_eps"])
@@ -118,7 +119,6 @@ def new_reader_model(split: int) -> ReaderModel:
     folder = model_dir()
     config = json.loads((folder / "config.json").read_text())
     model = ReaderModel(config, split)
-    model.word.weight.data = model.word.weight.data.half()
     missing, unexpected = model.load_state_dict(base_state(folder), strict=False)
     assert not unexpected and set(missing) == {"head.weight", "head.bias"}, (missing, unexpected)
     for name, p in model.named_parameters():
