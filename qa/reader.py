@@ -129,6 +129,10 @@ class TransformerReader(Reader):
             torch.set_num_threads(threads)
         self.encoding = Encoding()
         self._lock = threading.Lock()
+        # load the tokenizer and let torch set up its kernels now, not during the first question
+        warm = [0, *self.encoding.ids("Siapa? " * 40)[0], 2]
+        with torch.inference_mode():
+            self.model(*pad_batch([warm], self.encoding.pad))
 
     def read(self, question: Question, hits: list[Hit]) -> list[Reading]:
         if not hits:
