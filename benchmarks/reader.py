@@ -206,7 +206,7 @@ def main() -> int:
             best[1]["system"] = "reader (best on dev)"
             rows.append(best[1])
 
-    print(f"| system | passages read | policy (rank penalty, min margin, weak margin, min margin en) | negatives answered | "
+    print("| system | passages read | policy (rank penalty, min margin, weak margin, min margin en) | negatives answered | "
           + " | ".join(f"{n} EM / F1 / abstained" for n in collected) + " |")
     print("|---|---|---|---|" + "---|" * len(collected))
     for r in rows:

@@ -403,7 +403,7 @@ def extract_answer(
     sentences = _sentences(q, hits, passages)
     support = sentences[0].score if sentences else 0.0
     if readings:
-        return _read_answer(q, hits, support, readings, min_support, policy or ReaderPolicy.of(Settings()))
+        return _read_answer(q, hits, sentences, readings, min_support, policy or ReaderPolicy.of(Settings()))
     if support < min_support:
         return Answer(question, q.language, "", abstain_message(q.language), abstained=True, hits=hits, support_score=support)
 
@@ -468,10 +468,12 @@ def _with_unit(text: str, end: int) -> int:
     return end
 
 
-def _read_answer(q: Question, hits: list[Hit], support: float, readings: list[Reading], min_support: float,
+def _read_answer(q: Question, hits: list[Hit], sentences: list[_Sentence], readings: list[Reading], min_support: float,
                  policy: ReaderPolicy) -> Answer:
     """The answer the reader found: its most certain passage (rank counts a little), the span it chose
-    there, or for yes/no and why/how questions the sentence holding that span."""
+    there, or for yes/no and why/how questions the sentence holding that span. `sentences` are the
+    extractor's scored sentences (their best is the support that backs a weak margin)."""
+    support = sentences[0].score if sentences else 0.0
     best = max(readings, key=lambda r: r.margin - policy.rank_penalty * (r.hit.rank - 1))
     answered = best.end > best.start and (
         best.margin >= policy.threshold(q) or (support >= min_support and best.margin >= policy.weak_margin)
@@ -490,7 +492,7 @@ def _read_answer(q: Question, hits: list[Hit], support: float, readings: list[Re
         span = (span[0], _with_unit(chunk.text, span[1]))
     text = chunk.text[span[0] : span[1]]
     citations = [_citation(1, best.hit, chunk.start + a, chunk.start + b, best.margin)]
-    _also_cited(citations, text, _sentences(q, hits, len(readings)), min_support)
+    _also_cited(citations, text, sentences, min_support)
     answer = _answer(q, text, sentence, (chunk.start + span[0], chunk.start + span[1]), citations, hits, support)
     answer.reader_margin = best.margin
     return answer

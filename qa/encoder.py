@@ -286,23 +286,3 @@ def encode(text: str) -> tuple[list[int], list[tuple[int, int]]]:
             out_ids.append(i)
             out_offsets.append((a, b))
     return out_ids, out_offsets
-
-
-def load_bert(threads: int | None = None):
-    """transformers' BertModel with the restored weights (eval mode, CPU)."""
-    try:
-        import torch
-        from transformers import BertConfig, BertModel
-    except ImportError as exc:
-        raise EncoderError("the reader needs torch and transformers: pip install torch==2.13.0 transformers") from exc
-    if threads:
-        torch.set_num_threads(threads)
-    folder = model_dir()
-    config = BertConfig.from_pretrained(str(folder))
-    model = BertModel(config, add_pooling_layer=False)
-    from safetensors.torch import load_file
-
-    missing, unexpected = model.load_state_dict(load_file(str(folder / "model.safetensors")), strict=False)
-    if unexpected or [m for m in missing if "position_ids" not in m]:
-        raise EncoderError(f"restored weights do not fit BertModel: missing {missing}, unexpected {unexpected}")
-    return model.eval()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .text import STOPWORDS, detect_language, query_concepts, stem, terms, tokens
+from .text import STOPWORDS, concept_terms, detect_language, query_concepts, stem, terms, tokens
 
 # --- answer types --------------------------------------------------------------------------
 
@@ -69,7 +69,7 @@ def analyse(question: str) -> Question:
     }
     names = {n for n in names if n and n not in STOPWORDS}
     concepts = tuple(query_concepts(question, language))
-    keywords = tuple(dict.fromkeys(t for concept in concepts for t in sorted(concept)))
+    keywords = tuple(concept_terms(concepts))
     stripped = question.strip()
     form = YESNO if _YESNO_EN.match(stripped.lower()) or _YESNO_ID.match(stripped[:1].lower() + stripped[1:]) else (
         REASON if _REASON.match(stripped.lower()) else SPAN)

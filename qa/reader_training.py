@@ -156,13 +156,12 @@ class Item:
     ids: list[int]
     start: int  # token index of the answer's first token (0 = no answer)
     end: int
-    example: int
 
 
 def featurise(encoding: Encoding, examples: list[Example]) -> list[Item]:
     """Every window of every example, labelled with the answer's token positions (0, 0 when outside it)."""
     items = []
-    for n, ex in enumerate(examples):
+    for ex in examples:
         q = encoding.question(ex.question)
         for w in encoding.windows(q, ex.passage):
             start = end = 0
@@ -171,7 +170,7 @@ def featurise(encoding: Encoding, examples: list[Example]) -> list[Item]:
                 inside = [i for i, (s, e) in enumerate(w.offsets) if e > a and s < b]
                 if inside and w.offsets[inside[0]][0] <= a + 1 and w.offsets[inside[-1]][1] >= b - 1:
                     start, end = w.first + inside[0], w.first + inside[-1]
-            items.append(Item(w.ids, start, end, n))
+            items.append(Item(w.ids, start, end))
     return items
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 import unicodedata
+from collections.abc import Iterable
 from functools import lru_cache
 
 # --- normalisation -----------------------------------------------------------------------
@@ -201,4 +202,9 @@ def query_concepts(question: str, language: str | None = None) -> list[frozenset
 
 def query_terms(question: str, language: str | None = None) -> list[str]:
     """Search terms of a question; an English one also gets the Indonesian words it translates to."""
-    return list(dict.fromkeys(t for concept in query_concepts(question, language) for t in sorted(concept)))
+    return concept_terms(query_concepts(question, language))
+
+
+def concept_terms(concepts: Iterable[frozenset[str]]) -> list[str]:
+    """The search terms of a question's concepts, each once, in order."""
+    return list(dict.fromkeys(t for concept in concepts for t in sorted(concept)))
