@@ -215,11 +215,7 @@ def build_page(tanya: Tanya) -> gr.Blocks:
         return update(lambda cb: tanya.add_files(uploads, progress=cb), progress)
 
     def add_folder(folder: str, progress=gr.Progress()):
-        path = Path((folder or "").strip())
-        if not folder or not path.is_dir():
-            return f"**Nothing changed:** '{html.escape(folder or '')}' is not a folder on this machine.", gr.update(), gr.update()
-        files = [(p, p.name) for p in sorted(path.rglob("*")) if p.is_file()]
-        return update(lambda cb: tanya.add_files(files, progress=cb), progress)
+        return update(lambda cb: tanya.import_folder(folder, progress=cb), progress)
 
     def rebuild(progress=gr.Progress()):
         return update(lambda cb: tanya.index(rebuild=True, progress=cb), progress)
@@ -251,8 +247,9 @@ def build_page(tanya: Tanya) -> gr.Blocks:
             )
             upload = gr.File(file_count="multiple", file_types=list(SUPPORTED_SUFFIXES), label="Article files", elem_id="upload")
             add = gr.Button("Add to the index", variant="primary", elem_id="add")
-            with gr.Row():
-                folder = gr.Textbox(label="…or a folder on this machine", scale=4, elem_id="folder")
+            root = tanya.settings.import_root  # the library refuses folder import without it, whatever the page shows
+            with gr.Row(visible=bool(root)):
+                folder = gr.Textbox(label=f"…or a folder under {root} on the server", scale=4, elem_id="folder")
                 add_dir = gr.Button("Add folder", scale=1, elem_id="add-folder")
             rebuild_button = gr.Button("Rebuild the index from scratch", variant="stop", size="sm", elem_id="rebuild")
             result = gr.Markdown(elem_id="add-result")

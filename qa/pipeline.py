@@ -8,9 +8,6 @@
 
 from __future__ import annotations
 
-import os
-import re
-import shutil
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -23,17 +20,17 @@ import numpy as np
 from .answer import ReaderPolicy, extract_answer
 from .embedding import Embedder, get_embedder
 from .indexing import BuildReport, NothingToIndex, Progress, build_index, remove_documents
-from .ingest import SUPPORTED_SUFFIXES
 from .generation import STOP, checked_answer, prompt, proposed_answer, span_prompt
 from .llm import LLMUnavailable, chat_model, passages_for, stream
 from .question import Question, analyse
 from .reader import Reader, get_reader
-from .records import Answer, Hit, Skipped, Statement
+from .records import Answer, Hit, Statement
 from .retrieval import Retriever
 from .settings import Settings
 from .store import Snapshot, current_version, load_snapshot
 from .support import declarative, support_features, support_probability, support_table
 from .text import stem
+from .uploads import check_request, import_folder_files, placed_uploads
 
 
 class QuestionError(ValueError):
@@ -200,39 +197,27 @@ class Tanya:
     def add_files(self, files: Iterable[tuple[Path, str]], progress: Progress | None = None) -> BuildReport:
         """Copy uploaded files (path, original name) into the upload folder and update the index.
 
-        Files of a type we do not read, or over the size limit, are skipped with the reason. If the
-        update fails, the copied files are taken back out and the served index is unchanged."""
-        upload_dir = Path(self.settings.upload_dir)
-        upload_dir.mkdir(parents=True, exist_ok=True)
-        placed: list[tuple[Path, Path | None]] = []  # (file in the upload folder, backup of what it replaced)
-        refused: list[Skipped] = []
-        try:
-            for path, name in files:
-                clean = safe_name(name)
-                reason = _upload_problem(Path(path), clean, self.settings.max_file_mb)
-                if reason:
-                    refused.append(Skipped(name, reason))
-                    continue
-                target = upload_dir / clean
-                backup = None
-                if target.exists():
-                    backup = target.with_name(f".{clean}.bak")
-                    os.replace(target, backup)
-                shutil.copyfile(path, target)
-                placed.append((target, backup))
+        Files of a type we do not read, or over the size limit, are skipped with the reason; a request
+        of too many files or megabytes is refused whole (ImportRefused). If the update fails, the copied
+        files are taken back out and the served index is unchanged."""
+        s = self.settings
+        files = list(files)
+        check_request(files, s.max_upload_files, s.max_upload_mb)
+        with placed_uploads(files, Path(s.upload_dir), s.max_file_mb) as (placed, refused):
             if not placed:
-                raise NothingToIndex("; ".join(f"{s.path}: {s.reason}" for s in refused) or "no files given")
+                raise NothingToIndex("; ".join(f"{r.path}: {r.reason}" for r in refused) or "no files given")
             report = self.index(progress=progress)
-        except BaseException:
-            for target, backup in placed:
-                target.unlink(missing_ok=True)
-                if backup is not None:
-                    os.replace(backup, target)
-            raise
-        for _, backup in placed:
-            if backup is not None:
-                backup.unlink(missing_ok=True)
         report.skipped = refused + report.skipped
+        return report
+
+    def import_folder(self, folder: str, progress: Progress | None = None) -> BuildReport:
+        """Add the articles of a folder on the server, which must lie under `settings.import_root`
+        (QA_IMPORT_ROOT; unset = refused). They are copied into the upload folder like uploads."""
+        files, outside = import_folder_files(folder, self.settings.import_root)
+        if not files:
+            raise NothingToIndex("; ".join(f"{r.path}: {r.reason}" for r in outside) or f"no files in '{folder}'")
+        report = self.add_files(files, progress=progress)
+        report.skipped = outside + report.skipped
         return report
 
     def files(self, query: str = "", newest_first: bool = False, limit: int | None = None) -> list[dict]:
@@ -267,25 +252,6 @@ def _timed(answer: Answer, seconds: dict[str, float], started: float) -> Answer:
     answer.timings_ms = {k: v * 1000 for k, v in seconds.items()}
     answer.timings_ms["total"] = (time.perf_counter() - started) * 1000
     return answer
-
-
-def safe_name(name: str) -> str:
-    """A file name safe to create in the upload folder: no folders, no leading dots, plain characters."""
-    base = Path(str(name).replace("\\", "/")).name
-    base = re.sub(r"[^\w.\- ]+", "_", base).strip(" .")
-    return base[:120] or "upload.txt"
-
-
-def _upload_problem(path: Path, name: str, max_file_mb: float) -> str | None:
-    if Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
-        return f"unsupported file type '{Path(name).suffix or '(none)'}' (allowed: {', '.join(SUPPORTED_SUFFIXES)})"
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        return f"cannot read the upload: {exc.strerror or exc}"
-    if size > max_file_mb * 1024 * 1024:
-        return f"too large ({size / 1048576:.1f} MB; limit {max_file_mb:g} MB)"
-    return None
 
 
 def check_question(question: str, max_chars: int) -> str:

@@ -59,6 +59,9 @@ class Settings:
     unsupported: str = "mark"  # a written sentence no passage supports: "mark" it or "drop" it
     max_question_chars: int = 2000
     max_file_mb: float = 50.0
+    max_upload_files: int = 200  # files in one upload or folder import
+    max_upload_mb: float = 200.0  # megabytes in one upload or folder import
+    import_root: str = ""  # folders under this one may be imported from the page; "" = no folder import
     host: str = "127.0.0.1"
     port: int = 7860
 
