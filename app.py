@@ -23,7 +23,6 @@ import gradio as gr  # noqa: E402
 
 from qa import QuestionError, Settings, Tanya  # noqa: E402
 from qa.cli import EXPECTED_ERRORS  # noqa: E402
-from qa.conversation import Turn, rewrite  # noqa: E402
 from qa.indexing import BuildReport  # noqa: E402
 from qa.ingest import SUPPORTED_SUFFIXES  # noqa: E402
 from qa.records import Answer  # noqa: E402
@@ -85,12 +84,12 @@ def _link_markers(line: str, answer: Answer) -> str:
     return line
 
 
-def render_sources(answer: Answer, asked: str, tanya: Tanya) -> str:
+def render_sources(answer: Answer, tanya: Tanya) -> str:
     """The side panel: each cited passage with its supporting sentence highlighted and the whole article
     one click away; on abstention, the closest passages, marked as not supporting an answer."""
     language = LANGUAGE_NAMES.get(answer.language, answer.language)
     parts = [f"<p class='meta'>Language: {html.escape(language)} · {answer.timings_ms.get('total', 0):.0f} ms</p>"]
-    if asked != answer.question:
+    if answer.asked and answer.asked != answer.question:
         parts.append(f"<p class='meta' id='rewritten'>Understood as: <i>{html.escape(answer.question)}</i></p>")
     for c in answer.citations:
         s, e = c.sentence
@@ -171,33 +170,33 @@ def collection_facts(tanya: Tanya) -> str:
 def build_page(tanya: Tanya) -> gr.Blocks:
     """The Gradio page over one Tanya instance."""
 
-    def respond(question: str, history: list[dict], turns: list[Turn], written: bool = False):
+    def respond(question: str, history: list[dict], said: list[dict], written: bool = False):
+        """One turn: `history` is the chat as shown (HTML), `said` the conversation as plain messages."""
         history = list(history or [])
-        turns = list(turns or [])
+        said = list(said or [])
         history.append({"role": "user", "content": html.escape((question or "")[:500])})
         history.append({"role": "assistant", "content": "Searching…"})
-        yield "", history, gr.update(), turns
+        yield "", history, gr.update(), said
         try:
-            llm = tanya.settings.llm if written else ""
-            standalone = rewrite(question, turns, tanya.settings if llm else None)
+            messages = said + [{"role": "user", "content": question or ""}]
             answer = None
-            for event in tanya.ask_stream(standalone, llm=llm):
+            for event in tanya.converse_stream(messages, llm=tanya.settings.llm if written else ""):
                 if isinstance(event, Answer):
                     answer = event
                 else:  # the written answer as it grows; its citations are checked when it is complete
                     history[-1]["content"] = html.escape(event) + " ▌"
-                    yield "", history, gr.update(), turns
+                    yield "", history, gr.update(), said
             assert answer is not None
             history[-1]["content"] = render_answer(answer)
-            sources = render_sources(answer, " ".join(question.split()), tanya)
-            turns.append(Turn(answer.question, "" if answer.abstained else answer.text))
+            sources = render_sources(answer, tanya)
+            said = messages + [{"role": "assistant", "content": answer.reply}]
         except QuestionError as exc:
             history[-1]["content"] = f"Please ask again: {html.escape(str(exc))}."
             sources = ""
         except EXPECTED_ERRORS as exc:
             history[-1]["content"] = f"Sorry, the index cannot answer right now: {html.escape(str(exc))}"
             sources = ""
-        yield "", history, sources, turns
+        yield "", history, sources, said
 
     def update(make_report, progress: gr.Progress):
         def report_progress(stage: str, done: int, total: int) -> None:
@@ -223,7 +222,7 @@ def build_page(tanya: Tanya) -> gr.Blocks:
     with gr.Blocks(title="Tanya") as page:
         gr.Markdown("# Tanya\nAsk the articles in Indonesian or English; every answer cites the passage it comes from.")
         with gr.Tab("Chat"):
-            turns = gr.State([])
+            said = gr.State([])
             with gr.Row():
                 with gr.Column(scale=3):
                     chat = gr.Chatbot(label="Chat", height=460, buttons=["copy"], elem_id="chat")
@@ -260,9 +259,9 @@ def build_page(tanya: Tanya) -> gr.Blocks:
                 collection_rows(tanya), headers=["title", "file", "passages", "added"], interactive=False, elem_id="collection"
             )
 
-        send.click(respond, [box, chat, turns, written], [box, chat, sources, turns])
-        box.submit(respond, [box, chat, turns, written], [box, chat, sources, turns])
-        clear.click(lambda: ([], "", []), None, [chat, sources, turns])
+        send.click(respond, [box, chat, said, written], [box, chat, sources, said])
+        box.submit(respond, [box, chat, said, written], [box, chat, sources, said])
+        clear.click(lambda: ([], "", []), None, [chat, sources, said])
         add.click(add_files, upload, [result, table, facts], concurrency_limit=1, concurrency_id="index")
         add_dir.click(add_folder, folder, [result, table, facts], concurrency_limit=1, concurrency_id="index")
         rebuild_button.click(rebuild, None, [result, table, facts], concurrency_limit=1, concurrency_id="index")

@@ -58,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("doc_ids", nargs="+")
 
     p = command("ask", _ask, "answer a question (or one per line from standard input) with citations")
-    p.add_argument("question", nargs="?", help="the question; omit to read one per line from stdin (JSON out)")
+    p.add_argument("question", nargs="?", help="the question; omit to read stdin: per line a question, or a JSON object {\"messages\": [...]} (a conversation) or {\"question\": ...}; one JSON line out per line")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--k", type=int, help="passages to retrieve (default 5)")
     p.add_argument("--retriever", choices=("hybrid", "dense", "bm25"))
@@ -146,13 +146,8 @@ def _remove(args: argparse.Namespace, tanya: Tanya) -> int:
 def _ask(args: argparse.Namespace, tanya: Tanya) -> int:
     if args.question is None:
         for line in sys.stdin:
-            if not line.strip():
-                continue
-            try:
-                out: dict[str, Any] = tanya.ask(line, retriever=args.retriever, llm=args.llm).to_json()
-            except QuestionError as exc:
-                out = {"question": line.strip()[:200], "error": str(exc)}
-            print(json.dumps(out, ensure_ascii=False), flush=True)
+            if line.strip():
+                print(json.dumps(_answer_line(tanya, line, args), ensure_ascii=False), flush=True)
         return 0
     answer = None
     shown = 0
@@ -170,6 +165,26 @@ def _ask(args: argparse.Namespace, tanya: Tanya) -> int:
     else:
         print(format_answer(answer))
     return 0
+
+
+def _answer_line(tanya: Tanya, line: str, args: argparse.Namespace) -> dict[str, Any]:
+    """One line of `ask` on stdin: plain text is a question; a JSON object holds `messages` (a
+    conversation, its last user message answered in its context) or `question`."""
+    request: Any = line.strip()
+    try:
+        if request.startswith("{"):
+            try:
+                request = json.loads(request)
+            except json.JSONDecodeError as exc:
+                raise QuestionError(f"the line is not valid JSON ({exc.msg} at column {exc.colno})") from None
+            if not isinstance(request, dict) or ("messages" in request) == ("question" in request):
+                raise QuestionError('a JSON line must be an object with either "messages" or "question"')
+            if "messages" in request:
+                return tanya.converse(request["messages"], retriever=args.retriever, llm=args.llm).to_json()
+            request = request["question"]
+        return tanya.ask(request, retriever=args.retriever, llm=args.llm).to_json()
+    except QuestionError as exc:
+        return {"question": line.strip()[:200], "error": str(exc)}
 
 
 def format_answer(answer: Answer) -> str:

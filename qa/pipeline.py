@@ -18,11 +18,12 @@ from typing import Any
 import numpy as np
 
 from .answer import ReaderPolicy, extract_answer
+from .conversation import parse_messages, understand
 from .embedding import Embedder, get_embedder
 from .indexing import BuildReport, NothingToIndex, Progress, build_index, remove_documents
 from .generation import STOP, checked_answer, prompt, proposed_answer, span_prompt
 from .llm import LLMUnavailable, chat_model, passages_for, stream
-from .question import Question, analyse
+from .question import Question, QuestionError, analyse
 from .reader import Reader, get_reader
 from .records import Answer, Hit, Statement
 from .retrieval import Retriever
@@ -31,10 +32,6 @@ from .store import Snapshot, current_version, load_snapshot
 from .support import declarative, support_features, support_probability, support_table
 from .text import stem
 from .uploads import check_request, import_folder_files, placed_uploads
-
-
-class QuestionError(ValueError):
-    """The question cannot be asked as it is (empty, too long …); the message says why."""
 
 
 class Tanya:
@@ -90,6 +87,52 @@ class Tanya:
                 answer = event
         assert answer is not None
         return answer
+
+    def converse(self, messages: list[dict], k: int | None = None, retriever: str | None = None, llm: str | None = None) -> Answer:
+        """Answer the last question of a conversation given as OpenAI-style messages
+        (`[{"role": "user"|"assistant", "content": ...}, ...]`), earlier turns used for follow-ups.
+        `answer.asked` is the question as written, `answer.question` how it was understood."""
+        answer: Answer | None = None
+        for event in self.converse_stream(messages, k=k, retriever=retriever, llm=llm):
+            if isinstance(event, Answer):
+                answer = event
+        assert answer is not None
+        return answer
+
+    def converse_stream(
+        self, messages: list[dict], k: int | None = None, retriever: str | None = None, llm: str | None = None
+    ) -> Iterator[str | Answer]:
+        """Like `converse`, a written answer yielded as it grows (see `ask_stream`).
+
+        A question that may lean on the conversation has several forms (qa/conversation.py), likeliest
+        first: each is answered in turn until one finds an answer; then, with a language model, the
+        answer is written for that form."""
+        question, turns = parse_messages(messages)
+        question = check_question(question, self.settings.max_question_chars)
+        spec = self.settings.llm if llm is None else llm
+        forms = understand(question, turns, replace(self.settings, llm=spec) if spec else None)
+        started = time.perf_counter()
+        chosen, tried = forms.candidates[0], None
+        if len(forms.candidates) > 1:
+            answers = []
+            for form in forms.candidates:
+                answers.append(self.ask(form, k=k, retriever=retriever, llm=""))
+                if not answers[-1].abstained and forms.kind == "follow-up":
+                    break
+            tried = max(answers, key=_confidence) if forms.kind == "unsure" else next((a for a in answers if not a.abstained), answers[0])
+            chosen = tried.question
+        understanding = time.perf_counter() - started
+        if tried is not None and not spec:
+            tried.asked, tried.timings_ms["total"] = question, understanding * 1000
+            yield tried
+            return
+        for event in self.ask_stream(chosen, k=k, retriever=retriever, llm=spec):
+            if isinstance(event, Answer):
+                event.asked = question
+                if tried is not None:
+                    event.timings_ms["understand"] = understanding * 1000
+                    event.timings_ms["total"] += understanding * 1000
+            yield event
 
     def ask_stream(
         self, question: str, k: int | None = None, retriever: str | None = None, llm: str | None = None
@@ -246,6 +289,12 @@ UNVERIFIED = {
     "id": "Jawaban model bahasa tidak didukung oleh artikel atau tidak menjawab pertanyaan; "
           "jawaban di bawah diambil langsung dari artikel.",
 }
+
+
+def _confidence(answer: Answer) -> tuple[bool, float]:
+    """Which of the answers to an unsure question's forms to keep: an answer over none, then the
+    reader's margin (without the reader, the supporting sentence's score)."""
+    return (not answer.abstained, answer.reader_margin if answer.reader_margin is not None else answer.support_score)
 
 
 def _timed(answer: Answer, seconds: dict[str, float], started: float) -> Answer:

@@ -17,7 +17,7 @@ PERSON, PLACE, DATE, NUMBER, ENTITY, OTHER = "person", "place", "date", "number"
 _QTYPE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (DATE, re.compile(r"\b(kapan|kapankah|bilamana|when|tahun berapa\w*|tanggal berapa\w*|bulan apa\w*|"
                       r"hari apa\w*|pukul berapa\w*|jam berapa\w*|what (year|date|day|month|time)|which (year|date|day|month))\b")),
-    (NUMBER, re.compile(r"\b(berapa\w*|how (many|much|long|far|old|big|large|high)|what (number|percentage|amount))\b")),
+    (NUMBER, re.compile(r"\b(berapa\w*|how (many|much|long|far|old|big|large|high|heavy|tall|deep|wide|fast|often)|what (number|percentage|amount))\b")),
     (PERSON, re.compile(r"\b(siapa\w*|who|whom|whose)\b")),
     (PLACE, re.compile(r"\b(di ?mana\w*|ke ?mana\w*|dari ?mana\w*|where|(kota|negara|provinsi|pulau|daerah|"
                        r"wilayah|kabupaten|desa|tempat|lokasi|benua|kawasan)( \w+)? mana\w*|which (city|country|province|island|place|region))\b")),
@@ -30,7 +30,11 @@ SPAN, YESNO, REASON = "span", "yesno", "reason"
 _YESNO_EN = re.compile(r"^(did|does|do|is|are|was|were|has|have|had|can|could|will|would|should)\b")
 # "Apakah nama/warna/yang …" asks what; "Apakah Jack Ma …", "Apakah dia …" asks whether
 _YESNO_ID = re.compile(r"^apakah\s+(?=[A-Z]|(dia|ia|mereka|beliau|ada|benar|sudah|telah|pernah|masih|bisa|dapat|akan)\b)")
-_REASON = re.compile(r"^(mengapa|kenapa|why|how come|bagaimana(kah)?( cara)?|how(?! (many|much|long|far|old|big|large|high|often)\b))\b")
+_REASON = re.compile(r"^(mengapa|kenapa|why|how come|bagaimana(kah)?( cara)?|how(?! (many|much|long|far|old|big|large|high|heavy|tall|deep|wide|fast|often)\b))\b")
+
+
+class QuestionError(ValueError):
+    """The question cannot be asked as it is (empty, too long, malformed messages …); the message says why."""
 
 
 @dataclass(frozen=True)

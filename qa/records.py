@@ -148,11 +148,13 @@ class Answer:
     citation_quality: dict[str, float] = field(default_factory=dict)  # ALCE precision/recall before/after the check
     raw_reply: str = ""  # generative mode: the model's reply as written, before the check
     reader_margin: float | None = None  # the reader's certainty (span over "no answer") in the passage it chose
+    asked: str = ""  # the question as the user wrote it, when `question` is how it was understood in a conversation
 
     def to_json(self) -> dict[str, Any]:
         """The `ask --json` object."""
         return {
-            "question": self.question,
+            "question": self.asked or self.question,
+            "understood_as": self.question,
             "language": self.language,
             "answer": self.text,
             "reply": self.reply,
