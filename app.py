@@ -20,12 +20,16 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import gradio as gr  # noqa: E402
+import uvicorn  # noqa: E402
+from fastapi import FastAPI  # noqa: E402
 
 from qa import QuestionError, Settings, Tanya  # noqa: E402
 from qa.cli import EXPECTED_ERRORS  # noqa: E402
 from qa.indexing import BuildReport  # noqa: E402
 from qa.ingest import SUPPORTED_SUFFIXES  # noqa: E402
+from qa.api import api_router  # noqa: E402
 from qa.records import Answer  # noqa: E402
+from qa.users import EDITOR, Access, AccessRefused, UserStore  # noqa: E402
 
 EXAMPLES = [
     "Who offered Jack Ma the advisor role?",
@@ -167,8 +171,16 @@ def collection_facts(tanya: Tanya) -> str:
     )
 
 
-def build_page(tanya: Tanya) -> gr.Blocks:
-    """The Gradio page over one Tanya instance."""
+def build_page(tanya: Tanya, access: Access | None = None) -> gr.Blocks:
+    """The Gradio page over one Tanya instance. Editing (add, import, rebuild) is shown to editors only
+    and refused to anyone else by each handler, whatever the page shows."""
+    access = access or Access(UserStore(tanya.settings.users_file), anonymous=EDITOR)
+
+    def editor(request: gr.Request | None) -> bool:
+        return access.role_of(getattr(request, "username", None)) == EDITOR
+
+    def refused():
+        return "**Refused:** only editors can change the index.", gr.update(), gr.update()
 
     def respond(question: str, history: list[dict], said: list[dict], written: bool = False):
         """One turn: `history` is the chat as shown (HTML), `said` the conversation as plain messages."""
@@ -209,14 +221,20 @@ def build_page(tanya: Tanya) -> gr.Blocks:
             message = f"**Nothing changed:** {html.escape(str(exc))}"
         return message, collection_rows(tanya), collection_facts(tanya)
 
-    def add_files(files, progress=gr.Progress()):
+    def add_files(files, request: gr.Request, progress=gr.Progress()):
+        if not editor(request):
+            return refused()
         uploads = [(Path(f), Path(getattr(f, "orig_name", None) or f).name) for f in files or []]
         return update(lambda cb: tanya.add_files(uploads, progress=cb), progress)
 
-    def add_folder(folder: str, progress=gr.Progress()):
+    def add_folder(folder: str, request: gr.Request, progress=gr.Progress()):
+        if not editor(request):
+            return refused()
         return update(lambda cb: tanya.import_folder(folder, progress=cb), progress)
 
-    def rebuild(progress=gr.Progress()):
+    def rebuild(request: gr.Request, progress=gr.Progress()):
+        if not editor(request):
+            return refused()
         return update(lambda cb: tanya.index(rebuild=True, progress=cb), progress)
 
     with gr.Blocks(title="Tanya") as page:
@@ -239,7 +257,7 @@ def build_page(tanya: Tanya) -> gr.Blocks:
                 with gr.Column(scale=2):
                     gr.Markdown("### Sources")
                     sources = gr.HTML(elem_id="sources")
-        with gr.Tab("Add articles"):
+        with gr.Tab("Add articles", visible=False, elem_id="add-tab") as add_tab:
             gr.Markdown(
                 f"Upload articles ({', '.join(SUPPORTED_SUFFIXES)}, up to {tanya.settings.max_file_mb:g} MB each). "
                 "Only new or changed files are embedded; questions keep being answered while the index updates."
@@ -267,37 +285,42 @@ def build_page(tanya: Tanya) -> gr.Blocks:
         rebuild_button.click(rebuild, None, [result, table, facts], concurrency_limit=1, concurrency_id="index")
         search.change(lambda q: collection_rows(tanya, q), search, table)
         page.load(lambda: (collection_rows(tanya), collection_facts(tanya)), None, [table, facts])
+        def show_editing(request: gr.Request):
+            return gr.update(visible=editor(request))
+
+        page.load(show_editing, None, add_tab)
     return page
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse arguments, make sure an index exists, serve the page."""
-    parser = argparse.ArgumentParser(description="Tanya chat page")
+    """Parse arguments, check who may use the server, make sure an index exists, serve the page and the API."""
+    parser = argparse.ArgumentParser(description="Tanya chat page and OpenAI-compatible API")
     parser.add_argument("--host")
     parser.add_argument("--port", type=int)
     parser.add_argument("--index-dir", type=Path)
+    parser.add_argument("--allow-anonymous", action="store_true",
+                        help="let visitors who have not logged in ask (never edit), e.g. on a network with no users")
     args = parser.parse_args(argv)
     settings = Settings.from_env(host=args.host, port=args.port, index_dir=args.index_dir)
     tanya = Tanya(settings)
     try:
+        access = Access.configure(settings.users_file, os.environ.get("QA_AUTH"), settings.host, args.allow_anonymous)
         if not tanya.has_index():
             print(f"No index in {settings.index_dir}: indexing {settings.seeds_dir} first …", flush=True)
             print(tanya.index().summary(), flush=True)
         tanya.warm_up()
-    except EXPECTED_ERRORS as exc:
+    except (AccessRefused, *EXPECTED_ERRORS) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    auth = os.environ.get("QA_AUTH")
-    credentials = tuple(auth.split(":", 1)) if auth and ":" in auth else None
-    build_page(tanya).queue(default_concurrency_limit=4).launch(
-        server_name=settings.host,
-        server_port=settings.port,
-        auth=credentials,
-        css=CSS,
-        head=JS,
-        show_error=False,
+    server = FastAPI(title="Tanya", docs_url=None, redoc_url=None, openapi_url=None)
+    server.include_router(api_router(tanya, access))
+    server = gr.mount_gradio_app(
+        server, build_page(tanya, access).queue(default_concurrency_limit=4), path="",
+        auth=access.login if access.needs_login else None, css=CSS, head=JS, show_error=False,
         max_file_size=f"{settings.max_file_mb:g}mb",
     )
+    print(f"Tanya on http://{settings.host}:{settings.port}/ (API: /v1/chat/completions)", flush=True)
+    uvicorn.run(server, host=settings.host, port=settings.port, log_level="warning")
     return 0
 
 

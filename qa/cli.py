@@ -87,6 +87,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=1.5e-4, help="with --reader: peak learning rate")
     p.add_argument("--out", type=Path, help="with --reader: where to write the weights (default: qa/data/reader, the shipped ones)")
 
+    p = command("user", _user, "manage who may use the server: readers ask, editors also add, remove and rebuild")
+    users = p.add_subparsers(dest="action", required=True)
+    u = users.add_parser("add", help="add a user or change one's role and password (from a prompt, or a line of stdin)")
+    u.add_argument("name")
+    u.add_argument("--role", choices=("reader", "editor"), default="reader")
+    users.add_parser("remove", help="remove a user and its API keys").add_argument("name")
+    users.add_parser("list", help="list users, roles and how many API keys each has")
+    users.add_parser("key", help="make a new API key for a user (printed once)").add_argument("name")
+    users.add_parser("revoke", help="revoke all of a user's API keys").add_argument("name")
+    for u in users.choices.values():
+        u.add_argument("--users-file", type=Path, help="default: $QA_USERS_FILE or users.json")
+
     p = command("serve", _serve, "start the chat page (same as python app.py)")
     p.add_argument("--host")
     p.add_argument("--port", type=int)
@@ -261,6 +273,34 @@ def _train_reader(args: argparse.Namespace, tanya: Tanya, questions: list[dict[s
         log=lambda line: print(line, file=sys.stderr, flush=True),
     )
     print(json.dumps(result["history"][-1]))
+    return 0
+
+
+def _user(args: argparse.Namespace, tanya: Tanya) -> int:
+    from .users import UserStore
+
+    store = UserStore(args.users_file or tanya.settings.users_file)
+    if args.action == "add":
+        if sys.stdin.isatty():
+            import getpass
+
+            password = getpass.getpass(f"password for {args.name}: ")
+            if getpass.getpass("again: ") != password:
+                raise ValueError("the passwords differ")
+        else:
+            password = sys.stdin.readline().rstrip("\n")
+        store.add(args.name, args.role, password)
+        print(f"{args.name}: {args.role} ({store.path})")
+    elif args.action == "remove":
+        store.remove(args.name)
+        print(f"removed {args.name}")
+    elif args.action == "list":
+        for u in store.list():
+            print(f"{u['name']}\t{u['role']}\t{u['keys']} API keys\tadded {u['added']}")
+    elif args.action == "key":
+        print(store.new_key(args.name))
+    elif args.action == "revoke":
+        print(f"revoked {store.revoke_keys(args.name)} API keys of {args.name}")
     return 0
 
 

@@ -1,0 +1,206 @@
+"""The HTTP API, in the OpenAI shape, served by the same process as the page.
+
+    GET  /v1/models              → the one model, "tanya"
+    POST /v1/chat/completions    → {"model": "tanya", "messages": [...], "stream": false}
+    POST /v1/ask                 → {"question": ...} or {"messages": [...]}: the `qa ask --json` object
+
+A chat completion's message is the cited answer ("Presiden Joko Widodo [1]"); beside `choices` it
+carries `citations` (doc id, source, title, paragraph, page, quote, passage, offsets into the
+article) and `tanya` (the short answer, whether it abstained, the question as understood). With
+`stream: true` the reply comes as server-sent `chat.completion.chunk` events, a written answer as the
+model writes it; the last chunk holds the citations and the checked reply, then `data: [DONE]`.
+
+Keys: `Authorization: Bearer KEY` (`python -m qa user key NAME`); without users on loopback the API
+is open. Errors are OpenAI-style JSON (`{"error": {"message", "type", "code"}}`) with a 4xx status;
+bodies over `max_request_mb` are refused before they are read whole.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+
+from .embedding import EmbedderError
+from .pipeline import Tanya
+from .question import QuestionError
+from .records import Answer
+from .store import IndexProblem
+from .users import Access, User
+
+MODEL = "tanya"
+UNAVAILABLE = (IndexProblem, EmbedderError, OSError)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, code: str, kind: str = "invalid_request_error") -> None:
+        super().__init__(message)
+        self.status, self.message, self.code, self.kind = status, message, code, kind
+
+    def response(self) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if self.status == 401 else None
+        return JSONResponse({"error": {"message": self.message, "type": self.kind, "param": None, "code": self.code}},
+                            status_code=self.status, headers=headers)
+
+
+def citations_json(answer: Answer) -> list[dict[str, Any]]:
+    """The citations as the API gives them: where each passage is and the sentence it supports."""
+    out = []
+    for c in answer.citations:
+        s, e = c.sentence
+        out.append({
+            "n": c.n, "doc_id": c.doc_id, "source": c.source, "title": c.title, "paragraph": c.paragraph,
+            "page": c.page, "quote": c.text[s:e], "passage": c.text, "start": c.start, "end": c.end,
+        })
+    return out
+
+
+def _extension(answer: Answer) -> dict[str, Any]:
+    return {
+        "answer": answer.text, "abstained": answer.abstained, "question": answer.asked or answer.question,
+        "understood_as": answer.question, "mode": answer.mode, "notice": answer.notice, "reply": answer.reply,
+        "timings_ms": {k: round(v, 1) for k, v in answer.timings_ms.items()},
+    }
+
+
+def api_router(tanya: Tanya, access: Access) -> APIRouter:
+    """The /v1 routes over one Tanya; `access` says whose keys are good."""
+    router = APIRouter(prefix="/v1")
+    limit = int(tanya.settings.max_request_mb * 1024 * 1024)
+
+    def caller(request: Request) -> User:
+        user = access.by_key(request.headers.get("authorization"))
+        if user is None:
+            raise ApiError(401, "a valid API key is needed: Authorization: Bearer KEY (python -m qa user key NAME)",
+                           "invalid_api_key", "authentication_error")
+        return user
+
+    async def body(request: Request) -> dict[str, Any]:
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise ApiError(413, f"the request body is larger than {limit:,} bytes (QA_MAX_REQUEST_MB)", "request_too_large")
+        raw = bytearray()
+        async for piece in request.stream():
+            raw += piece
+            if len(raw) > limit:
+                raise ApiError(413, f"the request body is larger than {limit:,} bytes (QA_MAX_REQUEST_MB)", "request_too_large")
+        try:
+            data = json.loads(bytes(raw) or b"null")
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ApiError(400, f"the body is not valid JSON: {exc}", "invalid_json") from None
+        if not isinstance(data, dict):
+            raise ApiError(400, "the body must be a JSON object", "invalid_body")
+        return data
+
+    def llm_of(data: dict[str, Any]) -> str:
+        """A written answer only with the server's configured model, and only if asked for or configured."""
+        written = data.get("written")
+        if written is not None and not isinstance(written, bool):
+            raise ApiError(400, "'written' must be true or false", "invalid_type")
+        return tanya.settings.llm if written in (None, True) else ""
+
+    @router.get("/models")
+    async def models(request: Request):
+        try:
+            caller(request)
+        except ApiError as exc:
+            return exc.response()
+        return {"object": "list", "data": [{"id": MODEL, "object": "model", "created": 0, "owned_by": "tanya"}]}
+
+    @router.post("/chat/completions")
+    async def chat_completions(request: Request):
+        try:
+            caller(request)
+            data = await body(request)
+            if data.get("model", MODEL) != MODEL:
+                raise ApiError(404, f"the model '{data.get('model')}' does not exist; this server has '{MODEL}'", "model_not_found")
+            if "messages" not in data:
+                raise ApiError(400, "'messages' is required", "missing_messages")
+            stream = data.get("stream", False)
+            if not isinstance(stream, bool):
+                raise ApiError(400, "'stream' must be true or false", "invalid_type")
+            llm = llm_of(data)
+            events = tanya.converse_stream(data["messages"], llm=llm)
+            first = await run_in_threadpool(_next, events)  # a malformed conversation fails here, before any output
+        except ApiError as exc:
+            return exc.response()
+        except QuestionError as exc:
+            return ApiError(400, str(exc), "invalid_messages").response()
+        except UNAVAILABLE as exc:
+            return ApiError(503, f"the index cannot answer right now: {exc}", "index_unavailable", "server_error").response()
+        ident, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+        if stream:
+            return StreamingResponse(iterate_in_threadpool(_sse(ident, created, first, events)), media_type="text/event-stream",
+                                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        answer = first if isinstance(first, Answer) else await run_in_threadpool(_last, events)
+        return {
+            "id": ident, "object": "chat.completion", "created": created, "model": MODEL,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.reply}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+            "citations": citations_json(answer), "tanya": _extension(answer),
+        }
+
+    @router.post("/ask")
+    async def ask(request: Request):
+        try:
+            caller(request)
+            data = await body(request)
+            if ("messages" in data) == ("question" in data):
+                raise ApiError(400, "give either 'question' or 'messages'", "invalid_body")
+            llm = llm_of(data)
+            if "messages" in data:
+                answer = await run_in_threadpool(tanya.converse, data["messages"], None, None, llm)
+            else:
+                answer = await run_in_threadpool(tanya.ask, data["question"], None, None, llm)
+        except ApiError as exc:
+            return exc.response()
+        except QuestionError as exc:
+            return ApiError(400, str(exc), "invalid_question").response()
+        except UNAVAILABLE as exc:
+            return ApiError(503, f"the index cannot answer right now: {exc}", "index_unavailable", "server_error").response()
+        return answer.to_json()
+
+    return router
+
+
+def _next(events: Iterator[str | Answer]) -> str | Answer:
+    return next(events)
+
+
+def _last(events: Iterator[str | Answer]) -> Answer:
+    answer = None
+    for event in events:
+        answer = event
+    assert isinstance(answer, Answer)
+    return answer
+
+
+def _sse(ident: str, created: int, first: str | Answer, events: Iterator[str | Answer]) -> Iterator[str]:
+    """Server-sent chunks: the role, the reply as it grows, then the citations, then [DONE]."""
+
+    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
+        body = {"id": ident, "object": "chat.completion.chunk", "created": created, "model": MODEL,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
+        return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
+
+    yield chunk({"role": "assistant", "content": ""})
+    sent = ""
+    event: str | Answer = first
+    while True:
+        if isinstance(event, Answer):
+            # an extracted answer comes whole; a written one was sent as it grew, its checked form follows
+            if not sent:
+                yield chunk({"content": event.reply})
+            yield chunk({}, "stop", citations=citations_json(event), tanya=_extension(event))
+            break
+        if event.startswith(sent):
+            yield chunk({"content": event[len(sent):]})
+            sent = event
+        event = next(events)
+    yield "data: [DONE]\n\n"
