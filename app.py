@@ -320,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
         max_file_size=f"{settings.max_file_mb:g}mb",
     )
     print(f"Tanya on http://{settings.host}:{settings.port}/ (API: /v1/chat/completions)", flush=True)
-    uvicorn.run(server, host=settings.host, port=settings.port, log_level="warning")
+    uvicorn.run(server, host=settings.host, port=settings.port, log_level="warning", timeout_graceful_shutdown=5)
     return 0
 
 

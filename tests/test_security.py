@@ -4,12 +4,17 @@ server process (the page's Gradio endpoints and the /v1 API)."""
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
-from conftest import settings_for, write
+from conftest import ROOT, SEEDS, free_port, serve_app, settings_for, write
 from qa import Tanya
 from qa.store import current_version
 from qa.uploads import ImportRefused
@@ -84,3 +89,114 @@ def test_an_upload_request_is_bounded_in_files_and_bytes(layout: dict[str, Path]
         tanya.add_files(small[:3])  # 3 × ~190 bytes > 419 bytes
     assert current_version(layout["tmp"] / "index") == served
     assert not (layout["tmp"] / "uploads").exists() or not any((layout["tmp"] / "uploads").iterdir())
+
+
+# --- through HTTP: a real server with users --------------------------------------------------------
+
+PASSWORDS = {"alice": "alice-editor-pw", "bob": "bob-reader-pw"}
+
+
+def _qa(*args: str, stdin: str = "") -> str:
+    done = subprocess.run([sys.executable, "-m", "qa", *args], cwd=ROOT, input=stdin, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """app.py with an editor (alice) and a reader (bob), an import root, and a secret beside it."""
+    tmp = tmp_path_factory.mktemp("team")
+    layout_dir = tmp / "shared-articles"
+    write(tmp / "private" / "creds.txt", SECRET)
+    write(layout_dir / "news" / "bus.txt", GOOD)
+    os.symlink(tmp / "private" / "creds.txt", layout_dir / "news" / "creds.txt")
+    users = str(tmp / "users.json")
+    _qa("user", "add", "alice", "--role", "editor", "--users-file", users, stdin=PASSWORDS["alice"] + "\n")
+    _qa("user", "add", "bob", "--role", "reader", "--users-file", users, stdin=PASSWORDS["bob"] + "\n")
+    keys = {name: _qa("user", "key", name, "--users-file", users) for name in PASSWORDS}
+    with serve_app(tmp, SEEDS, QA_IMPORT_ROOT=str(layout_dir)) as url:
+        yield {"url": url, "tmp": tmp, "keys": keys}
+
+
+def _served(tmp: Path) -> str:
+    return (tmp / "index" / "CURRENT").read_text()
+
+
+def _api_ask(team: dict, question: str, key: str | None) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {key}"} if key is not None else {}
+    return httpx.post(team["url"] + "v1/ask", json={"question": question}, headers=headers, timeout=60)
+
+
+def test_the_api_wants_a_valid_key(team: dict) -> None:
+    for key in (None, "tanya-wrong", team["keys"]["bob"] + "x", PASSWORDS["alice"]):
+        response = _api_ask(team, "Apa nama Tmall sebelumnya?", key)
+        assert response.status_code == 401 and response.json()["error"]["code"] == "invalid_api_key"
+    assert httpx.get(team["url"] + "v1/models", timeout=30).status_code == 401
+    for name in ("alice", "bob"):
+        assert _api_ask(team, "Apa nama Tmall sebelumnya?", team["keys"][name]).json()["answer"] == "Taobao Mall"
+
+
+def test_the_page_wants_a_login(team: dict) -> None:
+    from gradio_client import Client
+
+    with pytest.raises(Exception):
+        Client(team["url"], verbose=False)
+    with pytest.raises(Exception):
+        Client(team["url"], auth=("bob", "not-his-password"), verbose=False)
+    # the Gradio API behind the page refuses a caller without the login cookie
+    assert httpx.post(team["url"] + "gradio_api/call/rebuild", json={"data": []}, timeout=30).status_code in (401, 403)
+
+
+def test_a_reader_cannot_change_the_index(team: dict) -> None:
+    from gradio_client import Client, handle_file
+
+    served = _served(team["tmp"])
+    bob = Client(team["url"], auth=("bob", PASSWORDS["bob"]), verbose=False)
+    article = write(team["tmp"] / "in" / "bus-upload.txt", GOOD)
+    for call in (
+        lambda: bob.predict(api_name="/rebuild"),
+        lambda: bob.predict("news", api_name="/add_folder"),
+        lambda: bob.predict([handle_file(str(article))], api_name="/add_files"),
+    ):
+        message = call()[0]
+        assert "Refused" in message and "editors" in message
+    assert _served(team["tmp"]) == served
+    assert not (team["tmp"] / "uploads").exists()
+
+
+def test_an_editor_imports_only_from_the_import_root(team: dict) -> None:
+    from gradio_client import Client
+
+    alice = Client(team["url"], auth=("alice", PASSWORDS["alice"]), verbose=False)
+    served = _served(team["tmp"])
+    for outside in (str(team["tmp"] / "private"), "../private", "/etc", "news/../../private"):
+        message = alice.predict(outside, api_name="/add_folder")[0]
+        assert "Nothing changed" in message and "import root" in message, message
+    assert _served(team["tmp"]) == served
+    message = alice.predict("news", api_name="/add_folder")[0]
+    assert "Index updated" in message and "bus" in message and "outside the import root" in message
+    answer = _api_ask(team, SECRET_Q, team["keys"]["alice"]).json()
+    assert "hunter2" not in json.dumps(answer)
+    uploads = team["tmp"] / "uploads"
+    assert sorted(p.name for p in uploads.iterdir()) == ["bus.txt"]
+    assert "Ridwan Kamil" in _api_ask(team, "Siapa Wali Kota Bandung?", team["keys"]["bob"]).json()["answer"]
+
+
+def test_no_open_server_on_a_network_address(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
+    env.update(QA_USERS_FILE=str(tmp_path / "users.json"), QA_SEEDS_DIR=str(SEEDS))
+    done = subprocess.run([sys.executable, "app.py", "--host", "0.0.0.0", "--port", str(free_port()), "--index-dir", str(tmp_path / "index")],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "refusing to serve on 0.0.0.0 with no users" in done.stderr
+
+
+def test_anonymous_visitors_on_a_network_only_read(tmp_path: Path) -> None:
+    from gradio_client import Client
+
+    with serve_app(tmp_path, SEEDS, "--host", "0.0.0.0", "--allow-anonymous") as url:
+        served = _served(tmp_path)
+        visitor = Client(url, verbose=False)
+        assert "Refused" in visitor.predict(api_name="/rebuild")[0]
+        assert _served(tmp_path) == served
+        response = httpx.post(url + "v1/ask", json={"question": "Apa nama Tmall sebelumnya?"}, timeout=60)
+        assert response.json()["answer"] == "Taobao Mall"
