@@ -8,7 +8,8 @@ A chat completion's message is the cited answer ("Presiden Joko Widodo [1]"); be
 carries `citations` (doc id, source, title, paragraph, page, quote, passage, offsets into the
 article) and `tanya` (the short answer, whether it abstained, the question as understood). With
 `stream: true` the reply comes as server-sent `chat.completion.chunk` events, a written answer as the
-model writes it; the last chunk holds the citations and the checked reply, then `data: [DONE]`.
+model writes it, followed by its checked form when the citation check changed anything; the last
+chunk holds the citations and `tanya` (the checked reply among it), then `data: [DONE]`.
 
 Keys: `Authorization: Bearer KEY` (`python -m qa user key NAME`); without users on loopback the API
 is open. Errors are OpenAI-style JSON (`{"error": {"message", "type", "code"}}`) with a 4xx status;
@@ -65,6 +66,7 @@ def _extension(answer: Answer) -> dict[str, Any]:
     return {
         "answer": answer.text, "abstained": answer.abstained, "question": answer.asked or answer.question,
         "understood_as": answer.question, "mode": answer.mode, "notice": answer.notice, "reply": answer.reply,
+        "raw_reply": answer.raw_reply,
         "timings_ms": {k: round(v, 1) for k, v in answer.timings_ms.items()},
     }
 
@@ -194,9 +196,12 @@ def _sse(ident: str, created: int, first: str | Answer, events: Iterator[str | A
     event: str | Answer = first
     while True:
         if isinstance(event, Answer):
-            # an extracted answer comes whole; a written one was sent as it grew, its checked form follows
+            # an extracted answer comes whole; a written one was sent as it grew, and when the check changed
+            # it (a marker corrected, a sentence marked, or the extracted answer instead) the checked reply follows
             if not sent:
                 yield chunk({"content": event.reply})
+            elif sent.strip() != event.reply.strip():
+                yield chunk({"content": "\n\n" + (f"{event.notice}\n" if event.notice else "") + event.reply})
             yield chunk({}, "stop", citations=citations_json(event), tanya=_extension(event))
             break
         if event.startswith(sent):

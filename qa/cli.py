@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -98,6 +99,14 @@ def _parser() -> argparse.ArgumentParser:
     users.add_parser("revoke", help="revoke all of a user's API keys").add_argument("name")
     for u in users.choices.values():
         u.add_argument("--users-file", type=Path, help="default: $QA_USERS_FILE or users.json")
+
+    p = command("serve-llm", _serve_llm, "serve a GGUF model over the OpenAI API (llama-cpp-python's server), "
+                "for QA_LLM=openai:NAME with QA_LLM_URL=http://HOST:PORT/v1")
+    p.add_argument("model", nargs="?", default="gemma3-270m", help="a GGUF file, or gemma3-270m (packaged; the default)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--threads", type=int, default=0, help="llama.cpp threads (default: all cores)")
+    p.add_argument("--api-key", default=os.environ.get("QA_LLM_KEY", ""), help="required of clients (default: $QA_LLM_KEY; none)")
 
     p = command("serve", _serve, "start the chat page (same as python app.py)")
     p.add_argument("--host")
@@ -301,6 +310,17 @@ def _user(args: argparse.Namespace, tanya: Tanya) -> int:
         print(store.new_key(args.name))
     elif args.action == "revoke":
         print(f"revoked {store.revoke_keys(args.name)} API keys of {args.name}")
+    return 0
+
+
+def _serve_llm(args: argparse.Namespace, tanya: Tanya) -> int:
+    from .llm import LLMUnavailable, serve_gguf
+
+    try:
+        serve_gguf(args.model, args.host, args.port, args.threads, args.api_key)
+    except LLMUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -114,10 +114,33 @@ def _chat_model(spec: str, url: str, key: str, timeout: float, max_tokens: int, 
 
 def passages_for(settings: Settings) -> int:
     """How many passages the model is shown: QA_LLM_PASSAGES, or by default 1 for the packaged
-    270M model (more passages halved its accuracy on FacQA dev) and 5 for the others."""
+    270M model, local or served (more passages halved its accuracy on FacQA dev), and 5 for the others."""
     if settings.llm_passages:
         return settings.llm_passages
-    return 1 if settings.llm.replace(" ", "") == "gguf:gemma3-270m" else 5
+    return 1 if settings.llm.replace(" ", "").partition(":")[2] == "gemma3-270m" else 5
+
+
+def serve_gguf(name: str, host: str = "127.0.0.1", port: int = 8080, threads: int = 0, api_key: str = "") -> None:
+    """Serve a GGUF model over the OpenAI API (`/v1/chat/completions`, streaming included) with
+    llama-cpp-python's own server (its `server` extra), until interrupted. `name` is a path or a
+    packaged model; the packaged Gemma 270M, which has no chat template, is laid out as plain text
+    (the same layout as `gguf:gemma3-270m` in process). Tanya then uses it as
+    `QA_LLM=openai:NAME QA_LLM_URL=http://HOST:PORT/v1` (and `QA_LLM_KEY` = `api_key`)."""
+    try:
+        import uvicorn
+        from llama_cpp.server.app import create_app
+        from llama_cpp.server.settings import ModelSettings, ServerSettings
+    except ImportError as exc:
+        raise LLMUnavailable(f"the model server needs llama-cpp-python's server extra ({exc.name}): pip install -e '.[llm]'") from None
+    path = gguf_path(name)
+    _register_plain_format()
+    model = ModelSettings(
+        model=str(path), model_alias=name if name in PACKAGED_GGUF else path.stem, n_ctx=4096, n_batch=512,
+        n_threads=threads or max(1, os.cpu_count() or 1), chat_format=PLAIN_FORMAT if name in PACKAGED_GGUF else None,
+        verbose=False,
+    )
+    app = create_app(server_settings=ServerSettings(host=host, port=port, api_key=api_key or None), model_settings=[model])
+    uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 def chat_model(settings: Settings) -> Any:
