@@ -200,3 +200,38 @@ def test_anonymous_visitors_on_a_network_only_read(tmp_path: Path) -> None:
         assert _served(tmp_path) == served
         response = httpx.post(url + "v1/ask", json={"question": "Apa nama Tmall sebelumnya?"}, timeout=60)
         assert response.json()["answer"] == "Taobao Mall"
+
+
+@pytest.mark.browser
+def test_the_page_shows_editing_to_editors_only(team: dict, browser) -> None:
+    for name, sees in (("bob", False), ("alice", True)):
+        page = browser.new_page()
+        page.goto(team["url"])
+        page.locator("input[type=password]").wait_for(timeout=30_000)
+        page.locator("input:not([type=password])").first.fill(name)
+        page.locator("input[type=password]").fill(PASSWORDS[name])
+        page.locator("input[type=password]").press("Enter")
+        page.locator("#question").wait_for(timeout=30_000)
+        page.get_by_role("tab", name="Collection").wait_for(timeout=10_000)
+        page.wait_for_timeout(500)  # the role-dependent tab is set when the page has loaded
+        assert page.get_by_role("tab", name="Add articles").count() == (1 if sees else 0), name
+        if sees:  # the import root is configured: its folder field is offered
+            page.get_by_role("tab", name="Add articles").click()
+            assert "under" in page.locator("#folder").inner_text()
+        page.close()
+
+
+def test_uploads_through_http_lose_their_folders(team: dict) -> None:
+    from gradio_client import Client
+
+    cookies = httpx.post(team["url"] + "login", data={"username": "alice", "password": PASSWORDS["alice"]}, timeout=30).cookies
+    uploaded = httpx.post(team["url"] + "gradio_api/upload", cookies=cookies, timeout=30,
+                          files={"files": ("../../escape.txt", GOOD.replace("Bandung", "Bogor").encode(), "text/plain")})
+    assert uploaded.status_code == 200, uploaded.text
+    [server_path] = uploaded.json()
+    alice = Client(team["url"], auth=("alice", PASSWORDS["alice"]), verbose=False)
+    crafted = {"path": server_path, "orig_name": "../../../../tmp/escape.txt", "meta": {"_type": "gradio.FileData"}}
+    message = alice.predict([crafted], api_name="/add_files")[0]
+    assert "Index updated" in message and "escape" in message
+    assert (team["tmp"] / "uploads" / "escape.txt").is_file()
+    assert not (team["tmp"] / "escape.txt").exists() and not Path("/tmp/escape.txt").exists()
