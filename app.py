@@ -1,9 +1,10 @@
-"""Tanya's chat page: ask in Indonesian or English, get a cited answer, open the passages it used,
-add articles, and see the collection.
+"""Tanya's server: the chat page (ask in Indonesian or English, get a cited answer, open the passages
+it used, add articles, see the collection) and the OpenAI-compatible /v1 API (qa/api.py), on one port.
 
-    python app.py [--host 127.0.0.1] [--port 7860] [--index-dir index]
+    python app.py [--host 127.0.0.1] [--port 7860] [--index-dir index] [--allow-anonymous]
 
-Builds the index from the seed articles first when none exists. Everything from the articles is
+Who may do what comes from qa/users.py (users file, QA_AUTH); editing handlers check the caller's
+role themselves. Builds the index from the seed articles first when none exists. Everything from the articles is
 HTML-escaped before it is shown. This file only lays out the page and turns library errors into
 messages; the work is done by `qa`.
 """

@@ -18,8 +18,10 @@ import argparse
 import collections
 import json
 import os
+import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -38,21 +40,24 @@ def right(answer, expected: list[str]) -> bool:
     return not answer.abstained and token_f1(answer.text, expected) >= 0.5
 
 
-def run_dialogue(tanya: Tanya, turns: list[str], legacy: bool):
-    """Ask each turn in the conversation so far; returns the last answer."""
-    if legacy:
-        from qa.conversation import Turn, rewrite
-
-        history: list = []
-        for q in turns:
-            answer = tanya.ask(rewrite(q, history))
-            history.append(Turn(answer.question, "" if answer.abstained else answer.text))
-        return answer
+def run_dialogue(tanya: Tanya, turns: list[str], legacy: bool, timed: list[float]):
+    """Ask each turn in the conversation so far; returns the last answer (its time, rewriting and
+    every form tried included, goes to `timed`)."""
+    history: list = []
     messages: list[dict] = []
     for q in turns:
-        messages.append({"role": "user", "content": q})
-        answer = tanya.converse(messages)
-        messages.append({"role": "assistant", "content": answer.reply})
+        started = time.perf_counter()
+        if legacy:
+            from qa.conversation import Turn, rewrite
+
+            answer = tanya.ask(rewrite(q, history))
+            history.append(Turn(answer.question, "" if answer.abstained else answer.text))
+        else:
+            messages.append({"role": "user", "content": q})
+            answer = tanya.converse(messages)
+            messages.append({"role": "assistant", "content": answer.reply})
+        elapsed = time.perf_counter() - started
+    timed.append(elapsed)
     return answer
 
 
@@ -71,9 +76,10 @@ def main() -> int:
         facqa.index([DATA / "facqa-id" / "articles"])
     by_kind: dict[str, list[bool]] = collections.defaultdict(list)
     full_right = turn_right = both = 0
+    seconds: list[float] = []
     for d in dialogues:
         tanya = seed if d["corpus"] == "seed" else facqa
-        last = run_dialogue(tanya, d["turns"], args.legacy)
+        last = run_dialogue(tanya, d["turns"], args.legacy, timed=seconds)
         alone = tanya.ask(d["full"])
         ok, ok_full = right(last, d["expected"]), right(alone, d["expected"])
         by_kind[d["kind"]].append(ok)
@@ -92,6 +98,8 @@ def main() -> int:
         "full_question_right": round(full_right / n, 3),
         "last_turn_right_where_full_right": round(both / max(full_right, 1), 3),
         "by_kind": {k: f"{sum(v)}/{len(v)}" for k, v in sorted(by_kind.items())},
+        "last_turn_ms_p50": round(statistics.median(seconds) * 1000, 1),
+        "last_turn_ms_p95": round(sorted(seconds)[int(0.95 * (len(seconds) - 1))] * 1000, 1),
     }
     print(json.dumps(result, ensure_ascii=False))
     return 0
