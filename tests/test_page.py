@@ -78,6 +78,7 @@ def test_uploaded_article_becomes_answerable_without_restart(app_url: str, brows
     page = browser.new_page()
     page.goto(app_url)
     page.get_by_role("tab", name="Add articles").click()
+    assert page.locator("#folder").count() == 0 or not page.locator("#folder").is_visible()  # no QA_IMPORT_ROOT: no folder import
     page.locator("#upload input[type=file]").set_input_files([str(article)])
     page.locator("#add").click()
     result = page.locator("#add-result")
