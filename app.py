@@ -15,6 +15,7 @@ import argparse
 import html
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -29,6 +30,7 @@ from qa.cli import EXPECTED_ERRORS  # noqa: E402
 from qa.indexing import BuildReport  # noqa: E402
 from qa.ingest import SUPPORTED_SUFFIXES  # noqa: E402
 from qa.api import api_router  # noqa: E402
+from qa.chats import Chats, browser_secret  # noqa: E402
 from qa.records import Answer  # noqa: E402
 from qa.users import EDITOR, Access, AccessRefused, UserStore  # noqa: E402
 
@@ -140,6 +142,16 @@ def _highlight(text: str, start: int, end: int) -> str:
     return html.escape(text[:start]) + "<mark>" + html.escape(text[start:end]) + "</mark>" + html.escape(text[end:])
 
 
+def export_file(book: Chats) -> str | None:
+    """The open chat as a Markdown file to download (None when no chat is open)."""
+    text = book.markdown()
+    if not text:
+        return None
+    path = Path(tempfile.mkdtemp(prefix="tanya-export-")) / f"tanya-chat-{book.current}.md"
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
 def render_report(report: BuildReport) -> str:
     """What an update did, for people."""
     lines = [f"**Index updated** in {report.seconds:.1f} s: {report.documents} articles, {report.chunks} passages."]
@@ -155,11 +167,27 @@ def render_report(report: BuildReport) -> str:
 COLLECTION_ROWS = 500  # a collection of 100,000 articles is searched, not sent whole to the browser
 
 
+COLUMNS = ["title", "file", "date", "passages", "added", "doc id"]
+
+
 def collection_rows(tanya: Tanya, query: str = "") -> list[list]:
-    """Indexed articles (title, file, passages, added), filtered by a search string, newest first,
-    at most COLLECTION_ROWS of them."""
+    """Indexed articles (title, file, article date, passages, added, doc id), filtered by a search
+    string, newest first, at most COLLECTION_ROWS of them."""
     files = tanya.files((query or "").strip(), newest_first=True, limit=COLLECTION_ROWS)
-    return [[f["title"], f["source"], f["chunks"], f["added_at"].replace("T", " ")[:16]] for f in files]
+    return [[f["title"], Path(f["source"]).name, f.get("date") or "", f["chunks"], f["added_at"].replace("T", " ")[:16], f["doc_id"]]
+            for f in files]
+
+
+def render_article(tanya: Tanya, doc_id: str) -> str:
+    """An article opened from the collection: its facts and whole text (escaped)."""
+    record = next((f for f in tanya.files() if f["doc_id"] == doc_id), None)
+    text = tanya.document_text(doc_id) if record else None
+    if record is None or text is None:
+        return "<p>This article is no longer in the index.</p>"
+    facts = " · ".join(html.escape(str(x)) for x in (record["source"], record.get("date") or "no date",
+                                                      f"{record['chunks']} passages", f"added {record['added_at'][:16]}"))
+    return (f"<div id='article-view'><h3>{html.escape(record['title'])}</h3><p class='meta'>{facts}</p>"
+            f"<p style='white-space:pre-wrap'>{html.escape(text)}</p></div>")
 
 
 def collection_facts(tanya: Tanya) -> str:
@@ -183,13 +211,23 @@ def build_page(tanya: Tanya, access: Access | None = None) -> gr.Blocks:
     def refused():
         return "**Refused:** only editors can change the index.", gr.update(), gr.update()
 
-    def respond(question: str, history: list[dict], said: list[dict], written: bool = False):
-        """One turn: `history` is the chat as shown (HTML), `said` the conversation as plain messages."""
+    def user_of(request: gr.Request | None) -> str | None:
+        return getattr(request, "username", None)
+
+    def showing(book: Chats, kept: dict):
+        """The open chat as the page shows it: chat, sources, conversation, kept chats, list, export file."""
+        chat = book.open or {"shown": [], "sources": "", "said": []}
+        return (chat["shown"], chat["sources"], chat["said"], kept,
+                gr.update(choices=book.choices(), value=book.current), export_file(book))
+
+    def respond(question: str, history: list[dict], said: list[dict], written: bool, kept: dict, request: gr.Request):
+        """One turn: `history` is the chat as shown (HTML), `said` the conversation as plain messages;
+        the finished turn is kept in the browser (`kept`)."""
         history = list(history or [])
         said = list(said or [])
         history.append({"role": "user", "content": html.escape((question or "")[:500])})
         history.append({"role": "assistant", "content": "Searching…"})
-        yield "", history, gr.update(), said
+        yield "", history, gr.update(), said, gr.update(), gr.update(), gr.update()
         try:
             messages = said + [{"role": "user", "content": question or ""}]
             answer = None
@@ -198,18 +236,43 @@ def build_page(tanya: Tanya, access: Access | None = None) -> gr.Blocks:
                     answer = event
                 else:  # the written answer as it grows; its citations are checked when it is complete
                     history[-1]["content"] = html.escape(event) + " ▌"
-                    yield "", history, gr.update(), said
+                    yield "", history, gr.update(), said, gr.update(), gr.update(), gr.update()
             assert answer is not None
             history[-1]["content"] = render_answer(answer)
             sources = render_sources(answer, tanya)
             said = messages + [{"role": "assistant", "content": answer.reply}]
         except QuestionError as exc:
             history[-1]["content"] = f"Please ask again: {html.escape(str(exc))}."
-            sources = ""
+            yield "", history, "", said, gr.update(), gr.update(), gr.update()
+            return
         except EXPECTED_ERRORS as exc:
             history[-1]["content"] = f"Sorry, the index cannot answer right now: {html.escape(str(exc))}"
-            sources = ""
-        yield "", history, sources, said
+            yield "", history, "", said, gr.update(), gr.update(), gr.update()
+            return
+        book = Chats.of(kept, user_of(request))
+        book.add_turn(question, answer, history, said, sources)
+        yield ("", *showing(book, book.into(kept, user_of(request))))
+
+    def restore(kept: dict, request: gr.Request):
+        book = Chats.of(kept, user_of(request))
+        if book.current is None and book.chats:
+            book.select(book.chats[0]["id"])
+        return showing(book, kept)
+
+    def switch(chat_id: str, kept: dict, request: gr.Request):
+        book = Chats.of(kept, user_of(request))
+        book.select(chat_id)
+        return showing(book, book.into(kept, user_of(request)))
+
+    def new_chat(kept: dict, request: gr.Request):
+        book = Chats.of(kept, user_of(request))
+        book.new()
+        return showing(book, book.into(kept, user_of(request)))
+
+    def delete_chat(kept: dict, request: gr.Request):
+        book = Chats.of(kept, user_of(request))
+        book.delete()
+        return showing(book, book.into(kept, user_of(request)))
 
     def update(make_report, progress: gr.Progress):
         def report_progress(stage: str, done: int, total: int) -> None:
@@ -233,6 +296,27 @@ def build_page(tanya: Tanya, access: Access | None = None) -> gr.Blocks:
             return refused()
         return update(lambda cb: tanya.import_folder(folder, progress=cb), progress)
 
+    def open_article(event: gr.SelectData, request: gr.Request):
+        doc_id = str((event.row_value or [""])[-1])
+        return doc_id, render_article(tanya, doc_id), gr.update(visible=editor(request)), gr.update(visible=False), ""
+
+    def ask_remove(doc_id: str):
+        record = next((f for f in tanya.files() if f["doc_id"] == doc_id), None)
+        if record is None:
+            return gr.update(visible=False), ""
+        return gr.update(visible=True), f"Remove **{html.escape(record['title'])}** ({html.escape(record['source'])}) from the collection?"
+
+    def remove_article(doc_id: str, query: str, request: gr.Request):
+        hidden = gr.update(visible=False)
+        if not editor(request):
+            return "**Refused:** only editors can change the index.", gr.update(), gr.update(), gr.update(), hidden, hidden
+        try:
+            report = tanya.remove([doc_id], forget=True)
+            message = f"**Removed** {html.escape(doc_id)}: {report.documents} articles, {report.chunks} passages left."
+        except EXPECTED_ERRORS as exc:
+            message = f"**Nothing changed:** {html.escape(str(exc))}"
+        return message, collection_rows(tanya, query), collection_facts(tanya), "", hidden, hidden
+
     def rebuild(request: gr.Request, progress=gr.Progress()):
         if not editor(request):
             return refused()
@@ -242,6 +326,7 @@ def build_page(tanya: Tanya, access: Access | None = None) -> gr.Blocks:
         gr.Markdown("# Tanya\nAsk the articles in Indonesian or English; every answer cites the passage it comes from.")
         with gr.Tab("Chat"):
             said = gr.State([])
+            kept = gr.BrowserState({}, storage_key="tanya-chats", secret=browser_secret(tanya.settings.index_dir))
             with gr.Row():
                 with gr.Column(scale=3):
                     chat = gr.Chatbot(label="Chat", height=460, buttons=["copy"], elem_id="chat")
@@ -253,7 +338,11 @@ def build_page(tanya: Tanya, access: Access | None = None) -> gr.Blocks:
                             value=bool(tanya.settings.llm), visible=bool(tanya.settings.llm), elem_id="written",
                             label=f"Written answer by {tanya.settings.llm} (citations checked)",
                         )
-                        clear = gr.Button("Clear chat", size="sm", elem_id="clear")
+                    with gr.Row():
+                        past = gr.Dropdown(choices=[], value=None, label="Kept chats", scale=4, elem_id="past-chats")
+                        new = gr.Button("New chat", size="sm", scale=1, elem_id="new-chat")
+                        delete = gr.Button("Delete chat", size="sm", scale=1, elem_id="delete-chat")
+                        export = gr.DownloadButton("Export (Markdown)", value=None, size="sm", scale=1, elem_id="export")
                     gr.Examples(EXAMPLES, inputs=box)
                 with gr.Column(scale=2):
                     gr.Markdown("### Sources")
@@ -274,17 +363,34 @@ def build_page(tanya: Tanya, access: Access | None = None) -> gr.Blocks:
         with gr.Tab("Collection"):
             facts = gr.Markdown(collection_facts(tanya), elem_id="facts")
             search = gr.Textbox(placeholder="Search titles and files…", show_label=False, elem_id="collection-search")
-            table = gr.Dataframe(
-                collection_rows(tanya), headers=["title", "file", "passages", "added"], interactive=False, elem_id="collection"
-            )
+            table = gr.Dataframe(collection_rows(tanya), headers=COLUMNS, interactive=False, elem_id="collection")
+            gr.Markdown("Click an article to read it whole.")
+            opened = gr.State("")
+            with gr.Row(visible=False, elem_id="article-actions") as actions:
+                remove = gr.Button("Remove this article from the collection…", variant="stop", size="sm", elem_id="remove")
+            with gr.Row(visible=False, elem_id="confirm-remove") as confirm:
+                confirm_text = gr.Markdown(elem_id="confirm-text")
+                yes = gr.Button("Yes, remove it", variant="stop", size="sm", elem_id="remove-yes")
+                no = gr.Button("Cancel", size="sm", elem_id="remove-no")
+            removed_note = gr.Markdown(elem_id="remove-result")
+            article = gr.HTML(elem_id="article")
 
-        send.click(respond, [box, chat, said, written], [box, chat, sources, said])
-        box.submit(respond, [box, chat, said, written], [box, chat, sources, said])
-        clear.click(lambda: ([], "", []), None, [chat, sources, said])
+        shown = [chat, sources, said, kept, past, export]
+        send.click(respond, [box, chat, said, written, kept], [box, *shown])
+        box.submit(respond, [box, chat, said, written, kept], [box, *shown])
+        past.input(switch, [past, kept], shown)
+        new.click(new_chat, kept, shown)
+        delete.click(delete_chat, kept, shown)
+        page.load(restore, kept, shown)
         add.click(add_files, upload, [result, table, facts], concurrency_limit=1, concurrency_id="index")
         add_dir.click(add_folder, folder, [result, table, facts], concurrency_limit=1, concurrency_id="index")
         rebuild_button.click(rebuild, None, [result, table, facts], concurrency_limit=1, concurrency_id="index")
         search.change(lambda q: collection_rows(tanya, q), search, table)
+        table.select(open_article, None, [opened, article, actions, confirm, removed_note])
+        remove.click(ask_remove, opened, [confirm, confirm_text])
+        no.click(lambda: gr.update(visible=False), None, confirm)
+        yes.click(remove_article, [opened, search], [removed_note, table, facts, article, actions, confirm],
+                  concurrency_limit=1, concurrency_id="index")
         page.load(lambda: (collection_rows(tanya), collection_facts(tanya)), None, [table, facts])
         def show_editing(request: gr.Request):
             return gr.update(visible=editor(request))

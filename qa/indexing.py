@@ -116,13 +116,15 @@ def build_index(
     progress: Progress | None = None,
     embedder: Embedder | None = None,
     keep_missing: bool = False,
+    excluded: Collection[str] = (),
 ) -> BuildReport:
     """Index the articles under `paths` into `settings.index_dir` and switch to the new version.
 
-    Articles of the served index whose files are gone are removed, unless `keep_missing`."""
+    Articles of the served index whose files are gone are removed, unless `keep_missing`; files
+    whose doc_id is in `excluded` are skipped."""
     paths = list(paths)
     with build_lock(Path(settings.index_dir)), _Build(settings, rebuild, progress, embedder) as build:
-        build.add_files(paths)
+        build.add_files(paths, excluded)
         if not build.report.documents:
             reasons = "; ".join(f"{s.path}: {s.reason}" for s in build.report.skipped[:5]) or "no files found"
             raise NothingToIndex(f"nothing to index ({reasons}); the current index is unchanged")
@@ -184,13 +186,13 @@ class _Build:
             self.table.close()
             shutil.rmtree(self.version, ignore_errors=True)
 
-    def add_files(self, paths: list[Path]) -> None:
-        """Read, chunk and store every article under `paths`, one file at a time."""
+    def add_files(self, paths: list[Path], excluded: Collection[str] = ()) -> None:
+        """Read, chunk and store every article under `paths` (but `excluded` doc_ids), one file at a time."""
         total = sum(1 for _ in iter_files(paths))
         self.notify("reading", 0, total)
         files = 0
         last = None
-        for item in iter_documents(paths, self.settings.max_file_mb, taken=self.table.has_document):
+        for item in iter_documents(paths, self.settings.max_file_mb, taken=self.table.has_document, excluded=excluded):
             if isinstance(item, Skipped):
                 self.report.skipped.append(item)
             else:

@@ -11,7 +11,7 @@ import json
 import os
 import re
 import zipfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,12 +67,14 @@ def read_documents(paths: Iterable[Path], max_file_mb: float = 50.0) -> IngestRe
 
 
 def iter_documents(
-    paths: Iterable[Path], max_file_mb: float = 50.0, taken: Callable[[str], bool] | None = None
+    paths: Iterable[Path], max_file_mb: float = 50.0, taken: Callable[[str], bool] | None = None,
+    excluded: Collection[str] = (),
 ) -> Iterator[Document | Skipped]:
     """Each document under `paths` as it is read, or a Skipped with the reason, one file at a time.
 
     `taken(doc_id)` says whether an earlier file already has that id (default: remembered here;
-    a build passes its own table so that nothing grows with the collection)."""
+    a build passes its own table so that nothing grows with the collection). Files whose doc_id is
+    in `excluded` (articles removed from the collection) are skipped."""
     seen: set[str] = set()
     is_taken = taken or seen.__contains__
     for file, base in iter_files(paths):
@@ -80,6 +82,9 @@ def iter_documents(
             yield Skipped(str(file), f"unsupported file type '{file.suffix or '(none)'}'")
             continue
         doc_id = doc_id_for(file, base)
+        if doc_id in excluded:
+            yield Skipped(str(file), "removed from the collection (index the file by its path to bring it back)")
+            continue
         if is_taken(doc_id):
             yield Skipped(str(file), f"another file already has the id '{doc_id}'")
             continue

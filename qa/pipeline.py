@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -227,15 +228,43 @@ class Tanya:
         progress: Progress | None = None,
         keep_missing: bool = False,
     ) -> BuildReport:
-        """Build or update the index from article files (default: the collection folders)."""
+        """Build or update the index from article files (default: the collection folders, without the
+        articles removed from the collection with `remove(..., forget=True)`)."""
+        excluded = self.removed() if paths is None else ()
         paths = [Path(p) for p in (paths or self.collection())]
         return build_index(
-            paths, self.settings, rebuild=rebuild, progress=progress, embedder=self.embedder, keep_missing=keep_missing
+            paths, self.settings, rebuild=rebuild, progress=progress, embedder=self.embedder, keep_missing=keep_missing,
+            excluded=excluded,
         )
 
-    def remove(self, doc_ids: Iterable[str]) -> BuildReport:
-        """Take articles out of the index (their files, if still in a collection folder, come back on `index`)."""
-        return remove_documents(doc_ids, self.settings, embedder=self.embedder)
+    def remove(self, doc_ids: Iterable[str], forget: bool = False) -> BuildReport:
+        """Take articles out of the index (nothing is re-embedded). Their files, if still in a collection
+        folder, come back on `index` — unless `forget`: then an uploaded file is deleted and any other
+        (a seed article) is remembered as removed, so that later updates of the collection skip it."""
+        doc_ids = list(doc_ids)
+        sources = {f["doc_id"]: f["source"] for f in self.files()} if forget else {}
+        report = remove_documents(doc_ids, self.settings, embedder=self.embedder)
+        if forget:
+            uploads = Path(self.settings.upload_dir).resolve()
+            remembered = set(self.removed())
+            for doc_id in doc_ids:
+                source = Path(sources.get(doc_id, "")).resolve()
+                if sources.get(doc_id) and uploads in source.parents:
+                    source.unlink(missing_ok=True)
+                else:
+                    remembered.add(doc_id)
+            self._removed_file().write_text(json.dumps(sorted(remembered), indent=1), encoding="utf-8")
+        return report
+
+    def removed(self) -> list[str]:
+        """The doc_ids removed from the collection with `remove(..., forget=True)`."""
+        try:
+            return list(json.loads(self._removed_file().read_text(encoding="utf-8")))
+        except (FileNotFoundError, ValueError):
+            return []
+
+    def _removed_file(self) -> Path:
+        return Path(self.settings.index_dir) / "removed.json"
 
     def add_files(self, files: Iterable[tuple[Path, str]], progress: Progress | None = None) -> BuildReport:
         """Copy uploaded files (path, original name) into the upload folder and update the index.

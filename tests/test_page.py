@@ -116,3 +116,64 @@ def test_article_html_is_shown_as_text_and_runs_nothing(app_url: str, browser) -
     assert page.evaluate("window.__pwned") is None
     assert page.locator("#sources script, #sources img, #chat img[src='x']").count() == 0
     page.close()
+
+
+def _answered(page, question: str) -> str:
+    """Ask and wait until the answer to this question has its citation (or its abstention) in the chat."""
+    ask_in_page(page, question)
+    page.wait_for_function(
+        "q => { const t = document.querySelector('#chat').innerText.split(q); "
+        "return t.length > 1 && /\\[1\\]|could not find|tidak ditemukan/.test(t[t.length - 1]); }", arg=question, timeout=30_000)
+    return page.locator("#chat").inner_text().split(question)[-1]
+
+
+def _pick_chat(page, label_part: str) -> None:
+    page.locator("#past-chats input").click()
+    page.get_by_role("option", name=label_part).first.click()
+
+
+def test_chats_are_kept_reopened_deleted_and_exported(app_url: str, browser) -> None:
+    context = browser.new_context(accept_downloads=True)
+    page = context.new_page()
+    page.goto(app_url)
+    assert "Joko Widodo [1]" in _answered(page, "Who offered Jack Ma the advisor role?")
+    assert "e-commerce" in _answered(page, "In which field?")
+    page.reload()  # the chat, its sources and its context come back
+    page.locator("#chat").get_by_text("In which field?").wait_for(timeout=30_000)
+    assert "e-commerce" in page.locator("#chat").inner_text()
+    assert page.locator("#sources mark").count() >= 1
+    _answered(page, "Kapan?")  # the conversation's context survived the reload
+    assert "Jack Ma" in page.locator("#rewritten").inner_text()
+    page.locator("#new-chat").click()
+    page.wait_for_function("!document.querySelector('#chat').innerText.includes('Jack Ma')", timeout=10_000)
+    assert "Taobao Mall" in _answered(page, "Apa nama Tmall sebelumnya?")
+    _pick_chat(page, "Who offered Jack Ma the advisor role?")
+    page.locator("#chat").get_by_text("In which field?").wait_for(timeout=10_000)
+    assert "Tmall" not in page.locator("#chat").inner_text()
+    with page.expect_download() as download:
+        page.locator("#export").click()
+    markdown = Path(download.value.path()).read_text(encoding="utf-8")
+    assert "**Q:** Who offered Jack Ma the advisor role?" in markdown and "**Q:** In which field?" in markdown
+    assert "Presiden Joko Widodo [1]" in markdown
+    assert "[1] " in markdown and "000_3a3f117793ab0552.txt, ¶1" in markdown and "ditawari Presiden Joko Widodo" in markdown
+    page.locator("#delete-chat").click()  # the Jack Ma chat goes; the Tmall one is opened
+    page.locator("#chat").get_by_text("Apa nama Tmall sebelumnya?").wait_for(timeout=10_000)
+    page.reload()
+    page.locator("#chat").get_by_text("Apa nama Tmall sebelumnya?").wait_for(timeout=30_000)
+    page.locator("#past-chats input").click()
+    assert page.get_by_role("option", name="Who offered Jack Ma").count() == 0
+    context.close()
+
+
+def test_another_browser_does_not_see_the_chats(app_url: str, browser) -> None:
+    first = browser.new_context()
+    page = first.new_page()
+    page.goto(app_url)
+    _answered(page, "Siapa Menteri Komunikasi dan Informatika?")
+    other = browser.new_context().new_page()
+    other.goto(app_url)
+    other.locator("#question").wait_for(timeout=30_000)
+    other.wait_for_timeout(1000)
+    assert "Rudiantara" not in other.locator("#chat").inner_text()
+    first.close()
+    other.context.close()
