@@ -176,3 +176,19 @@ def test_past_exact_max_the_vectors_go_into_a_calibrated_ivf_index(tmp_path: Pat
     fresh = Tanya(settings_for(tmp_path / "index", exact_max=10))  # loads it back with its nprobe
     assert fresh.retriever().snapshot.vectors.index.nprobe == info["nprobe"]
     assert fresh.ask("Siapa yang menawari Jack Ma menjadi penasehat?").text.endswith("Joko Widodo")
+
+
+def test_removing_from_the_collection_forgets_uploads_and_remembers_seeds(tmp_path: Path) -> None:
+    tanya = Tanya(settings_for(tmp_path / "index", upload_dir=tmp_path / "uploads"))
+    tanya.index()
+    bus = write(tmp_path / "in" / "bus.txt", NEW_ARTICLE)
+    kept = write(tmp_path / "in" / "kept.txt", NEW_ARTICLE.replace("Bandung", "Bekasi"))
+    tanya.add_files([(bus, "bus.txt"), (kept, "kept.txt")])
+    tanya.remove(["bus", SEED_ID], forget=True)
+    assert not (tmp_path / "uploads" / "bus.txt").exists()  # the uploaded copy is gone
+    assert (SEEDS / f"{SEED_ID}.txt").is_file() and tanya.removed() == [SEED_ID]  # the seed file stays, remembered
+    again = write(tmp_path / "in" / "other.txt", NEW_ARTICLE.replace("Bandung", "Bogor"))
+    report = tanya.add_files([(again, "other.txt")])  # an update of the collection skips the removed seed
+    assert report.added == ["other"] and sorted(f["doc_id"] for f in tanya.files()) == ["kept", "other"]
+    assert any("removed from the collection" in s.reason for s in report.skipped)
+    assert tanya.index([SEEDS]).added == [SEED_ID]  # named by its path, it comes back

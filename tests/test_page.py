@@ -177,3 +177,43 @@ def test_another_browser_does_not_see_the_chats(app_url: str, browser) -> None:
     assert "Rudiantara" not in other.locator("#chat").inner_text()
     first.close()
     other.context.close()
+
+
+BUS = "Bus Listrik Bandung\nWali Kota Bandung Ridwan Kamil meresmikan 25 bus listrik baru pada Senin (3/10/2016).\n"
+
+
+def test_the_collection_opens_and_removes_articles(browser, tmp_path: Path) -> None:
+    articles = tmp_path / "articles"
+    shutil.copytree(SEEDS, articles)
+    write(articles / "bandung-bus.txt", BUS)
+    with serve_app(tmp_path, articles) as url:
+        page = browser.new_page()
+        page.goto(url)
+        assert "Ridwan Kamil" in _answered(page, "Siapa Wali Kota Bandung?")
+        page.get_by_role("tab", name="Collection").click()
+        table = page.locator("#collection")
+        assert "bandung-bus.txt" in table.inner_text() and "passages" in table.inner_text() and "date" in table.inner_text()
+        table.get_by_text("bandung-bus.txt").click()
+        page.locator("#article-view").wait_for(timeout=10_000)
+        assert "meresmikan 25 bus listrik" in page.locator("#article-view").inner_text()  # the whole article
+        page.locator("#remove").click()
+        page.locator("#confirm-remove").get_by_text("Remove").first.wait_for(timeout=10_000)
+        page.locator("#remove-no").click()  # cancelling changes nothing
+        assert "bandung-bus.txt" in table.inner_text()
+        page.locator("#remove").click()
+        page.locator("#remove-yes").click()
+        page.locator("#remove-result").get_by_text("Removed").wait_for(timeout=60_000)
+        assert "bandung-bus.txt" not in table.inner_text() and "000_3a3f117793ab0552" in table.inner_text()
+        page.get_by_role("tab", name="Chat").click()
+        page.locator("#new-chat").click()
+        assert "Ridwan Kamil" not in _answered(page, "Siapa Wali Kota Bandung?")
+        # an update of the collection (here: a rebuild) does not bring the removed article back
+        page.get_by_role("tab", name="Add articles").click()
+        page.locator("#rebuild").click()
+        page.locator("#add-result").get_by_text("Index updated").wait_for(timeout=60_000)
+        assert "removed from the collection" in page.locator("#add-result").inner_text()
+        page.get_by_role("tab", name="Chat").click()
+        page.locator("#new-chat").click()
+        last = _answered(page, "Siapa Wali Kota Bandung?")
+        assert "Ridwan Kamil" not in last and "tidak ditemukan" in last
+        page.close()

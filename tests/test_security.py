@@ -157,6 +157,7 @@ def test_a_reader_cannot_change_the_index(team: dict) -> None:
         lambda: bob.predict(api_name="/rebuild"),
         lambda: bob.predict("news", api_name="/add_folder"),
         lambda: bob.predict([handle_file(str(article))], api_name="/add_files"),
+        lambda: bob.predict("", api_name="/remove_article"),
     ):
         message = call()[0]
         assert "Refused" in message and "editors" in message
