@@ -18,6 +18,7 @@ bodies over `max_request_mb` are refused before they are read whole.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 import uuid
@@ -29,7 +30,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from .embedding import EmbedderError
-from .pipeline import Tanya
+from .pipeline import Tanya, final_answer
 from .question import QuestionError
 from .records import Answer
 from .store import IndexProblem
@@ -107,40 +108,51 @@ def api_router(tanya: Tanya, access: Access) -> APIRouter:
             raise ApiError(400, "'written' must be true or false", "invalid_type")
         return tanya.settings.llm if written in (None, True) else ""
 
+    def handled(code: str):
+        """A route whose ApiError, bad question or unavailable index becomes a JSON error response."""
+
+        def wrap(route):
+            @functools.wraps(route)
+            async def guarded(request: Request):
+                try:
+                    return await route(request)
+                except ApiError as exc:
+                    return exc.response()
+                except QuestionError as exc:
+                    return ApiError(400, str(exc), code).response()
+                except UNAVAILABLE as exc:
+                    return ApiError(503, f"the index cannot answer right now: {exc}", "index_unavailable", "server_error").response()
+
+            return guarded
+
+        return wrap
+
     @router.get("/models")
+    @handled("invalid_request")
     async def models(request: Request):
-        try:
-            caller(request)
-        except ApiError as exc:
-            return exc.response()
+        caller(request)
         return {"object": "list", "data": [{"id": MODEL, "object": "model", "created": 0, "owned_by": "tanya"}]}
 
     @router.post("/chat/completions")
+    @handled("invalid_messages")
     async def chat_completions(request: Request):
-        try:
-            caller(request)
-            data = await body(request)
-            if data.get("model", MODEL) != MODEL:
-                raise ApiError(404, f"the model '{data.get('model')}' does not exist; this server has '{MODEL}'", "model_not_found")
-            if "messages" not in data:
-                raise ApiError(400, "'messages' is required", "missing_messages")
-            stream = data.get("stream", False)
-            if not isinstance(stream, bool):
-                raise ApiError(400, "'stream' must be true or false", "invalid_type")
-            llm = llm_of(data)
-            events = tanya.converse_stream(data["messages"], llm=llm)
-            first = await run_in_threadpool(_next, events)  # a malformed conversation fails here, before any output
-        except ApiError as exc:
-            return exc.response()
-        except QuestionError as exc:
-            return ApiError(400, str(exc), "invalid_messages").response()
-        except UNAVAILABLE as exc:
-            return ApiError(503, f"the index cannot answer right now: {exc}", "index_unavailable", "server_error").response()
+        caller(request)
+        data = await body(request)
+        if data.get("model", MODEL) != MODEL:
+            raise ApiError(404, f"the model '{data.get('model')}' does not exist; this server has '{MODEL}'", "model_not_found")
+        if "messages" not in data:
+            raise ApiError(400, "'messages' is required", "missing_messages")
+        stream = data.get("stream", False)
+        if not isinstance(stream, bool):
+            raise ApiError(400, "'stream' must be true or false", "invalid_type")
+        llm = llm_of(data)
+        events = tanya.converse_stream(data["messages"], llm=llm)
+        first = await run_in_threadpool(_next, events)  # a malformed conversation fails here, before any output
         ident, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
         if stream:
             return StreamingResponse(iterate_in_threadpool(_sse(ident, created, first, events)), media_type="text/event-stream",
                                      headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-        answer = first if isinstance(first, Answer) else await run_in_threadpool(_last, events)
+        answer = first if isinstance(first, Answer) else await run_in_threadpool(final_answer, events)
         return {
             "id": ident, "object": "chat.completion", "created": created, "model": MODEL,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.reply}, "finish_reason": "stop"}],
@@ -149,23 +161,17 @@ def api_router(tanya: Tanya, access: Access) -> APIRouter:
         }
 
     @router.post("/ask")
+    @handled("invalid_question")
     async def ask(request: Request):
-        try:
-            caller(request)
-            data = await body(request)
-            if ("messages" in data) == ("question" in data):
-                raise ApiError(400, "give either 'question' or 'messages'", "invalid_body")
-            llm = llm_of(data)
-            if "messages" in data:
-                answer = await run_in_threadpool(tanya.converse, data["messages"], None, None, llm)
-            else:
-                answer = await run_in_threadpool(tanya.ask, data["question"], None, None, llm)
-        except ApiError as exc:
-            return exc.response()
-        except QuestionError as exc:
-            return ApiError(400, str(exc), "invalid_question").response()
-        except UNAVAILABLE as exc:
-            return ApiError(503, f"the index cannot answer right now: {exc}", "index_unavailable", "server_error").response()
+        caller(request)
+        data = await body(request)
+        if ("messages" in data) == ("question" in data):
+            raise ApiError(400, "give either 'question' or 'messages'", "invalid_body")
+        llm = llm_of(data)
+        if "messages" in data:
+            answer = await run_in_threadpool(tanya.converse, data["messages"], None, None, llm)
+        else:
+            answer = await run_in_threadpool(tanya.ask, data["question"], None, None, llm)
         return answer.to_json()
 
     return router
@@ -173,14 +179,6 @@ def api_router(tanya: Tanya, access: Access) -> APIRouter:
 
 def _next(events: Iterator[str | Answer]) -> str | Answer:
     return next(events)
-
-
-def _last(events: Iterator[str | Answer]) -> Answer:
-    answer = None
-    for event in events:
-        answer = event
-    assert isinstance(answer, Answer)
-    return answer
 
 
 def _sse(ident: str, created: int, first: str | Answer, events: Iterator[str | Answer]) -> Iterator[str]:

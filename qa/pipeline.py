@@ -82,23 +82,13 @@ class Tanya:
 
         With a language model (`llm`, default `settings.llm`) the answer is written by it and its
         citations checked; otherwise, or when the model fails, it is extracted from the passages."""
-        answer: Answer | None = None
-        for event in self.ask_stream(question, k=k, retriever=retriever, llm=llm):
-            if isinstance(event, Answer):
-                answer = event
-        assert answer is not None
-        return answer
+        return final_answer(self.ask_stream(question, k=k, retriever=retriever, llm=llm))
 
     def converse(self, messages: list[dict], k: int | None = None, retriever: str | None = None, llm: str | None = None) -> Answer:
         """Answer the last question of a conversation given as OpenAI-style messages
         (`[{"role": "user"|"assistant", "content": ...}, ...]`), earlier turns used for follow-ups.
         `answer.asked` is the question as written, `answer.question` how it was understood."""
-        answer: Answer | None = None
-        for event in self.converse_stream(messages, k=k, retriever=retriever, llm=llm):
-            if isinstance(event, Answer):
-                answer = event
-        assert answer is not None
-        return answer
+        return final_answer(self.converse_stream(messages, k=k, retriever=retriever, llm=llm))
 
     def converse_stream(
         self, messages: list[dict], k: int | None = None, retriever: str | None = None, llm: str | None = None
@@ -318,6 +308,16 @@ UNVERIFIED = {
     "id": "Jawaban model bahasa tidak didukung oleh artikel atau tidak menjawab pertanyaan; "
           "jawaban di bawah diambil langsung dari artikel.",
 }
+
+
+def final_answer(events: Iterable[str | Answer]) -> Answer:
+    """The Answer a stream of `ask_stream`/`converse_stream` events ends with."""
+    answer: Answer | None = None
+    for event in events:
+        if isinstance(event, Answer):
+            answer = event
+    assert answer is not None
+    return answer
 
 
 def _confidence(answer: Answer) -> tuple[bool, float]:
