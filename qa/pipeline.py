@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -19,9 +18,9 @@ from typing import Any
 import numpy as np
 
 from .answer import ReaderPolicy, extract_answer
+from .collection import CollectionMixin
 from .conversation import parse_messages, understand
 from .embedding import Embedder, get_embedder
-from .indexing import BuildReport, NothingToIndex, Progress, build_index, remove_documents
 from .generation import STOP, checked_answer, prompt, proposed_answer, span_prompt
 from .llm import LLMUnavailable, chat_model, passages_for, stream
 from .question import Question, QuestionError, analyse
@@ -32,10 +31,9 @@ from .settings import Settings
 from .store import Snapshot, current_version, load_snapshot
 from .support import declarative, support_features, support_probability, support_table
 from .text import stem
-from .uploads import check_request, import_folder_files, placed_uploads
 
 
-class Tanya:
+class Tanya(CollectionMixin):
     """Question answering over one index directory."""
 
     def __init__(self, settings: Settings | None = None) -> None:
@@ -203,98 +201,6 @@ class Tanya:
         retriever = self.retriever()
         passages = retriever.snapshot.vectors.vectors([h.row for h in hits])
         return self.embedder.embed_queries(sentences) @ passages.T
-
-    def collection(self) -> list[Path]:
-        """The folders that make up the collection: the seed articles and the uploaded ones."""
-        folders = [Path(self.settings.seeds_dir)]
-        if Path(self.settings.upload_dir).is_dir():
-            folders.append(Path(self.settings.upload_dir))
-        return folders
-
-    def index(
-        self,
-        paths: Iterable[Path | str] | None = None,
-        rebuild: bool = False,
-        progress: Progress | None = None,
-        keep_missing: bool = False,
-    ) -> BuildReport:
-        """Build or update the index from article files (default: the collection folders, without the
-        articles removed from the collection with `remove(..., forget=True)`)."""
-        excluded = self.removed() if paths is None else ()
-        paths = [Path(p) for p in (paths or self.collection())]
-        return build_index(
-            paths, self.settings, rebuild=rebuild, progress=progress, embedder=self.embedder, keep_missing=keep_missing,
-            excluded=excluded,
-        )
-
-    def remove(self, doc_ids: Iterable[str], forget: bool = False) -> BuildReport:
-        """Take articles out of the index (nothing is re-embedded). Their files, if still in a collection
-        folder, come back on `index` — unless `forget`: then an uploaded file is deleted and any other
-        (a seed article) is remembered as removed, so that later updates of the collection skip it."""
-        doc_ids = list(doc_ids)
-        sources = {f["doc_id"]: f["source"] for f in self.files()} if forget else {}
-        report = remove_documents(doc_ids, self.settings, embedder=self.embedder)
-        if forget:
-            uploads = Path(self.settings.upload_dir).resolve()
-            remembered = set(self.removed())
-            for doc_id in doc_ids:
-                source = Path(sources.get(doc_id, "")).resolve()
-                if sources.get(doc_id) and uploads in source.parents:
-                    source.unlink(missing_ok=True)
-                else:
-                    remembered.add(doc_id)
-            self._removed_file().write_text(json.dumps(sorted(remembered), indent=1), encoding="utf-8")
-        return report
-
-    def removed(self) -> list[str]:
-        """The doc_ids removed from the collection with `remove(..., forget=True)`."""
-        try:
-            return list(json.loads(self._removed_file().read_text(encoding="utf-8")))
-        except (FileNotFoundError, ValueError):
-            return []
-
-    def _removed_file(self) -> Path:
-        return Path(self.settings.index_dir) / "removed.json"
-
-    def add_files(self, files: Iterable[tuple[Path, str]], progress: Progress | None = None) -> BuildReport:
-        """Copy uploaded files (path, original name) into the upload folder and update the index.
-
-        Files of a type we do not read, or over the size limit, are skipped with the reason; a request
-        of too many files or megabytes is refused whole (ImportRefused). If the update fails, the copied
-        files are taken back out and the served index is unchanged."""
-        s = self.settings
-        files = list(files)
-        check_request(files, s.max_upload_files, s.max_upload_mb)
-        with placed_uploads(files, Path(s.upload_dir), s.max_file_mb) as (placed, refused):
-            if not placed:
-                raise NothingToIndex("; ".join(f"{r.path}: {r.reason}" for r in refused) or "no files given")
-            report = self.index(progress=progress)
-        report.skipped = refused + report.skipped
-        return report
-
-    def import_folder(self, folder: str, progress: Progress | None = None) -> BuildReport:
-        """Add the articles of a folder on the server, which must lie under `settings.import_root`
-        (QA_IMPORT_ROOT; unset = refused). They are copied into the upload folder like uploads."""
-        files, outside = import_folder_files(folder, self.settings.import_root)
-        if not files:
-            raise NothingToIndex("; ".join(f"{r.path}: {r.reason}" for r in outside) or f"no files in '{folder}'")
-        report = self.add_files(files, progress=progress)
-        report.skipped = outside + report.skipped
-        return report
-
-    def files(self, query: str = "", newest_first: bool = False, limit: int | None = None) -> list[dict]:
-        """The indexed articles (doc_id, source, title, sha256, chunks, added_at, date, url), those whose
-        title or file contains `query`, in indexing order or newest first, at most `limit`."""
-        return self.retriever().snapshot.table.files(query, newest_first, limit)
-
-    def document_text(self, doc_id: str) -> str | None:
-        """The whole normalised text of an indexed article (citation offsets point into it)."""
-        return self.retriever().snapshot.table.document_text(doc_id)
-
-    def index_size_bytes(self) -> int:
-        """Size on disk of the served index version."""
-        version = self.retriever().snapshot.path
-        return sum(f.stat().st_size for f in version.rglob("*") if f.is_file())
 
     def has_index(self) -> bool:
         """Whether an index has been built in the configured directory."""
