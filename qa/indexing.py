@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from .chunking import chunk_document
-from .embedding import Embedder, get_embedder
+from .embedding import Embedder, embedder_for
 from .ingest import iter_documents, iter_files
 from .keywords import KeywordIndexWriter
 from .records import Document, Skipped
@@ -160,7 +160,7 @@ class _Build:
         self.notify: Progress = progress or (lambda stage, done, total: None)
         self.index_dir = Path(settings.index_dir)
         self.report = BuildReport(index_dir=self.index_dir)
-        self.embedder = embedder or get_embedder(settings.model)
+        self.embedder = embedder or embedder_for(settings)
         self.now = datetime.now(timezone.utc).isoformat(timespec="seconds")
         # the served version: its vectors are reused (same model, not a rebuild); its document
         # records say what was added, changed or removed, and when each article first came in
@@ -300,12 +300,15 @@ class _Build:
                 first.setdefault(hashes[i], i)
             new = list(first.values())
             t = time.perf_counter()
-            for at in range(0, len(new), self.settings.embed_batch_size):
-                batch = new[at : at + self.settings.embed_batch_size]
-                window[batch] = self.embedder.embed_passages([texts[i] for i in batch])
-                cache.put([hashes[i] for i in batch], window[batch])
-                self.report.embedded += len(batch)
-                self.notify("embedding", self.report.embedded, total)
+            size, flight = self.settings.embed_batch_size, self.embedder.in_flight
+            batches = [new[at : at + size] for at in range(0, len(new), size)]
+            for r in range(0, len(batches), flight):  # `in_flight` batches at a time, each cached when back
+                group = batches[r : r + flight]
+                for batch, vectors in zip(group, self.embedder.embed_passage_batches([[texts[i] for i in b] for b in group])):
+                    window[batch] = vectors
+                    cache.put([hashes[i] for i in batch], vectors)
+                    self.report.embedded += len(batch)
+                    self.notify("embedding", self.report.embedded, total)
             embed_seconds += time.perf_counter() - t
             for i in todo:
                 window[i] = window[first[hashes[i]]]

@@ -20,7 +20,7 @@ import numpy as np
 from .answer import ReaderPolicy, extract_answer
 from .collection import CollectionMixin
 from .conversation import parse_messages, understand
-from .embedding import Embedder, get_embedder
+from .embedding import Embedder, embedder_for
 from .generation import STOP, checked_answer, prompt, proposed_answer, span_prompt
 from .llm import LLMUnavailable, chat_model, passages_for, stream
 from .question import Question, QuestionError, analyse
@@ -45,7 +45,7 @@ class Tanya(CollectionMixin):
     @property
     def embedder(self) -> Embedder:
         """The configured embedding model (loaded once per process)."""
-        return get_embedder(self.settings.model)
+        return embedder_for(self.settings)
 
     def retriever(self) -> Retriever:
         """A retriever over the served index, reloaded when a build has published a new version."""

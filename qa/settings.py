@@ -21,6 +21,14 @@ class Settings:
     # sentence-transformers model name or local path.
     model: str = DEFAULT_MODEL
     embed_batch_size: int = 32
+    # Embeddings from a service instead (qa/embedding.py RemoteEmbedder): OpenAI-compatible base URLs
+    # (comma-separated replicas, e.g. http://10.0.0.5:8000/v1), key, model name sent, how query and
+    # passage are told apart (input_type | e5 | ""), seconds per request. QA_MODEL names the model it runs.
+    embed_url: str = ""
+    embed_key: str = ""
+    embed_model: str = ""
+    embed_prefix: str = "input_type"
+    embed_timeout: float = 60.0
     # Chunking: a news paragraph up to chunk_size characters stays one chunk;
     # longer ones are split on sentence boundaries with chunk_overlap characters shared.
     chunk_size: int = 1200
