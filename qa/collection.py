@@ -33,6 +33,8 @@ class CollectionMixin:
         articles removed from the collection with `remove(..., forget=True)`)."""
         excluded = self.removed() if paths is None else ()
         paths = [Path(p) for p in (paths or self.collection())]
+        # a shared store holds what other servers added from their own folders: an update keeps it
+        keep_missing = keep_missing or self.backend.shared
         return build_index(
             paths, self.settings, rebuild=rebuild, progress=progress, embedder=self.embedder, keep_missing=keep_missing,
             excluded=excluded,
@@ -103,6 +105,5 @@ class CollectionMixin:
         return self.retriever().snapshot.table.document_text(doc_id)
 
     def index_size_bytes(self) -> int:
-        """Size on disk of the served index version."""
-        version = self.retriever().snapshot.path
-        return sum(f.stat().st_size for f in version.rglob("*") if f.is_file())
+        """Size on disk of the served index version (0 when it lives in a shared store)."""
+        return self.backend.size_bytes()

@@ -16,7 +16,6 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import shutil
-import sqlite3
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
@@ -38,15 +37,11 @@ from .store import (
     KEYWORD,
     ChunkTable,
     EmbeddingCache,
-    FaissVectorStore,
     IndexProblem,
     Snapshot,
+    backend_for,
     VectorFile,
-    current_version,
-    load_snapshot,
     new_version_dir,
-    publish,
-    write_snapshot_files,
 )
 from .text import terms
 
@@ -164,13 +159,14 @@ class _Build:
         self.now = datetime.now(timezone.utc).isoformat(timespec="seconds")
         # the served version: its vectors are reused (same model, not a rebuild); its document
         # records say what was added, changed or removed, and when each article first came in
+        self.backend = backend_for(settings)
         self.old: Snapshot | None = None
         if not rebuild:
             try:
-                self.old = load_snapshot(self.index_dir, self.embedder.name)
+                self.old = self.backend.load(self.embedder.name)
             except IndexProblem:
                 pass
-        self.previous = self.old.table if self.old else _served_table(self.index_dir)
+        self.previous = self.old.table if self.old else self.backend.previous_table()
         self.version = new_version_dir(self.index_dir)
         self.table = ChunkTable.create(self.version / CHUNKS)
         self.keywords = KeywordIndexWriter(self.version / "keyword.runs", self.KEYWORD_BUFFER)
@@ -242,8 +238,6 @@ class _Build:
         self.table.seal()
 
         self.notify("writing", 0, 1)
-        store = FaissVectorStore.build(vectors, exact_max=self.settings.exact_max)
-        vectors.delete()
         self.keywords.finish(self.version / KEYWORD)
         report.seconds = time.perf_counter() - self.started
         manifest = {
@@ -251,7 +245,6 @@ class _Build:
             "model": {"name": self.embedder.name, "dim": self.embedder.dim, "backend": type(self.embedder).__name__},
             "chunking": self.settings.chunking(),
             "keyword": {"type": "bm25s", "analyzer": ANALYZER},
-            "vectors": {**store.info, "metric": "inner_product"},
             "documents": report.documents,
             "chunks": report.chunks,
             "built_at": self.now,
@@ -259,8 +252,12 @@ class _Build:
             "embedded": report.embedded,
             "reused": report.reused,
         }
-        write_snapshot_files(self.version, manifest, store)
-        publish(self.index_dir, self.version)
+        try:
+            self.backend.publish(self.version, manifest, vectors, self.settings.exact_max)
+        finally:
+            vectors.delete()
+        if self.backend.shared:  # the version was copied into the shared store; the staging folder goes
+            shutil.rmtree(self.version, ignore_errors=True)
         cache.clear()
         report.seconds = time.perf_counter() - self.started
         self.notify("writing", 1, 1)
@@ -270,7 +267,7 @@ class _Build:
         """A vector for every row, in row order, into a scratch file: reused from the served index where
         the text is the same, resumed from the cache of an interrupted build, else embedded (and cached)."""
         known = [(cache.path, "vectors", "hash")]
-        if self.old is not None:
+        if self.old is not None and getattr(self.old.table, "path", None):
             known.append((self.old.table.path, "chunks", "text_hash"))
         total = self.table.count_new_texts(known)
         self.notify("embedding", 0, total)
@@ -317,20 +314,6 @@ class _Build:
         self.report.embed_seconds = embed_seconds
         self.notify("embedding", total, total)
         return out
-
-
-def _served_table(index_dir: Path) -> ChunkTable | None:
-    """The chunk table of the served version, whatever its model, or None."""
-    version = current_version(index_dir)
-    if version is None or not (version / CHUNKS).is_file():
-        return None
-    table = ChunkTable(version / CHUNKS)
-    try:
-        table.document_record("")  # a table this version cannot read is no guide
-        return table
-    except sqlite3.Error:
-        table.close()
-        return None
 
 
 def _text_hash(text: str) -> str:

@@ -12,7 +12,6 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,7 +27,7 @@ from .reader import Reader, get_reader
 from .records import Answer, Hit, Statement
 from .retrieval import Retriever
 from .settings import Settings
-from .store import Snapshot, current_version, load_snapshot
+from .store import IndexBackend, Snapshot, backend_for
 from .support import declarative, support_features, support_probability, support_table
 from .text import stem
 
@@ -41,6 +40,14 @@ class Tanya(CollectionMixin):
         self._lock = threading.Lock()
         self._snapshot: Snapshot | None = None
         self._retriever: Retriever | None = None
+        self._backend: IndexBackend | None = None
+
+    @property
+    def backend(self) -> IndexBackend:
+        """Where the index is served from (`settings.store`: the embedded store, or Milvus)."""
+        if self._backend is None:
+            self._backend = backend_for(self.settings)
+        return self._backend
 
     @property
     def embedder(self) -> Embedder:
@@ -50,9 +57,10 @@ class Tanya(CollectionMixin):
     def retriever(self) -> Retriever:
         """A retriever over the served index, reloaded when a build has published a new version."""
         with self._lock:
-            served = current_version(Path(self.settings.index_dir))
+            backend = self.backend
+            served = backend.served()
             if self._snapshot is None or served != self._snapshot.path:
-                snapshot = load_snapshot(Path(self.settings.index_dir), self.settings.model)
+                snapshot = backend.load(self.settings.model)
                 # the old snapshot is left to the garbage collector: a query may still be using it
                 self._snapshot = snapshot
                 self._retriever = Retriever(snapshot, self.embedder, self.settings)
@@ -204,7 +212,7 @@ class Tanya(CollectionMixin):
 
     def has_index(self) -> bool:
         """Whether an index has been built in the configured directory."""
-        return current_version(Path(self.settings.index_dir)) is not None
+        return self.backend.served() is not None
 
 
 FALLBACK = {"en": "Showing the answer extracted from the articles instead.", "id": "Jawaban di bawah diambil langsung dari artikel."}

@@ -33,6 +33,13 @@ class Settings:
     # longer ones are split on sentence boundaries with chunk_overlap characters shared.
     chunk_size: int = 1200
     chunk_overlap: int = 200
+    # Where the index is served from: "local" (FAISS + bm25s + SQLite under index_dir) or "milvus"
+    # (qa/milvus_store.py): milvus_uri a file path (Milvus Lite, embedded) or http(s)://host:port
+    # (a Milvus server or cluster; milvus_token if it wants one); milvus_collection names the alias.
+    store: str = "local"
+    milvus_uri: str = ""
+    milvus_token: str = ""
+    milvus_collection: str = "tanya"
     top_k: int = 5
     retriever: str = "hybrid"  # hybrid | dense | bm25
     exact_max: int = 50_000  # up to this many chunks the vector search is exact (~9 ms at 50k); beyond, IVF-SQ8

@@ -474,11 +474,12 @@ class EmbeddingCache:
 
 @dataclass
 class Snapshot:
-    """One complete, loaded index version."""
+    """One complete, loaded index version (its parts: the embedded store's, or a backend's with the
+    same methods, e.g. qa/milvus_store.py)."""
 
     path: Path
     manifest: dict[str, Any]
-    vectors: FaissVectorStore
+    vectors: VectorStore
     keywords: KeywordIndex
     table: ChunkTable
 
@@ -571,6 +572,82 @@ def load_snapshot(index_dir: Path, model: str | None = None) -> Snapshot:
         table.close()
         raise IndexCorrupt(f"{version / CHUNKS} holds {count} chunks but {len(vectors)} vectors; {fix}")
     return Snapshot(version, manifest, vectors, keywords, table)
+
+
+class IndexBackend(ABC):
+    """Where built index versions are served from. A build is always staged in a local version
+    directory (chunk table, keyword index, vectors) and then handed to `publish`."""
+
+    shared = False  # several servers read and write it (then a build keeps articles it did not read)
+
+    @abstractmethod
+    def served(self) -> Path | None:
+        """The name of the served version (changes when a build publishes), or None."""
+
+    @abstractmethod
+    def load(self, model: str | None = None) -> Snapshot:
+        """The served version, checked (and built with `model`, if given)."""
+
+    @abstractmethod
+    def publish(self, version: Path, manifest: dict[str, Any], vectors: "VectorFile", exact_max: int) -> dict[str, Any]:
+        """Make the staged `version` the served one, atomically; returns the manifest as written."""
+
+    def previous_table(self) -> ChunkTable | None:
+        """The served version's document records whatever its model (what a build added or changed)."""
+        try:
+            return self.load().table
+        except IndexProblem:
+            return None
+
+    def size_bytes(self) -> int:
+        return 0
+
+
+class LocalBackend(IndexBackend):
+    """The embedded store: versions under the index directory, FAISS + bm25s + SQLite."""
+
+    def __init__(self, index_dir: Path) -> None:
+        self.index_dir = Path(index_dir)
+
+    def served(self) -> Path | None:
+        return current_version(self.index_dir)
+
+    def load(self, model: str | None = None) -> Snapshot:
+        return load_snapshot(self.index_dir, model)
+
+    def publish(self, version: Path, manifest: dict[str, Any], vectors: "VectorFile", exact_max: int) -> dict[str, Any]:
+        store = FaissVectorStore.build(vectors, exact_max=exact_max)
+        manifest = {**manifest, "vectors": {**store.info, "metric": "inner_product"}}
+        write_snapshot_files(version, manifest, store)
+        publish(self.index_dir, version)
+        return manifest
+
+    def previous_table(self) -> ChunkTable | None:
+        version = current_version(self.index_dir)
+        if version is None or not (version / CHUNKS).is_file():
+            return None
+        table = ChunkTable(version / CHUNKS)
+        try:
+            table.document_record("")  # a table this version cannot read is no guide
+            return table
+        except sqlite3.Error:
+            table.close()
+            return None
+
+    def size_bytes(self) -> int:
+        version = current_version(self.index_dir)
+        return sum(f.stat().st_size for f in version.rglob("*") if f.is_file()) if version else 0
+
+
+def backend_for(settings: Any) -> IndexBackend:
+    """The backend `settings.store` names: "local" (default) or "milvus" (QA_MILVUS_URI)."""
+    if settings.store == "milvus":
+        from .milvus_store import MilvusBackend
+
+        return MilvusBackend.connect(settings.milvus_uri, settings.milvus_token, settings.milvus_collection)
+    if settings.store not in ("local", ""):
+        raise ValueError(f"QA_STORE={settings.store!r}: use local or milvus")
+    return LocalBackend(Path(settings.index_dir))
 
 
 def _fsync(path: Path) -> None:
