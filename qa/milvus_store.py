@@ -269,6 +269,9 @@ def _connect(uri: str, token: str, name: str) -> MilvusBackend:
         from pymilvus.exceptions import MilvusException
     except ImportError:
         raise ValueError("QA_STORE=milvus needs pymilvus (and milvus-lite for a file): pip install -e '.[milvus]'") from None
+    if _uri_kind(uri) == "lite":
+        Path(uri).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+        uri = str(Path(uri).expanduser().resolve())
     try:
         client = MilvusClient(uri=uri, token=token) if token else MilvusClient(uri=uri)
     except MilvusException as exc:

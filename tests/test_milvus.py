@@ -1,0 +1,150 @@
+"""Tanya on Milvus: a real `milvus-lite server` started by the test on loopback and used through the
+network client (the code a Milvus cluster gets). Same answers as the embedded store, incremental
+updates, atomic publishing (a build killed while copying changes nothing), stateless app servers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import ROOT, SEEDS, free_port, serve_app, settings_for, write
+from qa import Tanya
+
+pytest.importorskip("pymilvus")
+MILVUS_LITE = Path(sys.executable).parent / "milvus-lite"
+QUESTIONS = [
+    "Who offered Jack Ma the advisor role?", "Siapa yang menawari Jack Ma menjadi penasehat?", "Apa nama Tmall sebelumnya?",
+    "Berapa kementerian dalam steering committee?", "Kapan Alibaba menguasai saham Lazada?", "What is the boiling point of mercury?",
+]
+BUS = "Bus Listrik Bandung\nWali Kota Bandung Ridwan Kamil meresmikan 25 bus listrik baru pada Senin (3/10/2016).\n"
+
+
+@pytest.fixture(scope="module")
+def milvus_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    data, port = tmp_path_factory.mktemp("milvus"), free_port()
+    log = open(data / "server.log", "w")
+    proc = subprocess.Popen([str(MILVUS_LITE), "server", "--data-dir", str(data / "data"), "--host", "127.0.0.1", "--port", str(port)],
+                            stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.time() + 60
+    while True:
+        assert proc.poll() is None and time.time() < deadline, (data / "server.log").read_text()
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.2)
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def _milvus(tmp: Path, uri: str, name: str, **overrides) -> Tanya:
+    return Tanya(settings_for(tmp / "index", store="milvus", milvus_uri=uri, milvus_collection=name,
+                              upload_dir=tmp / "uploads", **overrides))
+
+
+def test_same_passages_and_answers_as_the_embedded_store(milvus_uri: str, tmp_path: Path) -> None:
+    on_milvus, local = _milvus(tmp_path / "m", milvus_uri, "same"), Tanya(settings_for(tmp_path / "local"))
+    assert on_milvus.index().chunks == local.index().chunks == 13
+    for question in QUESTIONS:
+        ours, theirs = on_milvus.retriever().search(question), local.retriever().search(question)
+        assert [h.chunk.chunk_id for h in ours] == [h.chunk.chunk_id for h in theirs], question
+        assert [round(h.keyword or 0, 4) for h in ours] == [round(h.keyword or 0, 4) for h in theirs]  # the same BM25
+        assert [round(h.dense or 0, 4) for h in ours] == [round(h.dense or 0, 4) for h in theirs]
+        a, b = on_milvus.ask(question), local.ask(question)
+        assert (a.text, a.abstained, [c.paragraph for c in a.citations]) == (b.text, b.abstained, [c.paragraph for c in b.citations])
+    assert on_milvus.files()[0]["doc_id"] == local.files()[0]["doc_id"]
+    seed = local.files()[0]["doc_id"]
+    assert on_milvus.document_text(seed) == local.document_text(seed)
+    assert on_milvus.manifest["vectors"]["type"] == "milvus" and on_milvus.manifest["chunks"] == 13
+
+
+def test_updates_are_incremental_and_old_versions_go(milvus_uri: str, tmp_path: Path) -> None:
+    tanya = _milvus(tmp_path, milvus_uri, "incr")
+    tanya.index()
+    report = tanya.add_files([(write(tmp_path / "in" / "bus.txt", BUS), "bus.txt")])
+    assert report.added == ["bus"] and report.embedded == 2 and report.reused == 13  # only the new article is embedded
+    assert "Ridwan Kamil" in tanya.ask("Siapa Wali Kota Bandung?").text
+    removed = tanya.remove(["bus"])
+    assert removed.removed == ["bus"] and removed.embedded == 0
+    assert "Ridwan Kamil" not in tanya.ask("Siapa Wali Kota Bandung?").text
+    assert [f["doc_id"] for f in tanya.files()] == [tanya.files()[0]["doc_id"]]
+    assert len(tanya.backend.versions()) == 2  # the served version and the one before it; older ones dropped
+
+
+def test_a_build_killed_while_copying_leaves_the_served_version(milvus_uri: str, tmp_path: Path) -> None:
+    tanya = _milvus(tmp_path, milvus_uri, "killed")
+    tanya.index()
+    served = tanya.backend.served()
+    articles = tmp_path / "many"
+    for i in range(400):
+        write(articles / f"berita-{i:03d}.txt", f"Berita {i}\nWarga desa {i} membangun jembatan bambu sepanjang {i + 3} meter.\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
+    env.update(QA_STORE="milvus", QA_MILVUS_URI=milvus_uri, QA_MILVUS_COLLECTION="killed")
+    build = subprocess.Popen([sys.executable, "-m", "qa", "index", str(SEEDS), str(articles), "--index-dir", str(tmp_path / "index"), "--quiet"],
+                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while len(tanya.backend.versions()) < 2:  # the new version's collections are being filled
+        assert build.poll() is None and time.time() < deadline, "the build finished before it could be killed"
+        time.sleep(0.02)
+    build.send_signal(signal.SIGKILL)
+    build.wait()
+    assert tanya.backend.served() == served and len(tanya.backend.versions()) == 2  # half a version, not served
+    fresh = _milvus(tmp_path, milvus_uri, "killed")  # another process would see the same
+    assert fresh.manifest["chunks"] == 13 and "Joko Widodo" in fresh.ask("Who offered Jack Ma the advisor role?").text
+    report = fresh.index([SEEDS, articles])  # the next build publishes, and the half-copied version is dropped
+    assert report.documents == 401 and fresh.backend.served() != served
+    assert "bambu" in fresh.ask("Berapa panjang jembatan bambu warga desa 7?").reply
+    assert len(fresh.backend.versions()) == 2
+
+
+def test_milvus_lite_in_a_file(tmp_path: Path) -> None:
+    tanya = Tanya(settings_for(tmp_path / "index", store="milvus", milvus_uri=str(tmp_path / "db" / "tanya.db")))
+    tanya.index()
+    assert "Joko Widodo" in tanya.ask("Who offered Jack Ma the advisor role?").text
+    assert (tmp_path / "db" / "tanya.db").exists()
+
+
+def test_a_bad_milvus_address_is_a_clear_error(tmp_path: Path) -> None:
+    from qa.milvus_store import MilvusUnavailable
+
+    with pytest.raises(MilvusUnavailable, match="cannot connect to Milvus at http://127.0.0.1"):
+        Tanya(settings_for(tmp_path / "index", store="milvus", milvus_uri=f"http://127.0.0.1:{free_port()}", milvus_collection="nowhere")).ask("Siapa?")
+
+
+def test_two_app_servers_share_one_milvus(milvus_uri: str, tmp_path: Path) -> None:
+    """An article uploaded through one app server is answerable through the other, without a restart."""
+    from gradio_client import Client, handle_file
+
+    env = dict(QA_STORE="milvus", QA_MILVUS_URI=milvus_uri, QA_MILVUS_COLLECTION="shared")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with serve_app(tmp_path / "a", SEEDS, **env) as first, serve_app(tmp_path / "b", SEEDS, **env) as second:
+        ask = lambda url, q: httpx.post(url + "v1/ask", json={"question": q}, timeout=60).json()  # noqa: E731
+        assert "Joko Widodo" in ask(second, "Who offered Jack Ma the advisor role?")["answer"]
+        assert "Ridwan Kamil" not in ask(second, "Siapa Wali Kota Bandung?")["answer"]
+        message = Client(first, verbose=False).predict([handle_file(str(write(tmp_path / "in" / "bus.txt", BUS)))], api_name="/add_files")[0]
+        assert "Index updated" in message
+        assert "Ridwan Kamil" in ask(second, "Siapa Wali Kota Bandung?")["answer"]
+        # an upload through the second keeps the first's article (the store is shared, not each server's folders)
+        other = write(tmp_path / "in" / "bogor.txt", BUS.replace("Bandung", "Bogor").replace("Ridwan Kamil", "Bima Arya"))
+        Client(second, verbose=False).predict([handle_file(str(other))], api_name="/add_files")
+        assert "Ridwan Kamil" in ask(first, "Siapa Wali Kota Bandung?")["answer"]
+        assert "Bima Arya" in ask(first, "Siapa Wali Kota Bogor?")["answer"]
+
+
+def test_settings_for_milvus_are_checked(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="QA_MILVUS_URI"):
+        Tanya(replace(settings_for(tmp_path / "index"), store="milvus")).has_index()
+    with pytest.raises(ValueError, match="QA_STORE"):
+        Tanya(replace(settings_for(tmp_path / "index"), store="elastic")).has_index()
