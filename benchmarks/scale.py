@@ -187,28 +187,20 @@ def write_keywords(path: Path, base_terms: list[list[str]], size: int) -> None:
     writer.finish(path)
 
 
-def end_to_end(size: int, snapshot, base: np.ndarray, base_terms: list[list[str]], questions: list[str], tmp: Path) -> None:
-    """A whole synthetic index of `size` passages; start-up and whole-question latency on it."""
-    import socket
-    import subprocess
-
-    from qa.indexing import ANALYZER
+def synthetic_table(path: Path, size: int, snapshot, real_count: int, per_doc: int = 10) -> int:
+    """A chunk table of `size` passages (the real FacQA passages' text repeated), one document per
+    `per_doc` passages, as a build writes it; returns the number of documents."""
     from qa.records import Chunk, Document
-    from qa.store import CURRENT, FORMAT_VERSION, ChunkTable, new_version_dir, write_snapshot_files
+    from qa.store import ChunkTable
 
-    index_dir = tmp / "e2e-index"
-    version = new_version_dir(index_dir)
-    rng = np.random.default_rng(1)
-    started = time.perf_counter()
-    real = snapshot.table.chunks(range(len(base)))
-    table = ChunkTable.create(version / "chunks.sqlite")
+    real = snapshot.table.chunks(range(real_count))
+    table = ChunkTable.create(path)
     documents = 0
-    per_doc = 10
     for first in range(0, size, 10_000):
         rows = range(first, min(size, first + 10_000))
         chunks = []
         for r in rows:
-            c = real[r % len(base)]
+            c = real[r % real_count]
             doc = f"doc-{r // per_doc:07d}"
             chunks.append(Chunk(f"{doc}-{r % per_doc}", doc, f"synthetic/{doc}.txt", c.title, r % per_doc + 1, 0, len(c.text), c.text))
         table.add_chunks(list(rows), chunks, [f"h{r}" for r in rows])
@@ -218,10 +210,32 @@ def end_to_end(size: int, snapshot, base: np.ndarray, base_terms: list[list[str]
             table.add_document(Document(doc, f"synthetic/{doc}.txt", doc, text, f"sha{d}"), per_doc, "2026-11-28T00:00:00")
             documents += 1
     table.seal()
-    sqlite_s = time.perf_counter() - started
+    return documents
+
+
+def synthetic_vectors(base: np.ndarray, size: int) -> np.ndarray:
+    """`size` unit vectors: the real ones, then the real ones again with Gaussian noise (σ = 0.03)."""
+    rng = np.random.default_rng(1)
     vectors = base[np.arange(size) % len(base)].copy()
     vectors[len(base):] += rng.normal(0, 0.03, (size - len(base), base.shape[1])).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors
+
+
+def end_to_end(size: int, snapshot, base: np.ndarray, base_terms: list[list[str]], questions: list[str], tmp: Path) -> None:
+    """A whole synthetic index of `size` passages; start-up and whole-question latency on it."""
+    import socket
+    import subprocess
+
+    from qa.indexing import ANALYZER
+    from qa.store import CURRENT, FORMAT_VERSION, new_version_dir, write_snapshot_files
+
+    index_dir = tmp / "e2e-index"
+    version = new_version_dir(index_dir)
+    started = time.perf_counter()
+    documents = synthetic_table(version / "chunks.sqlite", size, snapshot, len(base))
+    sqlite_s = time.perf_counter() - started
+    vectors = synthetic_vectors(base, size)
     started = time.perf_counter()
     store = FaissVectorStore.build(vectors)
     write_keywords(version / "keyword", base_terms, size)
