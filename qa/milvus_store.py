@@ -75,7 +75,6 @@ class MilvusBackend(IndexBackend):
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,120}", name):
             raise ValueError(f"QA_MILVUS_COLLECTION={name!r}: letters, digits and _ only, not starting with a digit")
         self.client, self.name, self.uri = client, name, uri
-        self._lock = threading.Lock()
 
     @classmethod
     def connect(cls, uri: str, token: str = "", name: str = "tanya") -> "MilvusBackend":
@@ -86,9 +85,8 @@ class MilvusBackend(IndexBackend):
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         from pymilvus.exceptions import MilvusException
 
-        try:
-            with self._lock:  # one client, used from several threads
-                return fn(*args, **kwargs)
+        try:  # the client's gRPC channel is safe to share between threads
+            return fn(*args, **kwargs)
         except MilvusException as exc:
             raise MilvusUnavailable(f"Milvus at {self.uri} failed to {what}: {exc}") from None
 
