@@ -193,10 +193,11 @@ def render_article(tanya: Tanya, doc_id: str) -> str:
 def collection_facts(tanya: Tanya) -> str:
     """The index facts line."""
     m = tanya.manifest
-    size = tanya.index_size_bytes() / 1048576
+    where = ("**store** Milvus" if m.get("vectors", {}).get("type") == "milvus"
+             else f"**size on disk** {tanya.index_size_bytes() / 1048576:.1f} MB")
     return (
         f"**Model** {m['model']['name']} ({m['model']['dim']} dimensions) · **articles** {m['documents']} · "
-        f"**passages** {m['chunks']} · **size on disk** {size:.1f} MB · **last update** {m['built_at'].replace('T', ' ')}"
+        f"**passages** {m['chunks']} · {where} · **last update** {m['built_at'].replace('T', ' ')}"
     )
 
 
