@@ -8,7 +8,6 @@ what the question names). The reranker is trained on FacQA train (`python -m qa 
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -21,7 +20,6 @@ from .store import Snapshot
 from .text import sentence_spans, terms
 
 MODES = ("hybrid", "dense", "bm25")
-_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="retrieval")
 
 
 @lru_cache(maxsize=1)
@@ -77,14 +75,11 @@ class Retriever:
         query_vec = self.embedder.embed_queries([question.text])
         dense: dict[int, float] = {}
         keyword: dict[int, float] = {}
-        # the two searches run side by side (with a networked store, each is a round trip)
-        keyword_search = (_POOL.submit(self.snapshot.keywords.search, list(question.keywords), depth)
-                          if mode in ("hybrid", "bm25") else None)
         if mode in ("hybrid", "dense"):
             scores, rows = self.snapshot.vectors.search(query_vec, depth)
             dense = {int(r): float(v) for r, v in zip(rows[0], scores[0]) if r >= 0}
-        if keyword_search is not None:
-            scores, rows = keyword_search.result()
+        if mode in ("hybrid", "bm25"):
+            scores, rows = self.snapshot.keywords.search(list(question.keywords), depth)
             keyword = {int(r): float(v) for r, v in zip(rows, scores)}
 
         dense_rank = _ranks(dense)
@@ -101,11 +96,10 @@ class Retriever:
         ranked = sorted(fused, key=fused.__getitem__, reverse=True)
         ranked = ranked[: max(s.rerank_depth, s.top_k)] if mode == "hybrid" else ranked[: max(s.top_k, 10)]
         missing = [r for r in ranked if r not in dense]
-        fetching = _POOL.submit(self.snapshot.table.chunks, ranked)
         if missing:  # every passage carries its cosine similarity, used to judge support
             sims = self.snapshot.vectors.vectors(missing) @ query_vec[0]
             dense.update({r: float(v) for r, v in zip(missing, sims)})
-        chunks = fetching.result()
+        chunks = self.snapshot.table.chunks(ranked)
         q = question if mode == "hybrid" else None
         idf = [max(self.snapshot.keywords.idf(t) for t in c) for c in q.concepts] if q else []
         top_keyword = max(keyword.values(), default=0.0) or 1.0
