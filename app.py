@@ -327,7 +327,7 @@ def build_page(tanya: Tanya, access: Access | None = None) -> gr.Blocks:
         gr.Markdown("# Tanya\nAsk the articles in Indonesian or English; every answer cites the passage it comes from.")
         with gr.Tab("Chat"):
             said = gr.State([])
-            kept = gr.BrowserState({}, storage_key="tanya-chats", secret=browser_secret(tanya.settings.index_dir))
+            kept = gr.BrowserState({}, storage_key="tanya-chats", secret=browser_secret(tanya.settings.index_dir, tanya.settings.chat_secret))
             with gr.Row():
                 with gr.Column(scale=3):
                     chat = gr.Chatbot(label="Chat", height=460, buttons=["copy"], elem_id="chat")

@@ -109,11 +109,14 @@ def _valid(chat: Any) -> bool:
             and isinstance(chat.get("sources"), str))
 
 
-def browser_secret(index_dir: Path | str) -> str:
-    """The key the page's kept chats are sealed with in the browser: made once, kept beside the index
-    (mode 0600), so chats survive a restart of the server."""
+def browser_secret(index_dir: Path | str, configured: str = "") -> str:
+    """The key the page's kept chats are sealed with in the browser: `configured` (QA_CHAT_SECRET, the
+    same on every app server behind one address), else made once and kept beside the index (mode
+    0600), so chats survive a restart of the server."""
     import secrets
 
+    if configured:
+        return configured
     path = Path(index_dir) / ".chat-secret"
     try:
         return path.read_text().strip()

@@ -78,6 +78,7 @@ class Settings:
     max_upload_mb: float = 200.0  # megabytes in one upload or folder import
     users_file: Path = Path("users.json")  # users, roles, password hashes and API key digests (qa/users.py)
     max_request_mb: float = 1.0  # the largest JSON body the /v1 API reads
+    chat_secret: str = ""  # seals the chats kept in browsers; give every app server behind one address the same
     import_root: str = ""  # folders under this one may be imported from the page; "" = no folder import
     host: str = "127.0.0.1"
     port: int = 7860
