@@ -147,7 +147,7 @@ def api_router(tanya: Tanya, access: Access) -> APIRouter:
             raise ApiError(400, "'stream' must be true or false", "invalid_type")
         llm = llm_of(data)
         events = tanya.converse_stream(data["messages"], llm=llm)
-        first = await run_in_threadpool(_next, events)  # a malformed conversation fails here, before any output
+        first = await run_in_threadpool(next, events)  # a malformed conversation fails here, before any output
         ident, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
         if stream:
             return StreamingResponse(iterate_in_threadpool(_sse(ident, created, first, events)), media_type="text/event-stream",
@@ -175,10 +175,6 @@ def api_router(tanya: Tanya, access: Access) -> APIRouter:
         return answer.to_json()
 
     return router
-
-
-def _next(events: Iterator[str | Answer]) -> str | Answer:
-    return next(events)
 
 
 def _sse(ident: str, created: int, first: str | Answer, events: Iterator[str | Answer]) -> Iterator[str]:

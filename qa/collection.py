@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
+from .ingest import inside
 from .indexing import BuildReport, NothingToIndex, Progress, build_index, remove_documents
 from .uploads import check_request, import_folder_files, placed_uploads
 
@@ -52,7 +53,7 @@ class CollectionMixin:
             remembered = set(self.removed())
             for doc_id in doc_ids:
                 source = Path(sources.get(doc_id, "")).resolve()
-                if sources.get(doc_id) and uploads in source.parents:
+                if sources.get(doc_id) and inside(source, uploads):
                     source.unlink(missing_ok=True)
                 else:
                     remembered.add(doc_id)

@@ -161,7 +161,7 @@ def understand(question: str, history: list[Turn], settings: Settings | None = N
     if kind is None:
         return Forms(question, (question,), "new") if own_names else Forms(question, (_with_context(question, last), question), "unsure")
     candidates: list[str] = []
-    if settings is not None and settings.llm and kind:
+    if settings is not None and settings.llm:
         written = _model_rewrite(question, last, settings)
         if written and _keeps(written, question, _names(last.standalone)):
             candidates.append(written)
@@ -234,8 +234,7 @@ def _substituted(question: str, antecedent: str, last: Turn) -> str:
 
 def _with_context(question: str, last: Turn) -> str:
     """The question with the last turn's subject, content words and answer as context in brackets."""
-    words = [w for w in _content_words(last.standalone)]
-    context = list(dict.fromkeys(words + ([last.answer] if last.answer else [])))
+    context = list(dict.fromkeys(_content_words(last.standalone) + ([last.answer] if last.answer else [])))
     own = set(tokens(question))
     context = [c for c in context if not set(tokens(c)) <= own]
     return f"{question.rstrip()} ({' '.join(context)})" if context else question

@@ -89,7 +89,7 @@ def iter_documents(
             yield Skipped(str(file), f"another file already has the id '{doc_id}'")
             continue
         try:
-            if file.is_symlink() and not _inside(file.resolve(), base.resolve()):
+            if file.is_symlink() and not inside(file.resolve(), base.resolve()):
                 raise UnreadableFile("a link to somewhere outside the folder")
             docs = read_file(file, doc_id, max_file_mb)
         except UnreadableFile as exc:
@@ -103,7 +103,8 @@ def iter_documents(
         yield from docs
 
 
-def _inside(path: Path, folder: Path) -> bool:
+def inside(path: Path, folder: Path) -> bool:
+    """Whether `path` is `folder` or lies under it (both already resolved)."""
     return path == folder or folder in path.parents
 
 

@@ -91,10 +91,15 @@ class MilvusBackend(IndexBackend):
             raise MilvusUnavailable(f"Milvus at {self.uri} failed to {what}: {exc}") from None
 
     def served(self) -> Path | None:
-        aliases = self._call("list aliases", self.client.list_aliases).get("aliases", [])
-        if self.name not in aliases:
+        """Asked before every question: one round trip (describing the alias) when there is one."""
+        from pymilvus.exceptions import MilvusException
+
+        try:
+            target = self.client.describe_alias(self.name)["collection_name"]
+        except MilvusException:
+            if self.name in self._call("list aliases", self.client.list_aliases).get("aliases", []):
+                raise MilvusUnavailable(f"Milvus at {self.uri} failed to describe the alias '{self.name}'") from None
             return None
-        target = self._call("describe the alias", self.client.describe_alias, self.name)["collection_name"]
         return Path(target.removesuffix("__chunks"))
 
     def load(self, model: str | None = None) -> Snapshot:
@@ -395,11 +400,11 @@ class MilvusTable:
                 found.setdefault(r["text_hash"], r["row"])
         return found
 
-    def _docs(self, filter: str = "") -> Iterator[dict[str, Any]]:
+    def _docs(self) -> Iterator[dict[str, Any]]:
         """Document records in indexing order, a page at a time."""
         start = 0
         while True:
-            where = f"seq >= {start} and seq < {start + PAGE}" + (f" and ({filter})" if filter else "")
+            where = f"seq >= {start} and seq < {start + PAGE}"
             page = sorted(self.backend.query(f"{self.version}__docs", where, _DOC_FIELDS), key=lambda r: r["seq"])
             yield from page
             start += PAGE

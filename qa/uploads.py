@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .ingest import SUPPORTED_SUFFIXES
+from .ingest import SUPPORTED_SUFFIXES, inside
 from .records import Skipped
 
 
@@ -106,7 +106,7 @@ def import_folder_files(folder: str, import_root: str) -> tuple[list[tuple[Path,
     if not given or "\x00" in given:
         raise ImportRefused("no folder given")
     target = (root / given).resolve()
-    if not _inside(target, root):
+    if not inside(target, root):
         raise ImportRefused(f"'{given}' is outside the import root; only folders under it can be imported")
     if not target.is_dir():
         raise ImportRefused(f"'{given}' is not a folder under the import root")
@@ -114,7 +114,7 @@ def import_folder_files(folder: str, import_root: str) -> tuple[list[tuple[Path,
     skipped: list[Skipped] = []
     for base, dirs, names in os.walk(target, followlinks=False):
         for d in [d for d in dirs if os.path.islink(os.path.join(base, d))]:
-            if not _inside(Path(base, d).resolve(), root):
+            if not inside(Path(base, d).resolve(), root):
                 skipped.append(Skipped(str(Path(base, d).relative_to(root)), "a link to a folder outside the import root"))
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))  # links to folders are not walked into
         for name in sorted(names):
@@ -122,12 +122,9 @@ def import_folder_files(folder: str, import_root: str) -> tuple[list[tuple[Path,
             if name.startswith("."):
                 continue
             real = path.resolve()
-            if not _inside(real, root):
+            if not inside(real, root):
                 skipped.append(Skipped(str(path.relative_to(root)), "a link to a file outside the import root"))
             elif real.is_file():
                 files.append((real, name))
     return files, skipped
 
-
-def _inside(path: Path, root: Path) -> bool:
-    return path == root or root in path.parents

@@ -89,6 +89,11 @@ class UserStore:
     def any(self) -> bool:
         return bool(self._load())
 
+    def role(self, name: str) -> str | None:
+        """A user's role, or None for no such user."""
+        record = self._load().get(name)
+        return record["role"] if record else None
+
     def add(self, name: str, role: str, password: str) -> None:
         """Add a user, or change an existing one's role and password (its keys are kept)."""
         if not _NAME.match(name or ""):
@@ -208,8 +213,7 @@ class Access:
             return self.anonymous
         if self.env_user and name == self.env_user[0]:
             return EDITOR
-        record = self.store._load().get(name)
-        return record["role"] if record else None
+        return self.store.role(name)
 
     def by_key(self, authorization: str | None) -> User | None:
         """The user an `Authorization: Bearer KEY` header belongs to (the QA_AUTH password is that
