@@ -42,11 +42,17 @@ class Example:
     source: str = ""
 
 
-def load_corpus(questions_file: Path) -> dict[str, str]:
-    """doc_id → passage text, from `corpus.jsonl` beside a questions file."""
+def load_corpus(questions_file: Path, records: list[dict[str, Any]] | None = None) -> dict[str, str]:
+    """doc_id → passage text, from `corpus.jsonl` beside a questions file, or from the file its records
+    name in `corpus` (relative to the questions file: questions written in another language over the
+    same passages, e.g. benchmarks/facqa-train-en.jsonl)."""
     path = Path(questions_file).with_name("corpus.jsonl")
+    named = {r["corpus"] for r in records or [] if r.get("corpus")}
+    if not path.is_file() and len(named) == 1:
+        path = (Path(questions_file).parent / named.pop()).resolve()
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: the reader is trained on gold passages, read from corpus.jsonl beside the questions")
+        raise FileNotFoundError(f"{path}: the reader is trained on gold passages, read from corpus.jsonl beside the "
+                                "questions (or the file their `corpus` field names)")
     with open(path, encoding="utf-8") as fh:
         return {r["doc_id"]: r["text"] for r in map(json.loads, fh)}
 
@@ -126,7 +132,7 @@ def index_search(tanya: Any) -> Callable[[str, int], list[str]]:
 
 def examples_for_file(tanya: Any, path: Path, records: list[dict[str, Any]], negatives: int, log: Log = print) -> list[Example]:
     """Examples for one questions file: hard negatives from the index when it holds these articles, else BM25."""
-    corpus = load_corpus(path)
+    corpus = load_corpus(path, records)
     indexed = tanya.has_index() and any(r.get("doc_id") in corpus and tanya.document_text(r["doc_id"]) for r in records[:20])
     search = index_search(tanya) if indexed else Bm25Negatives(corpus).search
     log(f"{path}: hard negatives from {'the index' if indexed else 'BM25 over corpus.jsonl'}")
