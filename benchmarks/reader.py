@@ -45,7 +45,7 @@ def collect(tanya: Tanya, questions: list[dict], reader, depth: int = 5) -> list
     for record in questions:
         t0 = time.perf_counter()
         q = analyse(record["question"])
-        hits = retriever.search(q, k=10)
+        hits = retriever.search(q, k=max(10, depth))
         t1 = time.perf_counter()
         readings = reader.read(q, hits[:depth]) if reader else []
         t2 = time.perf_counter()
@@ -113,6 +113,35 @@ def speed(tanya: Tanya, questions: list[dict], folder: Path, passages: int) -> N
                   f"{times[int(len(times) * 0.95)]:.0f} | {same:.2f} |")
 
 
+def rerank(items: list[dict], policy: ReaderPolicy, min_support: float, penalties=(0.25, 0.5, 1.0, 2.0, 3.0)) -> list[dict]:
+    """The reader as a cross-encoder reranker over the passages it read: retrieval order (the linear
+    reranker's) against the reader's margin minus a penalty per retrieval rank; recall, MRR and the
+    answer when the reader's readings of all of them decide it."""
+    from qa.evaluation import is_gold
+
+    depth = len(items[0]["readings"])
+
+    def figures(label: str, key) -> dict:
+        r1 = r5 = mrr = 0.0
+        for it in items:
+            order = sorted(it["readings"], key=key, reverse=True) + [h for h in it["hits"][depth:]]
+            hits = [x.hit if hasattr(x, "hit") else x for x in order][:10]
+            first = next((n for n, h in enumerate(hits, 1) if is_gold(h, it["record"])), None)
+            r1 += first == 1
+            r5 += first is not None and first <= 5
+            mrr += 1 / first if first else 0.0
+        n = len(items)
+        return {"order": label, "recall@1": r1 / n, "recall@5": r5 / n, "mrr@10": mrr / n}
+
+    rows = [figures("retrieval (linear reranker, shipped)", lambda r: -r.hit.rank)]
+    rows += [figures(f"reader margin - {p} x (rank - 1)", lambda r, p=p: r.margin - p * (r.hit.rank - 1)) for p in penalties]
+    rows.append(figures("reader margin alone", lambda r: r.margin))
+    for passages in (3, depth):
+        got = score(items, min_support, passages, policy)
+        rows.append({"order": f"answer from the reader's top {passages} (shipped policy)", **got})
+    return rows
+
+
 def _memoise_sentences() -> None:
     """The grid re-answers the same questions over the same hits: their sentence scores are computed once."""
     import qa.answer as answer
@@ -144,6 +173,7 @@ def main() -> int:
     parser.add_argument("--reader", default="e5", help="QA_READER value: e5 or a folder written by qa train --reader")
     parser.add_argument("--choose", action="store_true", help="grid over the policy (dev only) and print the best")
     parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument("--rerank", type=int, metavar="N", help="instead: the reader as a reranker of the top N (FacQA and its English set)")
     parser.add_argument("--speed", type=int, metavar="N", help="instead: time the reader on N dev questions (fp32/int8, threads)")
     args = parser.parse_args()
 
@@ -159,6 +189,16 @@ def main() -> int:
     if reader is None:
         raise SystemExit("no reader (torch missing, or no weights in qa/data/reader)")
     facqa = index(args.facqa_index, DATA / "facqa-id" / "articles")
+    if args.rerank:
+        _memoise_sentences()
+        for name, path in ((f"FacQA {args.split}", DATA / "facqa-id" / f"questions-{args.split}.jsonl"),
+                           (f"FacQA {args.split}-50 (en)", ROOT / "benchmarks" / f"facqa-{args.split}-en.jsonl")):
+            items = collect(facqa, load_questions(path), reader, depth=args.rerank)
+            for r in rerank(items, ReaderPolicy.of(settings), settings.min_support):
+                print(name, json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in r.items()}))
+            read = sorted(it["read_ms"] for it in items)
+            print(f"{name}: reading {args.rerank} passages p50 {read[len(read) // 2]:.0f} ms, p95 {read[int(len(read) * 0.95)]:.0f} ms")
+        return 0
     sets = {
         f"FacQA {args.split}": (facqa, load_questions(DATA / "facqa-id" / f"questions-{args.split}.jsonl")),
         f"FacQA {args.split}-50 (en)": (facqa, load_questions(ROOT / "benchmarks" / f"facqa-{args.split}-en.jsonl")),

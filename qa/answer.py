@@ -8,7 +8,7 @@ match and closeness to the question's words. When the best support is weak, abst
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from .records import Answer, Citation, Hit, Reading
@@ -392,6 +392,19 @@ class ReaderPolicy:
     def threshold(self, q: Question) -> float:
         return self.min_margin_en if q.language == "en" and self.min_margin_en is not None else self.min_margin
 
+    def preference(self, reading: Reading) -> float:
+        """How much the reader prefers a passage: its margin, less `rank_penalty` per retrieval rank below the first."""
+        return reading.margin - self.rank_penalty * (reading.hit.rank - 1)
+
+    def reorder(self, hits: list[Hit], readings: list[Reading]) -> list[Hit]:
+        """The hits with the ones the reader read put in its order of preference (the rest stay
+        behind them), ranks renumbered: the reader is a cross-encoder, and the passage it answers
+        from comes first (BENCHMARKS.md: "The reader as a reranker")."""
+        read = [r.hit for r in sorted(readings, key=self.preference, reverse=True)]
+        ids = {id(h) for h in read}
+        ordered = read + [h for h in hits if id(h) not in ids]
+        return [replace(h, rank=n) for n, h in enumerate(ordered, 1)]
+
 
 def extract_answer(
     q: Question, hits: list[Hit], min_support: float = 0.35, passages: int = 3, model: LinearModel | None = None,
@@ -474,7 +487,8 @@ def _read_answer(q: Question, hits: list[Hit], sentences: list[_Sentence], readi
     there, or for yes/no and why/how questions the sentence holding that span. `sentences` are the
     extractor's scored sentences (their best is the support that backs a weak margin)."""
     support = sentences[0].score if sentences else 0.0
-    best = max(readings, key=lambda r: r.margin - policy.rank_penalty * (r.hit.rank - 1))
+    best = max(readings, key=policy.preference)
+    hits = policy.reorder(hits, readings)
     answered = best.end > best.start and (
         best.margin >= policy.threshold(q) or (support >= min_support and best.margin >= policy.weak_margin)
     )

@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .question import ENTITY, OTHER, PERSON, QuestionError, analyse
+from .question import ENTITY, OTHER, PERSON, Question, QuestionError, analyse
 from .settings import Settings
 from .text import STOPWORDS, tokens
 
@@ -131,15 +131,16 @@ _WH = re.compile(
     r"dari ?mana\w*|mengapa|kenapa|bagaimana\w*|berapa\w*)\b", re.I)
 
 
-def refers_back(question: str) -> str | None:
+def refers_back(question: str, analysed: Question | None = None) -> str | None:
     """'pronoun', 'demonstrative' or 'ellipsis' when the question leans on the conversation, else None.
-    "When did it happen?" points at the last event, not at a thing: a demonstrative."""
+    "When did it happen?" points at the last event, not at a thing: a demonstrative. `analysed`: the
+    question's record, when the caller has it already."""
     words = tokens(question)
     if _EVENT.search(question):
         return "demonstrative"
     if any(w in _PERSONAL for w in words) or any(_nya_word(w) for w in words):
         return "pronoun"
-    if _ELLIPSIS_START.match(question.strip()) or len(analyse(question).concepts) <= 1:
+    if _ELLIPSIS_START.match(question.strip()) or len((analysed or analyse(question)).concepts) <= 1:
         return "ellipsis"
     if any(w in _DEMONSTRATIVE for w in words):
         return "demonstrative"
@@ -156,8 +157,9 @@ def understand(question: str, history: list[Turn], settings: Settings | None = N
         return Forms(question, (question,), "new")
     history = resolve_history(history)
     last = history[-1]
-    kind = refers_back(question)
-    own_names = analyse(question).names
+    analysed = analyse(question)
+    kind = refers_back(question, analysed)
+    own_names = analysed.names
     if kind is None:
         return Forms(question, (question,), "new") if own_names else Forms(question, (_with_context(question, last), question), "unsure")
     candidates: list[str] = []

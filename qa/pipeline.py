@@ -145,6 +145,7 @@ class Tanya(CollectionMixin):
         readings = reader.read(q, hits[: s.reader_passages]) if reader is not None else None
         read = time.perf_counter()
         extracted = extract_answer(q, hits, s.min_support, readings=readings, policy=ReaderPolicy.of(s))
+        hits = extracted.hits  # in the reader's order, when it read them
         clock.append(time.perf_counter())
         timings = {"retrieve": clock[1] - clock[0], "answer": clock[2] - clock[1]}
         if readings is not None:

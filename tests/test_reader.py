@@ -48,6 +48,25 @@ def test_scores_compare_across_passages() -> None:
     assert best.margin > max(r.margin for r in readings[:2]) + 3
 
 
+def test_the_passage_answered_from_is_listed_first() -> None:
+    """The reader reorders what it read (a cross-encoder over the top passages): the passage it answers
+    from comes first in the answer's sources, ranks renumbered, the others kept behind it."""
+    from qa.answer import ReaderPolicy, extract_answer
+    from qa.settings import Settings
+
+    q = analyse("Siapa yang menawari Jack Ma menjadi penasehat?")
+    hits = [_hit(t, n) for n, t in enumerate([
+        "Banjir merendam ribuan rumah di Jakarta Timur setelah hujan deras sejak Senin malam.",
+        "Jack Ma sempat berada dalam posisi dilematis setelah ditawari Presiden Joko Widodo menjadi penasehat.",
+        "Harimau Sumatera terancam punah karena hutan terus dibuka untuk perkebunan kelapa sawit.",
+    ], start=1)]
+    readings = get_reader("e5").read(q, hits[:2])
+    answer = extract_answer(q, hits, readings=readings, policy=ReaderPolicy.of(Settings()))
+    assert "Joko Widodo" in answer.text and answer.citations[0].chunk_id == "c2"
+    assert [h.chunk.chunk_id for h in answer.hits] == ["c2", "c1", "c3"]
+    assert [h.rank for h in answer.hits] == [1, 2, 3]
+
+
 def test_long_passages_are_read_in_overlapping_windows() -> None:
     reader = get_reader("e5")
     filler = " ".join(f"Kalimat pengisi nomor {i} tentang cuaca di kota yang tidak disebutkan namanya." for i in range(60))
@@ -79,7 +98,8 @@ def test_reader_abstains_on_questions_the_article_does_not_answer(seed_tanya: Ta
 
 
 def test_training_command_writes_a_reader_that_loads(tmp_path: Path) -> None:
-    """`python -m qa train … --reader` on a few TyDi questions (BM25 negatives), one epoch, into a folder."""
+    """`python -m qa train … --reader` on a few TyDi questions (BM25 negatives) and a few of the English
+    ones written from them (a file that names its corpus), one epoch, into a folder."""
     import json
     import subprocess
     import sys
@@ -89,14 +109,14 @@ def test_training_command_writes_a_reader_that_loads(tmp_path: Path) -> None:
     tydi = ROOT.parent / "shared" / "data" / "tydiqa-id" / "questions-train.jsonl"
     out = tmp_path / "reader"
     run = subprocess.run(
-        [sys.executable, "-m", "qa", "train", str(tydi), "--reader", "--limit", "12", "--epochs", "1",
+        [sys.executable, "-m", "qa", "train", str(tydi), "--reader", "benchmarks/tydiqa-train-en.jsonl", "--limit", "12", "--epochs", "1",
          "--out", str(out), "--index-dir", str(tmp_path / "none")],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )
     assert run.returncode == 0, run.stderr
-    assert "hard negatives from BM25" in run.stderr
+    assert "tydiqa-train-en.jsonl: hard negatives from BM25" in run.stderr
     meta = json.loads((out / "meta.json").read_text())
-    assert meta["split"] == 6 and meta["train_examples"] == 24 and meta["epochs"] == 1
+    assert meta["split"] == 6 and meta["train_examples"] == 48 and meta["epochs"] == 1
     assert (out / "weights.safetensors").stat().st_size < 30_000_000
     reader = get_reader(str(out))
     readings = reader.read(analyse("Siapa presiden pertama Indonesia?"), [_hit("Presiden pertama Indonesia adalah Soekarno.", 1)])
