@@ -79,15 +79,27 @@ def answered(items: list[dict], min_support: float, passages: int, policy: Reade
 
 
 def speed(tanya: Tanya, questions: list[dict], folder: Path, passages: int) -> None:
-    """Reading time of the top passages per question: fp32 vs int8 weights, 1 vs 2 threads."""
+    """Reading time of the top passages per question: fp32 vs int8 weights, 1 vs 2 threads, and ONNX
+    Runtime (when it is installed; not a dependency of Tanya)."""
     import torch
 
-    from qa.reader import TransformerReader
+    from qa.reader import TransformerReader, pad_batch
 
     retriever = tanya.retriever()
     work = [(analyse(r["question"]), retriever.search(analyse(r["question"]), k=passages)) for r in questions]
     print(f"| weights | threads | reading {passages} passages p50 ms | p95 ms | same span as fp32 |")
     print("|---|---|---|---|---|")
+
+    def timed(reader, label: str, threads: int, same: float) -> None:
+        reader.read(*work[0])
+        times = []
+        for q, hits in work:
+            t = time.perf_counter()
+            reader.read(q, hits)
+            times.append((time.perf_counter() - t) * 1000)
+        times.sort()
+        print(f"| {label} | {threads} | {times[len(times) // 2]:.0f} | {times[int(len(times) * 0.95)]:.0f} | {same:.2f} |")
+
     reference = None
     for quantise in (False, True):
         reader = TransformerReader(folder)
@@ -102,15 +114,29 @@ def speed(tanya: Tanya, questions: list[dict], folder: Path, passages: int) -> N
         same = sum(a == b for a, b in zip(texts, reference)) / len(texts)
         for threads in (1, 2):
             torch.set_num_threads(threads)
-            reader.read(*work[0])
-            times = []
-            for q, hits in work:
-                t = time.perf_counter()
-                reader.read(q, hits)
-                times.append((time.perf_counter() - t) * 1000)
-            times.sort()
-            print(f"| {'int8 (dynamic)' if quantise else 'fp32'} | {threads} | {times[len(times) // 2]:.0f} | "
-                  f"{times[int(len(times) * 0.95)]:.0f} | {same:.2f} |")
+            timed(reader, "int8 (dynamic)" if quantise else "fp32", threads, same)
+    try:
+        import onnxruntime
+    except ImportError:
+        return
+    reader = TransformerReader(folder)
+    model = reader.model.float()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = str(Path(tmp) / "reader.onnx")
+        ids, mask = pad_batch([[0, 5, 6, 2, 7, 8, 2]] * 2, 1)
+        axes = {name: {0: "batch", 1: "tokens"} for name in ("ids", "mask", "start", "end")}
+        torch.onnx.export(model, (ids, mask), path, input_names=["ids", "mask"], output_names=["start", "end"],
+                          dynamic_axes=axes, opset_version=17, dynamo=False)
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = 2
+        session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+
+        def run(ids, mask):
+            return tuple(torch.from_numpy(x) for x in session.run(None, {"ids": ids.numpy(), "mask": mask.numpy()}))
+
+        reader.model = run
+        texts = [r.text for q, hits in work for r in reader.read(q, hits)]
+        timed(reader, "fp32, ONNX Runtime", 2, sum(a == b for a, b in zip(texts, reference)) / len(texts))
 
 
 def rerank(items: list[dict], policy: ReaderPolicy, min_support: float, penalties=(0.25, 0.5, 1.0, 2.0, 3.0)) -> list[dict]:
@@ -230,7 +256,7 @@ def main() -> int:
         baseline = rows[0]
         main_set = f"FacQA {args.split}"
         best = None
-        grid = itertools.product((2, 3), (1.0, 2.0, 3.0), (2.0, 3.0, 4.0, 5.0), (-4.0, -2.0, 99.0), (-2.0, 0.0, 2.0, None))
+        grid = itertools.product((2, 3), (1.0, 2.0, 3.0), (0.0, 1.0, 2.0, 3.0, 4.0, 5.0), (-8.0, -6.0, -4.0, -2.0, 99.0), (-4.0, -2.0, 0.0, 2.0, None))
         for passages, penalty, margin, weak, margin_en in grid:
             policy = ReaderPolicy(penalty, margin, weak, margin_en)
             r = row("candidate", passages, policy)

@@ -55,10 +55,10 @@ class Settings:
     # how its margins choose the passage and when to abstain (values chosen on dev, BENCHMARKS.md).
     reader: str = "e5"
     reader_passages: int = 3
-    reader_rank_penalty: float = 3.0
-    reader_min_margin: float = 4.0
-    reader_weak_margin: float = -4.0
-    reader_min_margin_en: float = 2.0
+    reader_rank_penalty: float = 2.0
+    reader_min_margin: float = 3.0
+    reader_weak_margin: float = -8.0
+    reader_min_margin_en: float = 3.0  # the same as min_margin since the reader is trained on English questions too
     reader_threads: int = 0  # torch threads for the reader (0: torch's default, all cores)
     # Written answers (qa/llm.py): "" = extractive only; else ollama:MODEL, openai:MODEL, gguf:PATH|gemma3-270m
     llm: str = ""
