@@ -54,11 +54,20 @@ def collect(tanya: Tanya, questions: list[dict], reader, depth: int = 5) -> list
     return out
 
 
-def score(items: list[dict], min_support: float, passages: int, policy: ReaderPolicy | None) -> dict:
+def _readings(it: dict, passages: int, policy: ReaderPolicy | None, sure: float) -> list | None:
+    """The readings the pipeline would have: the first `passages`, or the first alone when its margin
+    reaches `sure` (Reader.read_top); None without a policy (the linear span scorer)."""
+    if policy is None:
+        return None
+    readings = it["readings"][:passages]
+    return readings[:1] if readings and readings[0].margin >= sure else readings
+
+
+def score(items: list[dict], min_support: float, passages: int, policy: ReaderPolicy | None, sure: float = float("inf")) -> dict:
     """EM, F1 and abstentions of one way of answering over collected items."""
     em = f1 = abstained = 0.0
     for it in items:
-        readings = it["readings"][:passages] if policy else None
+        readings = _readings(it, passages, policy, sure)
         answer = extract_answer(it["q"], it["hits"], min_support, readings=readings, policy=policy)
         golds = [str(a) for a in it["record"]["answers"]]
         prediction = "" if answer.abstained else answer.text
@@ -69,11 +78,11 @@ def score(items: list[dict], min_support: float, passages: int, policy: ReaderPo
     return {"em": em / n, "f1": f1 / n, "abstained": abstained / n}
 
 
-def answered(items: list[dict], min_support: float, passages: int, policy: ReaderPolicy | None) -> float:
+def answered(items: list[dict], min_support: float, passages: int, policy: ReaderPolicy | None, sure: float = float("inf")) -> float:
     """Share of negatives (questions the index cannot answer) that got an answer anyway."""
     got = 0
     for it in items:
-        readings = it["readings"][:passages] if policy else None
+        readings = _readings(it, passages, policy, sure)
         got += not extract_answer(it["q"], it["hits"], min_support, readings=readings, policy=policy).abstained
     return got / max(1, len(items))
 
@@ -242,16 +251,21 @@ def main() -> int:
     shipped = ReaderPolicy.of(settings)
     rows = []
 
-    def row(label: str, passages: int, policy: ReaderPolicy | None) -> dict:
+    def row(label: str, passages: int, policy: ReaderPolicy | None, sure: float = float("inf")) -> dict:
         r = {"system": label, "passages": passages,
              "policy": None if policy is None else [policy.rank_penalty, policy.min_margin, policy.weak_margin, policy.min_margin_en],
-             "negatives_answered": answered(negatives, min_support, passages, policy)}
+             "negatives_answered": answered(negatives, min_support, passages, policy, sure)}
         for name, items in collected.items():
-            r[name] = score(items, min_support, passages, policy)
+            r[name] = score(items, min_support, passages, policy, sure)
+            r[name]["read_one"] = sum(len(_readings(it, passages, policy, sure) or ()) == 1 for it in items) / len(items)
         return r
 
     rows.append(row("linear span scorer (before)", 3, None))
-    rows.append(row("reader (shipped settings)", settings.reader_passages, shipped))
+    rows.append(row("reader (shipped settings)", settings.reader_passages, shipped, settings.reader_sure_margin))
+    rows.append(row("reader, always reading all", settings.reader_passages, shipped))
+    if args.choose:
+        for sure in (8.0, 6.0, 5.0, 4.0):
+            rows.append(row(f"reader, the first alone when its margin >= {sure}", settings.reader_passages, shipped, sure))
     if args.choose:
         baseline = rows[0]
         main_set = f"FacQA {args.split}"
@@ -273,11 +287,11 @@ def main() -> int:
             rows.append(best[1])
 
     print("| system | passages read | policy (rank penalty, min margin, weak margin, min margin en) | negatives answered | "
-          + " | ".join(f"{n} EM / F1 / abstained" for n in collected) + " |")
+          + " | ".join(f"{n} EM / F1 / abstained / read one" for n in collected) + " |")
     print("|---|---|---|---|" + "---|" * len(collected))
     for r in rows:
         print(f"| {r['system']} | {r['passages']} | {r['policy']} | {r['negatives_answered']:.3f} | "
-              + " | ".join(f"{r[n]['em']:.3f} / {r[n]['f1']:.3f} / {r[n]['abstained']:.3f}" for n in collected) + " |")
+              + " | ".join(f"{r[n]['em']:.3f} / {r[n]['f1']:.3f} / {r[n]['abstained']:.3f} / {r[n]['read_one']:.2f}" for n in collected) + " |")
     for name, items in collected.items():
         read = sorted(it["read_ms"] for it in items)
         print(f"{name}: retrieval p50 {statistics.median(it['retrieve_ms'] for it in items):.0f} ms, "

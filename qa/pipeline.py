@@ -142,7 +142,7 @@ class Tanya(CollectionMixin):
         clock = [time.perf_counter()]
         hits = searcher.search(q, k=k, mode=retriever)
         clock.append(time.perf_counter())
-        readings = reader.read(q, hits[: s.reader_passages]) if reader is not None else None
+        readings = reader.read_top(q, hits, s.reader_passages, s.reader_sure_margin) if reader is not None else None
         read = time.perf_counter()
         extracted = extract_answer(q, hits, s.min_support, readings=readings, policy=ReaderPolicy.of(s))
         hits = extracted.hits  # in the reader's order, when it read them

@@ -67,6 +67,17 @@ def test_the_passage_answered_from_is_listed_first() -> None:
     assert [h.rank for h in answer.hits] == [1, 2, 3]
 
 
+def test_only_the_first_passage_is_read_when_the_reader_is_sure_of_it() -> None:
+    reader = get_reader("e5")
+    q = analyse("Siapa yang menawari Jack Ma menjadi penasehat?")
+    gold = "Jack Ma sempat berada dalam posisi dilematis setelah ditawari Presiden Joko Widodo menjadi penasehat."
+    other = "Banjir merendam ribuan rumah di Jakarta Timur setelah hujan deras sejak Senin malam."
+    sure = reader.read_top(q, [_hit(gold, 1), _hit(other, 2), _hit(other, 3)], passages=3, sure=5.0)
+    assert len(sure) == 1 and sure[0].margin >= 5.0 and "Joko Widodo" in sure[0].text
+    unsure = reader.read_top(q, [_hit(other, 1), _hit(gold, 2), _hit(other, 3)], passages=3, sure=5.0)
+    assert [r.hit.rank for r in unsure] == [1, 2, 3] and "Joko Widodo" in unsure[1].text
+
+
 def test_long_passages_are_read_in_overlapping_windows() -> None:
     reader = get_reader("e5")
     filler = " ".join(f"Kalimat pengisi nomor {i} tentang cuaca di kota yang tidak disebutkan namanya." for i in range(60))
