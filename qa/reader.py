@@ -113,7 +113,7 @@ class Reader(ABC):
 
     def read_top(self, question: Question, hits: list[Hit], passages: int, sure: float) -> list[Reading]:
         """The first `passages` hits, or only the first when the reader is sure of it (margin ≥ `sure`):
-        on dev a passage further down then almost never held a better answer, and reading one passage
+        at the shipped threshold a passage further down never won on dev, and reading one passage
         instead of three saves about 60 ms (BENCHMARKS.md, "Reading less when sure")."""
         first = self.read(question, hits[:1])
         if not first or passages <= 1 or first[0].margin >= sure:

@@ -55,7 +55,7 @@ class Settings:
     # how its margins choose the passage and when to abstain (values chosen on dev, BENCHMARKS.md).
     reader: str = "e5"
     reader_passages: int = 3
-    reader_sure_margin: float = 4.0  # read only the first passage when its margin reaches this
+    reader_sure_margin: float = 8.0  # read only the first passage when its margin reaches this
     reader_rank_penalty: float = 2.0
     reader_min_margin: float = 3.0
     reader_weak_margin: float = -8.0
