@@ -23,6 +23,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -61,6 +62,12 @@ def _readings(it: dict, passages: int, policy: ReaderPolicy | None, sure: float)
         return None
     readings = it["readings"][:passages]
     return readings[:1] if readings and readings[0].margin >= sure else readings
+
+
+def _stop_changes(it: dict, passages: int, policy: ReaderPolicy, sure: float) -> bool:
+    """Whether reading the first passage alone changes the passage the answer comes from."""
+    readings = it["readings"][:passages]
+    return len(_readings(it, passages, policy, sure) or ()) == 1 < len(readings) and max(readings, key=policy.preference) is not readings[0]
 
 
 def score(items: list[dict], min_support: float, passages: int, policy: ReaderPolicy | None, sure: float = float("inf")) -> dict:
@@ -159,8 +166,7 @@ def rerank(items: list[dict], policy: ReaderPolicy, min_support: float, penaltie
     def figures(label: str, key) -> dict:
         r1 = r5 = mrr = 0.0
         for it in items:
-            order = sorted(it["readings"], key=key, reverse=True) + [h for h in it["hits"][depth:]]
-            hits = [x.hit if hasattr(x, "hit") else x for x in order][:10]
+            hits = ([r.hit for r in sorted(it["readings"], key=key, reverse=True)] + it["hits"][depth:])[:10]
             first = next((n for n, h in enumerate(hits, 1) if is_gold(h, it["record"])), None)
             r1 += first == 1
             r5 += first is not None and first <= 5
@@ -169,9 +175,9 @@ def rerank(items: list[dict], policy: ReaderPolicy, min_support: float, penaltie
         return {"order": label, "recall@1": r1 / n, "recall@5": r5 / n, "mrr@10": mrr / n}
 
     rows = [figures("retrieval (linear reranker, shipped)", lambda r: -r.hit.rank)]
-    rows += [figures(f"reader margin - {p} x (rank - 1)", lambda r, p=p: r.margin - p * (r.hit.rank - 1)) for p in penalties]
+    rows += [figures(f"reader margin - {p} x (rank - 1)", replace(policy, rank_penalty=p).preference) for p in penalties]
     rows.append(figures("reader margin alone", lambda r: r.margin))
-    for passages in (3, depth):
+    for passages in sorted({3, depth}):
         got = score(items, min_support, passages, policy)
         rows.append({"order": f"answer from the reader's top {passages} (shipped policy)", **got})
     return rows
@@ -258,13 +264,14 @@ def main() -> int:
         for name, items in collected.items():
             r[name] = score(items, min_support, passages, policy, sure)
             r[name]["read_one"] = sum(len(_readings(it, passages, policy, sure) or ()) == 1 for it in items) / len(items)
+            r[name]["changed"] = policy is not None and sum(_stop_changes(it, passages, policy, sure) for it in items)
         return r
 
     rows.append(row("linear span scorer (before)", 3, None))
     rows.append(row("reader (shipped settings)", settings.reader_passages, shipped, settings.reader_sure_margin))
     rows.append(row("reader, always reading all", settings.reader_passages, shipped))
     if args.choose:
-        for sure in (8.0, 6.0, 5.0, 4.0):
+        for sure in (10.0, 8.0, 7.0, 6.0, 5.0, 4.0):
             rows.append(row(f"reader, the first alone when its margin >= {sure}", settings.reader_passages, shipped, sure))
     if args.choose:
         baseline = rows[0]
@@ -287,11 +294,11 @@ def main() -> int:
             rows.append(best[1])
 
     print("| system | passages read | policy (rank penalty, min margin, weak margin, min margin en) | negatives answered | "
-          + " | ".join(f"{n} EM / F1 / abstained / read one" for n in collected) + " |")
+          + " | ".join(f"{n} EM / F1 / abstained / read one / changed" for n in collected) + " |")
     print("|---|---|---|---|" + "---|" * len(collected))
     for r in rows:
         print(f"| {r['system']} | {r['passages']} | {r['policy']} | {r['negatives_answered']:.3f} | "
-              + " | ".join(f"{r[n]['em']:.3f} / {r[n]['f1']:.3f} / {r[n]['abstained']:.3f} / {r[n]['read_one']:.2f}" for n in collected) + " |")
+              + " | ".join(f"{r[n]['em']:.3f} / {r[n]['f1']:.3f} / {r[n]['abstained']:.3f} / {r[n]['read_one']:.2f} / {int(r[n]['changed'])}" for n in collected) + " |")
     for name, items in collected.items():
         read = sorted(it["read_ms"] for it in items)
         print(f"{name}: retrieval p50 {statistics.median(it['retrieve_ms'] for it in items):.0f} ms, "
