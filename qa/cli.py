@@ -9,14 +9,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .embedding import EmbedderError
-from .indexing import BuildInProgress, NothingToIndex
-from .pipeline import QuestionError, Tanya
+from .errors import EXPECTED_ERRORS
+from .question import QuestionError
+from .pipeline import Tanya
 from .records import Answer
 from .settings import Settings
-from .store import IndexProblem
-
-EXPECTED_ERRORS = (IndexProblem, QuestionError, NothingToIndex, BuildInProgress, EmbedderError, OSError, ValueError)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,9 +75,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="only the first N questions")
     p.add_argument("--support", type=Path, nargs="+", metavar="DEV",
                    help="instead: fit the citation check's support model on QUESTIONS and pick its threshold on DEV files")
-    p.add_argument("--reader", type=Path, nargs="*", metavar="MORE",
-                   help="instead: fine-tune the reader on QUESTIONS (and MORE question files, e.g. TyDi QA train); "
-                        "gold passages come from corpus.jsonl beside each file, hard negatives from the index or BM25")
+    p.add_argument("--reader", nargs="*", metavar="MORE",
+                   help="instead: fine-tune the reader on QUESTIONS (and MORE question files, e.g. TyDi QA train; "
+                        "FILE:N samples N of a file's questions, a file named twice is read twice an epoch); "
+                        "gold passages come from corpus.jsonl beside each file, hard negatives from the index or BM25; "
+                        "questions with no answers are taught as 'no answer' on their own passage")
+    p.add_argument("--init", type=Path, help="with --reader: start from this trained reader (e.g. qa/data/reader) "
+                                             "instead of a fresh span head")
+    p.add_argument("--checkpoint-every", type=int, default=200, help=argparse.SUPPRESS)
+    p.add_argument("--work", type=Path, help="with --reader: checkpoints (default ~/.cache/tanya/reader-runs/RUN); "
+                                             "the same command run again resumes from them")
     p.add_argument("--dev", type=Path, nargs="+", default=[], help="with --reader: dev question files read after each epoch")
     p.add_argument("--epochs", type=int, default=2, help="with --reader: passes over the training windows")
     p.add_argument("--negatives", type=int, default=1, help="with --reader: hard negatives per question")
@@ -108,9 +112,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=0, help="llama.cpp threads (default: all cores)")
     p.add_argument("--api-key", default=os.environ.get("QA_LLM_KEY", ""), help="required of clients (default: $QA_LLM_KEY; none)")
 
-    p = command("serve", _serve, "start the chat page (same as python app.py)")
+    p = command("serve", _serve, "start the chat page and the API (same as python app.py)")
     p.add_argument("--host")
     p.add_argument("--port", type=int)
+    p.add_argument("--allow-anonymous", action="store_true",
+                   help="let visitors who have not logged in ask (never edit), e.g. on a network with no users")
     return parser
 
 
@@ -256,6 +262,8 @@ def _train(args: argparse.Namespace, tanya: Tanya) -> int:
     from .evaluation import load_questions
     from .training import train
 
+    if args.reader is not None:
+        return _train_reader(args, tanya)
     questions = load_questions(args.questions)[: args.limit]
     if args.support:
         from .training import train_support
@@ -265,20 +273,18 @@ def _train(args: argparse.Namespace, tanya: Tanya) -> int:
         print(f"support: {len(model.weights)} weights, threshold {model.meta['threshold']} "
               f"(dev precision {model.meta.get('dev_precision')}, recall {model.meta.get('dev_recall')})")
         return 0
-    if args.reader is not None:
-        return _train_reader(args, tanya, questions)
     models = train(tanya, questions, source=args.questions.name)
     for name, model in models.items():
         print(f"{name}: {len(model.weights)} weights")
     return 0
 
 
-def _train_reader(args: argparse.Namespace, tanya: Tanya, questions: list[dict[str, Any]]) -> int:
+def _train_reader(args: argparse.Namespace, tanya: Tanya) -> int:
     from .reader_training import train_reader_on_files
 
     result = train_reader_on_files(
         tanya, [args.questions, *args.reader], args.dev, limit=args.limit, negatives=args.negatives,
-        epochs=args.epochs, trained_layers=args.trained_layers, lr=args.lr, out=args.out,
+        epochs=args.epochs, trained_layers=args.trained_layers, lr=args.lr, out=args.out, init=args.init, work=args.work, checkpoint_every=args.checkpoint_every,
         log=lambda line: print(line, file=sys.stderr, flush=True),
     )
     print(json.dumps(result["history"][-1]))
@@ -286,7 +292,7 @@ def _train_reader(args: argparse.Namespace, tanya: Tanya, questions: list[dict[s
 
 
 def _user(args: argparse.Namespace, tanya: Tanya) -> int:
-    from .users import UserStore
+    from .server.users import UserStore
 
     store = UserStore(args.users_file or tanya.settings.users_file)
     if args.action == "add":
@@ -325,18 +331,6 @@ def _serve_llm(args: argparse.Namespace, tanya: Tanya) -> int:
 
 
 def _serve(args: argparse.Namespace, tanya: Tanya) -> int:
-    import runpy
+    from .server.app import serve, with_address
 
-    app = Path(__file__).resolve().parent.parent / "app.py"
-    if not app.is_file():
-        raise OSError(f"app.py not found beside the qa package ({app}); run `python app.py` from the project")
-    argv = ["app.py"]
-    if args.host:
-        argv += ["--host", args.host]
-    if args.port:
-        argv += ["--port", str(args.port)]
-    if args.index_dir:
-        argv += ["--index-dir", str(args.index_dir)]
-    sys.argv = argv
-    runpy.run_path(str(app), run_name="__main__")
-    return 0
+    return serve(with_address(tanya.settings, args.host, args.port), allow_anonymous=args.allow_anonymous)

@@ -34,8 +34,9 @@ class CollectionMixin:
         articles removed from the collection with `remove(..., forget=True)`)."""
         excluded = self.removed() if paths is None else ()
         paths = [Path(p) for p in (paths or self.collection())]
-        # a shared store holds what other servers added from their own folders: an update keeps it
-        keep_missing = keep_missing or self.backend.shared
+        # a shared store holds what other servers added from their own folders, and a folder that is not
+        # here (a server started elsewhere than the seeds) was not read: an update keeps what it did not read
+        keep_missing = keep_missing or self.backend.shared or not all(p.exists() for p in paths)
         return build_index(
             paths, self.settings, rebuild=rebuild, progress=progress, embedder=self.embedder, keep_missing=keep_missing,
             excluded=excluded,
@@ -49,16 +50,30 @@ class CollectionMixin:
         sources = {f["doc_id"]: f["source"] for f in self.files()} if forget else {}
         report = remove_documents(doc_ids, self.settings, embedder=self.embedder)
         if forget:
-            uploads = Path(self.settings.upload_dir).resolve()
             remembered = set(self.removed())
             for doc_id in doc_ids:
-                source = Path(sources.get(doc_id, "")).resolve()
-                if sources.get(doc_id) and inside(source, uploads):
-                    source.unlink(missing_ok=True)
+                upload = self._uploaded_file(sources.get(doc_id, ""))
+                if upload is not None:
+                    upload.unlink(missing_ok=True)
                 else:
                     remembered.add(doc_id)
             self._removed_file().write_text(json.dumps(sorted(remembered), indent=1), encoding="utf-8")
         return report
+
+    def _uploaded_file(self, source: str) -> Path | None:
+        """The file in the upload folder an article came from ("uploads/x.txt", or an older index's full
+        path), or None when it did not come from there."""
+        uploads = Path(self.settings.upload_dir).resolve()
+        if not source:
+            return None
+        parts = Path(source).parts
+        if Path(source).is_absolute():
+            path = Path(source).resolve()
+        elif parts and parts[0] == uploads.name:
+            path = uploads.joinpath(*parts[1:]).resolve()
+        else:
+            return None
+        return path if inside(path, uploads) and path != uploads else None
 
     def removed(self) -> list[str]:
         """The doc_ids removed from the collection with `remove(..., forget=True)`."""
@@ -82,7 +97,8 @@ class CollectionMixin:
         with placed_uploads(files, Path(s.upload_dir), s.max_file_mb) as (placed, refused):
             if not placed:
                 raise NothingToIndex("; ".join(f"{r.path}: {r.reason}" for r in refused) or "no files given")
-            report = self.index(progress=progress)
+            # only the files placed are read: the rest of the collection stays as it is served
+            report = self.index(placed, progress=progress, keep_missing=True)
         report.skipped = refused + report.skipped
         return report
 

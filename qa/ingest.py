@@ -91,7 +91,7 @@ def iter_documents(
         try:
             if file.is_symlink() and not inside(file.resolve(), base.resolve()):
                 raise UnreadableFile("a link to somewhere outside the folder")
-            docs = read_file(file, doc_id, max_file_mb)
+            docs = read_file(file, doc_id, max_file_mb, shown_source(file, base))
         except UnreadableFile as exc:
             yield Skipped(str(file), str(exc))
             continue
@@ -108,8 +108,20 @@ def inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
-def read_file(file: Path, doc_id: str, max_file_mb: float = 50.0) -> list[Document]:
-    """The documents in one file (one, or one per record of a JSON/JSONL file); raises UnreadableFile."""
+def shown_source(file: Path, base: Path) -> str:
+    """How a file is named to readers: its path under the folder it was indexed from, with that folder's
+    own name in front ("seeds/000_x.txt", "uploads/a.pdf"), never a path of the server's disk."""
+    folder = base.name or base.resolve().name
+    try:
+        rel = file.relative_to(base).as_posix()
+    except ValueError:
+        rel = file.name
+    return f"{folder}/{rel}" if folder else rel
+
+
+def read_file(file: Path, doc_id: str, max_file_mb: float = 50.0, source: str | None = None) -> list[Document]:
+    """The documents in one file (one, or one per record of a JSON/JSONL file); raises UnreadableFile.
+    `source` is how citations name the file (default: its path as given)."""
     try:
         if not file.is_file():
             raise UnreadableFile("not a regular file")
@@ -131,7 +143,7 @@ def read_file(file: Path, doc_id: str, max_file_mb: float = 50.0) -> list[Docume
         docs.append(
             Document(
                 doc_id=doc_id if key is None else f"{doc_id}/{key}",
-                source=str(file),
+                source=source or str(file),
                 title=part.title or _title(part.text),
                 text=part.text,
                 sha256=raw_hash,

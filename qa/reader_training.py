@@ -99,11 +99,16 @@ def examples_from(
     questions: list[dict[str, Any]], corpus: dict[str, str], source: str, negatives: int,
     search: Callable[[str, int], list[str]] | None,
 ) -> list[Example]:
-    """Positive and hard-negative examples for answerable questions whose gold passage is known."""
+    """Positive and hard-negative examples for answerable questions whose gold passage is known, and a
+    "no answer" example on its own passage for each question marked unanswerable (`"answers": []`
+    with a `doc_id`: a question about the passage's topic that it does not answer, as in IDK-MRC)."""
     out = []
     for record in questions:
         passage = corpus.get(record.get("doc_id", ""))
         answers = [str(a) for a in record.get("answers") or []]
+        if passage and not answers:
+            out.append(Example(record["question"], passage, None, (), source + "/unanswerable"))
+            continue
         span = answer_span(record, passage) if passage and answers else None
         if span is None:
             continue
@@ -139,19 +144,49 @@ def examples_for_file(tanya: Any, path: Path, records: list[dict[str, Any]], neg
     return examples_from(records, corpus, path.parent.name, negatives, search)
 
 
+def sampled_file(spec: str | Path) -> tuple[Path, int | None]:
+    """A questions file as given on the command line: `PATH` (every question) or `PATH:N` (N of them,
+    drawn at random with a fixed seed, so that a run is the same when it is resumed or repeated)."""
+    text = str(spec)
+    head, _, tail = text.rpartition(":")
+    if head and tail.isdigit():
+        return Path(head), int(tail)
+    return Path(text), None
+
+
+def _sample(records: list[dict[str, Any]], n: int | None, seed: int) -> list[dict[str, Any]]:
+    if n is None or n >= len(records):
+        return records
+    picked = sorted(random.Random(seed).sample(range(len(records)), n))
+    return [records[i] for i in picked]
+
+
 def train_reader_on_files(
-    tanya: Any, train_files: list[Path], dev_files: list[Path], limit: int | None = None, negatives: int = 1,
+    tanya: Any, train_files: list[str | Path], dev_files: list[Path], limit: int | None = None, negatives: int = 1,
     epochs: int = 2, trained_layers: int = 6, lr: float = 1.5e-4, out: Path | None = None, log: Log = print,
+    init: Path | None = None, work: Path | None = None, checkpoint_every: int = 200,
 ) -> dict[str, Any]:
-    """`python -m qa train FILE… --reader`: examples from question files (gold passages from the
-    corpus.jsonl beside each), dev figures after each epoch, weights saved to qa/data/reader/."""
+    """`python -m qa train FILE[:N]… --reader`: examples from question files (gold passages from the
+    corpus.jsonl beside each; `:N` samples N questions; a file named twice is read twice an epoch; the
+    same question on the same passage from two files is taken once per naming), dev figures after each
+    epoch, weights saved to qa/data/reader/. `init` starts from a trained reader instead of a fresh
+    head; `work` keeps the checkpoints a killed run resumes from."""
     from .evaluation import load_questions
 
-    train = [ex for path in train_files for ex in examples_for_file(tanya, path, load_questions(path)[:limit], negatives, log)]
+    train: list[Example] = []
+    taken: dict[Path, set[tuple[str, str]]] = {}  # per file, the (question, passage) pairs it gave
+    for spec in train_files:
+        path, count = sampled_file(spec)
+        records = _sample(load_questions(path)[:limit], count, seed=13)
+        others = set().union(*(pairs for p, pairs in taken.items() if p != path))
+        made = [ex for ex in examples_for_file(tanya, path, records, negatives, log) if (ex.question, ex.passage) not in others]
+        taken.setdefault(path, set()).update((ex.question, ex.passage) for ex in made)
+        train += made
     dev = {f"{p.parent.name}/{p.stem}": examples_for_file(tanya, p, load_questions(p), 1, log) for p in dev_files}
     return train_reader(
-        train, dev, epochs=epochs, split=12 - trained_layers, lr=lr, log=log, out=out or READER_DIR,
-        sources={"train": [str(p) for p in train_files], "dev": [str(p) for p in dev_files]},
+        train, dev, epochs=epochs, split=12 - trained_layers, lr=lr, log=log, out=out or READER_DIR, init=init, work=work, checkpoint_every=checkpoint_every,
+        sources={"train": [str(p) for p in train_files], "dev": [str(p) for p in dev_files],
+                 "init": str(init) if init else None},
     )
 
 
@@ -251,23 +286,29 @@ def dev_figures(model: Any, encoding: Encoding, examples: list[Example]) -> dict
 def train_reader(
     train: list[Example], dev: dict[str, list[Example]], epochs: int = 2, split: int = 6, lr: float = 1e-4,
     batch: int = 16, seed: int = 13, out: Path = READER_DIR, log: Log = print, sources: dict[str, Any] | None = None,
+    init: Path | None = None, work: Path | None = None, checkpoint_every: int = 200,
 ) -> dict[str, Any]:
-    """Fine-tune layers `split`… and the span head on `train`; read `dev` after each epoch; save to `out`."""
+    """Fine-tune layers `split`… and the span head on `train` (from a fresh head, or from the reader in
+    `init`); read `dev` after each epoch; save the final weights to `out`.
+
+    Resumable: every `checkpoint_every` steps and after each epoch the trained layers, the optimiser,
+    the schedule and the place in the epoch are written to `work` (with that epoch's weights); a run
+    started again with the same examples and settings goes on from there."""
     import torch
     import torch.nn.functional as F
 
-    from .reader_model import new_reader_model, save_reader_model
+    from .reader_model import load_reader_model, new_reader_model, save_reader_model
 
     torch.manual_seed(seed)
-    rng = random.Random(seed)
     clock = time.perf_counter()
     encoding = Encoding()
-    model = new_reader_model(split)
+    # the upper layers and the head are trained (new_reader_model leaves only them trainable)
+    model = load_reader_model(init).train() if init else new_reader_model(split)
+    if init and model.split != split:
+        raise ValueError(f"--init {init} trains {12 - model.split} layers, not {12 - split}")
     items = featurise(encoding, train)
     log(f"{len(train)} examples ({sum(e.answer is None for e in train)} negatives) → {len(items)} windows; "
         f"{sum(len(i.ids) for i in items) / len(items):.0f} tokens a window")
-    cached = cache_lower(model, items, encoding.pad)
-    log(f"lower layers cached in {time.perf_counter() - clock:.0f} s")
     params = [p for p in model.parameters() if p.requires_grad]
     optimiser = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
     steps = epochs * math.ceil(len(items) / batch)
@@ -275,12 +316,24 @@ def train_reader(
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimiser, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / max(1, steps - warmup)))
     )
-    history = []
-    step = 0
-    for epoch in range(1, epochs + 1):
+    run = _run_id(train, epochs, split, lr, batch, seed, init)
+    work = Path(work) if work else Path.home() / ".cache" / "tanya" / "reader-runs" / run
+    work.mkdir(parents=True, exist_ok=True)
+    state = _resume(work / "checkpoint.pt", run, model, optimiser, schedule, log)
+    history: list[dict[str, Any]] = state.get("history", [])
+    step, first_epoch, done_in_epoch = state.get("step", 0), state.get("epoch", 1), state.get("done", 0)
+    if first_epoch > epochs:
+        log("this run had already finished: writing its weights")
+    else:
+        cached = cache_lower(model, items, encoding.pad)
+        log(f"lower layers cached in {time.perf_counter() - clock:.0f} s")
+    for epoch in range(first_epoch, epochs + 1):
         model.train()
-        total, seen = 0.0, 0
-        for part in _batches(items, batch, rng):
+        total, seen = state.get("total", 0.0), state.get("seen", 0)
+        batches = _batches(items, batch, random.Random(seed * 1000 + epoch))
+        for n, part in enumerate(batches):
+            if n < done_in_epoch:
+                continue
             width = max(len(items[j].ids) for j in part)
             x = torch.zeros((len(part), width, cached[part[0]].shape[-1]))
             mask = torch.zeros((len(part), width), dtype=torch.long)
@@ -301,13 +354,56 @@ def train_reader(
             seen += len(part)
             if step % 100 == 0:
                 log(f"epoch {epoch} step {step}/{steps} loss {total / seen:.3f} ({time.perf_counter() - clock:.0f} s)")
+            if step % checkpoint_every == 0:
+                _checkpoint(work / "checkpoint.pt", run, model, optimiser, schedule,
+                            {"step": step, "epoch": epoch, "done": n + 1, "total": total, "seen": seen, "history": history})
+        done_in_epoch, state = 0, {}
         figures = {name: dev_figures(model, encoding, exs) for name, exs in dev.items()}
         history.append({"epoch": epoch, "loss": round(total / max(1, seen), 4), **figures})
         log(f"epoch {epoch} done ({time.perf_counter() - clock:.0f} s): {json.dumps(figures)}")
-        save_reader_model(
-            model, out, epochs=epoch, lr=lr, batch=batch, seed=seed, train_examples=len(train),
-            train_windows=len(items), sources=sources or {}, history=history,
-            seconds=round(time.perf_counter() - clock), max_tokens=MAX_TOKENS, stride=STRIDE,
-        )
-    return {"history": history, "seconds": round(time.perf_counter() - clock)}
+        save_reader_model(model, work / f"epoch-{epoch}", epochs=epoch, history=history)
+        _checkpoint(work / "checkpoint.pt", run, model, optimiser, schedule,
+                    {"step": step, "epoch": epoch + 1, "done": 0, "total": 0.0, "seen": 0, "history": history})
+    save_reader_model(
+        model, out, epochs=epochs, lr=lr, batch=batch, seed=seed, train_examples=len(train),
+        train_negatives=sum(e.answer is None for e in train), train_windows=len(items), sources=sources or {},
+        history=history, seconds=round(time.perf_counter() - clock), max_tokens=MAX_TOKENS, stride=STRIDE,
+    )
+    log(f"weights written to {out}; checkpoints in {work}")
+    return {"history": history, "seconds": round(time.perf_counter() - clock), "work": str(work)}
 
+
+def _run_id(train: list[Example], *settings: Any) -> str:
+    """Names a run by its examples and settings: a resumed run must be the same run."""
+    import hashlib
+
+    digest = hashlib.sha256(repr(settings).encode())
+    for ex in train:
+        digest.update(f"{ex.question}\x1f{ex.passage}\x1f{ex.answer}\x1e".encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()[:16]
+
+
+def _checkpoint(path: Path, run: str, model: Any, optimiser: Any, schedule: Any, state: dict[str, Any]) -> None:
+    import torch
+
+    tmp = path.with_suffix(".tmp")
+    torch.save({"run": run, "model": model.trained_state(), "optimiser": optimiser.state_dict(),
+                "schedule": schedule.state_dict(), **state}, tmp)
+    tmp.replace(path)  # a run killed while writing keeps the previous checkpoint
+
+
+def _resume(path: Path, run: str, model: Any, optimiser: Any, schedule: Any, log: Log) -> dict[str, Any]:
+    """The state saved by `_checkpoint` for this run (loaded into the model, optimiser and schedule), or {}."""
+    import torch
+
+    if not path.is_file():
+        return {}
+    saved = torch.load(path, weights_only=False)
+    if saved.get("run") != run:
+        log(f"{path} belongs to another run: starting afresh")
+        return {}
+    model.load_state_dict(saved["model"], strict=False)
+    optimiser.load_state_dict(saved["optimiser"])
+    schedule.load_state_dict(saved["schedule"])
+    log(f"resuming from {path}: epoch {saved['epoch']}, step {saved['step']}")
+    return saved

@@ -55,15 +55,18 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_app(root: Path, articles: Path, *args: str, **env_extra: str) -> Iterator[str]:
-    """Run app.py (a real server process, with `args`) over `articles`, indexing into `root`; yields its URL."""
+def serve_app(root: Path, articles: Path | None, *args: str, cwd: Path = ROOT, **env_extra: str) -> Iterator[str]:
+    """Run app.py (a real server process, with `args`, from `cwd`) over `articles` (None: the default
+    seeds folder, relative to `cwd`), indexing into `root`; yields its URL."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
-    env.update(QA_SEEDS_DIR=str(articles), QA_UPLOAD_DIR=str(root / "uploads"), QA_USERS_FILE=str(root / "users.json"), **env_extra)
+    if articles is not None:
+        env["QA_SEEDS_DIR"] = str(articles)
+    env.update(QA_UPLOAD_DIR=str(root / "uploads"), QA_USERS_FILE=str(root / "users.json"), **env_extra)
     log = open(root / "app.log", "w")
     proc = subprocess.Popen(
-        [sys.executable, "app.py", "--port", str(port), "--index-dir", str(root / "index"), *args],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [sys.executable, str(ROOT / "app.py"), "--port", str(port), "--index-dir", str(root / "index"), *args],
+        cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     deadline = time.time() + 120
     while time.time() < deadline:

@@ -133,9 +133,13 @@ def test_uploads_are_checked_cleaned_and_undone_when_nothing_is_readable(tmp_pat
     empty = write(tmp_path / "in" / "empty.txt", "")
     with pytest.raises(NothingToIndex):
         tanya.add_files([(exe, "tool.exe")])
-    report = tanya.add_files([(empty, "empty.txt")])  # readable batch, one empty file: skipped, rest kept
-    assert [Path(s.path).name for s in report.skipped] == ["empty.txt"]
-    assert current_version(tmp_path / "index") != served
+    with pytest.raises(NothingToIndex, match="empty"):  # an upload reads only its own files: none readable
+        tanya.add_files([(empty, "empty.txt")])
+    assert current_version(tmp_path / "index") == served and not (tmp_path / "uploads" / "empty.txt").exists()
+    other = write(tmp_path / "in" / "kereta.txt", "Kereta Cepat\nKereta cepat Jakarta-Bandung diresmikan pada Senin.\n")
+    report = tanya.add_files([(empty, "empty.txt"), (other, "kereta.txt")])  # one empty file: skipped, the rest added
+    assert [Path(s.path).name for s in report.skipped] == ["empty.txt"] and report.added == ["kereta"]
+    assert report.removed == [] and current_version(tmp_path / "index") != served
     assert "Ridwan Kamil" in tanya.ask("Siapa Wali Kota Bandung?").text
 
 
@@ -188,7 +192,9 @@ def test_removing_from_the_collection_forgets_uploads_and_remembers_seeds(tmp_pa
     assert not (tmp_path / "uploads" / "bus.txt").exists()  # the uploaded copy is gone
     assert (SEEDS / f"{SEED_ID}.txt").is_file() and tanya.removed() == [SEED_ID]  # the seed file stays, remembered
     again = write(tmp_path / "in" / "other.txt", NEW_ARTICLE.replace("Bandung", "Bogor"))
-    report = tanya.add_files([(again, "other.txt")])  # an update of the collection skips the removed seed
+    report = tanya.add_files([(again, "other.txt")])  # an upload reads only its own files
     assert report.added == ["other"] and sorted(f["doc_id"] for f in tanya.files()) == ["kept", "other"]
+    report = tanya.index()  # an update of the whole collection skips the removed seed
+    assert report.added == [] and sorted(f["doc_id"] for f in tanya.files()) == ["kept", "other"]
     assert any("removed from the collection" in s.reason for s in report.skipped)
     assert tanya.index([SEEDS]).added == [SEED_ID]  # named by its path, it comes back

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import http.server
 import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,11 +21,39 @@ Gambar <img src=x onerror="window.__pwned = 2; alert('img')"> dan <a href="javas
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pixel() -> Iterator[dict]:
+    """A server on 127.0.0.1 that counts what browsers fetch from it (a tracking pixel's host)."""
+    fetched: list[str] = []
+
+    class Pixel(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            fetched.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Pixel)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield {"url": f"http://127.0.0.1:{server.server_address[1]}", "fetched": fetched}
+    server.shutdown()
+
+
+def _markdown_article(pixel_url: str) -> str:
+    return (f"Pameran Batik ![judul]({pixel_url}/title.png)\n"
+            f"Gubernur Jawa Barat Ahmad Heryawan membuka pameran batik ![pixel]({pixel_url}/pixel.png) "
+            f"[tautan](javascript:alert('md')) <img src=\"{pixel_url}/html.png\"> di Gedung Sate.\n")
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory: pytest.TempPathFactory, pixel: dict) -> Iterator[str]:
     root = tmp_path_factory.mktemp("page")
     articles = root / "articles"
     shutil.copytree(SEEDS, articles)
     write(articles / "hostile.txt", HOSTILE)
+    write(articles / "pameran.txt", _markdown_article(pixel["url"]))
     with serve_app(root, articles) as url:
         yield url
 
@@ -116,6 +146,31 @@ def test_article_html_is_shown_as_text_and_runs_nothing(app_url: str, browser) -
     assert page.evaluate("window.__pwned") is None
     assert page.locator("#sources script, #sources img, #chat img[src='x']").count() == 0
     page.close()
+
+
+def test_markdown_in_an_article_loads_nothing_anywhere(app_url: str, browser, pixel: dict) -> None:
+    """An article's Markdown image, link and HTML stay text in the chat, the sources, the collection
+    and the export; the browser fetches nothing from the pixel's host (and the CSP would refuse it)."""
+    context = browser.new_context(accept_downloads=True)
+    page = context.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(app_url)
+    reply = _answered(page, "Siapa Gubernur Jawa Barat yang membuka pameran batik?")
+    assert "Ahmad Heryawan" in reply and "![pixel](" in reply  # the supporting sentence, shown as written
+    page.get_by_role("tab", name="Collection").click()
+    page.locator("#collection").get_by_text("Pameran Batik", exact=False).first.click()
+    page.locator("#article-view").wait_for(timeout=10_000)
+    with page.expect_download() as download:
+        page.get_by_role("tab", name="Chat").click()
+        page.locator("#export").click()
+    exported = Path(download.value.path()).read_text(encoding="utf-8")
+    assert "!\\[pixel\\](" in exported and "\\<img src=" in exported
+    page.wait_for_timeout(1000)
+    host = pixel["url"].split("//")[1]
+    assert page.locator(f"img[src*='{host}'], a[href^='javascript:'], iframe").count() == 0
+    assert pixel["fetched"] == [] and dialogs == []
+    context.close()
 
 
 def _answered(page, question: str) -> str:

@@ -132,3 +132,35 @@ def test_training_command_writes_a_reader_that_loads(tmp_path: Path) -> None:
     reader = get_reader(str(out))
     readings = reader.read(analyse("Siapa presiden pertama Indonesia?"), [_hit("Presiden pertama Indonesia adalah Soekarno.", 1)])
     assert len(readings) == 1 and readings[0].end >= readings[0].start
+
+
+def test_training_takes_unanswerables_samples_and_resumes_when_killed(tmp_path: Path) -> None:
+    """IDK-MRC's unanswerable questions become "no answer" on their own passage; `FILE:N` samples a file;
+    `--init` starts from the shipped reader; a run killed after a checkpoint resumes where it stopped."""
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import ROOT
+
+    idk = ROOT.parent / "shared" / "data" / "idk-mrc" / "questions-train.jsonl"
+    out, work = tmp_path / "reader", tmp_path / "work"
+    command = [sys.executable, "-m", "qa", "train", f"{idk}:60", "--reader", "benchmarks/idkmrc-train-en.jsonl:20",
+               "--epochs", "2", "--negatives", "0", "--init", str(READER_DIR), "--work", str(work),
+               "--checkpoint-every", "1", "--out", str(out), "--index-dir", str(tmp_path / "none")]
+    first = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while not (work / "checkpoint.pt").exists() and first.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    assert (work / "checkpoint.pt").exists() and not (out / "meta.json").exists()
+    run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    assert "resuming from" in run.stderr
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["epochs"] == 2 and meta["sources"]["init"] == str(READER_DIR)
+    # 60 + 20 questions sampled, no hard negatives: the unanswerable ones are the negatives
+    assert 20 < meta["train_negatives"] < meta["train_examples"] <= 80

@@ -8,10 +8,10 @@ import html
 import tempfile
 from pathlib import Path
 
-from .chats import Chats
-from .indexing import BuildReport
-from .pipeline import Tanya
-from .records import Answer
+from .chats import Chats, markdown_text
+from ..indexing import BuildReport
+from ..pipeline import Tanya
+from ..records import Answer
 
 EXAMPLES = [
     "Who offered Jack Ma the advisor role?",
@@ -53,20 +53,29 @@ document.addEventListener('click', (event) => {
 
 def render_answer(answer: Answer) -> str:
     """The chat message: the reply (escaped, answer in bold, markers linking to the sources) and the sources list."""
-    lines = [html.escape(line) for line in answer.reply.split("\n")]
+    lines = [markdown_text(line) for line in answer.reply.split("\n")]
     if not answer.abstained and answer.text and answer.mode == "extractive":
-        lines[0] = lines[0].replace(html.escape(answer.text), f"**{html.escape(answer.text)}**", 1)
+        lines[0] = lines[0].replace(markdown_text(answer.text), f"**{markdown_text(answer.text)}**", 1)
     lines = [_link_markers(line, answer) for line in lines]
     if answer.notice:
-        lines.insert(0, f"_{html.escape(answer.notice)}_\n")
+        lines.insert(0, f"_{markdown_text(answer.notice)}_\n")
     for c in answer.citations:
-        lines.append(f"[[{c.n}]](#source-{c.n}) {html.escape(c.title)} — {html.escape(Path(c.source).name)}, ¶{c.paragraph}")
+        lines.append(f"{_marker(c.n)} {markdown_text(c.title)} — {markdown_text(Path(c.source).name)}, ¶{c.paragraph}")
     return "\n".join(lines)
+
+
+def user_message(question: str) -> str:
+    """The user's question as the chat shows it (as text, whatever it holds)."""
+    return markdown_text(question)
+
+
+def _marker(n: int) -> str:
+    return f"[\\[{n}\\]](#source-{n})"
 
 
 def _link_markers(line: str, answer: Answer) -> str:
     for c in answer.citations:
-        line = line.replace(f"[{c.n}]", f"[[{c.n}]](#source-{c.n})")
+        line = line.replace(markdown_text(f"[{c.n}]"), _marker(c.n))
     return line
 
 
@@ -136,10 +145,10 @@ def render_report(report: BuildReport) -> str:
     lines = [f"**Index updated** in {report.seconds:.1f} s: {report.documents} articles, {report.chunks} passages."]
     for label, items in (("Added", report.added), ("Updated", report.updated), ("Removed", report.removed)):
         if items:
-            lines.append(f"- {label} ({len(items)}): " + ", ".join(html.escape(i) for i in items[:20]))
+            lines.append(f"- {label} ({len(items)}): " + ", ".join(markdown_text(i) for i in items[:20]))
     lines.append(f"- Unchanged: {len(report.unchanged)} · passages embedded: {report.embedded}, reused: {report.reused}")
     for s in report.skipped:
-        lines.append(f"- Skipped {html.escape(Path(s.path).name)}: {html.escape(s.reason)}")
+        lines.append(f"- Skipped {markdown_text(Path(s.path).name)}: {markdown_text(s.reason)}")
     return "\n".join(lines)
 
 
@@ -167,6 +176,11 @@ def render_article(tanya: Tanya, doc_id: str) -> str:
                                                       f"{record['chunks']} passages", f"added {record['added_at'][:16]}"))
     return (f"<div id='article-view'><h3>{html.escape(record['title'])}</h3><p class='meta'>{facts}</p>"
             f"<p style='white-space:pre-wrap'>{html.escape(text)}</p></div>")
+
+
+def render_removal(record: dict) -> str:
+    """The question before an article is removed."""
+    return f"Remove **{markdown_text(record['title'])}** ({markdown_text(record['source'])}) from the collection?"
 
 
 def collection_facts(tanya: Tanya) -> str:

@@ -29,11 +29,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
-from .embedding import EmbedderError
-from .pipeline import Tanya, final_answer
-from .question import QuestionError
-from .records import Answer
-from .store import IndexProblem
+from ..embedding import EmbedderError
+from ..pipeline import Tanya, final_answer
+from ..question import QuestionError
+from ..records import Answer
+from ..store import IndexProblem
 from .users import Access, User
 
 MODEL = "tanya"
@@ -95,8 +95,12 @@ def api_router(tanya: Tanya, access: Access) -> APIRouter:
                 raise ApiError(413, f"the request body is larger than {limit:,} bytes (QA_MAX_REQUEST_MB)", "request_too_large")
         try:
             data = json.loads(bytes(raw) or b"null")
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ApiError(400, f"the body is not valid JSON: {exc}", "invalid_json") from None
+            # a lone surrogate ("\ud800") parses but is no text: refused here, not met later as a 500
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except (ValueError, UnicodeError) as exc:  # bad JSON, bad UTF-8, a number of 5,000 digits …
+            raise ApiError(400, f"the body is not valid JSON: {str(exc)[:200]}", "invalid_json") from None
+        except RecursionError:
+            raise ApiError(400, "the body is not valid JSON: nested too deeply", "invalid_json") from None
         if not isinstance(data, dict):
             raise ApiError(400, "the body must be a JSON object", "invalid_body")
         return data

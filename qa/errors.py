@@ -1,0 +1,16 @@
+"""What the CLI, the page and the API turn into a message for people (rather than a traceback).
+
+For now this gathers the library's user-facing errors from the modules that raise them; the single
+`TanyaError` hierarchy (issue #22) will replace the tuple.
+"""
+
+from __future__ import annotations
+
+from .embedding import EmbedderError
+from .indexing import BuildInProgress, NothingToIndex
+from .question import QuestionError
+from .store import IndexProblem
+
+EXPECTED_ERRORS: tuple[type[BaseException], ...] = (
+    IndexProblem, QuestionError, NothingToIndex, BuildInProgress, EmbedderError, OSError, ValueError,
+)

@@ -1,0 +1,95 @@
+"""The server: the chat page (qa/server/page.py) and the OpenAI-compatible /v1 API
+(qa/server/api.py) on one port, behind the gate (qa/server/gate.py).
+
+    python app.py [--host 127.0.0.1] [--port 7860] [--index-dir index] [--allow-anonymous]
+    tanya serve …                      # the same, from an installed package
+
+Who may do what comes from the users file and QA_AUTH (qa/server/users.py). An index is built from the
+seed articles first when none exists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import gradio as gr  # noqa: E402
+import uvicorn  # noqa: E402
+from fastapi import FastAPI  # noqa: E402
+from starlette.routing import Mount  # noqa: E402
+
+from ..errors import EXPECTED_ERRORS  # noqa: E402
+from ..pipeline import Tanya  # noqa: E402
+from ..settings import Settings  # noqa: E402
+from .api import api_router  # noqa: E402
+from .bounded_log import BoundedLog  # noqa: E402
+from .gate import Gate  # noqa: E402
+from .page import Page  # noqa: E402
+from .render import CSS, JS  # noqa: E402
+from .users import Access, AccessRefused  # noqa: E402
+
+
+def create_app(tanya: Tanya, access: Access) -> FastAPI:
+    """The ASGI app: the gate, the /v1 API and the page."""
+    server = FastAPI(title="Tanya", docs_url=None, redoc_url=None, openapi_url=None)
+    server.include_router(api_router(tanya, access))
+    blocks = Page(tanya, access).build().queue(default_concurrency_limit=4)
+    server = gr.mount_gradio_app(
+        server, blocks, path="",
+        auth=access.login if access.needs_login else None, css=CSS, head=JS, show_error=False,
+        max_file_size=f"{tanya.settings.max_file_mb:g}mb", footer_links=[], run_history=False,
+        enable_monitoring=False, mcp_server=False, ssr_mode=False,
+    )
+    # Gradio checks that a file in a request was uploaded (and that a file it hands out lies in its cache,
+    # the working folder or the temp folder) only once `launch()` has run; mounted, it never does. Its
+    # check is switched on as a second layer behind the gate's.
+    blocks.has_launched = True
+    gradio_app = next(r.app for r in server.routes if isinstance(r, Mount))
+    server.add_middleware(Gate, access=access, gradio=lambda: gradio_app)
+    return server
+
+
+def serve(settings: Settings, allow_anonymous: bool = False) -> int:
+    """Check who may use the server, make sure an index exists, serve until stopped. Returns the exit status."""
+    tanya = Tanya(settings)
+    try:
+        access = Access.configure(settings.users_file, os.environ.get("QA_AUTH"), settings.host, allow_anonymous)
+        if not tanya.has_index():
+            print(f"No index in {settings.index_dir}: indexing {settings.seeds_dir} first …", flush=True)
+            print(tanya.index().summary(), flush=True)
+        tanya.warm_up()
+    except (AccessRefused, *EXPECTED_ERRORS) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    app = create_app(tanya, access)
+    sys.stderr = BoundedLog(sys.stderr)
+    print(f"Tanya on http://{settings.host}:{settings.port}/ (API: /v1/chat/completions)", flush=True)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", timeout_graceful_shutdown=5)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Tanya chat page and OpenAI-compatible API")
+    parser.add_argument("--host")
+    parser.add_argument("--port", type=int)
+    parser.add_argument("--index-dir", type=Path)
+    parser.add_argument("--allow-anonymous", action="store_true",
+                        help="let visitors who have not logged in ask (never edit), e.g. on a network with no users")
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env(host=args.host, port=args.port, index_dir=args.index_dir)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return serve(settings, args.allow_anonymous)
+
+
+def with_address(settings: Settings, host: str | None, port: int | None) -> Settings:
+    """Settings with the host and port given on a command line (None keeps the configured ones)."""
+    return replace(settings, **{k: v for k, v in (("host", host), ("port", port)) if v is not None})
