@@ -7,6 +7,7 @@ match and closeness to the question's words. When the best support is weak, abst
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -15,7 +16,7 @@ from .records import Answer, Citation, Hit, Reading
 from .linear import DATA, LinearModel
 from .question import DATE, ENTITY, NUMBER, OTHER, PERSON, PLACE, SPAN, Question, names_found, overlap
 from .settings import Settings
-from .text import STOPWORDS, sentence_spans, stem, terms
+from .text import STOPWORDS, detect_language, sentence_spans, stem, terms
 
 _DATE_WORDS = (
     "januari februari maret april mei juni juli agustus september oktober november desember "
@@ -369,25 +370,85 @@ def abstain_message(language: str) -> str:
     return _TEMPLATES.get(language, _TEMPLATES["en"])["abstain"]
 
 
+CONFIDENCE_FILE = DATA / "confidence.json"
+
+
+class Confidence:
+    """The probability that the reader's answer is right, from what its reading shows: a logistic model
+    over a few features (its margin over "no answer", how far ahead of the other passages it is, the
+    passage's retrieval rank and similarity, whether the span is the kind of thing asked for, the
+    languages of question and passage). Fitted and calibrated on dev by `benchmarks/calibrate.py`
+    (qa/data/confidence.json, with the threshold chosen there)."""
+
+    def __init__(self, model: LinearModel) -> None:
+        self.model = model
+        self.threshold = float(model.meta.get("threshold", 0.5))
+
+    @staticmethod
+    @lru_cache(maxsize=1)
+    def shipped() -> "Confidence | None":
+        return Confidence(LinearModel.load(CONFIDENCE_FILE)) if CONFIDENCE_FILE.is_file() else None
+
+    def probability(self, features: dict[str, float]) -> float:
+        z = max(-30.0, min(30.0, self.model.score(features)))
+        return 1.0 / (1.0 + math.exp(-z))
+
+
+def reading_features(q: Question, best: Reading, readings: list[Reading], support: float) -> dict[str, float]:
+    """What the decision to answer looks at (see Confidence)."""
+    margin = max(-15.0, min(15.0, best.margin))
+    others = [r.margin for r in readings if r is not best and r.end > r.start]
+    passage = best.hit.chunk.text
+    span = passage[best.start : best.end]
+    typed = q.qtype in (DATE, NUMBER, PERSON, PLACE)
+    return {
+        "margin": margin,
+        "margin_above": max(0.0, margin),
+        "gap": max(0.0, min(15.0, best.margin - max(others))) if others else 0.0,
+        "read_one": float(len(readings) == 1),
+        "rank": float(min(best.hit.rank - 1, 4)),
+        "dense": float(best.hit.dense or 0.0),
+        "support": float(support),
+        "typed": float(typed),
+        "typed_match": float(typed and gives_kind(q, span)),
+        "english_question": float(q.language == "en"),
+        "across_languages": float(detect_language(passage) != q.language),
+        "span_words": min(len(span.split()), 20) / 20,
+    }
+
+
 @dataclass(frozen=True)
 class ReaderPolicy:
-    """How the reader's readings become the answer (chosen on FacQA and TyDi dev, BENCHMARKS.md).
+    """How the reader's readings become the answer (chosen on dev, BENCHMARKS.md).
 
     The passage read is the one whose margin (span over "no answer") minus `rank_penalty` per rank
-    below the first is highest; the question is answered when that margin reaches `min_margin`
-    (`min_margin_en` for English questions, which the reader reads across languages with less
-    certainty), or when the sentence support reaches the extractor's threshold and the margin reaches
-    `weak_margin`."""
+    below the first is highest. Whether to answer is one calibrated decision: the answer is given when
+    `confidence`'s probability that it is right reaches `min_confidence` (its own dev-chosen threshold
+    when negative). Without a confidence model the older rule holds: a margin of `min_margin`
+    (`min_margin_en` for English questions), or `weak_margin` when the best sentence supports it."""
 
     rank_penalty: float
     min_margin: float
     weak_margin: float
     min_margin_en: float | None = None
+    confidence: Confidence | None = None
+    min_confidence: float = -1.0
 
     @classmethod
     def of(cls, settings: Settings) -> "ReaderPolicy":
         return cls(settings.reader_rank_penalty, settings.reader_min_margin, settings.reader_weak_margin,
-                   settings.reader_min_margin_en)
+                   settings.reader_min_margin_en, Confidence.shipped() if settings.reader_confidence else None,
+                   settings.reader_min_confidence)
+
+    def decide(self, q: Question, best: Reading, readings: list[Reading], support: float,
+               min_support: float) -> tuple[bool, float | None]:
+        """(answer it?, the probability it is right — None without a confidence model)."""
+        if best.end <= best.start:
+            return False, 0.0 if self.confidence else None
+        if self.confidence is None:
+            return best.margin >= self.threshold(q) or (support >= min_support and best.margin >= self.weak_margin), None
+        p = self.confidence.probability(reading_features(q, best, readings, support))
+        return p >= (self.min_confidence if self.min_confidence >= 0 else self.confidence.threshold), p
 
     def threshold(self, q: Question) -> float:
         return self.min_margin_en if q.language == "en" and self.min_margin_en is not None else self.min_margin
@@ -488,13 +549,11 @@ def _read_answer(q: Question, hits: list[Hit], sentences: list[_Sentence], readi
     extractor's scored sentences (their best is the support that backs a weak margin)."""
     support = sentences[0].score if sentences else 0.0
     best = max(readings, key=policy.preference)
+    answered, confidence = policy.decide(q, best, readings, support, min_support)
     hits = policy.reorder(hits, readings)
-    answered = best.end > best.start and (
-        best.margin >= policy.threshold(q) or (support >= min_support and best.margin >= policy.weak_margin)
-    )
     if not answered:
         answer = Answer(q.text, q.language, "", abstain_message(q.language), abstained=True, hits=hits, support_score=support)
-        answer.reader_margin = best.margin
+        answer.reader_margin, answer.confidence = best.margin, confidence
         return answer
     chunk = best.hit.chunk
     # the sentence holding the span (or the sentences, if the span runs over a sentence end)
@@ -508,7 +567,7 @@ def _read_answer(q: Question, hits: list[Hit], sentences: list[_Sentence], readi
     citations = [_citation(1, best.hit, chunk.start + a, chunk.start + b, best.margin)]
     _also_cited(citations, text, sentences, min_support)
     answer = _answer(q, text, sentence, (chunk.start + span[0], chunk.start + span[1]), citations, hits, support)
-    answer.reader_margin = best.margin
+    answer.reader_margin, answer.confidence = best.margin, confidence
     return answer
 
 

@@ -70,7 +70,7 @@ class Tanya(CollectionMixin):
     @property
     def reader(self) -> Reader | None:
         """The configured reader (`settings.reader`), loaded once per process; None = the linear span scorer."""
-        return get_reader(self.settings.reader, self.settings.reader_threads)
+        return get_reader(self.settings.reader, self.settings.reader_threads, self.settings.reader_batch_ms)
 
     def warm_up(self) -> None:
         """Load the index, the models and the stemmer now rather than on the first question."""
@@ -237,8 +237,11 @@ def final_answer(events: Iterable[str | Answer]) -> Answer:
 
 def _confidence(answer: Answer) -> tuple[bool, float]:
     """Which of the answers to an unsure question's forms to keep: an answer over none, then the
-    reader's margin (without the reader, the supporting sentence's score)."""
-    return (not answer.abstained, answer.reader_margin if answer.reader_margin is not None else answer.support_score)
+    calibrated confidence (else the reader's margin; without the reader, the supporting sentence's score)."""
+    for value in (answer.confidence, answer.reader_margin):
+        if value is not None:
+            return not answer.abstained, value
+    return not answer.abstained, answer.support_score
 
 
 def _timed(answer: Answer, seconds: dict[str, float], started: float) -> Answer:

@@ -121,12 +121,75 @@ class Reader(ABC):
         return first + self.read(question, hits[1:passages])
 
 
+class Batcher:
+    """One forward pass for the windows of several questions asked at once.
+
+    Each caller hands its windows over and waits; one worker thread takes everything that is waiting
+    (after a collecting window of `wait_s` once the first request arrives, up to `max_windows`), runs
+    the model once over all of it, and gives each caller its rows back. A lone question waits
+    `wait_s` at most; under load, requests that arrive while a pass runs join the next one, so the
+    model works on larger batches instead of competing passes."""
+
+    def __init__(self, run, wait_s: float = 0.002, max_windows: int = 48) -> None:
+        self.run = run  # token rows → (start logits, end logits), numpy, one row each
+        self.wait_s = wait_s
+        self.max_windows = max_windows
+        self.jobs: list[tuple[list[list[int]], dict]] = []
+        self.ready = threading.Condition()
+        self.worker: threading.Thread | None = None
+
+    def __call__(self, rows: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+        job: dict = {"done": threading.Event()}
+        with self.ready:
+            self.jobs.append((rows, job))
+            if self.worker is None:
+                self.worker = threading.Thread(target=self._work, name="reader-batcher", daemon=True)
+                self.worker.start()
+            self.ready.notify()
+        job["done"].wait()
+        if "error" in job:
+            raise job["error"]
+        return job["start"], job["end"]
+
+    def _take(self) -> list[tuple[list[list[int]], dict]]:
+        import time
+
+        with self.ready:
+            while not self.jobs:
+                self.ready.wait()
+        time.sleep(self.wait_s)
+        with self.ready:
+            taken, count = [], 0
+            while self.jobs and (not taken or count + len(self.jobs[0][0]) <= self.max_windows):
+                rows, job = self.jobs.pop(0)
+                taken.append((rows, job))
+                count += len(rows)
+            return taken
+
+    def _work(self) -> None:
+        while True:
+            taken = self._take()
+            rows = [r for job_rows, _ in taken for r in job_rows]
+            try:
+                start, end = self.run(rows)
+            except BaseException as exc:  # the callers raise it; the worker goes on
+                for _, job in taken:
+                    job["error"] = exc
+                    job["done"].set()
+                continue
+            at = 0
+            for job_rows, job in taken:
+                job["start"], job["end"] = start[at : at + len(job_rows)], end[at : at + len(job_rows)]
+                at += len(job_rows)
+                job["done"].set()
+
+
 class TransformerReader(Reader):
     """The shipped reader: restored e5-small + trained top layers and span head (qa/data/reader/)."""
 
     name = "e5-small-reader"
 
-    def __init__(self, folder: Path = READER_DIR, threads: int | None = None) -> None:
+    def __init__(self, folder: Path = READER_DIR, threads: int | None = None, batch_ms: float = 2.0) -> None:
         import torch
 
         from .reader_model import load_reader_model
@@ -138,22 +201,31 @@ class TransformerReader(Reader):
             torch.set_num_threads(threads)
         self.encoding = Encoding()
         self._lock = threading.Lock()
+        # questions asked at once share forward passes (batch_ms: the collecting window; 0: each its own pass)
+        self.batcher = Batcher(self._run, batch_ms / 1000) if batch_ms > 0 else None
         # load the tokenizer and let torch set up its kernels now, not during the first question
         warm = [0, *self.encoding.ids("Siapa? " * 40)[0], 2]
         with torch.inference_mode():
             self.model(*pad_batch([warm], self.encoding.pad))
 
+    def _run(self, rows: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+        import torch
+
+        ids, mask = pad_batch(rows, self.encoding.pad)
+        with self._lock, torch.inference_mode():
+            start, end = self.model(ids, mask)
+        return start.float().numpy(), end.float().numpy()
+
     def read(self, question: Question, hits: list[Hit]) -> list[Reading]:
         if not hits:
             return []
-        import torch
 
         q_ids = self.encoding.question(question.text)
         batch = [w for n, h in enumerate(hits) for w in self.encoding.windows(q_ids, h.chunk.text, n)]
-        ids, mask = pad_batch([w.ids for w in batch], self.encoding.pad)
-        with self._lock, torch.inference_mode():
-            start, end = self.model(ids, mask)
-        start, end = start.float().numpy(), end.float().numpy()
+        if self.batcher is not None:
+            start, end = self.batcher([w.ids for w in batch])
+        else:
+            start, end = self._run([w.ids for w in batch])
         best: dict[int, Reading] = {}
         for r, w in enumerate(batch):
             i, j, score = best_span(start[r], end[r], w.first, len(w.offsets))
@@ -184,7 +256,7 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 @lru_cache(maxsize=2)
-def get_reader(name: str = "e5", threads: int = 0) -> Reader | None:
+def get_reader(name: str = "e5", threads: int = 0, batch_ms: float = 2.0) -> Reader | None:
     """The reader a setting names, loaded once per process: "e5" = the shipped reader (None, with the
     linear span scorer answering, when torch or its weights are missing); a folder written by
     `python -m qa train --reader` = that reader; "" = none."""
@@ -199,4 +271,4 @@ def get_reader(name: str = "e5", threads: int = 0) -> Reader | None:
         import torch  # noqa: F401
     except ImportError:
         return None
-    return TransformerReader(folder, threads or None)
+    return TransformerReader(folder, threads or None, batch_ms)

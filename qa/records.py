@@ -148,6 +148,7 @@ class Answer:
     citation_quality: dict[str, float] = field(default_factory=dict)  # ALCE precision/recall before/after the check
     raw_reply: str = ""  # generative mode: the model's reply as written, before the check
     reader_margin: float | None = None  # the reader's certainty (span over "no answer") in the passage it chose
+    confidence: float | None = None  # the calibrated probability that the answer is right (qa/answer.py Confidence)
     asked: str = ""  # the question as the user wrote it, when `question` is how it was understood in a conversation
 
     def to_json(self) -> dict[str, Any]:
@@ -163,6 +164,7 @@ class Answer:
             "span": list(self.span) if self.span else None,
             "support_score": round(self.support_score, 4),
             "reader_margin": None if self.reader_margin is None else round(self.reader_margin, 3),
+            "confidence": None if self.confidence is None else round(self.confidence, 3),
             "citations": [
                 {
                     "n": c.n,

@@ -60,7 +60,14 @@ class Settings:
     reader_min_margin: float = 3.0
     reader_weak_margin: float = -8.0
     reader_min_margin_en: float = 3.0  # the same as min_margin since the reader is trained on English questions too
+    # Whether to answer: the calibrated probability that the answer is right (qa/data/confidence.json),
+    # at least its dev-chosen threshold (reader_min_confidence < 0) or reader_min_confidence;
+    # reader_confidence=false brings back the margin rule above.
+    reader_confidence: bool = True
+    reader_min_confidence: float = -1.0
     reader_threads: int = 0  # torch threads for the reader (0: torch's default, all cores)
+    # questions asked at once share the reader's forward passes: how long a pass waits for company (ms; 0: never)
+    reader_batch_ms: float = 2.0
     # Written answers (qa/llm.py): "" = extractive only; else ollama:MODEL, openai:MODEL, gguf:PATH|gemma3-270m
     llm: str = ""
     llm_url: str = ""  # Ollama or OpenAI-compatible base URL

@@ -164,3 +164,39 @@ def test_training_takes_unanswerables_samples_and_resumes_when_killed(tmp_path: 
     assert meta["epochs"] == 2 and meta["sources"]["init"] == str(READER_DIR)
     # 60 + 20 questions sampled, no hard negatives: the unanswerable ones are the negatives
     assert 20 < meta["train_negatives"] < meta["train_examples"] <= 80
+
+
+def test_questions_asked_at_once_share_passes_and_get_their_own_readings() -> None:
+    """Eight questions read from eight threads at once: the batcher serves them in fewer forward passes
+    than questions, and each gets the same reading it gets alone."""
+    import threading
+
+    from qa.reader import TransformerReader
+
+    cases = [
+        ("Siapa yang menawari Jack Ma menjadi penasehat?", "Jack Ma ditawari Presiden Joko Widodo menjadi penasehat e-commerce."),
+        ("Kapan Alibaba menguasai saham Lazada?", "Alibaba Group menguasai saham Lazada pada awal 2016 di Asia Tenggara."),
+        ("Berapa kementerian dalam steering committee?", "Steering committee itu terdiri dari 10 kementerian dan Jack Ma."),
+        ("Who is the mayor of Bandung?", "Wali Kota Bandung Ridwan Kamil meresmikan sepuluh bus listrik baru pada Senin."),
+        ("Apa nama Tmall sebelumnya?", "Produk dipasarkan melalui Tmall (sebelumnya bernama Taobao Mall) milik Alibaba."),
+        ("Di mana bus listrik itu melayani rute?", "Bus itu melayani rute Dago hingga Leuwipanjang di Bandung."),
+        ("Siapa pendiri Alibaba?", "Pendiri sekaligus CEO Alibaba Group Holding, Jack Ma, berbicara di Jakarta."),
+        ("What did Rudiantara ask for?", "Rudiantara meminta Jack Ma menjadi penasehat pengembangan industri e-commerce."),
+    ]
+    alone = TransformerReader(READER_DIR, batch_ms=0)
+    expected = [alone.read(analyse(q), [_hit(p, 1)])[0] for q, p in cases]
+    together = TransformerReader(READER_DIR, batch_ms=50)
+    passes: list[int] = []
+    run = together.batcher.run
+    together.batcher.run = lambda rows: (passes.append(len(rows)), run(rows))[1]
+    got: dict[int, object] = {}
+    threads = [threading.Thread(target=lambda n=n: got.__setitem__(n, together.read(analyse(cases[n][0]), [_hit(cases[n][1], 1)])[0]))
+               for n in range(len(cases))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(passes) == len(cases) and len(passes) < len(cases), passes
+    for n, reading in enumerate(expected):
+        assert (got[n].start, got[n].end) == (reading.start, reading.end)
+        assert abs(got[n].margin - reading.margin) < 1e-3

@@ -65,7 +65,8 @@ def citations_json(answer: Answer) -> list[dict[str, Any]]:
 
 def _extension(answer: Answer) -> dict[str, Any]:
     return {
-        "answer": answer.text, "abstained": answer.abstained, "question": answer.asked or answer.question,
+        "answer": answer.text, "abstained": answer.abstained, "confidence": answer.confidence,
+        "question": answer.asked or answer.question,
         "understood_as": answer.question, "mode": answer.mode, "notice": answer.notice, "reply": answer.reply,
         "raw_reply": answer.raw_reply,
         "timings_ms": {k: round(v, 1) for k, v in answer.timings_ms.items()},

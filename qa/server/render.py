@@ -83,7 +83,8 @@ def render_sources(answer: Answer, tanya: Tanya) -> str:
     """The side panel: each cited passage with its supporting sentence highlighted and the whole article
     one click away; on abstention, the closest passages, marked as not supporting an answer."""
     language = LANGUAGE_NAMES.get(answer.language, answer.language)
-    parts = [f"<p class='meta'>Language: {html.escape(language)} · {answer.timings_ms.get('total', 0):.0f} ms</p>"]
+    sure = f" · confidence {answer.confidence:.2f}" if answer.confidence is not None else ""
+    parts = [f"<p class='meta'>Language: {html.escape(language)} · {answer.timings_ms.get('total', 0):.0f} ms{sure}</p>"]
     if answer.asked and answer.asked != answer.question:
         parts.append(f"<p class='meta' id='rewritten'>Understood as: <i>{html.escape(answer.question)}</i></p>")
     for c in answer.citations:

@@ -1,0 +1,215 @@
+"""Fit and calibrate the decision to answer (qa/answer.py Confidence) on dev, and measure it.
+
+    python benchmarks/calibrate.py read  SET… [--reader DIR] --out FEATURES.jsonl
+    python benchmarks/calibrate.py fit   FEATURES.jsonl [--write]        # qa/data/confidence.json
+    python benchmarks/calibrate.py score FEATURES.jsonl [--model FILE]   # figures per set, old rule beside
+
+A SET is NAME=QUESTIONS@INDEX_DIR: questions (JSONL, `"answers": []` = should not be answered) asked
+end to end of the index in INDEX_DIR. `read` answers each one with the decision forced open (so the
+span the reader would give is known) and writes, per question, the reading's features, whether the
+forced answer is right (token F1 ≥ 0.5 against an answer; never right for an unanswerable question),
+its F1, and what the old margin rule would have done.
+
+`fit` learns a logistic model over the features (L2, Newton steps), with each set weighing the same;
+the figures it prints are cross-fitted (each half of every set is scored by a model fitted on the
+other halves), so they are honest dev figures; the threshold maximises the mean over sets of
+(right answers + right abstentions) / questions. `--write` fits on all of dev and writes the model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+from collections import defaultdict
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from qa import Settings, Tanya  # noqa: E402
+from qa.answer import CONFIDENCE_FILE, Confidence, ReaderPolicy, extract_answer, reading_features  # noqa: E402
+from qa.evaluation import exact_match, load_questions, token_f1  # noqa: E402
+from qa.linear import LinearModel  # noqa: E402
+from qa.question import analyse  # noqa: E402
+
+RIGHT_F1 = 0.5
+
+
+def read(sets: list[str], reader: str, out: Path) -> None:
+    with open(out, "w", encoding="utf-8") as fh:
+        for spec in sets:
+            name, _, rest = spec.partition("=")
+            questions_file, _, index_dir = rest.partition("@")
+            settings = Settings.from_env(index_dir=Path(index_dir), reader=reader)
+            tanya = Tanya(settings)
+            retriever, model = tanya.retriever(), tanya.reader
+            old = ReaderPolicy.of(replace(settings, reader_confidence=False))
+            forced = replace(old, confidence=None, min_margin=-1e9, min_margin_en=-1e9, weak_margin=-1e9)
+            questions = load_questions(Path(questions_file))
+            for n, record in enumerate(questions):
+                q = analyse(record["question"])
+                hits = retriever.search(q, k=10)
+                readings = model.read_top(q, hits, settings.reader_passages, settings.reader_sure_margin)
+                answer = extract_answer(q, hits, settings.min_support, readings=readings, policy=forced)
+                best = max(readings, key=forced.preference)
+                golds = [str(a) for a in record.get("answers") or []]
+                text = "" if answer.abstained else answer.text
+                f1 = token_f1(text, golds) if golds else 0.0
+                support = answer.support_score
+                old_answers, _ = old.decide(q, best, readings, support, settings.min_support)
+                fh.write(json.dumps({
+                    "set": name, "id": record.get("id", n), "answerable": bool(golds), "answer": text,
+                    "f1": round(f1, 4), "em": exact_match(text, golds) if golds else 0.0, "right": bool(golds) and f1 >= RIGHT_F1,
+                    "old_answers": bool(old_answers), "features": reading_features(q, best, readings, support),
+                }, ensure_ascii=False) + "\n")
+                if (n + 1) % 100 == 0:
+                    print(f"{name}: {n + 1}/{len(questions)}", file=sys.stderr, flush=True)
+
+
+def _load(path: Path) -> list[dict]:
+    return [json.loads(line) for line in open(path, encoding="utf-8")]
+
+
+def fit_logistic(rows: list[dict], l2: float = 1.0) -> LinearModel:
+    """A logistic model over the rows' features; each set's rows weigh 1 in all."""
+    names = sorted(rows[0]["features"])
+    x = np.array([[r["features"][k] for k in names] for r in rows], dtype=float)
+    y = np.array([float(r["right"]) for r in rows])
+    per_set = defaultdict(int)
+    for r in rows:
+        per_set[r["set"]] += 1
+    w_rows = np.array([len(rows) / (len(per_set) * per_set[r["set"]]) for r in rows])
+    mean, scale = x.mean(0), x.std(0) + 1e-6
+    z = np.hstack([np.ones((len(rows), 1)), (x - mean) / scale])
+    beta = np.zeros(z.shape[1])
+    for _ in range(50):  # Newton steps
+        p = 1 / (1 + np.exp(-np.clip(z @ beta, -30, 30)))
+        grad = z.T @ (w_rows * (p - y)) + l2 * np.r_[0, beta[1:]]
+        hess = (z * (w_rows * p * (1 - p))[:, None]).T @ z + l2 * np.diag(np.r_[0, np.ones(len(names))])
+        step = np.linalg.solve(hess, grad)
+        beta -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    weights = {k: float(beta[i + 1] / scale[i]) for i, k in enumerate(names)}
+    bias = float(beta[0] - sum(beta[i + 1] * mean[i] / scale[i] for i in range(len(names))))
+    return LinearModel(weights, bias)
+
+
+def figures(rows: list[dict], answered: list[bool]) -> dict[str, dict[str, float]]:
+    """Per set: F1/EM over answerable questions (an abstention scores 0), wrong abstentions, and the
+    share of unanswerable questions answered."""
+    out: dict[str, dict[str, float]] = {}
+    by_set = defaultdict(list)
+    for r, a in zip(rows, answered):
+        by_set[r["set"]].append((r, a))
+    for name, pairs in by_set.items():
+        pos = [(r, a) for r, a in pairs if r["answerable"]]
+        neg = [a for r, a in pairs if not r["answerable"]]
+        f = {"n": len(pairs)}
+        if pos:
+            f["f1"] = round(float(np.mean([r["f1"] if a else 0.0 for r, a in pos])), 4)
+            f["em"] = round(float(np.mean([r["em"] if a else 0.0 for r, a in pos])), 4)
+            f["abstained_wrongly"] = round(float(np.mean([not a for _, a in pos])), 4)
+        if neg:
+            f["unanswerable_answered"] = round(float(np.mean(neg)), 4)
+            f["unanswerable_n"] = len(neg)
+        f["accuracy"] = round(float(np.mean([(r["right"] if a else not r["answerable"]) for r, a in pairs])), 4)
+        out[name] = f
+    return out
+
+
+def choose_threshold(rows: list[dict], probs: np.ndarray) -> float:
+    """The threshold with the best mean accuracy over sets (ties: the lower one)."""
+    best, chosen = -1.0, 0.5
+    for t in np.arange(0.05, 0.96, 0.01):
+        acc = np.mean([f["accuracy"] for f in figures(rows, list(probs >= t)).values()])
+        if acc > best + 1e-9:
+            best, chosen = acc, float(round(t, 2))
+    return chosen
+
+
+def probabilities(model: LinearModel, rows: list[dict]) -> np.ndarray:
+    c = Confidence(model)
+    return np.array([c.probability(r["features"]) for r in rows])
+
+
+def fit(path: Path, write: bool) -> None:
+    rows = _load(path)
+    print("old rule (margin, weak margin + support):")
+    for name, f in figures(rows, [r["old_answers"] and bool(r["answer"]) for r in rows]).items():
+        print(f"  {name:24s} {json.dumps(f)}")
+    # cross-fitted: halves of every set, each scored by the model fitted on the other halves
+    rng = random.Random(7)
+    fold = [rng.random() < 0.5 for _ in rows]
+    probs = np.zeros(len(rows))
+    thresholds = []
+    for k in (False, True):
+        train = [r for r, f in zip(rows, fold) if f != k]
+        model = fit_logistic(train)
+        thresholds.append(choose_threshold(train, probabilities(model, train)))
+        held = [i for i, f in enumerate(fold) if f == k]
+        probs[held] = probabilities(model, [rows[i] for i in held])
+    # calibration: predicted probability against the share right, by decile
+    order = np.argsort(probs)
+    bins = np.array_split(order, 10)
+    right = np.array([float(r["right"]) for r in rows])
+    print("calibration (cross-fitted): predicted → observed")
+    print("  " + "  ".join(f"{probs[b].mean():.2f}→{right[b].mean():.2f}" for b in bins if len(b)))
+    threshold = float(np.mean(thresholds))
+    print(f"calibrated decision, cross-fitted, threshold {threshold:.2f} (chosen on the other half):")
+    for name, f in figures(rows, [bool(p >= threshold) and bool(r["answer"]) for r, p in zip(rows, probs)]).items():
+        print(f"  {name:24s} {json.dumps(f)}")
+    model = fit_logistic(rows)
+    chosen = choose_threshold(rows, probabilities(model, rows))
+    print(f"fitted on all of dev: threshold {chosen}; weights {json.dumps({k: round(v, 3) for k, v in model.weights.items()})}")
+    if write:
+        model.meta = {"threshold": chosen, "right": f"token F1 >= {RIGHT_F1}", "dev": sorted({r['set'] for r in rows}),
+                      "features": str(path.name)}
+        model.save(CONFIDENCE_FILE)
+        print(f"written to {CONFIDENCE_FILE}")
+
+
+def score(path: Path, model_file: Path) -> None:
+    rows = _load(path)
+    confidence = Confidence(LinearModel.load(model_file))
+    probs = probabilities(confidence.model, rows)
+    print("old rule:")
+    for name, f in figures(rows, [r["old_answers"] and bool(r["answer"]) for r in rows]).items():
+        print(f"  {name:24s} {json.dumps(f)}")
+    print(f"calibrated decision (threshold {confidence.threshold}):")
+    for name, f in figures(rows, [bool(p >= confidence.threshold) and bool(r["answer"]) for r, p in zip(rows, probs)]).items():
+        print(f"  {name:24s} {json.dumps(f)}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("read")
+    p.add_argument("sets", nargs="+")
+    p.add_argument("--reader", default="e5")
+    p.add_argument("--out", type=Path, required=True)
+    p = sub.add_parser("fit")
+    p.add_argument("features", type=Path)
+    p.add_argument("--write", action="store_true")
+    p = sub.add_parser("score")
+    p.add_argument("features", type=Path)
+    p.add_argument("--model", type=Path, default=CONFIDENCE_FILE)
+    args = parser.parse_args()
+    if args.command == "read":
+        read(args.sets, args.reader, args.out)
+    elif args.command == "fit":
+        fit(args.features, args.write)
+    else:
+        score(args.features, args.model)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
