@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from qa import Settings, Tanya  # noqa: E402
-from qa.evaluation import load_questions, token_f1  # noqa: E402
+from qa.training.evaluation import load_questions, token_f1  # noqa: E402
 
 
 def main() -> int:

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from qa import Settings, Tanya  # noqa: E402
-from qa.evaluation import token_f1  # noqa: E402
+from qa.training.evaluation import token_f1  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 
@@ -48,7 +48,7 @@ def run_dialogue(tanya: Tanya, turns: list[str], legacy: bool, timed: list[float
     for q in turns:
         started = time.perf_counter()
         if legacy:
-            from qa.conversation import Turn, rewrite
+            from qa.ask.conversation import Turn, rewrite
 
             answer = tanya.ask(rewrite(q, history))
             history.append(Turn(answer.question, "" if answer.abstained else answer.text))

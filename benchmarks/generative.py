@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from qa import Settings, Tanya  # noqa: E402
-from qa.evaluation import exact_match, is_gold, load_questions, normalise_answer, token_f1  # noqa: E402
+from qa.training.evaluation import exact_match, is_gold, load_questions, normalise_answer, token_f1  # noqa: E402
 
 
 def contains(text: str, golds: list[str]) -> bool:

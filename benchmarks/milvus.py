@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import numpy as np  # noqa: E402
 
 from qa import Settings, Tanya  # noqa: E402
-from qa.evaluation import evaluate, load_questions  # noqa: E402
+from qa.training.evaluation import evaluate, load_questions  # noqa: E402
 from qa.text import query_terms, terms  # noqa: E402
 from scale import percentiles, synthetic_table, synthetic_vectors, write_keywords  # noqa: E402
 
@@ -91,9 +91,9 @@ def facqa(uri: str, tmp: Path) -> None:
 
 
 def scale(uri: str, proc: subprocess.Popen, size: int, tmp: Path) -> None:
-    from qa.indexing import ANALYZER
-    from qa.milvus_store import MilvusBackend
-    from qa.store import FORMAT_VERSION, VectorFile
+    from qa.index.build import ANALYZER
+    from qa.index.milvus import MilvusBackend
+    from qa.index.store import FORMAT_VERSION, VectorFile
 
     local = Tanya(Settings.from_env(env={}, index_dir=tmp / "local"))
     local.index([DATA / "articles"])

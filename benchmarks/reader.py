@@ -31,10 +31,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from qa import Settings, Tanya  # noqa: E402
-from qa.answer import ReaderPolicy, extract_answer  # noqa: E402
-from qa.evaluation import exact_match, load_questions, token_f1  # noqa: E402
-from qa.question import analyse  # noqa: E402
-from qa.reader import get_reader  # noqa: E402
+from qa.ask.answer import ReaderPolicy, extract_answer  # noqa: E402
+from qa.training.evaluation import exact_match, load_questions, token_f1  # noqa: E402
+from qa.ask.question import analyse  # noqa: E402
+from qa.ask.reader import get_reader  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 
@@ -99,7 +99,7 @@ def speed(tanya: Tanya, questions: list[dict], folder: Path, passages: int) -> N
     Runtime (when it is installed; not a dependency of Tanya)."""
     import torch
 
-    from qa.reader import TransformerReader, pad_batch
+    from qa.ask.reader import TransformerReader, pad_batch
 
     retriever = tanya.retriever()
     work = [(analyse(r["question"]), retriever.search(analyse(r["question"]), k=passages)) for r in questions]
@@ -159,7 +159,7 @@ def rerank(items: list[dict], policy: ReaderPolicy, min_support: float, penaltie
     """The reader as a cross-encoder reranker over the passages it read: retrieval order (the linear
     reranker's) against the reader's margin minus a penalty per retrieval rank; recall, MRR and the
     answer when the reader's readings of all of them decide it."""
-    from qa.evaluation import is_gold
+    from qa.training.evaluation import is_gold
 
     depth = len(items[0]["readings"])
 
@@ -185,7 +185,7 @@ def rerank(items: list[dict], policy: ReaderPolicy, min_support: float, penaltie
 
 def _memoise_sentences() -> None:
     """The grid re-answers the same questions over the same hits: their sentence scores are computed once."""
-    import qa.answer as answer
+    import qa.ask.answer as answer
 
     plain, memo = answer._sentences, {}
 
@@ -220,7 +220,7 @@ def main() -> int:
 
     settings = Settings.from_env()
     if args.speed:
-        from qa.reader import READER_DIR
+        from qa.ask.reader import READER_DIR
 
         folder = READER_DIR if args.reader == "e5" else Path(args.reader)
         questions = load_questions(DATA / "facqa-id" / "questions-dev.jsonl")[: args.speed]

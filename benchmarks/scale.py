@@ -39,11 +39,11 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from qa import Settings, Tanya  # noqa: E402
-from qa.embedding import get_embedder  # noqa: E402
-from qa.evaluation import load_questions  # noqa: E402
-from qa.indexing import build_index  # noqa: E402
-from qa.keywords import KeywordIndex, KeywordIndexWriter  # noqa: E402
-from qa.store import FaissVectorStore, _exact_top  # noqa: E402
+from qa.index.embedding import get_embedder  # noqa: E402
+from qa.training.evaluation import load_questions  # noqa: E402
+from qa.index.build import build_index  # noqa: E402
+from qa.index.keywords import KeywordIndex, KeywordIndexWriter  # noqa: E402
+from qa.index.store import FaissVectorStore, _exact_top  # noqa: E402
 from qa.text import query_terms, terms  # noqa: E402
 
 
@@ -191,7 +191,7 @@ def synthetic_table(path: Path, size: int, snapshot, real_count: int, per_doc: i
     """A chunk table of `size` passages (the real FacQA passages' text repeated), one document per
     `per_doc` passages, as a build writes it; returns the number of documents."""
     from qa.records import Chunk, Document
-    from qa.store import ChunkTable
+    from qa.index.store import ChunkTable
 
     real = snapshot.table.chunks(range(real_count))
     table = ChunkTable.create(path)
@@ -227,8 +227,8 @@ def end_to_end(size: int, snapshot, base: np.ndarray, base_terms: list[list[str]
     import socket
     import subprocess
 
-    from qa.indexing import ANALYZER
-    from qa.store import CURRENT, FORMAT_VERSION, new_version_dir, write_snapshot_files
+    from qa.index.build import ANALYZER
+    from qa.index.store import CURRENT, FORMAT_VERSION, new_version_dir, write_snapshot_files
 
     index_dir = tmp / "e2e-index"
     version = new_version_dir(index_dir)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import EXPECTED_ERRORS
-from .question import QuestionError
+from .ask.question import QuestionError
 from .pipeline import Tanya
 from .records import Answer
 from .settings import Settings
@@ -245,7 +245,7 @@ def _clip(text: str, n: int = 160) -> str:
 
 
 def _eval(args: argparse.Namespace, tanya: Tanya) -> int:
-    from .evaluation import evaluate, load_questions
+    from .training.evaluation import evaluate, load_questions
 
     questions = load_questions(args.questions)[: args.limit]
     result = evaluate(tanya, questions, retriever=args.retriever)
@@ -259,14 +259,14 @@ def _eval(args: argparse.Namespace, tanya: Tanya) -> int:
 
 
 def _train(args: argparse.Namespace, tanya: Tanya) -> int:
-    from .evaluation import load_questions
-    from .training import train
+    from .training.evaluation import load_questions
+    from .training.ranking import train
 
     if args.reader is not None:
         return _train_reader(args, tanya)
     questions = load_questions(args.questions)[: args.limit]
     if args.support:
-        from .training import train_support
+        from .training.ranking import train_support
 
         dev = [q for path in args.support for q in load_questions(path)]
         model = train_support(tanya, questions, dev, source=f"{args.questions.name} → {', '.join(p.name for p in args.support)}")
@@ -280,7 +280,7 @@ def _train(args: argparse.Namespace, tanya: Tanya) -> int:
 
 
 def _train_reader(args: argparse.Namespace, tanya: Tanya) -> int:
-    from .reader_training import train_reader_on_files
+    from .training.reader import train_reader_on_files
 
     result = train_reader_on_files(
         tanya, [args.questions, *args.reader], args.dev, limit=args.limit, negatives=args.negatives,
@@ -320,7 +320,7 @@ def _user(args: argparse.Namespace, tanya: Tanya) -> int:
 
 
 def _serve_llm(args: argparse.Namespace, tanya: Tanya) -> int:
-    from .llm import LLMUnavailable, serve_gguf
+    from .ask.llm import LLMUnavailable, serve_gguf
 
     try:
         serve_gguf(args.model, args.host, args.port, args.threads, args.api_key)

@@ -6,10 +6,10 @@ For now this gathers the library's user-facing errors from the modules that rais
 
 from __future__ import annotations
 
-from .embedding import EmbedderError
-from .indexing import BuildInProgress, NothingToIndex
-from .question import QuestionError
-from .store import IndexProblem
+from .index.embedding import EmbedderError
+from .index.build import BuildInProgress, NothingToIndex
+from .ask.question import QuestionError
+from .index.store import IndexProblem
 
 EXPECTED_ERRORS: tuple[type[BaseException], ...] = (
     IndexProblem, QuestionError, NothingToIndex, BuildInProgress, EmbedderError, OSError, ValueError,

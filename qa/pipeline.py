@@ -16,19 +16,19 @@ from typing import Any
 
 import numpy as np
 
-from .answer import ReaderPolicy, extract_answer
-from .collection import CollectionMixin
-from .conversation import parse_messages, understand
-from .embedding import Embedder, embedder_for
-from .generation import STOP, checked_answer, prompt, proposed_answer, span_prompt
-from .llm import LLMUnavailable, chat_model, passages_for, stream
-from .question import Question, QuestionError, analyse
-from .reader import Reader, get_reader
+from .ask.answer import ReaderPolicy, extract_answer
+from .index.collection import CollectionMixin
+from .ask.conversation import parse_messages, understand
+from .index.embedding import Embedder, embedder_for
+from .ask.generation import STOP, checked_answer, prompt, proposed_answer, span_prompt
+from .ask.llm import LLMUnavailable, chat_model, passages_for, stream
+from .ask.question import Question, QuestionError, analyse
+from .ask.reader import Reader, get_reader
 from .records import Answer, Hit, Statement
-from .retrieval import Retriever
+from .ask.retrieval import Retriever
 from .settings import Settings
-from .store import IndexBackend, Snapshot, backend_for
-from .support import declarative, support_features, support_probability, support_table
+from .index.store import IndexBackend, Snapshot, backend_for
+from .ask.support import declarative, support_features, support_probability, support_table
 from .text import stem
 
 

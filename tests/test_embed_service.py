@@ -18,8 +18,8 @@ import pytest
 
 from conftest import SEEDS, free_port, settings_for, write
 from qa import Tanya
-from qa.embedding import EmbedderError, RemoteEmbedder, embedder_for, get_embedder
-from qa.store import current_version
+from qa.index.embedding import EmbedderError, RemoteEmbedder, embedder_for, get_embedder
+from qa.index.store import current_version
 
 
 @contextmanager

@@ -8,7 +8,7 @@ import numpy as np
 
 from conftest import settings_for, write
 from qa import Tanya
-from qa.embedding import get_embedder
+from qa.index.embedding import get_embedder
 
 PASSAGES = [
     "Presiden Joko Widodo menawari Jack Ma menjadi penasehat e-commerce.",

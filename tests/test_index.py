@@ -10,8 +10,8 @@ import pytest
 
 from conftest import SEED_ID, SEEDS, settings_for, write
 from qa import QuestionError, Tanya
-from qa.indexing import NothingToIndex
-from qa.store import MANIFEST, VECTORS, IndexCorrupt, IndexMismatch, IndexMissing, current_version
+from qa.index.build import NothingToIndex
+from qa.index.store import MANIFEST, VECTORS, IndexCorrupt, IndexMismatch, IndexMissing, current_version
 
 NEW_ARTICLE = """Bandung Luncurkan Bus Listrik
 Pemerintah Kota Bandung meluncurkan 25 bus listrik baru pada Senin (3/10/2016).

@@ -9,8 +9,8 @@ import pytest
 
 from conftest import SEED_ID, settings_for
 from qa import Tanya
-from qa.question import analyse
-from qa.reader import READER_DIR, get_reader
+from qa.ask.question import analyse
+from qa.ask.reader import READER_DIR, get_reader
 from qa.records import Chunk, Hit
 
 pytestmark = pytest.mark.skipif(not (READER_DIR / "meta.json").is_file(), reason="no trained reader shipped")
@@ -51,7 +51,7 @@ def test_scores_compare_across_passages() -> None:
 def test_the_passage_answered_from_is_listed_first() -> None:
     """The reader reorders what it read (a cross-encoder over the top passages): the passage it answers
     from comes first in the answer's sources, ranks renumbered, the others kept behind it."""
-    from qa.answer import ReaderPolicy, extract_answer
+    from qa.ask.answer import ReaderPolicy, extract_answer
     from qa.settings import Settings
 
     q = analyse("Siapa yang menawari Jack Ma menjadi penasehat?")
@@ -171,7 +171,7 @@ def test_questions_asked_at_once_share_passes_and_get_their_own_readings() -> No
     than questions, and each gets the same reading it gets alone."""
     import threading
 
-    from qa.reader import TransformerReader
+    from qa.ask.reader import TransformerReader
 
     cases = [
         ("Siapa yang menawari Jack Ma menjadi penasehat?", "Jack Ma ditawari Presiden Joko Widodo menjadi penasehat e-commerce."),

@@ -20,7 +20,7 @@ import pytest
 
 from conftest import ROOT, SEEDS, settings_for
 from qa import Tanya
-from qa.store import current_version
+from qa.index.store import current_version
 
 FACQA = ROOT.parent / "shared" / "data" / "facqa-id" / "articles"
 pytestmark = pytest.mark.slow

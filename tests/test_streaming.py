@@ -13,9 +13,9 @@ import pytest
 
 from conftest import ROOT, SEEDS, settings_for
 from qa import Tanya
-from qa.indexing import _Build
-from qa.keywords import KeywordIndex, KeywordIndexWriter
-from qa.store import FaissVectorStore, VectorFile, _exact_top, load_snapshot
+from qa.index.build import _Build
+from qa.index.keywords import KeywordIndex, KeywordIndexWriter
+from qa.index.store import FaissVectorStore, VectorFile, _exact_top, load_snapshot
 from qa.text import terms
 
 FACQA = ROOT.parent / "shared" / "data" / "facqa-id" / "articles"

@@ -29,11 +29,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
-from ..embedding import EmbedderError
+from ..index.embedding import EmbedderError
 from ..pipeline import Tanya, final_answer
-from ..question import QuestionError
+from ..ask.question import QuestionError
 from ..records import Answer
-from ..store import IndexProblem
+from ..index.store import IndexProblem
 from .users import Access, User
 
 MODEL = "tanya"

@@ -17,9 +17,9 @@ from typing import Any
 import gradio as gr
 
 from ..errors import EXPECTED_ERRORS
-from ..ingest import SUPPORTED_SUFFIXES, inside
+from ..ingest.documents import SUPPORTED_SUFFIXES, inside
 from ..pipeline import Tanya
-from ..question import QuestionError
+from ..ask.question import QuestionError
 from ..records import Answer
 from .chats import Chats, chat_keys, messages_only
 from .render import (

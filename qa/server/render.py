@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 from .chats import Chats, markdown_text
-from ..indexing import BuildReport
+from ..index.build import BuildReport
 from ..pipeline import Tanya
 from ..records import Answer
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .embedding import Embedder
-from .linear import DATA, LinearModel
+from ..index.embedding import Embedder
+from ..linear import DATA, LinearModel
 from .question import Question, as_question, names_found, overlap
-from .records import Chunk, Hit
-from .settings import Settings
-from .store import Snapshot
-from .text import sentence_spans, terms
+from ..records import Chunk, Hit
+from ..settings import Settings
+from ..index.store import Snapshot
+from ..text import sentence_spans, terms
 
 MODES = ("hybrid", "dense", "bm25")
 

@@ -25,12 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .chunking import chunk_document
+from ..ingest.chunking import chunk_document
 from .embedding import Embedder, embedder_for
-from .ingest import iter_documents, iter_files
+from ..ingest.documents import iter_documents, iter_files
 from .keywords import KeywordIndexWriter
-from .records import Document, Skipped
-from .settings import Settings
+from ..records import Document, Skipped
+from ..settings import Settings
 from .store import (
     CHUNKS,
     FORMAT_VERSION,
@@ -43,7 +43,7 @@ from .store import (
     VectorFile,
     new_version_dir,
 )
-from .text import terms
+from ..text import terms
 
 # Bump when tokenising/stemming changes: the keyword index must then be rebuilt.
 ANALYZER = "id-sastrawi-v1"

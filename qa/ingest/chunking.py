@@ -11,8 +11,8 @@ from typing import Any
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter, TextSplitter
 
-from .records import Chunk, Document
-from .text import sentence_spans
+from ..records import Chunk, Document
+from ..text import sentence_spans
 
 
 class SentenceSplitter(TextSplitter):

@@ -13,13 +13,13 @@ from typing import Any
 
 import numpy as np
 
-from .answer import candidates
+from ..ask.answer import candidates
 from .evaluation import is_gold, normalise_answer, token_f1
-from .linear import DATA, Group, LinearModel, fit, fit_binary
-from .pipeline import Tanya
-from .question import analyse
-from .records import Hit
-from .support import SUPPORT_MODEL, declarative, support_features, support_model, support_probability
+from ..linear import DATA, Group, LinearModel, fit, fit_binary
+from ..pipeline import Tanya
+from ..ask.question import analyse
+from ..records import Hit
+from ..ask.support import SUPPORT_MODEL, declarative, support_features, support_model, support_probability
 
 Progress = Callable[[int, int], None]
 

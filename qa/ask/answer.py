@@ -12,11 +12,11 @@ import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from .records import Answer, Citation, Hit, Reading
-from .linear import DATA, LinearModel
+from ..records import Answer, Citation, Hit, Reading
+from ..linear import DATA, LinearModel
 from .question import DATE, ENTITY, NUMBER, OTHER, PERSON, PLACE, SPAN, Question, names_found, overlap
-from .settings import Settings
-from .text import STOPWORDS, detect_language, sentence_spans, stem, terms
+from ..settings import Settings
+from ..text import STOPWORDS, detect_language, sentence_spans, stem, terms
 
 _DATE_WORDS = (
     "januari februari maret april mei juni juli agustus september oktober november desember "

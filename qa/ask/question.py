@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .text import STOPWORDS, concept_terms, detect_language, query_concepts, stem, terms, tokens
+from ..text import STOPWORDS, concept_terms, detect_language, query_concepts, stem, terms, tokens
 
 # --- answer types --------------------------------------------------------------------------
 

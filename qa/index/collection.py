@@ -8,9 +8,9 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-from .ingest import inside
-from .indexing import BuildReport, NothingToIndex, Progress, build_index, remove_documents
-from .uploads import check_request, import_folder_files, placed_uploads
+from ..ingest.documents import inside
+from .build import BuildReport, NothingToIndex, Progress, build_index, remove_documents
+from ..ingest.uploads import check_request, import_folder_files, placed_uploads
 
 
 class CollectionMixin:

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .pipeline import Tanya
-from .records import Hit
+from ..pipeline import Tanya
+from ..records import Hit
 
 _PUNCT = re.compile(f"[{re.escape(string.punctuation)}“”‘’]")
 

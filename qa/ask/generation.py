@@ -14,9 +14,9 @@ from typing import Any
 
 from .answer import abstain_message, gives_kind
 from .question import Question, as_question
-from .records import Answer, Citation, Hit
+from ..records import Answer, Citation, Hit
 from .support import adds_information, best_sentence, check_statements, citation_quality, split_statements
-from .text import sentence_spans
+from ..text import sentence_spans
 
 _LABELS = {
     "en": ("Passages", "Question", "Answer"),

@@ -24,10 +24,10 @@ from functools import lru_cache
 
 import numpy as np
 
-from .linear import DATA, LinearModel, sigmoid
+from ..linear import DATA, LinearModel, sigmoid
 from .question import Question, analyse, as_question, overlap
-from .records import Hit, Statement
-from .text import STOPWORDS, sentence_spans, stem, terms, tokens
+from ..records import Hit, Statement
+from ..text import STOPWORDS, sentence_spans, stem, terms, tokens
 
 SUPPORT_MODEL = DATA / "support_model.json"
 _MARKER = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .question import ENTITY, OTHER, PERSON, Question, QuestionError, analyse
-from .settings import Settings
-from .text import STOPWORDS, tokens
+from ..settings import Settings
+from ..text import STOPWORDS, tokens
 
 
 class MessagesError(QuestionError):

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .encoder import _HF_NAMES, model_dir
+from ..index.encoder import _HF_NAMES, model_dir
 
 
 class Layer(nn.Module):

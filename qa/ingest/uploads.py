@@ -17,8 +17,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .ingest import SUPPORTED_SUFFIXES, inside
-from .records import Skipped
+from .documents import SUPPORTED_SUFFIXES, inside
+from ..records import Skipped
 
 
 class ImportRefused(ValueError):

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from .keywords import KeywordIndex
-from .records import Chunk, Document
+from ..records import Chunk, Document
 from .store import (
     CHUNKS,
     FORMAT_VERSION,

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from .keywords import KeywordIndex
-from .records import Chunk, Document
+from ..records import Chunk, Document
 
 FORMAT_VERSION = 2
 CURRENT = "CURRENT"
@@ -642,7 +642,7 @@ class LocalBackend(IndexBackend):
 def backend_for(settings: Any) -> IndexBackend:
     """The backend `settings.store` names: "local" (default) or "milvus" (QA_MILVUS_URI)."""
     if settings.store == "milvus":
-        from .milvus_store import MilvusBackend
+        from .milvus import MilvusBackend
 
         return MilvusBackend.connect(settings.milvus_uri, settings.milvus_token, settings.milvus_collection)
     if settings.store not in ("local", ""):

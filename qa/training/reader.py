@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from .evaluation import exact_match, normalise_answer, token_f1
-from .reader import MAX_TOKENS, READER_DIR, STRIDE, Encoding, best_span, pad_batch
+from ..ask.reader import MAX_TOKENS, READER_DIR, STRIDE, Encoding, best_span, pad_batch
 
 Log = Callable[[str], None]
 
@@ -83,7 +83,7 @@ class Bm25Negatives:
     def __init__(self, corpus: dict[str, str]) -> None:
         import bm25s
 
-        from .text import terms
+        from ..text import terms
 
         self.ids = list(corpus)
         self.terms = terms
@@ -297,7 +297,7 @@ def train_reader(
     import torch
     import torch.nn.functional as F
 
-    from .reader_model import load_reader_model, new_reader_model, save_reader_model
+    from ..ask.reader_model import load_reader_model, new_reader_model, save_reader_model
 
     torch.manual_seed(seed)
     clock = time.perf_counter()

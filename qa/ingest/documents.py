@@ -15,8 +15,8 @@ from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .records import Document, Skipped
-from .text import normalise
+from ..records import Document, Skipped
+from ..text import normalise
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx", ".json", ".jsonl")
 _TITLE_CHARS = 120
