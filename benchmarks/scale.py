@@ -39,12 +39,12 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from qa import Settings, Tanya  # noqa: E402
-from qa.index.embedding import get_embedder  # noqa: E402
-from qa.training.evaluation import load_questions  # noqa: E402
 from qa.index.build import build_index  # noqa: E402
+from qa.index.embedding import get_embedder  # noqa: E402
 from qa.index.keywords import KeywordIndex, KeywordIndexWriter  # noqa: E402
-from qa.index.store import FaissVectorStore, _exact_top  # noqa: E402
+from qa.index.vectors import FaissVectorStore, _exact_top  # noqa: E402
 from qa.text import query_terms, terms  # noqa: E402
+from qa.training.evaluation import load_questions  # noqa: E402
 
 
 def rss_mb() -> float:
@@ -190,8 +190,8 @@ def write_keywords(path: Path, base_terms: list[list[str]], size: int) -> None:
 def synthetic_table(path: Path, size: int, snapshot, real_count: int, per_doc: int = 10) -> int:
     """A chunk table of `size` passages (the real FacQA passages' text repeated), one document per
     `per_doc` passages, as a build writes it; returns the number of documents."""
+    from qa.index.chunks import ChunkTable
     from qa.records import Chunk, Document
-    from qa.index.store import ChunkTable
 
     real = snapshot.table.chunks(range(real_count))
     table = ChunkTable.create(path)
@@ -227,8 +227,9 @@ def end_to_end(size: int, snapshot, base: np.ndarray, base_terms: list[list[str]
     import socket
     import subprocess
 
+    from qa.index.base import CURRENT, FORMAT_VERSION
     from qa.index.build import ANALYZER
-    from qa.index.store import CURRENT, FORMAT_VERSION, new_version_dir, write_snapshot_files
+    from qa.index.versions import new_version_dir, write_snapshot_files
 
     index_dir = tmp / "e2e-index"
     version = new_version_dir(index_dir)
@@ -272,7 +273,7 @@ def end_to_end(size: int, snapshot, base: np.ndarray, base_terms: list[list[str]
             break
         except OSError:
             if app.poll() is not None or time.perf_counter() - t > 300:
-                raise RuntimeError("the app did not start on the synthetic index")
+                raise RuntimeError("the app did not start on the synthetic index") from None
             time.sleep(0.1)
     app_s = time.perf_counter() - t
     app.terminate()

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .errors import EXPECTED_ERRORS
 from .ask.question import QuestionError
+from .errors import EXPECTED_ERRORS
 from .pipeline import Tanya
 from .records import Answer
 from .settings import Settings
@@ -56,12 +56,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("doc_ids", nargs="+")
 
     p = command("ask", _ask, "answer a question (or one per line from standard input) with citations")
-    p.add_argument("question", nargs="?", help="the question; omit to read stdin: per line a question, or a JSON object {\"messages\": [...]} (a conversation) or {\"question\": ...}; one JSON line out per line")
+    p.add_argument(
+        "question",
+        nargs="?",
+        help='the question; omit to read stdin: per line a question, or a JSON object {"messages": [...]} (a conversation) or {"question": ...}; one JSON line out per line',
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--k", type=int, help="passages to retrieve (default 5)")
     p.add_argument("--retriever", choices=("hybrid", "dense", "bm25"))
-    p.add_argument("--llm", metavar="SPEC", help="write the answer with a language model, citations checked: "
-                   "ollama:MODEL, openai:MODEL, gguf:PATH or gguf:gemma3-270m (default: $QA_LLM; '' = extractive)")
+    p.add_argument(
+        "--llm",
+        metavar="SPEC",
+        help="write the answer with a language model, citations checked: "
+        "ollama:MODEL, openai:MODEL, gguf:PATH or gguf:gemma3-270m (default: $QA_LLM; '' = extractive)",
+    )
     p.add_argument("--stream", action="store_true", help="print a written answer as it is generated")
 
     p = command("eval", _eval, "measure retrieval and answers on a JSONL file of questions")
@@ -73,24 +81,41 @@ def _parser() -> argparse.ArgumentParser:
     p = command("train", _train, "fit the passage reranker and answer scorer on questions with answers (qa/data/*.json)")
     p.add_argument("questions", type=Path, help="JSONL questions, e.g. FacQA train, over an index of their articles")
     p.add_argument("--limit", type=int, help="only the first N questions")
-    p.add_argument("--support", type=Path, nargs="+", metavar="DEV",
-                   help="instead: fit the citation check's support model on QUESTIONS and pick its threshold on DEV files")
-    p.add_argument("--reader", nargs="*", metavar="MORE",
-                   help="instead: fine-tune the reader on QUESTIONS (and MORE question files, e.g. TyDi QA train; "
-                        "FILE:N samples N of a file's questions, a file named twice is read twice an epoch); "
-                        "gold passages come from corpus.jsonl beside each file, hard negatives from the index or BM25; "
-                        "questions with no answers are taught as 'no answer' on their own passage")
-    p.add_argument("--init", type=Path, help="with --reader: start from this trained reader (e.g. qa/data/reader) "
-                                             "instead of a fresh span head")
+    p.add_argument(
+        "--support",
+        type=Path,
+        nargs="+",
+        metavar="DEV",
+        help="instead: fit the citation check's support model on QUESTIONS and pick its threshold on DEV files",
+    )
+    p.add_argument(
+        "--reader",
+        nargs="*",
+        metavar="MORE",
+        help="instead: fine-tune the reader on QUESTIONS (and MORE question files, e.g. TyDi QA train; "
+        "FILE:N samples N of a file's questions, a file named twice is read twice an epoch); "
+        "gold passages come from corpus.jsonl beside each file, hard negatives from the index or BM25; "
+        "questions with no answers are taught as 'no answer' on their own passage",
+    )
+    p.add_argument(
+        "--init",
+        type=Path,
+        help="with --reader: start from this trained reader (e.g. qa/data/reader) instead of a fresh span head",
+    )
     p.add_argument("--checkpoint-every", type=int, default=200, help=argparse.SUPPRESS)
-    p.add_argument("--work", type=Path, help="with --reader: checkpoints (default ~/.cache/tanya/reader-runs/RUN); "
-                                             "the same command run again resumes from them")
+    p.add_argument(
+        "--work",
+        type=Path,
+        help="with --reader: checkpoints (default ~/.cache/tanya/reader-runs/RUN); the same command run again resumes from them",
+    )
     p.add_argument("--dev", type=Path, nargs="+", default=[], help="with --reader: dev question files read after each epoch")
     p.add_argument("--epochs", type=int, default=2, help="with --reader: passes over the training windows")
     p.add_argument("--negatives", type=int, default=1, help="with --reader: hard negatives per question")
     p.add_argument("--trained-layers", type=int, default=6, help="with --reader: how many top layers are fine-tuned")
     p.add_argument("--lr", type=float, default=1.5e-4, help="with --reader: peak learning rate")
-    p.add_argument("--out", type=Path, help="with --reader: where to write the weights (default: qa/data/reader, the shipped ones)")
+    p.add_argument(
+        "--out", type=Path, help="with --reader: where to write the weights (default: qa/data/reader, the shipped ones)"
+    )
 
     p = command("user", _user, "manage who may use the server: readers ask, editors also add, remove and rebuild")
     users = p.add_subparsers(dest="action", required=True)
@@ -104,8 +129,12 @@ def _parser() -> argparse.ArgumentParser:
     for u in users.choices.values():
         u.add_argument("--users-file", type=Path, help="default: $QA_USERS_FILE or users.json")
 
-    p = command("serve-llm", _serve_llm, "serve a GGUF model over the OpenAI API (llama-cpp-python's server), "
-                "for QA_LLM=openai:NAME with QA_LLM_URL=http://HOST:PORT/v1")
+    p = command(
+        "serve-llm",
+        _serve_llm,
+        "serve a GGUF model over the OpenAI API (llama-cpp-python's server), "
+        "for QA_LLM=openai:NAME with QA_LLM_URL=http://HOST:PORT/v1",
+    )
     p.add_argument("model", nargs="?", default="gemma3-270m", help="a GGUF file, or gemma3-270m (packaged; the default)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
@@ -115,8 +144,11 @@ def _parser() -> argparse.ArgumentParser:
     p = command("serve", _serve, "start the chat page and the API (same as python app.py)")
     p.add_argument("--host")
     p.add_argument("--port", type=int)
-    p.add_argument("--allow-anonymous", action="store_true",
-                   help="let visitors who have not logged in ask (never edit), e.g. on a network with no users")
+    p.add_argument(
+        "--allow-anonymous",
+        action="store_true",
+        help="let visitors who have not logged in ask (never edit), e.g. on a network with no users",
+    )
     return parser
 
 
@@ -142,7 +174,9 @@ class _ProgressBar:
 
         bar = self._bars.get(stage)
         if bar is None:
-            bar = self._bars[stage] = tqdm(total=total, desc=stage, unit="chunk" if stage == "embedding" else "step", file=sys.stderr)
+            bar = self._bars[stage] = tqdm(
+                total=total, desc=stage, unit="chunk" if stage == "embedding" else "step", file=sys.stderr
+            )
         bar.total = total
         bar.n = done
         bar.refresh()
@@ -159,8 +193,10 @@ def _list(args: argparse.Namespace, tanya: Tanya) -> int:
         return 0
     for f in files:
         print(f"{f['doc_id']}\t{f['chunks']} chunks\t{f['added_at']}\t{f['title']}")
-    print(f"{manifest['documents']} articles, {manifest['chunks']} chunks, model {manifest['model']['name']}, "
-          f"built {manifest['built_at']}")
+    print(
+        f"{manifest['documents']} articles, {manifest['chunks']} chunks, model {manifest['model']['name']}, "
+        f"built {manifest['built_at']}"
+    )
     return 0
 
 
@@ -225,11 +261,15 @@ def format_answer(answer: Answer) -> str:
             kept = ",".join(map(str, st.citations)) or "-"
             lines.append(f"  {verdict:<11} model cited passage {cited} → {kept}: {_clip(st.text, 100)}")
         q = answer.citation_quality
-        lines.append(f"  citation recall {q['recall_before']:.2f} → {q['recall_after']:.2f}, "
-                     f"precision {q['precision_before']:.2f} → {q['precision_after']:.2f} (model → checked)")
+        lines.append(
+            f"  citation recall {q['recall_before']:.2f} → {q['recall_after']:.2f}, "
+            f"precision {q['precision_before']:.2f} → {q['precision_after']:.2f} (model → checked)"
+        )
         lines.append("")
     if answer.abstained:
-        lines.append("Closest passages (they do not answer it):" if answer.language == "en" else "Bagian terdekat (tidak menjawabnya):")
+        lines.append(
+            "Closest passages (they do not answer it):" if answer.language == "en" else "Bagian terdekat (tidak menjawabnya):"
+        )
         for hit in answer.hits[:3]:
             lines.append(f"  - {hit.chunk.doc_id} ¶{hit.chunk.paragraph}: {_clip(hit.chunk.text)}")
     for c in answer.citations:
@@ -270,8 +310,10 @@ def _train(args: argparse.Namespace, tanya: Tanya) -> int:
 
         dev = [q for path in args.support for q in load_questions(path)]
         model = train_support(tanya, questions, dev, source=f"{args.questions.name} → {', '.join(p.name for p in args.support)}")
-        print(f"support: {len(model.weights)} weights, threshold {model.meta['threshold']} "
-              f"(dev precision {model.meta.get('dev_precision')}, recall {model.meta.get('dev_recall')})")
+        print(
+            f"support: {len(model.weights)} weights, threshold {model.meta['threshold']} "
+            f"(dev precision {model.meta.get('dev_precision')}, recall {model.meta.get('dev_recall')})"
+        )
         return 0
     models = train(tanya, questions, source=args.questions.name)
     for name, model in models.items():
@@ -283,8 +325,18 @@ def _train_reader(args: argparse.Namespace, tanya: Tanya) -> int:
     from .training.reader import train_reader_on_files
 
     result = train_reader_on_files(
-        tanya, [args.questions, *args.reader], args.dev, limit=args.limit, negatives=args.negatives,
-        epochs=args.epochs, trained_layers=args.trained_layers, lr=args.lr, out=args.out, init=args.init, work=args.work, checkpoint_every=args.checkpoint_every,
+        tanya,
+        [args.questions, *args.reader],
+        args.dev,
+        limit=args.limit,
+        negatives=args.negatives,
+        epochs=args.epochs,
+        trained_layers=args.trained_layers,
+        lr=args.lr,
+        out=args.out,
+        init=args.init,
+        work=args.work,
+        checkpoint_every=args.checkpoint_every,
         log=lambda line: print(line, file=sys.stderr, flush=True),
     )
     print(json.dumps(result["history"][-1]))

@@ -6,11 +6,17 @@ For now this gathers the library's user-facing errors from the modules that rais
 
 from __future__ import annotations
 
-from .index.embedding import EmbedderError
-from .index.build import BuildInProgress, NothingToIndex
 from .ask.question import QuestionError
-from .index.store import IndexProblem
+from .index.base import IndexProblem
+from .index.build import BuildInProgress, NothingToIndex
+from .index.embedding import EmbedderError
 
 EXPECTED_ERRORS: tuple[type[BaseException], ...] = (
-    IndexProblem, QuestionError, NothingToIndex, BuildInProgress, EmbedderError, OSError, ValueError,
+    IndexProblem,
+    QuestionError,
+    NothingToIndex,
+    BuildInProgress,
+    EmbedderError,
+    OSError,
+    ValueError,
 )

@@ -7,8 +7,8 @@ is a small JSON file of weights under qa/data/, written by `python -m qa train`.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,7 @@ class LinearModel:
 
     def save(self, path: Path, **meta: Any) -> None:
         """Write the weights with a note of what they were trained on."""
-        data = {**self.meta, **meta, "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        data = {**self.meta, **meta, "trained_at": datetime.now(UTC).isoformat(timespec="seconds")}
         data.update(bias=self.bias, weights=dict(sorted(self.weights.items())))
         path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
 
@@ -94,7 +94,9 @@ def fit(groups: list[Group], l2: float = 1e-3, steps: int = 1000, lr: float = 0.
     return LinearModel({k: round(float(w[i]), 5) for k, i in index.items() if abs(w[i]) > 1e-6})
 
 
-def fit_binary(rows: list[dict[str, float]], labels: np.ndarray, l2: float = 1e-3, steps: int = 2000, lr: float = 0.05) -> LinearModel:
+def fit_binary(
+    rows: list[dict[str, float]], labels: np.ndarray, l2: float = 1e-3, steps: int = 2000, lr: float = 0.05
+) -> LinearModel:
     """Logistic regression: weights whose sigmoid(score) estimates P(label = 1), fitted with Adam."""
     index = {k: i for i, k in enumerate(sorted({k for f in rows for k in f}))}
     x = _matrix(rows, index, bias=True)

@@ -1,9 +1,9 @@
 """Tanya: the library's front door. Loads the served index, answers questions, (re)builds the index.
 
-    from qa import Tanya
-    tanya = Tanya()                     # Settings.from_env()
-    tanya.index(["seeds"])              # build or update
-    answer = tanya.ask("Siapa yang menawari Jack Ma menjadi penasehat?")
+from qa import Tanya
+tanya = Tanya()                     # Settings.from_env()
+tanya.index(["seeds"])              # build or update
+answer = tanya.ask("Siapa yang menawari Jack Ma menjadi penasehat?")
 """
 
 from __future__ import annotations
@@ -17,18 +17,19 @@ from typing import Any
 import numpy as np
 
 from .ask.answer import ReaderPolicy, extract_answer
-from .index.collection import CollectionMixin
 from .ask.conversation import parse_messages, understand
-from .index.embedding import Embedder, embedder_for
 from .ask.generation import STOP, checked_answer, prompt, proposed_answer, span_prompt
 from .ask.llm import LLMUnavailable, chat_model, passages_for, stream
 from .ask.question import Question, QuestionError, analyse
 from .ask.reader import Reader, get_reader
-from .records import Answer, Hit, Statement
 from .ask.retrieval import Retriever
-from .settings import Settings
-from .index.store import IndexBackend, Snapshot, backend_for
 from .ask.support import declarative, support_features, support_probability, support_table
+from .index.base import IndexBackend, Snapshot
+from .index.collection import CollectionMixin
+from .index.embedding import Embedder, embedder_for
+from .index.factory import backend_for
+from .records import Answer, Hit, Statement
+from .settings import Settings
 from .text import stem
 
 
@@ -75,7 +76,7 @@ class Tanya(CollectionMixin):
     def warm_up(self) -> None:
         """Load the index, the models and the stemmer now rather than on the first question."""
         self.retriever()
-        self.reader
+        _ = self.reader  # loads it
         stem("menawari")
 
     @property
@@ -90,7 +91,9 @@ class Tanya(CollectionMixin):
         citations checked; otherwise, or when the model fails, it is extracted from the passages."""
         return final_answer(self.ask_stream(question, k=k, retriever=retriever, llm=llm))
 
-    def converse(self, messages: list[dict], k: int | None = None, retriever: str | None = None, llm: str | None = None) -> Answer:
+    def converse(
+        self, messages: list[dict], k: int | None = None, retriever: str | None = None, llm: str | None = None
+    ) -> Answer:
         """Answer the last question of a conversation given as OpenAI-style messages
         (`[{"role": "user"|"assistant", "content": ...}, ...]`), earlier turns used for follow-ups.
         `answer.asked` is the question as written, `answer.question` how it was understood."""
@@ -116,7 +119,11 @@ class Tanya(CollectionMixin):
                 answers.append(self.ask(form, k=k, retriever=retriever, llm=""))
                 if not answers[-1].abstained and forms.kind == "follow-up":
                     break
-            tried = max(answers, key=_confidence) if forms.kind == "unsure" else next((a for a in answers if not a.abstained), answers[0])
+            tried = (
+                max(answers, key=_confidence)
+                if forms.kind == "unsure"
+                else next((a for a in answers if not a.abstained), answers[0])
+            )
             chosen = tried.question
         understanding = time.perf_counter() - started
         if tried is not None and not spec:
@@ -216,12 +223,15 @@ class Tanya(CollectionMixin):
         return self.backend.served() is not None
 
 
-FALLBACK = {"en": "Showing the answer extracted from the articles instead.", "id": "Jawaban di bawah diambil langsung dari artikel."}
+FALLBACK = {
+    "en": "Showing the answer extracted from the articles instead.",
+    "id": "Jawaban di bawah diambil langsung dari artikel.",
+}
 UNVERIFIED = {
     "en": "The language model's answer was not supported by the articles, or did not answer the question; "
-          "showing the answer extracted from them.",
+    "showing the answer extracted from them.",
     "id": "Jawaban model bahasa tidak didukung oleh artikel atau tidak menjawab pertanyaan; "
-          "jawaban di bawah diambil langsung dari artikel.",
+    "jawaban di bawah diambil langsung dari artikel.",
 }
 
 

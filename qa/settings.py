@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -92,12 +93,12 @@ class Settings:
     port: int = 7860
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
         """Defaults, then `QA_*` variables from `env` (default: os.environ), then keyword overrides."""
-        env = os.environ if env is None else env
+        variables: Mapping[str, str] = os.environ if env is None else env
         values: dict[str, Any] = {}
         for f in fields(cls):
-            raw = env.get(f"QA_{f.name.upper()}")
+            raw = variables.get(f"QA_{f.name.upper()}")
             if raw is None or raw == "":
                 continue
             default = getattr(cls, f.name)

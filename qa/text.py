@@ -7,10 +7,10 @@ stopwords for Indonesian and English, and question-language detection.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
+from pathlib import Path
 
 # --- normalisation -----------------------------------------------------------------------
 
@@ -46,10 +46,62 @@ def normalise(text: str) -> str:
 # --- sentences ---------------------------------------------------------------------------
 
 _ABBREVIATIONS = {
-    "dr", "drs", "dra", "prof", "ir", "h", "hj", "st", "mr", "mrs", "ms", "jr", "sr", "no", "nomor",
-    "rp", "dll", "dsb", "dkk", "tbk", "kec", "kab", "jl", "jln", "sp", "vs", "etc", "e.g", "i.e",
-    "u.s", "a.n", "s.h", "s.e", "m.si", "mt", "kh", "gen", "let", "kol", "mayjen", "brigjen", "kompol",
-    "kapt", "lt", "sdr", "bpk", "ny", "tn", "inc", "ltd", "co", "corp", "pt", "cv", "km", "kg",
+    "dr",
+    "drs",
+    "dra",
+    "prof",
+    "ir",
+    "h",
+    "hj",
+    "st",
+    "mr",
+    "mrs",
+    "ms",
+    "jr",
+    "sr",
+    "no",
+    "nomor",
+    "rp",
+    "dll",
+    "dsb",
+    "dkk",
+    "tbk",
+    "kec",
+    "kab",
+    "jl",
+    "jln",
+    "sp",
+    "vs",
+    "etc",
+    "e.g",
+    "i.e",
+    "u.s",
+    "a.n",
+    "s.h",
+    "s.e",
+    "m.si",
+    "mt",
+    "kh",
+    "gen",
+    "let",
+    "kol",
+    "mayjen",
+    "brigjen",
+    "kompol",
+    "kapt",
+    "lt",
+    "sdr",
+    "bpk",
+    "ny",
+    "tn",
+    "inc",
+    "ltd",
+    "co",
+    "corp",
+    "pt",
+    "cv",
+    "km",
+    "kg",
 }
 _SENTENCE_END = re.compile(r"[.!?]+[\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9À-Ý])")
 

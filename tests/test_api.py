@@ -13,7 +13,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from conftest import ROOT, SEED_ID, SEEDS, serve_app
 
 openai = pytest.importorskip("openai")

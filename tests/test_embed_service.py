@@ -15,11 +15,11 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-
 from conftest import SEEDS, free_port, settings_for, write
+
 from qa import Tanya
 from qa.index.embedding import EmbedderError, RemoteEmbedder, embedder_for, get_embedder
-from qa.index.store import current_version
+from qa.index.versions import current_version
 
 
 @contextmanager

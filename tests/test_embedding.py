@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-
 from conftest import settings_for, write
+
 from qa import Tanya
 from qa.index.embedding import get_embedder
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import ROOT, SEEDS, settings_for
 
 torch = pytest.importorskip("torch")

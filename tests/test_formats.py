@@ -11,8 +11,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from conftest import settings_for, write
+
 from qa import Tanya
 from qa.ingest.documents import read_documents
 

@@ -19,13 +19,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, SEEDS, ask_in_page, free_port, serve_app, settings_for, write
+
 from qa import Tanya
 from qa.ask.conversation import Turn, rewrite
 from qa.ask.generation import checked_answer, shown_passage
-from qa.records import Answer, Statement
 from qa.ask.support import check_statements, split_statements, support_model, support_table
+from qa.records import Answer, Statement
 
 pytest.importorskip("llama_cpp", reason="the llm extra (make setup installs it)")
 GEMMA = "gguf:gemma3-270m"
@@ -248,7 +248,7 @@ class _silent_server:
 
 def test_proposer_mode_keeps_the_extracted_passage_and_a_span_from_it(gemma: Tanya) -> None:
     proposer = Tanya(replace(gemma.settings, llm_mode="proposer"))
-    for question, paragraphs in QUESTIONS:
+    for question, _paragraphs in QUESTIONS:
         answer = proposer.ask(question)
         extracted = gemma.ask(question, llm="")
         assert answer.mode in ("extractive", "extractive+proposer")

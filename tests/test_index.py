@@ -7,11 +7,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from conftest import SEED_ID, SEEDS, settings_for, write
+
 from qa import QuestionError, Tanya
+from qa.index.base import MANIFEST, VECTORS, IndexCorrupt, IndexMismatch, IndexMissing
 from qa.index.build import NothingToIndex
-from qa.index.store import MANIFEST, VECTORS, IndexCorrupt, IndexMismatch, IndexMissing, current_version
+from qa.index.versions import current_version
 
 NEW_ARTICLE = """Bandung Luncurkan Bus Listrik
 Pemerintah Kota Bandung meluncurkan 25 bus listrik baru pada Senin (3/10/2016).

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from conftest import SEED_ID, SEEDS, write
+
 from qa.ingest.chunking import chunk_document
 from qa.ingest.documents import read_documents
 from qa.text import detect_language, query_terms, sentence_spans

@@ -14,11 +14,11 @@ from dataclasses import replace
 
 import httpx
 import pytest
-
 from conftest import ROOT, SEEDS, ask_in_page, free_port, serve_app
+from test_generative import _assert_citations_checked
+
 from qa import Tanya
 from qa.records import Answer
-from test_generative import _assert_citations_checked
 
 pytest.importorskip("llama_cpp.server")
 KEY = "llm-test-key"

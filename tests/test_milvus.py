@@ -16,8 +16,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from conftest import ROOT, SEEDS, free_port, serve_app, settings_for, write
+
 from qa import Tanya
 
 pytest.importorskip("pymilvus")

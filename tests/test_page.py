@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, SEEDS, ask_in_page, serve_app, write
 
 pytestmark = pytest.mark.browser

@@ -14,7 +14,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from conftest import SEEDS, serve_app, write
 from test_security import PASSWORDS, _qa
 
@@ -138,7 +137,7 @@ def test_no_handler_gives_out_copies_or_indexes_a_server_file(probed: dict) -> N
 def test_a_file_is_accepted_only_from_the_session_that_uploaded_it(probed: dict) -> None:
     url = probed["url"]
     alice, other_alice, bob = PageSession(url, "alice"), PageSession(url, "alice"), PageSession(url, "bob")
-    article = "Kereta Cepat\nKereta cepat Jakarta-Bandung diresmikan oleh Presiden pada Senin pagi.\n".encode()
+    article = b"Kereta Cepat\nKereta cepat Jakarta-Bandung diresmikan oleh Presiden pada Senin pagi.\n"
     mine = alice.upload("kereta.txt", article)
     theirs = bob.upload("kereta-bob.txt", article)
     data = {"path": theirs, "orig_name": "kereta-bob.txt", "meta": {"_type": "gradio.FileData"}}
@@ -255,7 +254,7 @@ def test_an_upload_keeps_what_it_did_not_read(tmp_path: Path) -> None:
         assert PageSession(url).http.get("config").status_code == 200
     with serve_app(tmp_path, None, cwd=elsewhere) as url:  # the default seeds/ is not there
         page = PageSession(url)
-        path = page.upload("bus.txt", "Bus Listrik Bandung\nWali Kota Bandung Ridwan Kamil meresmikan bus listrik.\n".encode())
+        path = page.upload("bus.txt", b"Bus Listrik Bandung\nWali Kota Bandung Ridwan Kamil meresmikan bus listrik.\n")
         message = page.result("/add_files", [[{"path": path, "orig_name": "bus.txt", "meta": {"_type": "gradio.FileData"}}]])[0]
         assert "Index updated" in message and "Removed" not in message, message
         asked = httpx.post(url + "v1/ask", json={"question": "Siapa yang menawari Jack Ma menjadi penasehat?"}, timeout=60).json()

@@ -6,8 +6,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-
 from conftest import SEED_ID, settings_for
+
 from qa import Tanya
 from qa.ask.question import analyse
 from qa.ask.reader import READER_DIR, get_reader

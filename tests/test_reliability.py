@@ -17,10 +17,10 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, SEEDS, settings_for
+
 from qa import Tanya
-from qa.index.store import current_version
+from qa.index.versions import current_version
 
 FACQA = ROOT.parent / "shared" / "data" / "facqa-id" / "articles"
 pytestmark = pytest.mark.slow

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import SEED_ID
+
 from qa import Tanya
 
 # (question, a string the answer must contain, paragraphs that state it, expected reply language)

@@ -10,12 +10,13 @@ from pathlib import Path
 import bm25s
 import numpy as np
 import pytest
-
 from conftest import ROOT, SEEDS, settings_for
+
 from qa import Tanya
 from qa.index.build import _Build
 from qa.index.keywords import KeywordIndex, KeywordIndexWriter
-from qa.index.store import FaissVectorStore, VectorFile, _exact_top, load_snapshot
+from qa.index.vectors import FaissVectorStore, VectorFile, _exact_top
+from qa.index.versions import load_snapshot
 from qa.text import terms
 
 FACQA = ROOT.parent / "shared" / "data" / "facqa-id" / "articles"

@@ -12,11 +12,11 @@ import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from ..records import Answer, Citation, Hit, Reading
 from ..linear import DATA, LinearModel
-from .question import DATE, ENTITY, NUMBER, OTHER, PERSON, PLACE, SPAN, Question, names_found, overlap
+from ..records import Answer, Citation, Hit, Reading
 from ..settings import Settings
 from ..text import STOPWORDS, detect_language, sentence_spans, stem, terms
+from .question import DATE, ENTITY, NUMBER, OTHER, PERSON, PLACE, SPAN, Question, names_found, overlap
 
 _DATE_WORDS = (
     "januari februari maret april mei juni juli agustus september oktober november desember "
@@ -110,8 +110,22 @@ _ORDINAL = re.compile(
     re.IGNORECASE,
 )
 _SLASH_DATE = re.compile(r"^\d{1,2}/\d{1,2}(/\d{2,4})?$")
-_DAY_NAMES = {"senin", "selasa", "rabu", "kamis", "jumat", "sabtu", "minggu", "monday", "tuesday", "wednesday",
-              "thursday", "friday", "saturday", "sunday"}
+_DAY_NAMES = {
+    "senin",
+    "selasa",
+    "rabu",
+    "kamis",
+    "jumat",
+    "sabtu",
+    "minggu",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+}
 _PLACE_WORDS = set(
     """kota kabupaten provinsi desa kecamatan kelurahan pulau negara jalan jl gunung sungai pantai teluk
     selat laut danau kawasan daerah wilayah pelabuhan bandara city province island village district
@@ -176,7 +190,7 @@ def _capital_runs(sentence: str, words: list[tuple[int, int, str]]) -> list[tupl
         j = i
         while j + 1 < len(words):
             gap = sentence[words[j][1] : words[j + 1][0]]
-            if any(p in gap for p in ",;:.!?\"“”") and gap.strip() != "(":
+            if any(p in gap for p in ',;:.!?"“”') and gap.strip() != "(":
                 break
             nxt = words[j + 1][2]
             if _is_capitalised(nxt):
@@ -193,12 +207,7 @@ def _capital_runs(sentence: str, words: list[tuple[int, int, str]]) -> list[tupl
 def _known(q: Question, word: str) -> bool:
     """A stopword, or a word the question already says (also as "Indonesia" in "Indonesian")."""
     w = word.lower()
-    return (
-        w in STOPWORDS
-        or w in q.words
-        or (len(w) >= 4 and any(x.startswith(w) for x in q.words))
-        or stem(w) in q.terms
-    )
+    return w in STOPWORDS or w in q.words or (len(w) >= 4 and any(x.startswith(w) for x in q.words)) or stem(w) in q.terms
 
 
 def _raw_candidates(q: Question, sentence: str, words: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
@@ -215,7 +224,15 @@ def _raw_candidates(q: Question, sentence: str, words: list[tuple[int, int, str]
 
     for m in _DATE.finditer(sentence):
         text = m.group()
-        kind = "date_slash" if _SLASH_DATE.match(text) else "year" if text.isdigit() else "day" if text.lower() in _DAY_NAMES else "date_month"
+        kind = (
+            "date_slash"
+            if _SLASH_DATE.match(text)
+            else "year"
+            if text.isdigit()
+            else "day"
+            if text.lower() in _DAY_NAMES
+            else "date_month"
+        )
         add_chars(*m.span(), kind)
     for m in _NUMBER.finditer(sentence):
         if m.group().strip() and not (m.group().isdigit() and len(m.group()) == 4):
@@ -315,7 +332,7 @@ def _candidates(q: Question, sent: _Sentence) -> list[Candidate]:
         f["in_parens"] = float(sentence[max(0, start - 1) : start] == "(")
         f["comma_after"] = float(sentence[end : end + 1] == ",")
         f["comma_before"] = float(sentence[max(0, start - 2) : start].strip() == ",")
-        f["quoted"] = float(sentence[max(0, start - 1) : start] in "\"“")
+        f["quoted"] = float(sentence[max(0, start - 1) : start] in '"“')
         out.append(Candidate(sent, start, end, kind, f))
     return out
 
@@ -436,12 +453,18 @@ class ReaderPolicy:
 
     @classmethod
     def of(cls, settings: Settings) -> "ReaderPolicy":
-        return cls(settings.reader_rank_penalty, settings.reader_min_margin, settings.reader_weak_margin,
-                   settings.reader_min_margin_en, Confidence.shipped() if settings.reader_confidence else None,
-                   settings.reader_min_confidence)
+        return cls(
+            settings.reader_rank_penalty,
+            settings.reader_min_margin,
+            settings.reader_weak_margin,
+            settings.reader_min_margin_en,
+            Confidence.shipped() if settings.reader_confidence else None,
+            settings.reader_min_confidence,
+        )
 
-    def decide(self, q: Question, best: Reading, readings: list[Reading], support: float,
-               min_support: float) -> tuple[bool, float | None]:
+    def decide(
+        self, q: Question, best: Reading, readings: list[Reading], support: float, min_support: float
+    ) -> tuple[bool, float | None]:
         """(answer it?, the probability it is right — None without a confidence model)."""
         if best.end <= best.start:
             return False, 0.0 if self.confidence else None
@@ -468,8 +491,13 @@ class ReaderPolicy:
 
 
 def extract_answer(
-    q: Question, hits: list[Hit], min_support: float = 0.35, passages: int = 3, model: LinearModel | None = None,
-    readings: list[Reading] | None = None, policy: ReaderPolicy | None = None,
+    q: Question,
+    hits: list[Hit],
+    min_support: float = 0.35,
+    passages: int = 3,
+    model: LinearModel | None = None,
+    readings: list[Reading] | None = None,
+    policy: ReaderPolicy | None = None,
 ) -> Answer:
     """The extractive answer to `q` from `hits`, or an abstention when support is weak. With the
     reader's `readings` of the first hits, the span is the reader's; else the linear span scorer's."""
@@ -500,9 +528,9 @@ def extract_answer(
 
     chunk = chosen.hit.chunk
     sentence_start, sentence_end = chunk.start + chosen.start, chunk.start + chosen.end
-    short = best is not None and q.form == SPAN  # yes/no, why/how: the sentence
-    text = best.text if short else chosen.text
-    answer_span = (sentence_start + best.start, sentence_start + best.end) if short else (sentence_start, sentence_end)
+    short = best if best is not None and q.form == SPAN else None  # yes/no, why/how: the sentence
+    text = short.text if short else chosen.text
+    answer_span = (sentence_start + short.start, sentence_start + short.end) if short else (sentence_start, sentence_end)
     citations = [_citation(1, chosen.hit, sentence_start, sentence_end, chosen.score)]
     if best:
         _also_cited(citations, text, sentences, min_support)
@@ -515,19 +543,37 @@ def _also_cited(citations: list[Citation], text: str, sentences: list[_Sentence]
         if len(citations) >= 3:
             break
         if s.hit.chunk.chunk_id not in {c.chunk_id for c in citations} and text in s.text and s.score >= min_support:
-            citations.append(_citation(len(citations) + 1, s.hit, s.hit.chunk.start + s.start, s.hit.chunk.start + s.end, s.score))
+            citations.append(
+                _citation(len(citations) + 1, s.hit, s.hit.chunk.start + s.start, s.hit.chunk.start + s.end, s.score)
+            )
 
 
-def _answer(q: Question, text: str, sentence: str, span: tuple[int, int], citations: list[Citation], hits: list[Hit],
-            support: float, show_support: bool = True) -> Answer:
+def _answer(
+    q: Question,
+    text: str,
+    sentence: str,
+    span: tuple[int, int],
+    citations: list[Citation],
+    hits: list[Hit],
+    support: float,
+    show_support: bool = True,
+) -> Answer:
     t = _TEMPLATES.get(q.language, _TEMPLATES["en"])
     markers = "][".join(str(c.n) for c in citations)
     reply = t["answer"].format(answer=text, n=markers)
     if show_support and text != sentence:
         reply += "\n" + t["support"].format(sentence=sentence, n=1)
     return Answer(
-        question=q.text, language=q.language, text=text, reply=reply, abstained=False, support=sentence,
-        span=span, citations=citations, hits=hits, support_score=support,
+        question=q.text,
+        language=q.language,
+        text=text,
+        reply=reply,
+        abstained=False,
+        support=sentence,
+        span=span,
+        citations=citations,
+        hits=hits,
+        support_score=support,
     )
 
 
@@ -542,8 +588,9 @@ def _with_unit(text: str, end: int) -> int:
     return end
 
 
-def _read_answer(q: Question, hits: list[Hit], sentences: list[_Sentence], readings: list[Reading], min_support: float,
-                 policy: ReaderPolicy) -> Answer:
+def _read_answer(
+    q: Question, hits: list[Hit], sentences: list[_Sentence], readings: list[Reading], min_support: float, policy: ReaderPolicy
+) -> Answer:
     """The answer the reader found: its most certain passage (rank counts a little), the span it chose
     there, or for yes/no and why/how questions the sentence holding that span. `sentences` are the
     extractor's scored sentences (their best is the support that backs a weak margin)."""

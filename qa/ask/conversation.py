@@ -25,9 +25,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .question import ENTITY, OTHER, PERSON, Question, QuestionError, analyse
 from ..settings import Settings
 from ..text import STOPWORDS, tokens
+from .question import ENTITY, OTHER, PERSON, Question, QuestionError, analyse
 
 
 class MessagesError(QuestionError):
@@ -93,8 +93,9 @@ def _content(content: Any, i: int) -> str:
         return content
     if isinstance(content, list):  # [{"type": "text", "text": ...}, ...]
         parts = [p.get("text") for p in content if isinstance(p, dict) and p.get("type") == "text"]
-        if parts and all(isinstance(p, str) for p in parts):
-            return " ".join(parts)
+        texts = [p for p in parts if isinstance(p, str)]
+        if parts and len(texts) == len(parts):
+            return " ".join(texts)
     if content is None:
         return ""
     raise MessagesError(f"message {i}: content must be a string or a list of text parts")
@@ -111,9 +112,20 @@ def _answer_of(reply: str) -> str:
 # --- follow-up or new -------------------------------------------------------------------------
 
 _PERSONAL = {  # pronoun → how the antecedent is written in its place ("{}" = the antecedent)
-    "he": "{}", "she": "{}", "him": "{}", "they": "{}", "them": "{}", "it": "{}",
-    "his": "{}'s", "her": "{}", "their": "{}'s", "its": "{}'s",
-    "dia": "{}", "ia": "{}", "beliau": "{}", "mereka": "{}",
+    "he": "{}",
+    "she": "{}",
+    "him": "{}",
+    "they": "{}",
+    "them": "{}",
+    "it": "{}",
+    "his": "{}'s",
+    "her": "{}",
+    "their": "{}'s",
+    "its": "{}'s",
+    "dia": "{}",
+    "ia": "{}",
+    "beliau": "{}",
+    "mereka": "{}",
 }
 _PERSONS = frozenset({"he", "she", "him", "his", "her", "dia", "ia", "beliau"})
 _DEMONSTRATIVE = frozenset({"itu", "tersebut", "that", "this", "those", "these", "there", "then", "sana", "situ"})
@@ -128,7 +140,9 @@ _NYA_ADVERBS = frozenset(
 )
 _WH = re.compile(
     r"\b(who|whom|whose|what|which|when|where|why|how|siapa\w*|apa\w*|kapan\w*|di ?mana\w*|ke ?mana\w*|"
-    r"dari ?mana\w*|mengapa|kenapa|bagaimana\w*|berapa\w*)\b", re.I)
+    r"dari ?mana\w*|mengapa|kenapa|bagaimana\w*|berapa\w*)\b",
+    re.I,
+)
 
 
 def refers_back(question: str, analysed: Question | None = None) -> str | None:
@@ -161,7 +175,11 @@ def understand(question: str, history: list[Turn], settings: Settings | None = N
     kind = refers_back(question, analysed)
     own_names = analysed.names
     if kind is None:
-        return Forms(question, (question,), "new") if own_names else Forms(question, (_with_context(question, last), question), "unsure")
+        return (
+            Forms(question, (question,), "new")
+            if own_names
+            else Forms(question, (_with_context(question, last), question), "unsure")
+        )
     candidates: list[str] = []
     if settings is not None and settings.llm:
         written = _model_rewrite(question, last, settings)
@@ -292,8 +310,12 @@ def _names(text: str) -> list[str]:
 # --- a language model's rewrite -----------------------------------------------------------------
 
 _EXAMPLES = [
-    ("Who founded Microsoft?", "Bill Gates and Paul Allen", "When did he leave the board?",
-     "When did Bill Gates leave the board of Microsoft?"),
+    (
+        "Who founded Microsoft?",
+        "Bill Gates and Paul Allen",
+        "When did he leave the board?",
+        "When did Bill Gates leave the board of Microsoft?",
+    ),
     ("Siapa presiden pertama Indonesia?", "Soekarno", "Kapan dia lahir?", "Kapan Soekarno lahir?"),
 ]
 
@@ -304,7 +326,9 @@ def _model_rewrite(question: str, last: Turn, settings: Settings) -> str | None:
     from .llm import LLMUnavailable, chat_model, stream
 
     def block(q: str, a: str, follow: str, standalone: str) -> str:
-        return f"Previous question: {q}\nPrevious answer: {a or '-'}\nFollow-up question: {follow}\nStandalone question:{standalone}"
+        return (
+            f"Previous question: {q}\nPrevious answer: {a or '-'}\nFollow-up question: {follow}\nStandalone question:{standalone}"
+        )
 
     text = "Rewrite the follow-up question so that it can be understood without the conversation.\n\n" + "\n\n".join(
         [block(q, a, f, " " + s) for q, a, f, s in _EXAMPLES] + [block(last.standalone, last.answer, question, "")]
@@ -320,5 +344,7 @@ def _model_rewrite(question: str, last: Turn, settings: Settings) -> str | None:
 def _keeps(rewritten: str, question: str, names: list[str]) -> bool:
     """A rewrite keeps the follow-up's own content words and brings in at least one name of the last turn."""
     words = set(tokens(rewritten))
-    own = [w for w in tokens(question) if w not in STOPWORDS and w not in _PERSONAL and w not in _DEMONSTRATIVE and not _nya_word(w)]
+    own = [
+        w for w in tokens(question) if w not in STOPWORDS and w not in _PERSONAL and w not in _DEMONSTRATIVE and not _nya_word(w)
+    ]
     return all(w in words for w in own) and (not names or any(all(t in words for t in tokens(n)) for n in names))

@@ -12,11 +12,11 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from ..records import Answer, Citation, Hit
+from ..text import sentence_spans
 from .answer import abstain_message, gives_kind
 from .question import Question, as_question
-from ..records import Answer, Citation, Hit
 from .support import adds_information, best_sentence, check_statements, citation_quality, split_statements
-from ..text import sentence_spans
 
 _LABELS = {
     "en": ("Passages", "Question", "Answer"),
@@ -39,16 +39,20 @@ _INSTRUCTIONS = {
 _EXAMPLES = {
     "en": [
         (
-            ["Mount Fuji is the highest mountain in Japan.",
-             "The Eiffel Tower in Paris was finished in 1889 for the World's Fair."],
+            [
+                "Mount Fuji is the highest mountain in Japan.",
+                "The Eiffel Tower in Paris was finished in 1889 for the World's Fair.",
+            ],
             "When was the Eiffel Tower finished?",
             "The Eiffel Tower was finished in 1889 [2].",
         ),
     ],
     "id": [
         (
-            ["Gunung Merapi meletus pada Oktober 2010.",
-             "Proklamasi kemerdekaan dibacakan oleh Soekarno pada 17 Agustus 1945 di Jakarta."],
+            [
+                "Gunung Merapi meletus pada Oktober 2010.",
+                "Proklamasi kemerdekaan dibacakan oleh Soekarno pada 17 Agustus 1945 di Jakarta.",
+            ],
             "Siapa yang membacakan proklamasi kemerdekaan?",
             "Proklamasi kemerdekaan dibacakan oleh Soekarno [2].",
         ),
@@ -143,39 +147,65 @@ def checked_answer(
     citations: list[Citation] = []
     parts = []
     for st in kept:
-        shown = []
+        markers = []
         for n in st.citations:
             if n not in numbers:
                 numbers[n] = len(numbers) + 1
                 hit = hits[n - 1]
                 a, b = best_sentence(st.text, hit.chunk.text)
                 c = hit.chunk
-                citations.append(Citation(numbers[n], c.chunk_id, c.doc_id, c.source, c.title, c.paragraph, c.text,
-                                          c.start + a, c.start + b, st.support[n], c.start, c.page))
-            shown.append(numbers[n])
+                citations.append(
+                    Citation(
+                        numbers[n],
+                        c.chunk_id,
+                        c.doc_id,
+                        c.source,
+                        c.title,
+                        c.paragraph,
+                        c.text,
+                        c.start + a,
+                        c.start + b,
+                        st.support[n],
+                        c.start,
+                        c.page,
+                    )
+                )
+            markers.append(numbers[n])
         if st.supported:
-            parts.append(st.text + " " + "".join(f"[{m}]" for m in shown))
+            parts.append(st.text + " " + "".join(f"[{m}]" for m in markers))
         else:
             parts.append(st.text + " " + UNSUPPORTED[language if language in UNSUPPORTED else "en"])
     text = " ".join(parts)
     first = citations[0]
     answer = Answer(
-        question, language, " ".join(s.text for s in kept if s.supported), text, abstained=False,
-        support=first.text[first.sentence[0] : first.sentence[1]], citations=citations, hits=hits,
-        support_score=max(max(s.support.values(), default=0.0) for s in kept), mode="generative",
+        question,
+        language,
+        " ".join(s.text for s in kept if s.supported),
+        text,
+        abstained=False,
+        support=first.text[first.sentence[0] : first.sentence[1]],
+        citations=citations,
+        hits=hits,
+        support_score=max(max(s.support.values(), default=0.0) for s in kept),
+        mode="generative",
     )
     answer.statements, answer.citation_quality = checked, quality
     return answer
 
 
-
 # --- the small model as a short-answer proposer for extractive answers --------------------------
 
 _SPAN_EXAMPLES = [
-    ("Proklamasi kemerdekaan dibacakan oleh Soekarno pada 17 Agustus 1945 di Jakarta.",
-     "Kapan proklamasi kemerdekaan dibacakan?", "17 Agustus 1945"),
-    ("The Eiffel Tower in Paris was designed by the engineer Gustave Eiffel and finished in 1889.",
-     "Who designed the Eiffel Tower?", "Gustave Eiffel"),
+    (
+        "Proklamasi kemerdekaan dibacakan oleh Soekarno pada 17 Agustus 1945 di Jakarta.",
+        "Kapan proklamasi kemerdekaan dibacakan?",
+        "17 Agustus 1945",
+    ),
+    (
+        "The Eiffel Tower in Paris was designed by the engineer Gustave Eiffel and finished in 1889.",
+        "Who designed the Eiffel Tower?",
+        "Gustave Eiffel",
+    ),
 ]
 
 

@@ -83,18 +83,27 @@ def _chat_model(spec: str, url: str, key: str, timeout: float, max_tokens: int, 
             from langchain_ollama import ChatOllama
 
             return ChatOllama(
-                model=name, base_url=url or "http://127.0.0.1:11434", temperature=0, num_predict=max_tokens,
+                model=name,
+                base_url=url or "http://127.0.0.1:11434",
+                temperature=0,
+                num_predict=max_tokens,
                 client_kwargs={"timeout": timeout},
             )
         if kind == "openai":
             from langchain_openai import ChatOpenAI
+            from pydantic import SecretStr
 
             key = key or os.environ.get("OPENAI_API_KEY", "")
             if not key:
                 raise LLMUnavailable("an OpenAI-compatible endpoint needs a key: set QA_LLM_KEY (or OPENAI_API_KEY)")
             return ChatOpenAI(
-                model=name, base_url=url or None, api_key=key, temperature=0, max_tokens=max_tokens,
-                timeout=timeout, max_retries=0,
+                model=name,
+                base_url=url or None,
+                api_key=SecretStr(key),
+                temperature=0,
+                max_completion_tokens=max_tokens,
+                timeout=timeout,
+                max_retries=0,
             )
         with warnings.catch_warnings():  # langchain-community announces its sunset on import
             warnings.simplefilter("ignore", DeprecationWarning)
@@ -103,11 +112,20 @@ def _chat_model(spec: str, url: str, key: str, timeout: float, max_tokens: int, 
         path = gguf_path(name)
         _register_plain_format()
         return ChatLlamaCpp(
-            model_path=str(path), n_ctx=4096, n_batch=512, n_threads=threads or None, temperature=0.0,
-            max_tokens=max_tokens, repeat_penalty=1.1, verbose=False, model_kwargs={"chat_format": PLAIN_FORMAT},
+            model_path=str(path),
+            n_ctx=4096,
+            n_batch=512,
+            n_threads=threads or None,
+            temperature=0.0,
+            max_tokens=max_tokens,
+            repeat_penalty=1.1,
+            verbose=False,
+            model_kwargs={"chat_format": PLAIN_FORMAT},
         )
     except ImportError as exc:
-        raise LLMUnavailable(f"the {kind} backend is not installed ({exc.name}): pip install -e '.[llm]'") from None
+        raise LLMUnavailable(
+            f"the {kind} backend is not installed ({exc.name}): run `make llm` (or pip install -e '.[llm]')"
+        ) from None
     except ValueError as exc:
         raise LLMUnavailable(f"cannot load {spec}: {exc}") from None
 
@@ -131,12 +149,18 @@ def serve_gguf(name: str, host: str = "127.0.0.1", port: int = 8080, threads: in
         from llama_cpp.server.app import create_app
         from llama_cpp.server.settings import ModelSettings, ServerSettings
     except ImportError as exc:
-        raise LLMUnavailable(f"the model server needs llama-cpp-python's server extra ({exc.name}): pip install -e '.[llm]'") from None
+        raise LLMUnavailable(
+            f"the model server needs llama-cpp-python's server extra ({exc.name}): pip install -e '.[llm]'"
+        ) from None
     path = gguf_path(name)
     _register_plain_format()
     model = ModelSettings(
-        model=str(path), model_alias=name if name in PACKAGED_GGUF else path.stem, n_ctx=4096, n_batch=512,
-        n_threads=threads or max(1, os.cpu_count() or 1), chat_format=PLAIN_FORMAT if name in PACKAGED_GGUF else None,
+        model=str(path),
+        model_alias=name if name in PACKAGED_GGUF else path.stem,
+        n_ctx=4096,
+        n_batch=512,
+        n_threads=threads or max(1, os.cpu_count() or 1),
+        chat_format=PLAIN_FORMAT if name in PACKAGED_GGUF else None,
         verbose=False,
     )
     app = create_app(server_settings=ServerSettings(host=host, port=port, api_key=api_key or None), model_settings=[model])
@@ -145,7 +169,9 @@ def serve_gguf(name: str, host: str = "127.0.0.1", port: int = 8080, threads: in
 
 def chat_model(settings: Settings) -> Any:
     """The LangChain chat model `settings.llm` names (loaded once per process), or LLMUnavailable."""
-    return _chat_model(settings.llm, settings.llm_url, settings.llm_key, settings.llm_timeout, settings.llm_max_tokens, settings.llm_threads)
+    return _chat_model(
+        settings.llm, settings.llm_url, settings.llm_key, settings.llm_timeout, settings.llm_max_tokens, settings.llm_threads
+    )
 
 
 _lock = threading.Lock()  # a local llama.cpp model answers one prompt at a time

@@ -15,12 +15,27 @@ from ..text import STOPWORDS, concept_terms, detect_language, query_concepts, st
 PERSON, PLACE, DATE, NUMBER, ENTITY, OTHER = "person", "place", "date", "number", "entity", "other"
 
 _QTYPE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
-    (DATE, re.compile(r"\b(kapan|kapankah|bilamana|when|tahun berapa\w*|tanggal berapa\w*|bulan apa\w*|"
-                      r"hari apa\w*|pukul berapa\w*|jam berapa\w*|what (year|date|day|month|time)|which (year|date|day|month))\b")),
-    (NUMBER, re.compile(r"\b(berapa\w*|how (many|much|long|far|old|big|large|high|heavy|tall|deep|wide|fast|often)|what (number|percentage|amount))\b")),
+    (
+        DATE,
+        re.compile(
+            r"\b(kapan|kapankah|bilamana|when|tahun berapa\w*|tanggal berapa\w*|bulan apa\w*|"
+            r"hari apa\w*|pukul berapa\w*|jam berapa\w*|what (year|date|day|month|time)|which (year|date|day|month))\b"
+        ),
+    ),
+    (
+        NUMBER,
+        re.compile(
+            r"\b(berapa\w*|how (many|much|long|far|old|big|large|high|heavy|tall|deep|wide|fast|often)|what (number|percentage|amount))\b"
+        ),
+    ),
     (PERSON, re.compile(r"\b(siapa\w*|who|whom|whose)\b")),
-    (PLACE, re.compile(r"\b(di ?mana\w*|ke ?mana\w*|dari ?mana\w*|where|(kota|negara|provinsi|pulau|daerah|"
-                       r"wilayah|kabupaten|desa|tempat|lokasi|benua|kawasan)( \w+)? mana\w*|which (city|country|province|island|place|region))\b")),
+    (
+        PLACE,
+        re.compile(
+            r"\b(di ?mana\w*|ke ?mana\w*|dari ?mana\w*|where|(kota|negara|provinsi|pulau|daerah|"
+            r"wilayah|kabupaten|desa|tempat|lokasi|benua|kawasan)( \w+)? mana\w*|which (city|country|province|island|place|region))\b"
+        ),
+    ),
     (ENTITY, re.compile(r"\b(apa\w*|mana\w*|what|which)\b")),
 ]
 
@@ -30,7 +45,9 @@ SPAN, YESNO, REASON = "span", "yesno", "reason"
 _YESNO_EN = re.compile(r"^(did|does|do|is|are|was|were|has|have|had|can|could|will|would|should)\b")
 # "Apakah nama/warna/yang …" asks what; "Apakah Jack Ma …", "Apakah dia …" asks whether
 _YESNO_ID = re.compile(r"^apakah\s+(?=[A-Z]|(dia|ia|mereka|beliau|ada|benar|sudah|telah|pernah|masih|bisa|dapat|akan)\b)")
-_REASON = re.compile(r"^(mengapa|kenapa|why|how come|bagaimana(kah)?( cara)?|how(?! (many|much|long|far|old|big|large|high|heavy|tall|deep|wide|fast|often)\b))\b")
+_REASON = re.compile(
+    r"^(mengapa|kenapa|why|how come|bagaimana(kah)?( cara)?|how(?! (many|much|long|far|old|big|large|high|heavy|tall|deep|wide|fast|often)\b))\b"
+)
 
 
 class QuestionError(ValueError):
@@ -67,19 +84,29 @@ def analyse(question: str) -> Question:
     head = _head_noun(toks)
     language = detect_language(question)
     names = {
-        w.strip(".,;:!?\"'()").lower()
-        for i, w in enumerate(question.split())
-        if i > 0 and (w[:1].isupper() or w[:1].isdigit())
+        w.strip(".,;:!?\"'()").lower() for i, w in enumerate(question.split()) if i > 0 and (w[:1].isupper() or w[:1].isdigit())
     }
     names = {n for n in names if n and n not in STOPWORDS}
     concepts = tuple(query_concepts(question, language))
     keywords = tuple(concept_terms(concepts))
     stripped = question.strip()
-    form = YESNO if _YESNO_EN.match(stripped.lower()) or _YESNO_ID.match(stripped[:1].lower() + stripped[1:]) else (
-        REASON if _REASON.match(stripped.lower()) else SPAN)
+    form = (
+        YESNO
+        if _YESNO_EN.match(stripped.lower()) or _YESNO_ID.match(stripped[:1].lower() + stripped[1:])
+        else (REASON if _REASON.match(stripped.lower()) else SPAN)
+    )
     return Question(
-        question, language, qtype, concepts, frozenset().union(*concepts), frozenset(toks), head, frozenset(names),
-        keywords, frozenset(terms(question)) | frozenset(toks), form,
+        question,
+        language,
+        qtype,
+        concepts,
+        frozenset().union(*concepts),
+        frozenset(toks),
+        head,
+        frozenset(names),
+        keywords,
+        frozenset(terms(question)) | frozenset(toks),
+        form,
     )
 
 
@@ -94,6 +121,7 @@ _ASKING = {"apa", "apakah", "mana", "manakah", "berapa", "berapakah", "which", "
 
 def _head_noun(toks: list[str]) -> str | None:
     """The noun a question asks about: "berapa penumpang", "kota manakah", "apa nama lembaga", "which city"."""
+
     def content(word: str) -> str | None:
         word = word[:-3] if word.endswith("kah") and len(word) > 5 else word
         return None if word in STOPWORDS or word in _ASKING else word

@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from ..linear import DATA
-from .question import Question
 from ..records import Hit, Reading
+from .question import Question
 
 READER_DIR = DATA / "reader"
 MAX_TOKENS = 256  # question + passage window
@@ -41,7 +41,9 @@ class Window:
     passage: int = 0  # which passage of the batch
 
 
-def windows(question_tokens: int, passage_tokens: int, max_tokens: int = MAX_TOKENS, stride: int = STRIDE) -> list[tuple[int, int]]:
+def windows(
+    question_tokens: int, passage_tokens: int, max_tokens: int = MAX_TOKENS, stride: int = STRIDE
+) -> list[tuple[int, int]]:
     """The [a, b) ranges of passage tokens that fit beside the question, overlapping by `stride`."""
     room = max(16, max_tokens - question_tokens - 3)
     out, a = [], 0
@@ -65,8 +67,9 @@ class Encoding:
     def question(self, text: str, limit: int = 64) -> list[int]:
         return self.ids(text)[0][:limit]
 
-    def windows(self, question_ids: list[int], passage: str, index: int = 0,
-                max_tokens: int = MAX_TOKENS, stride: int = STRIDE) -> list[Window]:
+    def windows(
+        self, question_ids: list[int], passage: str, index: int = 0, max_tokens: int = MAX_TOKENS, stride: int = STRIDE
+    ) -> list[Window]:
         ids, offsets = self.ids(passage)
         out = []
         for a, b in windows(len(question_ids), len(ids), max_tokens, stride):
@@ -75,7 +78,9 @@ class Encoding:
         return out
 
 
-def best_span(start: np.ndarray, end: np.ndarray, first: int, count: int, longest: int = MAX_ANSWER_TOKENS) -> tuple[int, int, float]:
+def best_span(
+    start: np.ndarray, end: np.ndarray, first: int, count: int, longest: int = MAX_ANSWER_TOKENS
+) -> tuple[int, int, float]:
     """The passage tokens (i, j) maximising start[i] + end[j] with i ≤ j < i + longest, and that sum."""
     s = start[first : first + count]
     e = end[first : first + count]
@@ -159,7 +164,8 @@ class Batcher:
                 self.ready.wait()
         time.sleep(self.wait_s)
         with self.ready:
-            taken, count = [], 0
+            taken: list[tuple[list[list[int]], dict]] = []
+            count = 0
             while self.jobs and (not taken or count + len(self.jobs[0][0]) <= self.max_windows):
                 rows, job = self.jobs.pop(0)
                 taken.append((rows, job))

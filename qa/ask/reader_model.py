@@ -89,7 +89,8 @@ class ReaderModel(nn.Module):
     def trained_state(self) -> dict[str, torch.Tensor]:
         """What training changes: the upper layers and the head."""
         return {
-            k: v for k, v in self.state_dict().items()
+            k: v
+            for k, v in self.state_dict().items()
             if k.startswith("head.") or (k.startswith("layers.") and int(k.split(".")[1]) >= self.split)
         }
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+from ..index.base import Snapshot
 from ..index.embedding import Embedder
 from ..linear import DATA, LinearModel
-from .question import Question, as_question, names_found, overlap
 from ..records import Chunk, Hit
 from ..settings import Settings
-from ..index.store import Snapshot
 from ..text import sentence_spans, terms
+from .question import Question, as_question, names_found, overlap
 
 MODES = ("hybrid", "dense", "bm25")
 
@@ -109,9 +109,19 @@ class Retriever:
             if row not in chunks:
                 continue
             features = (
-                passage_features(q, idf, chunks[row].text, dense[row], dense[row] - top_dense, dense_rank.get(row),
-                                 keyword.get(row, 0.0) / top_keyword, keyword_rank.get(row), fused[row] * s.rrf_k)
-                if q is not None else {}
+                passage_features(
+                    q,
+                    idf,
+                    chunks[row].text,
+                    dense[row],
+                    dense[row] - top_dense,
+                    dense_rank.get(row),
+                    keyword.get(row, 0.0) / top_keyword,
+                    keyword_rank.get(row),
+                    fused[row] * s.rrf_k,
+                )
+                if q is not None
+                else {}
             )
             out.append(Candidate(row, chunks[row], fused[row], dense[row], keyword.get(row, 0.0), features))
         return out

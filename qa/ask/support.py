@@ -25,9 +25,9 @@ from functools import lru_cache
 import numpy as np
 
 from ..linear import DATA, LinearModel, sigmoid
-from .question import Question, analyse, as_question, overlap
 from ..records import Hit, Statement
 from ..text import STOPWORDS, sentence_spans, stem, terms, tokens
+from .question import Question, analyse, as_question, overlap
 
 SUPPORT_MODEL = DATA / "support_model.json"
 _MARKER = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
@@ -152,7 +152,10 @@ Similarities = Callable[[list[str], list[Hit]], np.ndarray]
 
 
 def support_table(
-    statements: list[Statement], hits: list[Hit], question: Question | str, similarities: Similarities,
+    statements: list[Statement],
+    hits: list[Hit],
+    question: Question | str,
+    similarities: Similarities,
     model: LinearModel | None = None,
 ) -> list[dict[int, float]]:
     """P(supported) of every (statement, shown passage) pair, by marker number (1-based).

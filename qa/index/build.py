@@ -31,18 +31,12 @@ from ..ingest.documents import iter_documents, iter_files
 from .keywords import KeywordIndexWriter
 from ..records import Document, Skipped
 from ..settings import Settings
-from .store import (
-    CHUNKS,
-    FORMAT_VERSION,
-    KEYWORD,
-    ChunkTable,
-    EmbeddingCache,
-    IndexProblem,
-    Snapshot,
-    backend_for,
-    VectorFile,
-    new_version_dir,
-)
+from .base import CHUNKS, FORMAT_VERSION, KEYWORD, IndexProblem, Snapshot
+from .chunks import ChunkTable
+from .embed_cache import EmbeddingCache
+from .factory import backend_for
+from .vectors import VectorFile
+from .versions import new_version_dir
 from ..text import terms
 
 # Bump when tokenising/stemming changes: the keyword index must then be rebuilt.
@@ -266,9 +260,10 @@ class _Build:
     def _vectors(self, cache: EmbeddingCache) -> VectorFile:
         """A vector for every row, in row order, into a scratch file: reused from the served index where
         the text is the same, resumed from the cache of an interrupted build, else embedded (and cached)."""
-        known = [(cache.path, "vectors", "hash")]
-        if self.old is not None and getattr(self.old.table, "path", None):
-            known.append((self.old.table.path, "chunks", "text_hash"))
+        known = [cache.hash_source()]
+        old = self.old.table.hash_source() if self.old is not None else None
+        if old is not None:
+            known.append(old)
         total = self.table.count_new_texts(known)
         self.notify("embedding", 0, total)
         out = VectorFile(self.version / "vectors.f32", self.embedder.dim)

@@ -7,14 +7,32 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..ingest.documents import inside
 from .build import BuildReport, NothingToIndex, Progress, build_index, remove_documents
 from ..ingest.uploads import check_request, import_folder_files, placed_uploads
 
+if TYPE_CHECKING:
+    from ..ask.retrieval import Retriever
+    from ..settings import Settings
+    from .base import IndexBackend
+    from .embedding import Embedder
+
 
 class CollectionMixin:
     """Tanya's methods over the collection and its index."""
+
+    if TYPE_CHECKING:  # what Tanya supplies
+        settings: Settings
+
+        @property
+        def embedder(self) -> Embedder: ...
+
+        @property
+        def backend(self) -> IndexBackend: ...
+
+        def retriever(self) -> Retriever: ...
 
     def collection(self) -> list[Path]:
         """The folders that make up the collection: the seed articles and the uploaded ones."""
@@ -33,12 +51,12 @@ class CollectionMixin:
         """Build or update the index from article files (default: the collection folders, without the
         articles removed from the collection with `remove(..., forget=True)`)."""
         excluded = self.removed() if paths is None else ()
-        paths = [Path(p) for p in (paths or self.collection())]
+        folders = [Path(p) for p in (paths or self.collection())]
         # a shared store holds what other servers added from their own folders, and a folder that is not
         # here (a server started elsewhere than the seeds) was not read: an update keeps what it did not read
-        keep_missing = keep_missing or self.backend.shared or not all(p.exists() for p in paths)
+        keep_missing = keep_missing or self.backend.shared or not all(p.exists() for p in folders)
         return build_index(
-            paths, self.settings, rebuild=rebuild, progress=progress, embedder=self.embedder, keep_missing=keep_missing,
+            folders, self.settings, rebuild=rebuild, progress=progress, embedder=self.embedder, keep_missing=keep_missing,
             excluded=excluded,
         )
 

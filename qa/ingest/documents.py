@@ -62,12 +62,17 @@ def read_documents(paths: Iterable[Path], max_file_mb: float = 50.0) -> IngestRe
     """Read every supported file under `paths`; unsupported or unreadable files are skipped with a reason."""
     result = IngestResult()
     for item in iter_documents(paths, max_file_mb):
-        (result.skipped if isinstance(item, Skipped) else result.documents).append(item)
+        if isinstance(item, Skipped):
+            result.skipped.append(item)
+        else:
+            result.documents.append(item)
     return result
 
 
 def iter_documents(
-    paths: Iterable[Path], max_file_mb: float = 50.0, taken: Callable[[str], bool] | None = None,
+    paths: Iterable[Path],
+    max_file_mb: float = 50.0,
+    taken: Callable[[str], bool] | None = None,
     excluded: Collection[str] = (),
 ) -> Iterator[Document | Skipped]:
     """Each document under `paths` as it is read, or a Skipped with the reason, one file at a time.
@@ -199,7 +204,7 @@ def _read_pdf(data: bytes, max_file_mb: float) -> list[tuple[str | None, _Part]]
     except Exception as exc:  # pypdf raises many kinds on damaged files
         raise UnreadableFile(f"damaged PDF ({type(exc).__name__}: {exc})") from None
     text, starts = "", []
-    for number, page in enumerate(pages, start=1):
+    for page in pages:
         page_text = normalise(page)
         starts.append(len(text) + (2 if text and page_text else 0))  # page n starts here (1-based: index n-1)
         if page_text:

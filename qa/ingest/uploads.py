@@ -17,8 +17,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .documents import SUPPORTED_SUFFIXES, inside
 from ..records import Skipped
+from .documents import SUPPORTED_SUFFIXES, inside
 
 
 class ImportRefused(ValueError):
@@ -56,11 +56,15 @@ def check_request(files: list[tuple[Path, str]], max_files: int, max_mb: float) 
         except OSError:
             continue  # reported per file by upload_problem
     if total > max_mb * 1024 * 1024:
-        raise ImportRefused(f"the files add up to {total / 1048576:.1f} MB; the limit per request is {max_mb:g} MB (QA_MAX_UPLOAD_MB)")
+        raise ImportRefused(
+            f"the files add up to {total / 1048576:.1f} MB; the limit per request is {max_mb:g} MB (QA_MAX_UPLOAD_MB)"
+        )
 
 
 @contextmanager
-def placed_uploads(files: Iterable[tuple[Path, str]], upload_dir: Path, max_file_mb: float) -> Iterator[tuple[list[Path], list[Skipped]]]:
+def placed_uploads(
+    files: Iterable[tuple[Path, str]], upload_dir: Path, max_file_mb: float
+) -> Iterator[tuple[list[Path], list[Skipped]]]:
     """Copy files (path, original name) into `upload_dir` under clean names; yields (placed, refused).
 
     If the body of the `with` fails, the copies are taken back out and any file they replaced is put
@@ -127,4 +131,3 @@ def import_folder_files(folder: str, import_root: str) -> tuple[list[tuple[Path,
             elif real.is_file():
                 files.append((real, name))
     return files, skipped
-

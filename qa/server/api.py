@@ -29,11 +29,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
+from ..ask.question import QuestionError
+from ..index.base import IndexProblem
 from ..index.embedding import EmbedderError
 from ..pipeline import Tanya, final_answer
-from ..ask.question import QuestionError
 from ..records import Answer
-from ..index.store import IndexProblem
 from .users import Access, User
 
 MODEL = "tanya"
@@ -47,8 +47,11 @@ class ApiError(Exception):
 
     def response(self) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if self.status == 401 else None
-        return JSONResponse({"error": {"message": self.message, "type": self.kind, "param": None, "code": self.code}},
-                            status_code=self.status, headers=headers)
+        return JSONResponse(
+            {"error": {"message": self.message, "type": self.kind, "param": None, "code": self.code}},
+            status_code=self.status,
+            headers=headers,
+        )
 
 
 def citations_json(answer: Answer) -> list[dict[str, Any]]:
@@ -56,18 +59,33 @@ def citations_json(answer: Answer) -> list[dict[str, Any]]:
     out = []
     for c in answer.citations:
         s, e = c.sentence
-        out.append({
-            "n": c.n, "doc_id": c.doc_id, "source": c.source, "title": c.title, "paragraph": c.paragraph,
-            "page": c.page, "quote": c.text[s:e], "passage": c.text, "start": c.start, "end": c.end,
-        })
+        out.append(
+            {
+                "n": c.n,
+                "doc_id": c.doc_id,
+                "source": c.source,
+                "title": c.title,
+                "paragraph": c.paragraph,
+                "page": c.page,
+                "quote": c.text[s:e],
+                "passage": c.text,
+                "start": c.start,
+                "end": c.end,
+            }
+        )
     return out
 
 
 def _extension(answer: Answer) -> dict[str, Any]:
     return {
-        "answer": answer.text, "abstained": answer.abstained, "confidence": answer.confidence,
+        "answer": answer.text,
+        "abstained": answer.abstained,
+        "confidence": answer.confidence,
         "question": answer.asked or answer.question,
-        "understood_as": answer.question, "mode": answer.mode, "notice": answer.notice, "reply": answer.reply,
+        "understood_as": answer.question,
+        "mode": answer.mode,
+        "notice": answer.notice,
+        "reply": answer.reply,
         "raw_reply": answer.raw_reply,
         "timings_ms": {k: round(v, 1) for k, v in answer.timings_ms.items()},
     }
@@ -81,8 +99,12 @@ def api_router(tanya: Tanya, access: Access) -> APIRouter:
     def caller(request: Request) -> User:
         user = access.by_key(request.headers.get("authorization"))
         if user is None:
-            raise ApiError(401, "a valid API key is needed: Authorization: Bearer KEY (python -m qa user key NAME)",
-                           "invalid_api_key", "authentication_error")
+            raise ApiError(
+                401,
+                "a valid API key is needed: Authorization: Bearer KEY (python -m qa user key NAME)",
+                "invalid_api_key",
+                "authentication_error",
+            )
         return user
 
     async def body(request: Request) -> dict[str, Any]:
@@ -126,7 +148,9 @@ def api_router(tanya: Tanya, access: Access) -> APIRouter:
                 except QuestionError as exc:
                     return ApiError(400, str(exc), code).response()
                 except UNAVAILABLE as exc:
-                    return ApiError(503, f"the index cannot answer right now: {exc}", "index_unavailable", "server_error").response()
+                    return ApiError(
+                        503, f"the index cannot answer right now: {exc}", "index_unavailable", "server_error"
+                    ).response()
 
             return guarded
 
@@ -155,14 +179,21 @@ def api_router(tanya: Tanya, access: Access) -> APIRouter:
         first = await run_in_threadpool(next, events)  # a malformed conversation fails here, before any output
         ident, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
         if stream:
-            return StreamingResponse(iterate_in_threadpool(_sse(ident, created, first, events)), media_type="text/event-stream",
-                                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+            return StreamingResponse(
+                iterate_in_threadpool(_sse(ident, created, first, events)),
+                media_type="text/event-stream",
+                headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            )
         answer = first if isinstance(first, Answer) else await run_in_threadpool(final_answer, events)
         return {
-            "id": ident, "object": "chat.completion", "created": created, "model": MODEL,
+            "id": ident,
+            "object": "chat.completion",
+            "created": created,
+            "model": MODEL,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.reply}, "finish_reason": "stop"}],
             "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
-            "citations": citations_json(answer), "tanya": _extension(answer),
+            "citations": citations_json(answer),
+            "tanya": _extension(answer),
         }
 
     @router.post("/ask")
@@ -186,8 +217,14 @@ def _sse(ident: str, created: int, first: str | Answer, events: Iterator[str | A
     """Server-sent chunks: the role, the reply as it grows, then the citations, then [DONE]."""
 
     def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
-        body = {"id": ident, "object": "chat.completion.chunk", "created": created, "model": MODEL,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
+        body = {
+            "id": ident,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": MODEL,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            **extra,
+        }
         return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
 
     yield chunk({"role": "assistant", "content": ""})
@@ -204,7 +241,7 @@ def _sse(ident: str, created: int, first: str | Answer, events: Iterator[str | A
             yield chunk({}, "stop", citations=citations_json(event), tanya=_extension(event))
             break
         if event.startswith(sent):
-            yield chunk({"content": event[len(sent):]})
+            yield chunk({"content": event[len(sent) :]})
             sent = event
         event = next(events)
     yield "data: [DONE]\n\n"

@@ -41,10 +41,19 @@ def create_app(tanya: Tanya, access: Access) -> FastAPI:
     server.include_router(api_router(tanya, access))
     blocks = Page(tanya, access).build().queue(default_concurrency_limit=4)
     server = gr.mount_gradio_app(
-        server, blocks, path="",
-        auth=access.login if access.needs_login else None, css=CSS, head=JS, show_error=False,
-        max_file_size=f"{tanya.settings.max_file_mb:g}mb", footer_links=[], run_history=False,
-        enable_monitoring=False, mcp_server=False, ssr_mode=False,
+        server,
+        blocks,
+        path="",
+        auth=access.login if access.needs_login else None,
+        css=CSS,
+        head=JS,
+        show_error=False,
+        max_file_size=f"{tanya.settings.max_file_mb:g}mb",
+        footer_links=[],
+        run_history=False,
+        enable_monitoring=False,
+        mcp_server=False,
+        ssr_mode=False,
     )
     # Gradio checks that a file in a request was uploaded (and that a file it hands out lies in its cache,
     # the working folder or the temp folder) only once `launch()` has run; mounted, it never does. Its
@@ -64,7 +73,10 @@ def serve(settings: Settings, allow_anonymous: bool = False) -> int:
             print(f"No index in {settings.index_dir}: indexing {settings.seeds_dir} first …", flush=True)
             print(tanya.index().summary(), flush=True)
         tanya.warm_up()
-    except (AccessRefused, *EXPECTED_ERRORS) as exc:
+    except AccessRefused as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except EXPECTED_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     app = create_app(tanya, access)
@@ -79,8 +91,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host")
     parser.add_argument("--port", type=int)
     parser.add_argument("--index-dir", type=Path)
-    parser.add_argument("--allow-anonymous", action="store_true",
-                        help="let visitors who have not logged in ask (never edit), e.g. on a network with no users")
+    parser.add_argument(
+        "--allow-anonymous",
+        action="store_true",
+        help="let visitors who have not logged in ask (never edit), e.g. on a network with no users",
+    )
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env(host=args.host, port=args.port, index_dir=args.index_dir)
@@ -92,4 +107,4 @@ def main(argv: list[str] | None = None) -> int:
 
 def with_address(settings: Settings, host: str | None, port: int | None) -> Settings:
     """Settings with the host and port given on a command line (None keeps the configured ones)."""
-    return replace(settings, **{k: v for k, v in (("host", host), ("port", port)) if v is not None})
+    return replace(settings, host=settings.host if host is None else host, port=settings.port if port is None else port)

@@ -22,10 +22,10 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
-import re
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +48,10 @@ def turn_markdown(question: str, answer: Answer) -> str:
     for c in answer.citations:
         s, e = c.sentence
         page = f", page {c.page}" if c.page else ""
-        lines.append(f"[{c.n}] {markdown_text(c.title)} — {markdown_text(Path(c.source).name)}{page}, ¶{c.paragraph} "
-                     f"(doc {markdown_text(c.doc_id)}): “{markdown_text(c.text[s:e].strip())}”")
+        lines.append(
+            f"[{c.n}] {markdown_text(c.title)} — {markdown_text(Path(c.source).name)}{page}, ¶{c.paragraph} "
+            f"(doc {markdown_text(c.doc_id)}): “{markdown_text(c.text[s:e].strip())}”"
+        )
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -102,9 +104,10 @@ class Chats:
         """What the browser keeps: these chats, sealed, beside the other users' sealed records (anything
         else the browser sent is dropped, never echoed)."""
         out = {}
-        for name, other in (stored.items() if isinstance(stored, dict) else ()):
-            if isinstance(other, dict) and seal.check(name, {"chats": other.get("chats"), "current": other.get("current")},
-                                                      other.get("seal")):
+        for name, other in stored.items() if isinstance(stored, dict) else ():
+            if isinstance(other, dict) and seal.check(
+                name, {"chats": other.get("chats"), "current": other.get("current")}, other.get("seal")
+            ):
                 out[name] = {"chats": other.get("chats"), "current": other.get("current"), "seal": other.get("seal")}
         record = {"chats": self.chats, "current": self.current}
         out[user or ""] = {**record, "seal": seal.sign(user or "", record)}
@@ -136,12 +139,20 @@ class Chats:
         """Record a finished turn in the open chat (a new chat is made if none is open)."""
         chat = self.open
         if chat is None:
-            chat = {"id": uuid.uuid4().hex[:12], "title": " ".join(question.split())[:60], "shown": [], "said": [],
-                    "sources": "", "markdown": [], "updated": ""}
+            chat = {
+                "id": uuid.uuid4().hex[:12],
+                "title": " ".join(question.split())[:60],
+                "shown": [],
+                "said": [],
+                "sources": "",
+                "markdown": [],
+                "updated": "",
+            }
             self.chats.insert(0, chat)
             self.current = chat["id"]
-        chat.update(shown=shown[-2 * MAX_TURNS:], said=said[-2 * MAX_TURNS:], sources=sources,
-                    updated=time.strftime("%Y-%m-%d %H:%M"))
+        chat.update(
+            shown=shown[-2 * MAX_TURNS :], said=said[-2 * MAX_TURNS :], sources=sources, updated=time.strftime("%Y-%m-%d %H:%M")
+        )
         chat["markdown"] = (chat["markdown"] + [turn_markdown(question, answer)])[-MAX_TURNS:]
         self.chats.sort(key=lambda c: c["id"] != self.current)  # the open chat first, the rest as they were
         del self.chats[MAX_CHATS:]
@@ -159,10 +170,15 @@ class Chats:
 
 
 def _valid(chat: Any) -> bool:
-    return (isinstance(chat, dict) and isinstance(chat.get("id"), str) and isinstance(chat.get("title"), str)
-            and all(isinstance(chat.get(k), list) for k in ("shown", "said", "markdown"))
-            and isinstance(chat.get("sources"), str) and messages_only(chat["shown"]) == chat["shown"]
-            and messages_only(chat["said"]) == chat["said"])
+    return (
+        isinstance(chat, dict)
+        and isinstance(chat.get("id"), str)
+        and isinstance(chat.get("title"), str)
+        and all(isinstance(chat.get(k), list) for k in ("shown", "said", "markdown"))
+        and isinstance(chat.get("sources"), str)
+        and messages_only(chat["shown"]) == chat["shown"]
+        and messages_only(chat["said"]) == chat["said"]
+    )
 
 
 def messages_only(messages: Any) -> list[dict[str, str]]:
@@ -170,8 +186,11 @@ def messages_only(messages: Any) -> list[dict[str, str]]:
     component, a nested structure) is dropped."""
     if not isinstance(messages, list):
         return []
-    return [{"role": m["role"], "content": m["content"]} for m in messages
-            if isinstance(m, dict) and m.get("role") in ("user", "assistant") and isinstance(m.get("content"), str)]
+    return [
+        {"role": m["role"], "content": m["content"]}
+        for m in messages
+        if isinstance(m, dict) and m.get("role") in ("user", "assistant") and isinstance(m.get("content"), str)
+    ]
 
 
 def chat_keys(index_dir: Path | str, configured: str = "") -> tuple[str, Seal]:

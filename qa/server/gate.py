@@ -36,9 +36,11 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
-       "img-src 'self' data: blob:; media-src 'self' blob:; font-src 'self' data:; connect-src 'self'; "
-       "frame-src 'none'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; media-src 'self' blob:; font-src 'self' data:; connect-src 'self'; "
+    "frame-src 'none'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 SECURITY_HEADERS = [
     (b"content-security-policy", CSP.encode()),
     (b"x-content-type-options", b"nosniff"),
@@ -173,8 +175,9 @@ class Gate:
             return await _reply(scope, send, 404, {"detail": "Not Found"})
         token, user = self._session(scope)
         if token and user is not None and not self._still_valid(token, user):
-            return await _reply(scope, send, 401, {"detail": "Your session has ended: please log in again."},
-                                clear=self._cookie_names())
+            return await _reply(
+                scope, send, 401, {"detail": "Your session has ended: please log in again."}, clear=self._cookie_names()
+            )
         stranger = self.access.needs_login and user is None
         if stranger and not (OPEN.match(path) and scope["type"] == "http"):
             return await _reply(scope, send, 401, {"detail": "Not authenticated"})
@@ -251,8 +254,13 @@ class Gate:
         name, address = (form.get("username") or [""])[0].strip().lower(), _address(scope)
         wait = max(self.users.wait(name), self.addresses.wait(address))
         if wait > 0:
-            return await _reply(scope, send, 429, {"detail": f"Too many wrong logins: try again in {math.ceil(wait)} s."},
-                                headers=[(b"retry-after", str(math.ceil(wait)).encode())])
+            return await _reply(
+                scope,
+                send,
+                429,
+                {"detail": f"Too many wrong logins: try again in {math.ceil(wait)} s."},
+                headers=[(b"retry-after", str(math.ceil(wait)).encode())],
+            )
         status: list[int] = []
 
         async def watch(message: Message) -> None:
@@ -305,7 +313,9 @@ class Gate:
                 return await _reply(scope, send, 413, {"detail": f"The request is too large: {exc}."})
             foreign = [p for p in named if not (isinstance(p, str) and self.ledger.owns(session, p))]
             if foreign:
-                return await _reply(scope, send, 403, {"detail": "A file in this request was not uploaded by you in this session."})
+                return await _reply(
+                    scope, send, 403, {"detail": "A file in this request was not uploaded by you in this session."}
+                )
         await self.app(scope, _replay(body, receive), send)
 
 
@@ -333,8 +343,14 @@ def _with_headers(send: Send) -> Send:
     return sending
 
 
-async def _reply(scope: Scope, send: Send, status: int, body: dict, headers: list[tuple[bytes, bytes]] | None = None,
-                 clear: list[str] | None = None) -> None:
+async def _reply(
+    scope: Scope,
+    send: Send,
+    status: int,
+    body: dict,
+    headers: list[tuple[bytes, bytes]] | None = None,
+    clear: list[str] | None = None,
+) -> None:
     if scope["type"] == "websocket":
         await send({"type": "websocket.close", "code": 1008})
         return

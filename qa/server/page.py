@@ -16,10 +16,10 @@ from typing import Any
 
 import gradio as gr
 
+from ..ask.question import QuestionError
 from ..errors import EXPECTED_ERRORS
 from ..ingest.documents import SUPPORTED_SUFFIXES, inside
 from ..pipeline import Tanya
-from ..ask.question import QuestionError
 from ..records import Answer
 from .chats import Chats, chat_keys, messages_only
 from .render import (
@@ -62,8 +62,15 @@ class Page:
         (sealed again: nothing the browser sent is echoed), list, export file."""
         chat = book.open or {"shown": [], "sources": "", "said": []}
         shown = messages_only(chat["shown"])
-        return (shown, shown, chat["sources"], messages_only(chat["said"]), book.into(kept, user, self.seal),
-                gr.update(choices=book.choices(), value=book.current), export_file(book))
+        return (
+            shown,
+            shown,
+            chat["sources"],
+            messages_only(chat["said"]),
+            book.into(kept, user, self.seal),
+            gr.update(choices=book.choices(), value=book.current),
+            export_file(book),
+        )
 
     def respond(self, question: str, shown: list[dict], said: list[dict], written: bool, kept: Any, request: gr.Request):
         """One turn. `shown` (the chat as shown) and `said` (the conversation as plain messages) are
@@ -158,7 +165,13 @@ class Page:
     def open_article(self, event: gr.SelectData, request: gr.Request):
         row = event.row_value if isinstance(event.row_value, list) else [""]
         doc_id = str((row or [""])[-1])
-        return doc_id, render_article(self.tanya, doc_id), gr.update(visible=self.is_editor(request)), gr.update(visible=False), ""
+        return (
+            doc_id,
+            render_article(self.tanya, doc_id),
+            gr.update(visible=self.is_editor(request)),
+            gr.update(visible=False),
+            "",
+        )
 
     def ask_remove(self, doc_id: str):
         record = next((f for f in self.tanya.files() if f["doc_id"] == doc_id), None)
@@ -199,11 +212,15 @@ class Page:
                     with gr.Column(scale=3):
                         chat = gr.Chatbot(label="Chat", height=460, buttons=["copy"], elem_id="chat")
                         with gr.Row():
-                            box = gr.Textbox(placeholder="Ask a question… / Tanyakan sesuatu…", show_label=False, scale=5, elem_id="question")
+                            box = gr.Textbox(
+                                placeholder="Ask a question… / Tanyakan sesuatu…", show_label=False, scale=5, elem_id="question"
+                            )
                             send = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
                         with gr.Row():
                             written = gr.Checkbox(
-                                value=bool(settings.llm), visible=bool(settings.llm), elem_id="written",
+                                value=bool(settings.llm),
+                                visible=bool(settings.llm),
+                                elem_id="written",
                                 label=f"Written answer by {settings.llm} (citations checked)",
                             )
                         with gr.Row():
@@ -220,12 +237,16 @@ class Page:
                     f"Upload articles ({', '.join(SUPPORTED_SUFFIXES)}, up to {settings.max_file_mb:g} MB each). "
                     "Only new or changed files are embedded; questions keep being answered while the index updates."
                 )
-                upload = gr.File(file_count="multiple", file_types=list(SUPPORTED_SUFFIXES), label="Article files", elem_id="upload")
+                upload = gr.File(
+                    file_count="multiple", file_types=list(SUPPORTED_SUFFIXES), label="Article files", elem_id="upload"
+                )
                 add = gr.Button("Add to the index", variant="primary", elem_id="add")
                 # the library refuses folder import without a root, whatever the page shows; the root's
                 # path is not shown (the page's layout is visible to every reader)
                 with gr.Row(visible=bool(settings.import_root)):
-                    folder = gr.Textbox(label="…or a folder under the server's import folder (QA_IMPORT_ROOT)", scale=4, elem_id="folder")
+                    folder = gr.Textbox(
+                        label="…or a folder under the server's import folder (QA_IMPORT_ROOT)", scale=4, elem_id="folder"
+                    )
                     add_dir = gr.Button("Add folder", scale=1, elem_id="add-folder")
                 rebuild_button = gr.Button("Rebuild the index from scratch", variant="stop", size="sm", elem_id="rebuild")
                 result = gr.Markdown(elem_id="add-result")
@@ -251,16 +272,20 @@ class Page:
             new.click(self.new_chat, kept, shown_outputs)
             delete.click(self.delete_chat, kept, shown_outputs)
             page.load(self.restore, kept, shown_outputs)
-            index = {"concurrency_limit": 1, "concurrency_id": "index"}
-            add.click(self.add_files, upload, [result, table, facts], **index)
-            add_dir.click(self.add_folder, folder, [result, table, facts], **index)
-            rebuild_button.click(self.rebuild, None, [result, table, facts], **index)
+            add.click(self.add_files, upload, [result, table, facts], concurrency_limit=1, concurrency_id="index")
+            add_dir.click(self.add_folder, folder, [result, table, facts], concurrency_limit=1, concurrency_id="index")
+            rebuild_button.click(self.rebuild, None, [result, table, facts], concurrency_limit=1, concurrency_id="index")
             search.change(self.search, search, table)
             table.select(self.open_article, None, [opened, article, actions, confirm, removed_note])
             remove.click(self.ask_remove, opened, [confirm, confirm_text])
             no.click(lambda: gr.update(visible=False), None, confirm)
-            yes.click(self.remove_article, [opened, search], [removed_note, table, facts, article, actions, confirm], **index)
+            yes.click(
+                self.remove_article,
+                [opened, search],
+                [removed_note, table, facts, article, actions, confirm],
+                concurrency_limit=1,
+                concurrency_id="index",
+            )
             page.load(self.collection, None, [table, facts])
             page.load(self.show_editing, None, add_tab)
         return page
-

@@ -8,10 +8,10 @@ import html
 import tempfile
 from pathlib import Path
 
-from .chats import Chats, markdown_text
 from ..index.build import BuildReport
 from ..pipeline import Tanya
 from ..records import Answer
+from .chats import Chats, markdown_text
 
 EXAMPLES = [
     "Who offered Jack Ma the advisor role?",
@@ -100,13 +100,17 @@ def render_sources(answer: Answer, tanya: Tanya) -> str:
     if answer.statements:
         parts.append(render_check(answer))
     if answer.abstained:
-        note = "Closest passages — they do not answer the question" if answer.language == "en" else "Bagian terdekat — tidak menjawab pertanyaan"
+        note = (
+            "Closest passages — they do not answer the question"
+            if answer.language == "en"
+            else "Bagian terdekat — tidak menjawab pertanyaan"
+        )
         parts.append(f"<p><b>{note}</b></p>")
         for hit in answer.hits[:3]:
-            c = hit.chunk
+            chunk = hit.chunk
             parts.append(
-                f"<div class='source weak'><b>{html.escape(c.title)}</b><div class='meta'>{html.escape(c.source)} · "
-                f"paragraph {c.paragraph} · does not support an answer</div><p>{html.escape(c.text)}</p></div>"
+                f"<div class='source weak'><b>{html.escape(chunk.title)}</b><div class='meta'>{html.escape(chunk.source)} · "
+                f"paragraph {chunk.paragraph} · does not support an answer</div><p>{html.escape(chunk.text)}</p></div>"
             )
     return "\n".join(parts)
 
@@ -117,8 +121,10 @@ def render_check(answer: Answer) -> str:
     for st in answer.statements:
         verdict = "corrected" if st.corrected else "supported" if st.supported else "not supported"
         cited = ", ".join(str(n) for n in st.cited) or "none"
-        rows.append(f"<li class='check {verdict.replace(' ', '-')}'><b>{verdict}</b> (model cited passage {cited}): "
-                    f"{html.escape(st.text)}</li>")
+        rows.append(
+            f"<li class='check {verdict.replace(' ', '-')}'><b>{verdict}</b> (model cited passage {cited}): "
+            f"{html.escape(st.text)}</li>"
+        )
     q = answer.citation_quality
     return (
         "<div id='citation-check'><b>Citation check</b><ul>" + "".join(rows) + "</ul>"
@@ -163,8 +169,10 @@ def collection_rows(tanya: Tanya, query: str = "") -> list[list]:
     """Indexed articles (title, file, article date, passages, added, doc id), filtered by a search
     string, newest first, at most COLLECTION_ROWS of them."""
     files = tanya.files((query or "").strip(), newest_first=True, limit=COLLECTION_ROWS)
-    return [[f["title"], Path(f["source"]).name, f.get("date") or "", f["chunks"], f["added_at"].replace("T", " ")[:16], f["doc_id"]]
-            for f in files]
+    return [
+        [f["title"], Path(f["source"]).name, f.get("date") or "", f["chunks"], f["added_at"].replace("T", " ")[:16], f["doc_id"]]
+        for f in files
+    ]
 
 
 def render_article(tanya: Tanya, doc_id: str) -> str:
@@ -173,10 +181,19 @@ def render_article(tanya: Tanya, doc_id: str) -> str:
     text = tanya.document_text(doc_id) if record else None
     if record is None or text is None:
         return "<p>This article is no longer in the index.</p>"
-    facts = " · ".join(html.escape(str(x)) for x in (record["source"], record.get("date") or "no date",
-                                                      f"{record['chunks']} passages", f"added {record['added_at'][:16]}"))
-    return (f"<div id='article-view'><h3>{html.escape(record['title'])}</h3><p class='meta'>{facts}</p>"
-            f"<p style='white-space:pre-wrap'>{html.escape(text)}</p></div>")
+    facts = " · ".join(
+        html.escape(str(x))
+        for x in (
+            record["source"],
+            record.get("date") or "no date",
+            f"{record['chunks']} passages",
+            f"added {record['added_at'][:16]}",
+        )
+    )
+    return (
+        f"<div id='article-view'><h3>{html.escape(record['title'])}</h3><p class='meta'>{facts}</p>"
+        f"<p style='white-space:pre-wrap'>{html.escape(text)}</p></div>"
+    )
 
 
 def render_removal(record: dict) -> str:
@@ -187,8 +204,11 @@ def render_removal(record: dict) -> str:
 def collection_facts(tanya: Tanya) -> str:
     """The index facts line."""
     m = tanya.manifest
-    where = ("**store** Milvus" if m.get("vectors", {}).get("type") == "milvus"
-             else f"**size on disk** {tanya.index_size_bytes() / 1048576:.1f} MB")
+    where = (
+        "**store** Milvus"
+        if m.get("vectors", {}).get("type") == "milvus"
+        else f"**size on disk** {tanya.index_size_bytes() / 1048576:.1f} MB"
+    )
     return (
         f"**Model** {m['model']['name']} ({m['model']['dim']} dimensions) · **articles** {m['documents']} · "
         f"**passages** {m['chunks']} · {where} · **last update** {m['built_at'].replace('T', ' ')}"

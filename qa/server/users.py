@@ -186,6 +186,7 @@ class Access:
         `allow_anonymous`, readers only; with none on another address, AccessRefused."""
         store = UserStore(users_file)
         env_user = tuple(qa_auth.split(":", 1)) if qa_auth and ":" in qa_auth else None
+        env_user = (env_user[0], env_user[1]) if env_user else None
         if env_user is not None or store.any():
             return cls(store, env_user, READER if allow_anonymous else None)
         if allow_anonymous:

@@ -11,7 +11,7 @@ import json
 import re
 import statistics
 import string
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -67,7 +67,7 @@ def is_gold(hit: Hit, record: dict[str, Any]) -> bool:
     if record.get("doc_id") and hit.chunk.doc_id == record["doc_id"]:
         return True
     evidence = record.get("evidence")
-    return bool(evidence) and evidence in hit.chunk.text
+    return isinstance(evidence, str) and bool(evidence) and evidence in hit.chunk.text
 
 
 def evaluate(
@@ -77,7 +77,7 @@ def evaluate(
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Recall@1/5, MRR@10, answer-in-top-5, EM, F1, abstention accuracy and latency over `questions`."""
-    sums: Counter[str] = Counter()
+    sums: defaultdict[str, float] = defaultdict(float)
     retrieval_n = answer_n = 0
     latencies = []
     for i, record in enumerate(questions):

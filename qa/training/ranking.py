@@ -14,12 +14,12 @@ from typing import Any
 import numpy as np
 
 from ..ask.answer import candidates
-from .evaluation import is_gold, normalise_answer, token_f1
+from ..ask.question import analyse
+from ..ask.support import SUPPORT_MODEL, declarative, support_features, support_model, support_probability
 from ..linear import DATA, Group, LinearModel, fit, fit_binary
 from ..pipeline import Tanya
-from ..ask.question import analyse
 from ..records import Hit
-from ..ask.support import SUPPORT_MODEL, declarative, support_features, support_model, support_probability
+from .evaluation import is_gold, normalise_answer, token_f1
 
 Progress = Callable[[int, int], None]
 
@@ -73,6 +73,7 @@ def train(tanya: Tanya, questions: list[dict[str, Any]], source: str, progress: 
 
 
 # --- the citation check's support model -----------------------------------------------------
+
 
 def collect_support(
     tanya: Tanya, questions: list[dict[str, Any]], progress: Progress | None = None

@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from .evaluation import exact_match, normalise_answer, token_f1
 from ..ask.reader import MAX_TOKENS, READER_DIR, STRIDE, Encoding, best_span, pad_batch
+from .evaluation import exact_match, normalise_answer, token_f1
 
 Log = Callable[[str], None]
 
@@ -51,8 +51,10 @@ def load_corpus(questions_file: Path, records: list[dict[str, Any]] | None = Non
     if not path.is_file() and len(named) == 1:
         path = (Path(questions_file).parent / named.pop()).resolve()
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: the reader is trained on gold passages, read from corpus.jsonl beside the "
-                                "questions (or the file their `corpus` field names)")
+        raise FileNotFoundError(
+            f"{path}: the reader is trained on gold passages, read from corpus.jsonl beside the "
+            "questions (or the file their `corpus` field names)"
+        )
     with open(path, encoding="utf-8") as fh:
         return {r["doc_id"]: r["text"] for r in map(json.loads, fh)}
 
@@ -96,7 +98,10 @@ class Bm25Negatives:
 
 
 def examples_from(
-    questions: list[dict[str, Any]], corpus: dict[str, str], source: str, negatives: int,
+    questions: list[dict[str, Any]],
+    corpus: dict[str, str],
+    source: str,
+    negatives: int,
     search: Callable[[str, int], list[str]] | None,
 ) -> list[Example]:
     """Positive and hard-negative examples for answerable questions whose gold passage is known, and a
@@ -110,7 +115,7 @@ def examples_from(
             out.append(Example(record["question"], passage, None, (), source + "/unanswerable"))
             continue
         span = answer_span(record, passage) if passage and answers else None
-        if span is None:
+        if span is None or passage is None:
             continue
         out.append(Example(record["question"], passage, span, tuple(answers), source))
         if negatives and search is not None:
@@ -162,9 +167,19 @@ def _sample(records: list[dict[str, Any]], n: int | None, seed: int) -> list[dic
 
 
 def train_reader_on_files(
-    tanya: Any, train_files: list[str | Path], dev_files: list[Path], limit: int | None = None, negatives: int = 1,
-    epochs: int = 2, trained_layers: int = 6, lr: float = 1.5e-4, out: Path | None = None, log: Log = print,
-    init: Path | None = None, work: Path | None = None, checkpoint_every: int = 200,
+    tanya: Any,
+    train_files: list[str | Path],
+    dev_files: list[Path],
+    limit: int | None = None,
+    negatives: int = 1,
+    epochs: int = 2,
+    trained_layers: int = 6,
+    lr: float = 1.5e-4,
+    out: Path | None = None,
+    log: Log = print,
+    init: Path | None = None,
+    work: Path | None = None,
+    checkpoint_every: int = 200,
 ) -> dict[str, Any]:
     """`python -m qa train FILE[:N]… --reader`: examples from question files (gold passages from the
     corpus.jsonl beside each; `:N` samples N questions; a file named twice is read twice an epoch; the
@@ -184,13 +199,22 @@ def train_reader_on_files(
         train += made
     dev = {f"{p.parent.name}/{p.stem}": examples_for_file(tanya, p, load_questions(p), 1, log) for p in dev_files}
     return train_reader(
-        train, dev, epochs=epochs, split=12 - trained_layers, lr=lr, log=log, out=out or READER_DIR, init=init, work=work, checkpoint_every=checkpoint_every,
-        sources={"train": [str(p) for p in train_files], "dev": [str(p) for p in dev_files],
-                 "init": str(init) if init else None},
+        train,
+        dev,
+        epochs=epochs,
+        split=12 - trained_layers,
+        lr=lr,
+        log=log,
+        out=out or READER_DIR,
+        init=init,
+        work=work,
+        checkpoint_every=checkpoint_every,
+        sources={"train": [str(p) for p in train_files], "dev": [str(p) for p in dev_files], "init": str(init) if init else None},
     )
 
 
 # --- windows and labels -----------------------------------------------------------------------
+
 
 @dataclass
 class Item:
@@ -242,6 +266,7 @@ def cache_lower(model: Any, items: list[Item], pad: int, batch: int = 64) -> lis
 
 # --- reading a dev set ------------------------------------------------------------------------
 
+
 def read_examples(model: Any, encoding: Encoding, examples: list[Example], batch: int = 32) -> list[tuple[str, float]]:
     """Per example: the best span's text and its margin over "no answer" (over all its windows)."""
     import torch
@@ -283,10 +308,21 @@ def dev_figures(model: Any, encoding: Encoding, examples: list[Example]) -> dict
 
 # --- training ---------------------------------------------------------------------------------
 
+
 def train_reader(
-    train: list[Example], dev: dict[str, list[Example]], epochs: int = 2, split: int = 6, lr: float = 1e-4,
-    batch: int = 16, seed: int = 13, out: Path = READER_DIR, log: Log = print, sources: dict[str, Any] | None = None,
-    init: Path | None = None, work: Path | None = None, checkpoint_every: int = 200,
+    train: list[Example],
+    dev: dict[str, list[Example]],
+    epochs: int = 2,
+    split: int = 6,
+    lr: float = 1e-4,
+    batch: int = 16,
+    seed: int = 13,
+    out: Path = READER_DIR,
+    log: Log = print,
+    sources: dict[str, Any] | None = None,
+    init: Path | None = None,
+    work: Path | None = None,
+    checkpoint_every: int = 200,
 ) -> dict[str, Any]:
     """Fine-tune layers `split`… and the span head on `train` (from a fresh head, or from the reader in
     `init`); read `dev` after each epoch; save the final weights to `out`.
@@ -307,8 +343,10 @@ def train_reader(
     if init and model.split != split:
         raise ValueError(f"--init {init} trains {12 - model.split} layers, not {12 - split}")
     items = featurise(encoding, train)
-    log(f"{len(train)} examples ({sum(e.answer is None for e in train)} negatives) → {len(items)} windows; "
-        f"{sum(len(i.ids) for i in items) / len(items):.0f} tokens a window")
+    log(
+        f"{len(train)} examples ({sum(e.answer is None for e in train)} negatives) → {len(items)} windows; "
+        f"{sum(len(i.ids) for i in items) / len(items):.0f} tokens a window"
+    )
     params = [p for p in model.parameters() if p.requires_grad]
     optimiser = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
     steps = epochs * math.ceil(len(items) / batch)
@@ -355,19 +393,42 @@ def train_reader(
             if step % 100 == 0:
                 log(f"epoch {epoch} step {step}/{steps} loss {total / seen:.3f} ({time.perf_counter() - clock:.0f} s)")
             if step % checkpoint_every == 0:
-                _checkpoint(work / "checkpoint.pt", run, model, optimiser, schedule,
-                            {"step": step, "epoch": epoch, "done": n + 1, "total": total, "seen": seen, "history": history})
+                _checkpoint(
+                    work / "checkpoint.pt",
+                    run,
+                    model,
+                    optimiser,
+                    schedule,
+                    {"step": step, "epoch": epoch, "done": n + 1, "total": total, "seen": seen, "history": history},
+                )
         done_in_epoch, state = 0, {}
         figures = {name: dev_figures(model, encoding, exs) for name, exs in dev.items()}
         history.append({"epoch": epoch, "loss": round(total / max(1, seen), 4), **figures})
         log(f"epoch {epoch} done ({time.perf_counter() - clock:.0f} s): {json.dumps(figures)}")
         save_reader_model(model, work / f"epoch-{epoch}", epochs=epoch, history=history)
-        _checkpoint(work / "checkpoint.pt", run, model, optimiser, schedule,
-                    {"step": step, "epoch": epoch + 1, "done": 0, "total": 0.0, "seen": 0, "history": history})
+        _checkpoint(
+            work / "checkpoint.pt",
+            run,
+            model,
+            optimiser,
+            schedule,
+            {"step": step, "epoch": epoch + 1, "done": 0, "total": 0.0, "seen": 0, "history": history},
+        )
     save_reader_model(
-        model, out, epochs=epochs, lr=lr, batch=batch, seed=seed, train_examples=len(train),
-        train_negatives=sum(e.answer is None for e in train), train_windows=len(items), sources=sources or {},
-        history=history, seconds=round(time.perf_counter() - clock), max_tokens=MAX_TOKENS, stride=STRIDE,
+        model,
+        out,
+        epochs=epochs,
+        lr=lr,
+        batch=batch,
+        seed=seed,
+        train_examples=len(train),
+        train_negatives=sum(e.answer is None for e in train),
+        train_windows=len(items),
+        sources=sources or {},
+        history=history,
+        seconds=round(time.perf_counter() - clock),
+        max_tokens=MAX_TOKENS,
+        stride=STRIDE,
     )
     log(f"weights written to {out}; checkpoints in {work}")
     return {"history": history, "seconds": round(time.perf_counter() - clock), "work": str(work)}
@@ -387,8 +448,16 @@ def _checkpoint(path: Path, run: str, model: Any, optimiser: Any, schedule: Any,
     import torch
 
     tmp = path.with_suffix(".tmp")
-    torch.save({"run": run, "model": model.trained_state(), "optimiser": optimiser.state_dict(),
-                "schedule": schedule.state_dict(), **state}, tmp)
+    torch.save(
+        {
+            "run": run,
+            "model": model.trained_state(),
+            "optimiser": optimiser.state_dict(),
+            "schedule": schedule.state_dict(),
+            **state,
+        },
+        tmp,
+    )
     tmp.replace(path)  # a run killed while writing keeps the previous checkpoint
 
 

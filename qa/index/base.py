@@ -1,0 +1,174 @@
+"""What every index backend is made of, and its errors: the vector store, the keyword search and
+the passage table a question reads (Protocols that the embedded store and Milvus both satisfy), one
+loaded version of them (Snapshot), and where versions are served from (IndexBackend).
+
+The embedded store's parts live beside this file: `vectors.py` (FAISS), `chunks.py` (SQLite),
+`keywords.py` (bm25s), `versions.py` (the version folders, publishing, loading); Milvus's in `milvus.py`;
+`factory.py` picks one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import sqlite3
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from ..records import Chunk, Document
+
+if TYPE_CHECKING:
+    from .vectors import VectorFile
+
+FORMAT_VERSION = 2
+CURRENT = "CURRENT"
+MANIFEST = "manifest.json"
+VECTORS = "vectors.faiss"
+CHUNKS = "chunks.sqlite"
+KEYWORD = "keyword"
+
+
+class IndexProblem(RuntimeError):
+    """Base of index problems; the message names the file and the fix."""
+
+
+class IndexMissing(IndexProblem):
+    """No index has been built in this directory yet."""
+
+
+class IndexCorrupt(IndexProblem):
+    """An index file is missing, truncated or inconsistent."""
+
+
+class IndexMismatch(IndexProblem):
+    """The index was built with another model than the one configured."""
+
+
+class VectorStore(ABC):
+    """Nearest-neighbour search over unit vectors; row ids are 0..n-1 in insertion order."""
+
+    @abstractmethod
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, rows), each of shape (len(queries), k); missing results have row -1."""
+
+    @abstractmethod
+    def vectors(self, rows: Sequence[int]) -> np.ndarray:
+        """The stored vectors of `rows`."""
+
+
+
+@runtime_checkable
+class KeywordSearch(Protocol):
+    """BM25 over the passages' stemmed terms: the embedded store's KeywordIndex, Milvus's MilvusKeywords."""
+
+    def idf(self, term: str) -> float: ...
+
+    def search(self, query_terms: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, rows), each of shape (1, k); missing results have row -1."""
+        ...
+
+
+@runtime_checkable
+class Passages(Protocol):
+    """The passages and articles of one version, as questions and the page read them: the embedded
+    store's ChunkTable (SQLite), Milvus's MilvusTable."""
+
+    def close(self) -> None: ...
+
+    def count(self) -> int: ...
+
+    def chunks(self, rows: Sequence[int]) -> dict[int, Chunk]: ...
+
+    def rows_for_hashes(self, hashes: Sequence[str]) -> dict[str, int]: ...
+
+    def files(self, query: str = "", newest_first: bool = False, limit: int | None = None) -> list[dict[str, Any]]: ...
+
+    def document_text(self, doc_id: str) -> str | None: ...
+
+    def documents(self) -> Iterator[Document]: ...
+
+    def has_document(self, doc_id: str) -> bool: ...
+
+    def document_record(self, doc_id: str) -> tuple[str, str] | None: ...
+
+    def doc_ids(self) -> Iterator[str]: ...
+
+    def hash_source(self) -> tuple[Path, str, str] | None:
+        """Where this version's passage-text hashes can be read by SQLite: (file, table, column), or None."""
+        ...
+
+
+# --- one version of the index ------------------------------------------------------------
+
+
+@dataclass
+class Snapshot:
+    """One complete, loaded index version (its parts: the embedded store's, or a backend's with the
+    same methods, e.g. qa/index/milvus.py)."""
+
+    path: Path
+    manifest: dict[str, Any]
+    vectors: VectorStore
+    keywords: KeywordSearch
+    table: Passages
+
+    def close(self) -> None:
+        """Release the database handle."""
+        self.table.close()
+
+
+
+class IndexBackend(ABC):
+    """Where built index versions are served from. A build is always staged in a local version
+    directory (chunk table, keyword index, vectors) and then handed to `publish`."""
+
+    shared = False  # several servers read and write it (then a build keeps articles it did not read)
+
+    @abstractmethod
+    def served(self) -> Path | None:
+        """The name of the served version (changes when a build publishes), or None."""
+
+    @abstractmethod
+    def load(self, model: str | None = None) -> Snapshot:
+        """The served version, checked (and built with `model`, if given)."""
+
+    @abstractmethod
+    def publish(self, version: Path, manifest: dict[str, Any], vectors: "VectorFile", exact_max: int) -> dict[str, Any]:
+        """Make the staged `version` the served one, atomically; returns the manifest as written."""
+
+    def previous_table(self) -> Passages | None:
+        """The served version's document records whatever its model (what a build added or changed)."""
+        try:
+            return self.load().table
+        except IndexProblem:
+            return None
+
+    def size_bytes(self) -> int:
+        return 0
+
+
+def fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
