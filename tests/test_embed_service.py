@@ -18,7 +18,8 @@ import pytest
 from conftest import SEEDS, free_port, settings_for, write
 
 from qa import Tanya
-from qa.index.embedding import EmbedderError, RemoteEmbedder, embedder_for, get_embedder
+from qa.errors import EmbedderError
+from qa.index.embedding import RemoteEmbedder, embedder_for, get_embedder
 from qa.index.versions import current_version
 
 

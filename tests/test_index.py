@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from conftest import SEED_ID, SEEDS, settings_for, write
 
-from qa import QuestionError, Tanya
-from qa.index.base import MANIFEST, VECTORS, IndexCorrupt, IndexMismatch, IndexMissing
-from qa.index.build import NothingToIndex
+from qa import Tanya
+from qa.errors import IndexCorrupt, IndexMismatch, IndexMissing, NothingToIndex, QuestionError
+from qa.index.base import MANIFEST, VECTORS
 from qa.index.versions import current_version
 
 NEW_ARTICLE = """Bandung Luncurkan Bus Listrik

@@ -116,7 +116,7 @@ def test_milvus_lite_in_a_file(tmp_path: Path) -> None:
 
 
 def test_a_bad_milvus_address_is_a_clear_error(tmp_path: Path) -> None:
-    from qa.index.milvus import MilvusUnavailable
+    from qa.errors import MilvusUnavailable
 
     with pytest.raises(MilvusUnavailable, match="cannot connect to Milvus at http://127.0.0.1"):
         Tanya(settings_for(tmp_path / "index", store="milvus", milvus_uri=f"http://127.0.0.1:{free_port()}", milvus_collection="nowhere")).ask("Siapa?")

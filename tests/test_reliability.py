@@ -151,3 +151,30 @@ def test_questions_keep_being_answered_during_a_1000_article_update(tmp_path: Pa
     assert tanya.manifest["documents"] == 1001  # the same Tanya switched to the new version
     answer = tanya.ask("Apa nama latin dari harimau Sumatera?")  # an article of the update
     assert "Panthera" in answer.text and answer.citations[0].doc_id == "facqa-6f1816febd"
+
+
+def test_a_build_the_machine_refuses_is_a_message_and_resumes(tmp_path: Path) -> None:
+    """A build that cannot write (here a 150 kB file-size limit, as a nearly full disk would) says what
+    happened and what is still served, without a traceback; run again with room, it finishes."""
+    import resource
+
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    facqa = ROOT.parent / "shared" / "data" / "facqa-id" / "articles"
+    for path in sorted(facqa.iterdir())[:150]:
+        shutil.copy(path, articles / path.name)
+    index = tmp_path / "index"
+    command = [sys.executable, "-m", "qa", "index", str(articles), str(SEEDS), "--index-dir", str(index), "--quiet"]
+    subprocess.run([*command[:4], str(SEEDS), *command[6:]], cwd=ROOT, check=True, capture_output=True)
+    served = current_version(index)
+
+    def small_disk() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (150_000, 150_000))
+
+    refused = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, preexec_fn=small_disk, timeout=600)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused.stderr
+    assert "the machine refused to write" in refused.stderr and f"served index ({served.name}) is unchanged" in refused.stderr
+    assert "run the same command again" in refused.stderr and current_version(index) == served
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0 and "added 150" in done.stdout, done.stderr

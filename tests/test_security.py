@@ -16,8 +16,8 @@ import pytest
 from conftest import ROOT, SEEDS, free_port, serve_app, settings_for, write
 
 from qa import Tanya
+from qa.errors import ImportRefused
 from qa.index.versions import current_version
-from qa.ingest.uploads import ImportRefused
 
 SECRET = "Rahasia\nThe database password for the payroll server is hunter2-XYZ. Kata sandi basis data server penggajian adalah hunter2-XYZ.\n"
 SECRET_Q = "What is the database password for the payroll server?"

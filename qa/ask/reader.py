@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import ConfigError
 from ..linear import DATA
 from ..records import Hit, Reading
 from .question import Question
@@ -272,7 +273,7 @@ def get_reader(name: str = "e5", threads: int = 0, batch_ms: float = 2.0) -> Rea
     if not (folder / "meta.json").is_file():
         if name == "e5":
             return None
-        raise ValueError(f"QA_READER={name!r}: not a reader folder (no meta.json); use 'e5', or '' for the linear span scorer")
+        raise ConfigError(f"QA_READER={name!r}: not a reader folder (no meta.json); use 'e5', or '' for the linear span scorer")
     try:
         import torch  # noqa: F401
     except ImportError:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+from ..errors import ConfigError
 from ..index.base import Snapshot
 from ..index.embedding import Embedder
 from ..linear import DATA, LinearModel
@@ -69,7 +70,7 @@ class Retriever:
         """Passages from the searches `mode` uses, ordered by fused rank, with reranking features."""
         question = as_question(question)
         if mode not in MODES:
-            raise ValueError(f"unknown retriever '{mode}' (choose from {', '.join(MODES)})")
+            raise ConfigError(f"unknown retriever '{mode}' (choose from {', '.join(MODES)})")
         s = self.settings
         depth = max(s.candidates, s.top_k)
         query_vec = self.embedder.embed_queries([question.text])

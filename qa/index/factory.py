@@ -7,6 +7,7 @@ from typing import Any
 
 from .base import IndexBackend
 from .versions import LocalBackend
+from ..errors import ConfigError
 
 def backend_for(settings: Any) -> IndexBackend:
     """The backend `settings.store` names: "local" (default) or "milvus" (QA_MILVUS_URI)."""
@@ -15,7 +16,7 @@ def backend_for(settings: Any) -> IndexBackend:
 
         return MilvusBackend.connect(settings.milvus_uri, settings.milvus_token, settings.milvus_collection)
     if settings.store not in ("local", ""):
-        raise ValueError(f"QA_STORE={settings.store!r}: use local or milvus")
+        raise ConfigError(f"QA_STORE={settings.store!r}: use local or milvus")
     return LocalBackend(Path(settings.index_dir))
 
 

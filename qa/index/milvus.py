@@ -38,8 +38,11 @@ import numpy as np
 from .keywords import KeywordIndex
 from ..records import Chunk, Document
 from .base import KeywordSearch, Passages
-from .base import CHUNKS, FORMAT_VERSION, KEYWORD, IndexBackend, IndexCorrupt, IndexMismatch, IndexMissing, IndexProblem, Snapshot, VectorStore
+from .base import CHUNKS, FORMAT_VERSION, KEYWORD, IndexBackend, Snapshot, VectorStore
+from ..errors import IndexCorrupt, IndexMismatch, IndexMissing, IndexProblem
 from .chunks import ChunkTable
+from ..errors import MilvusUnavailable
+from ..errors import ConfigError, Unavailable
 
 PART = 16_000  # characters of article text per row of `texts`
 BATCH = 1000  # rows per insert
@@ -52,10 +55,6 @@ def _literal(values: Sequence[Any]) -> str:
     return json.dumps([v if isinstance(v, str) else int(v) for v in values], ensure_ascii=False)
 
 
-class MilvusUnavailable(IndexProblem):
-    """Milvus cannot be reached or refused an operation; the message says which and where."""
-
-
 class MilvusBackend(IndexBackend):
     """Index versions as Milvus collections behind one alias."""
 
@@ -63,7 +62,7 @@ class MilvusBackend(IndexBackend):
 
     def __init__(self, client: Any, name: str, uri: str) -> None:
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,120}", name):
-            raise ValueError(f"QA_MILVUS_COLLECTION={name!r}: letters, digits and _ only, not starting with a digit")
+            raise ConfigError(f"QA_MILVUS_COLLECTION={name!r}: letters, digits and _ only, not starting with a digit")
         self.client, self.name, self.uri = client, name, uri
 
     @classmethod
@@ -272,12 +271,12 @@ class MilvusBackend(IndexBackend):
 @lru_cache(maxsize=4)
 def _connect(uri: str, token: str, name: str) -> MilvusBackend:
     if not uri:
-        raise ValueError("QA_STORE=milvus needs QA_MILVUS_URI: a file path (Milvus Lite) or http(s)://host:port")
+        raise ConfigError("QA_STORE=milvus needs QA_MILVUS_URI: a file path (Milvus Lite) or http(s)://host:port")
     try:
         from pymilvus import MilvusClient
         from pymilvus.exceptions import MilvusException
     except ImportError:
-        raise ValueError("QA_STORE=milvus needs pymilvus (and milvus-lite for a file): run `make milvus` (or pip install -e '.[milvus]')") from None
+        raise Unavailable("QA_STORE=milvus needs pymilvus (and milvus-lite for a file): run `make milvus` (or pip install -e '.[milvus]')") from None
     if _uri_kind(uri) == "lite":
         Path(uri).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
         uri = str(Path(uri).expanduser().resolve())

@@ -31,23 +31,9 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from .base import (
-    CHUNKS,
-    CURRENT,
-    FORMAT_VERSION,
-    KEYWORD,
-    MANIFEST,
-    VECTORS,
-    IndexBackend,
-    IndexCorrupt,
-    IndexMismatch,
-    IndexMissing,
-    IndexProblem,
-    Passages,
-    Snapshot,
-    fsync_file,
-    write_atomic,
-)
+from .base import CHUNKS, CURRENT, FORMAT_VERSION, KEYWORD, MANIFEST, VECTORS, IndexBackend, Passages, Snapshot, fsync_file, write_atomic
+
+from ..errors import IndexCorrupt, IndexMismatch, IndexMissing, IndexProblem
 from .chunks import ChunkTable
 from .keywords import KeywordIndex
 from .vectors import FaissVectorStore, VectorFile

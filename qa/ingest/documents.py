@@ -15,6 +15,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import UnreadableFile
 from ..records import Document, Skipped
 from ..text import normalise
 
@@ -28,10 +29,6 @@ class IngestResult:
 
     documents: list[Document] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
-
-
-class UnreadableFile(Exception):
-    """A file that cannot be turned into text; the message says why."""
 
 
 def iter_files(paths: Iterable[Path]) -> Iterator[tuple[Path, Path]]:

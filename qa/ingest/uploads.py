@@ -17,12 +17,9 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..errors import ImportRefused
 from ..records import Skipped
 from .documents import SUPPORTED_SUFFIXES, inside
-
-
-class ImportRefused(ValueError):
-    """An upload or folder import that is not allowed (outside the import root, too many or too large files)."""
 
 
 def safe_name(name: str) -> str:

@@ -29,9 +29,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
-from ..ask.question import QuestionError
-from ..index.base import IndexProblem
-from ..index.embedding import EmbedderError
+from ..errors import EmbedderError, IndexProblem, QuestionError
 from ..pipeline import Tanya, final_answer
 from ..records import Answer
 from .users import Access, User

@@ -24,7 +24,11 @@ import uvicorn  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
 from starlette.routing import Mount  # noqa: E402
 
-from ..errors import EXPECTED_ERRORS  # noqa: E402
+from ..errors import (
+    EXPECTED_ERRORS,  # noqa: E402
+    AccessRefused,
+    ConfigError,
+)
 from ..pipeline import Tanya  # noqa: E402
 from ..settings import Settings  # noqa: E402
 from .api import api_router  # noqa: E402
@@ -32,7 +36,7 @@ from .bounded_log import BoundedLog  # noqa: E402
 from .gate import Gate  # noqa: E402
 from .page import Page  # noqa: E402
 from .render import CSS, JS  # noqa: E402
-from .users import Access, AccessRefused  # noqa: E402
+from .users import Access  # noqa: E402
 
 
 def create_app(tanya: Tanya, access: Access) -> FastAPI:
@@ -99,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env(host=args.host, port=args.port, index_dir=args.index_dir)
-    except ValueError as exc:
+    except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return serve(settings, args.allow_anonymous)

@@ -16,8 +16,7 @@ from typing import Any
 
 import gradio as gr
 
-from ..ask.question import QuestionError
-from ..errors import EXPECTED_ERRORS
+from ..errors import EXPECTED_ERRORS, QuestionError
 from ..ingest.documents import SUPPORTED_SUFFIXES, inside
 from ..pipeline import Tanya
 from ..records import Answer

@@ -27,14 +27,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import AccessRefused, UserError
+
 READER, EDITOR = "reader", "editor"
 ROLES = (READER, EDITOR)
 _NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 KEY_PREFIX = "tanya-"
-
-
-class UserError(ValueError):
-    """A user command that cannot be done (unknown user, bad name or role, short password)."""
 
 
 @dataclass(frozen=True)
@@ -165,10 +163,6 @@ def _digest(key: str) -> str:
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
-
-class AccessRefused(RuntimeError):
-    """The server would be open to a network without any user configured."""
 
 
 @dataclass

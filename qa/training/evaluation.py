@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..errors import InputError
 from ..pipeline import Tanya
 from ..records import Hit
 
@@ -33,7 +34,7 @@ def load_questions(path: Path) -> list[dict[str, Any]]:
                 record = json.loads(line)
                 record["question"], record.setdefault("answers", [])
             except (ValueError, KeyError, TypeError):
-                raise ValueError(f"{path}:{number}: not a question line (need JSON with 'question')") from None
+                raise InputError(f"{path}:{number}: not a question line (need JSON with 'question')") from None
             questions.append(record)
     return questions
 

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..ask.reader import MAX_TOKENS, READER_DIR, STRIDE, Encoding, best_span, pad_batch
+from ..errors import ConfigError
 from .evaluation import exact_match, normalise_answer, token_f1
 
 Log = Callable[[str], None]
@@ -341,7 +342,7 @@ def train_reader(
     # the upper layers and the head are trained (new_reader_model leaves only them trainable)
     model = load_reader_model(init).train() if init else new_reader_model(split)
     if init and model.split != split:
-        raise ValueError(f"--init {init} trains {12 - model.split} layers, not {12 - split}")
+        raise ConfigError(f"--init {init} trains {12 - model.split} layers, not {12 - split}")
     items = featurise(encoding, train)
     log(
         f"{len(train)} examples ({sum(e.answer is None for e in train)} negatives) → {len(items)} windows; "
