@@ -17,13 +17,13 @@ from typing import Any
 import numpy as np
 
 from .ask.answer import ReaderPolicy, extract_answer
+from .ask.citation_check import declarative, support_features, support_probability, support_table
 from .ask.conversation import parse_messages, understand
 from .ask.generation import STOP, checked_answer, prompt, proposed_answer, span_prompt
 from .ask.llm import chat_model, passages_for, stream
 from .ask.question import Question, analyse
 from .ask.reader import Reader, get_reader
 from .ask.retrieval import Retriever
-from .ask.support import declarative, support_features, support_probability, support_table
 from .errors import LLMUnavailable, QuestionError
 from .index.base import IndexBackend, Snapshot
 from .index.collection import CollectionMixin
@@ -215,8 +215,7 @@ class Tanya(CollectionMixin):
         """Cosine similarity of each sentence (embedded as a query) with each hit's stored passage vector."""
         if not sentences or not hits:
             return np.zeros((len(sentences), len(hits)), np.float32)
-        retriever = self.retriever()
-        passages = retriever.snapshot.vectors.vectors([h.row for h in hits])
+        passages = self.retriever().passage_vectors(hits)
         return self.embedder.embed_queries(sentences) @ passages.T
 
     def has_index(self) -> bool:

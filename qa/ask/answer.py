@@ -146,7 +146,7 @@ _GENERIC = _PERSON_TITLES | _ORG_WORDS | _PLACE_WORDS | STOPWORDS
 
 
 @dataclass
-class Candidate:
+class SpanCandidate:
     """A possible answer span inside a sentence, with the features that score it."""
 
     sentence: _Sentence
@@ -261,7 +261,7 @@ def _raw_candidates(q: Question, sentence: str, words: list[tuple[int, int, str]
     return out
 
 
-def _candidates(q: Question, sent: _Sentence) -> list[Candidate]:
+def _candidates(q: Question, sent: _Sentence) -> list[SpanCandidate]:
     """All candidate spans of one sentence, trimmed of words the question already says, with features."""
     sentence = sent.text
     words = _words(sentence)
@@ -333,7 +333,7 @@ def _candidates(q: Question, sent: _Sentence) -> list[Candidate]:
         f["comma_after"] = float(sentence[end : end + 1] == ",")
         f["comma_before"] = float(sentence[max(0, start - 2) : start].strip() == ",")
         f["quoted"] = float(sentence[max(0, start - 1) : start] in '"“')
-        out.append(Candidate(sent, start, end, kind, f))
+        out.append(SpanCandidate(sent, start, end, kind, f))
     return out
 
 
@@ -343,12 +343,12 @@ def answer_model() -> LinearModel:
     return LinearModel.load(DATA / "answer_model.json")
 
 
-def candidates(q: Question, hits: list[Hit], passages: int = 3) -> list[Candidate]:
-    """Candidate answers from the best sentences of the first `passages` hits (what training sees)."""
+def candidates(q: Question, hits: list[Hit], passages: int = 3) -> list[SpanCandidate]:
+    """SpanCandidate answers from the best sentences of the first `passages` hits (what training sees)."""
     return _from_sentences(q, _sentences(q, hits, passages))
 
 
-def _from_sentences(q: Question, sentences: list[_Sentence], best: int = 6) -> list[Candidate]:
+def _from_sentences(q: Question, sentences: list[_Sentence], best: int = 6) -> list[SpanCandidate]:
     return [c for sent in sentences[:best] for c in _candidates(q, sent)]
 
 
@@ -519,7 +519,7 @@ def extract_answer(
         cands += [c for sent in wider for c in _candidates(q, sent) if c.kind in wanted]
     if wanted and any(c.kind in wanted for c in cands):
         cands = [c for c in cands if c.kind in wanted]
-    best: Candidate | None = None
+    best: SpanCandidate | None = None
     for cand in cands:
         cand.score = model.score(cand.features)
         if best is None or cand.score > best.score:

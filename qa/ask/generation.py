@@ -15,8 +15,8 @@ from typing import Any
 from ..records import Answer, Citation, Hit
 from ..text import sentence_spans
 from .answer import abstain_message, gives_kind
+from .citation_check import adds_information, best_sentence, check_statements, citation_quality, split_statements
 from .question import Question, as_question
-from .support import adds_information, best_sentence, check_statements, citation_quality, split_statements
 
 _LABELS = {
     "en": ("Passages", "Question", "Answer"),

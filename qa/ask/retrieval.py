@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
+
 from ..errors import ConfigError
 from ..index.base import Snapshot
 from ..index.embedding import Embedder
@@ -31,7 +33,7 @@ def rerank_model() -> LinearModel | None:
 
 
 @dataclass
-class Candidate:
+class PassageCandidate:
     """A passage found by either search, before the final ordering."""
 
     row: int
@@ -51,6 +53,14 @@ class Retriever:
         self.settings = settings
         self.reranker = reranker if reranker is not None else rerank_model()
 
+    def use_reranker(self, reranker: LinearModel | None) -> None:
+        """Rerank with this model from now on (None: plain fusion), e.g. one just trained."""
+        self.reranker = reranker
+
+    def passage_vectors(self, hits: list[Hit]) -> np.ndarray:
+        """The stored vectors of the hits' passages (unit length), in the hits' order."""
+        return self.snapshot.vectors.vectors([h.row for h in hits])
+
     def search(self, question: Question | str, k: int | None = None, mode: str | None = None) -> list[Hit]:
         """The `k` best passages for `question`, best first, each with its dense and keyword scores."""
         question = as_question(question)
@@ -66,7 +76,7 @@ class Retriever:
             for i, c in enumerate(cands[:k])
         ]
 
-    def candidates(self, question: Question | str, mode: str = "hybrid") -> list[Candidate]:
+    def candidates(self, question: Question | str, mode: str = "hybrid") -> list[PassageCandidate]:
         """Passages from the searches `mode` uses, ordered by fused rank, with reranking features."""
         question = as_question(question)
         if mode not in MODES:
@@ -124,7 +134,7 @@ class Retriever:
                 if q is not None
                 else {}
             )
-            out.append(Candidate(row, chunks[row], fused[row], dense[row], keyword.get(row, 0.0), features))
+            out.append(PassageCandidate(row, chunks[row], fused[row], dense[row], keyword.get(row, 0.0), features))
         return out
 
 

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from ..ask.answer import candidates
+from ..ask.citation_check import SUPPORT_MODEL, declarative, support_features, support_model, support_probability
 from ..ask.question import analyse
-from ..ask.support import SUPPORT_MODEL, declarative, support_features, support_model, support_probability
 from ..linear import DATA, Group, LinearModel, fit, fit_binary
 from ..pipeline import Tanya
 from ..records import Hit
@@ -60,7 +60,7 @@ def train_reranker(tanya: Tanya, questions: list[dict[str, Any]], source: str, p
     """Fit and save the passage reranker only."""
     reranker = fit(collect_passages(tanya, questions, progress))
     reranker.save(DATA / "rerank_model.json", trained_on=source, questions=len(questions))
-    tanya.retriever().reranker = reranker
+    tanya.retriever().use_reranker(reranker)
     return reranker
 
 

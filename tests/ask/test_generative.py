@@ -22,9 +22,9 @@ import pytest
 from conftest import ROOT, SEEDS, ask_in_page, free_port, serve_app, settings_for, write
 
 from qa import Tanya
+from qa.ask.citation_check import check_statements, split_statements, support_model, support_table
 from qa.ask.conversation import Turn, rewrite
 from qa.ask.generation import checked_answer, shown_passage
-from qa.ask.support import check_statements, split_statements, support_model, support_table
 from qa.records import Answer, Statement
 
 pytest.importorskip("llama_cpp", reason="the llm extra (make setup installs it)")
