@@ -359,6 +359,10 @@ def train_reader(
     work = Path(work) if work else Path.home() / ".cache" / "tanya" / "reader-runs" / run
     work.mkdir(parents=True, exist_ok=True)
     state = _resume(work / "checkpoint.pt", run, model, optimiser, schedule, log)
+
+    def save(place: dict[str, Any]) -> None:
+        _checkpoint(work / "checkpoint.pt", run, model, optimiser, schedule, place)
+
     history: list[dict[str, Any]] = state.get("history", [])
     step, first_epoch, done_in_epoch = state.get("step", 0), state.get("epoch", 1), state.get("done", 0)
     if first_epoch > epochs:
@@ -394,27 +398,13 @@ def train_reader(
             if step % 100 == 0:
                 log(f"epoch {epoch} step {step}/{steps} loss {total / seen:.3f} ({time.perf_counter() - clock:.0f} s)")
             if step % checkpoint_every == 0:
-                _checkpoint(
-                    work / "checkpoint.pt",
-                    run,
-                    model,
-                    optimiser,
-                    schedule,
-                    {"step": step, "epoch": epoch, "done": n + 1, "total": total, "seen": seen, "history": history},
-                )
+                save({"step": step, "epoch": epoch, "done": n + 1, "total": total, "seen": seen, "history": history})
         done_in_epoch, state = 0, {}
         figures = {name: dev_figures(model, encoding, exs) for name, exs in dev.items()}
         history.append({"epoch": epoch, "loss": round(total / max(1, seen), 4), **figures})
         log(f"epoch {epoch} done ({time.perf_counter() - clock:.0f} s): {json.dumps(figures)}")
         save_reader_model(model, work / f"epoch-{epoch}", epochs=epoch, history=history)
-        _checkpoint(
-            work / "checkpoint.pt",
-            run,
-            model,
-            optimiser,
-            schedule,
-            {"step": step, "epoch": epoch + 1, "done": 0, "total": 0.0, "seen": 0, "history": history},
-        )
+        save({"step": step, "epoch": epoch + 1, "done": 0, "total": 0.0, "seen": 0, "history": history})
     save_reader_model(
         model,
         out,

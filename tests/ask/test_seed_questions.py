@@ -54,6 +54,18 @@ NO_ANSWER = [
     "Siapa pemenang Piala Dunia 2018?",
     "Who won the 2018 World Cup?",
     "Berapa harga saham Apple hari ini?",
+    # about the article's people and companies, asking what it does not say (issue: "not in the
+    # articles" when it is not), written before the reader answered them; checked against the text
+    "Siapa penemu bola lampu pijar?",
+    "Siapa istri Presiden Joko Widodo?",
+    "Who succeeded Rudiantara as minister?",
+    "Siapa presiden pertama Amerika Serikat?",
+    "When was Lazada founded?",
+    "Berapa nilai investasi Alibaba di Lazada?",
+    "How old is Jack Ma?",
+    "Kapan Jack Ma lahir?",
+    "In which city is Alibaba headquartered?",
+    "Siapa nama juru bicara Alibaba Group yang memberi pernyataan itu?",
 ]
 
 
