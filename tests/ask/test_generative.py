@@ -27,6 +27,8 @@ from qa.ask.conversation import Turn, rewrite
 from qa.ask.generation import checked_answer, shown_passage
 from qa.records import Answer, Statement
 
+pytestmark = pytest.mark.slow  # starts a language model
+
 pytest.importorskip("llama_cpp", reason="the llm extra (make setup installs it)")
 GEMMA = "gguf:gemma3-270m"
 

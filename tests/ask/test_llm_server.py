@@ -20,6 +20,8 @@ from test_generative import _assert_citations_checked
 from qa import Tanya
 from qa.records import Answer
 
+pytestmark = pytest.mark.slow  # starts a language-model server
+
 pytest.importorskip("llama_cpp.server")
 KEY = "llm-test-key"
 

@@ -20,6 +20,8 @@ from conftest import ROOT, SEEDS, free_port, serve_app, settings_for, write
 
 from qa import Tanya
 
+pytestmark = pytest.mark.slow  # starts a Milvus server
+
 pytest.importorskip("pymilvus")
 MILVUS_LITE = Path(sys.executable).parent / "milvus-lite"
 QUESTIONS = [
