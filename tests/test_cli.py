@@ -65,13 +65,13 @@ def test_stdin_takes_conversations_as_json_lines_and_survives_bad_ones(index_dir
             {"role": "user", "content": "In which field?"},
         ]}),
         '{"messages": [{"role": "user", "content": "Who offered',  # cut off: not JSON
-        json.dumps({"question": "Apa nama Tmall sebelumnya?"}),
+        json.dumps({"question": "Apa nama sebelumnya dari Tmall?"}),
         json.dumps({"messages": [{"role": "assistant", "content": "hello"}]}),  # no user question
         "Siapa yang menawari Jack Ma menjadi penasehat?",
         json.dumps({"messages": [  # a new question after a follow-up is not rewritten
             {"role": "user", "content": "Who offered Jack Ma the advisor role?"},
             {"role": "assistant", "content": "Presiden Joko Widodo [1]"},
-            {"role": "user", "content": "Apa nama Tmall sebelumnya?"},
+            {"role": "user", "content": "Apa nama sebelumnya dari Tmall?"},
         ]}),
     ]
     done = qa("ask", "--index-dir", index_dir, stdin="\n".join(lines_in) + "\n")
@@ -80,10 +80,10 @@ def test_stdin_takes_conversations_as_json_lines_and_survives_bad_ones(index_dir
     assert out[0]["question"] == "In which field?" and "Jack Ma" in out[0]["understood_as"]
     assert "e-commerce" in out[0]["answer"]
     assert "not valid JSON" in out[1]["error"]
-    assert out[2]["answer"] == "Taobao Mall" and out[2]["understood_as"] == "Apa nama Tmall sebelumnya?"
+    assert out[2]["answer"] == "Taobao Mall" and out[2]["understood_as"] == "Apa nama sebelumnya dari Tmall?"
     assert "last message must be the user's question" in out[3]["error"]
     assert "Joko Widodo" in out[4]["answer"]
-    assert out[5]["understood_as"] == "Apa nama Tmall sebelumnya?" and out[5]["answer"] == "Taobao Mall"
+    assert out[5]["understood_as"] == "Apa nama sebelumnya dari Tmall?" and out[5]["answer"] == "Taobao Mall"
 
 
 def test_eval_reports_the_figures(index_dir: str, tmp_path: Path) -> None:

@@ -393,8 +393,8 @@ CONFIDENCE_FILE = DATA / "confidence.json"
 class Confidence:
     """The probability that the reader's answer is right, from what its reading shows: a logistic model
     over a few features (its margin over "no answer", how far ahead of the other passages it is, the
-    passage's retrieval rank and similarity, whether the span is the kind of thing asked for, the
-    languages of question and passage). Fitted and calibrated on dev by `benchmarks/calibrate.py`
+    passage's retrieval rank, the best sentence's support, whether the span is the kind of thing asked
+    for, the languages of question and passage). Fitted and calibrated on dev by `benchmarks/calibrate.py`
     (qa/data/confidence.json, with the threshold chosen there)."""
 
     def __init__(self, model: LinearModel) -> None:
@@ -424,7 +424,6 @@ def reading_features(q: Question, best: Reading, readings: list[Reading], suppor
         "gap": max(0.0, min(15.0, best.margin - max(others))) if others else 0.0,
         "read_one": float(len(readings) == 1),
         "rank": float(min(best.hit.rank - 1, 4)),
-        "dense": float(best.hit.dense or 0.0),
         "support": float(support),
         "typed": float(typed),
         "typed_match": float(typed and gives_kind(q, span)),

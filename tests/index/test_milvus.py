@@ -25,7 +25,7 @@ pytestmark = pytest.mark.slow  # starts a Milvus server
 pytest.importorskip("pymilvus")
 MILVUS_LITE = Path(sys.executable).parent / "milvus-lite"
 QUESTIONS = [
-    "Who offered Jack Ma the advisor role?", "Siapa yang menawari Jack Ma menjadi penasehat?", "Apa nama Tmall sebelumnya?",
+    "Who offered Jack Ma the advisor role?", "Siapa yang menawari Jack Ma menjadi penasehat?", "Apa nama sebelumnya dari Tmall?",
     "Berapa kementerian dalam steering committee?", "Kapan Alibaba menguasai saham Lazada?", "What is the boiling point of mercury?",
 ]
 BUS = "Bus Listrik Bandung\nWali Kota Bandung Ridwan Kamil meresmikan 25 bus listrik baru pada Senin (3/10/2016).\n"

@@ -79,7 +79,7 @@ def test_no_answer_is_said_and_cites_nothing(client) -> None:
 
 @pytest.mark.skipif(CURL is None, reason="curl is not installed")
 def test_curl_streams_server_sent_events(base_url: str) -> None:
-    body = json.dumps({"model": "tanya", "stream": True, "messages": [{"role": "user", "content": "Apa nama Tmall sebelumnya?"}]})
+    body = json.dumps({"model": "tanya", "stream": True, "messages": [{"role": "user", "content": "Apa nama sebelumnya dari Tmall?"}]})
     done = subprocess.run([CURL, "-sN", base_url + "v1/chat/completions", "-H", "Content-Type: application/json", "-d", body],
                           capture_output=True, text=True, timeout=120)
     events = [line[6:] for line in done.stdout.splitlines() if line.startswith("data: ")]
@@ -103,7 +103,7 @@ def test_ask_returns_what_the_cli_prints(base_url: str, server_root: Path) -> No
     assert set(api) >= {"question", "understood_as", "answer", "reply", "abstained", "citations", "passages"}
     assert api["answer"].startswith("10") and api["citations"][0]["paragraph"] == 3
     conversation = httpx.post(base_url + "v1/ask", json={"messages": [
-        {"role": "user", "content": "Apa nama Tmall sebelumnya?"}, {"role": "assistant", "content": "Taobao Mall [1]"},
+        {"role": "user", "content": "Apa nama sebelumnya dari Tmall?"}, {"role": "assistant", "content": "Taobao Mall [1]"},
         {"role": "user", "content": "Siapa pemiliknya?"}]}, timeout=60).json()
     assert "Alibaba" in conversation["answer"] and "Tmall" in conversation["understood_as"]
 
@@ -129,5 +129,5 @@ def test_bad_requests_get_json_errors_and_the_server_keeps_serving(base_url: str
     response = httpx.post(base_url + "v1/chat/completions", content=raw, headers={"Content-Type": "application/json"}, timeout=60)
     assert response.status_code == status, response.text
     assert response.json()["error"]["code"] == code and response.json()["error"]["message"]
-    again = httpx.post(base_url + "v1/ask", json={"question": "Apa nama Tmall sebelumnya?"}, timeout=60)
+    again = httpx.post(base_url + "v1/ask", json={"question": "Apa nama sebelumnya dari Tmall?"}, timeout=60)
     assert again.status_code == 200 and again.json()["answer"] == "Taobao Mall"

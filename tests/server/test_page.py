@@ -94,10 +94,10 @@ def test_follow_up_question_is_understood_in_context(app_url: str, browser) -> N
     last = page.locator("#chat").inner_text().split("In which field?")[-1]
     assert "e-commerce" in last
     # a question that names its own subject is not polluted by the turns before it
-    ask_in_page(page, "Apa nama Tmall sebelumnya?")
-    page.wait_for_function("document.querySelector('#chat').innerText.split('Apa nama Tmall sebelumnya?').length > 1 && "
-                           "document.querySelector('#chat').innerText.split('Apa nama Tmall sebelumnya?')[1].includes('[1]')", timeout=30_000)
-    assert "Taobao Mall" in page.locator("#chat").inner_text().split("Apa nama Tmall sebelumnya?")[-1]
+    ask_in_page(page, "Apa nama sebelumnya dari Tmall?")
+    page.wait_for_function("document.querySelector('#chat').innerText.split('Apa nama sebelumnya dari Tmall?').length > 1 && "
+                           "document.querySelector('#chat').innerText.split('Apa nama sebelumnya dari Tmall?')[1].includes('[1]')", timeout=30_000)
+    assert "Taobao Mall" in page.locator("#chat").inner_text().split("Apa nama sebelumnya dari Tmall?")[-1]
     assert page.locator("#rewritten").count() == 0
     page.close()
 
@@ -200,7 +200,7 @@ def test_chats_are_kept_reopened_deleted_and_exported(app_url: str, browser) -> 
     assert "Jack Ma" in page.locator("#rewritten").inner_text()
     page.locator("#new-chat").click()
     page.wait_for_function("!document.querySelector('#chat').innerText.includes('Jack Ma')", timeout=10_000)
-    assert "Taobao Mall" in _answered(page, "Apa nama Tmall sebelumnya?")
+    assert "Taobao Mall" in _answered(page, "Apa nama sebelumnya dari Tmall?")
     _pick_chat(page, "Who offered Jack Ma the advisor role?")
     page.locator("#chat").get_by_text("In which field?").wait_for(timeout=10_000)
     assert "Tmall" not in page.locator("#chat").inner_text()
@@ -211,9 +211,9 @@ def test_chats_are_kept_reopened_deleted_and_exported(app_url: str, browser) -> 
     assert "Presiden Joko Widodo [1]" in markdown
     assert "[1] " in markdown and "000_3a3f117793ab0552.txt, ¶1" in markdown and "ditawari Presiden Joko Widodo" in markdown
     page.locator("#delete-chat").click()  # the Jack Ma chat goes; the Tmall one is opened
-    page.locator("#chat").get_by_text("Apa nama Tmall sebelumnya?").wait_for(timeout=10_000)
+    page.locator("#chat").get_by_text("Apa nama sebelumnya dari Tmall?").wait_for(timeout=10_000)
     page.reload()
-    page.locator("#chat").get_by_text("Apa nama Tmall sebelumnya?").wait_for(timeout=30_000)
+    page.locator("#chat").get_by_text("Apa nama sebelumnya dari Tmall?").wait_for(timeout=30_000)
     page.locator("#past-chats input").click()
     assert page.get_by_role("option", name="Who offered Jack Ma").count() == 0
     context.close()

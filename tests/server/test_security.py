@@ -129,11 +129,11 @@ def _api_ask(team: dict, question: str, key: str | None) -> httpx.Response:
 
 def test_the_api_wants_a_valid_key(team: dict) -> None:
     for key in (None, "tanya-wrong", team["keys"]["bob"] + "x", PASSWORDS["alice"]):
-        response = _api_ask(team, "Apa nama Tmall sebelumnya?", key)
+        response = _api_ask(team, "Apa nama sebelumnya dari Tmall?", key)
         assert response.status_code == 401 and response.json()["error"]["code"] == "invalid_api_key"
     assert httpx.get(team["url"] + "v1/models", timeout=30).status_code == 401
     for name in ("alice", "bob"):
-        assert _api_ask(team, "Apa nama Tmall sebelumnya?", team["keys"][name]).json()["answer"] == "Taobao Mall"
+        assert _api_ask(team, "Apa nama sebelumnya dari Tmall?", team["keys"][name]).json()["answer"] == "Taobao Mall"
 
 
 def test_the_page_wants_a_login(team: dict) -> None:
@@ -199,7 +199,7 @@ def test_anonymous_visitors_on_a_network_only_read(tmp_path: Path) -> None:
         visitor = Client(url, verbose=False)
         assert "Refused" in visitor.predict(api_name="/rebuild")[0]
         assert _served(tmp_path) == served
-        response = httpx.post(url + "v1/ask", json={"question": "Apa nama Tmall sebelumnya?"}, timeout=60)
+        response = httpx.post(url + "v1/ask", json={"question": "Apa nama sebelumnya dari Tmall?"}, timeout=60)
         assert response.json()["answer"] == "Taobao Mall"
 
 
