@@ -183,6 +183,7 @@ def _team(tmp: Path) -> None:
         _qa("user", "add", name, "--role", role, "--users-file", users, stdin=PASSWORDS[name] + "\n")
 
 
+@pytest.mark.slow  # a server of its own
 def test_wrong_logins_are_throttled_per_user_then_per_address(tmp_path: Path) -> None:
     _team(tmp_path)
     with serve_app(tmp_path, SEEDS) as url:
@@ -202,6 +203,7 @@ def _throttled(url: str) -> None:
     assert httpx.post(url + "login", data={"username": "alice", "password": PASSWORDS["alice"]}, timeout=30).status_code == 429
 
 
+@pytest.mark.slow  # a server of its own
 def test_a_removed_or_demoted_users_session_ends(tmp_path: Path) -> None:
     _team(tmp_path)
     users = str(tmp_path / "users.json")
@@ -245,6 +247,7 @@ def test_one_malformed_request_writes_a_bounded_log(probed: dict) -> None:
     assert len(written) <= 2 * 202 and all(len(line) <= 2_100 for line in written), len(written)
 
 
+@pytest.mark.slow  # a server of its own
 def test_an_upload_keeps_what_it_did_not_read(tmp_path: Path) -> None:
     """A server started from another folder than the one its index was built from (its seeds folder is
     not there) adds an upload to the collection and removes nothing."""

@@ -191,6 +191,7 @@ def test_no_open_server_on_a_network_address(tmp_path: Path) -> None:
     assert done.returncode == 2 and "refusing to serve on 0.0.0.0 with no users" in done.stderr
 
 
+@pytest.mark.slow  # a server of its own
 def test_anonymous_visitors_on_a_network_only_read(tmp_path: Path) -> None:
     from gradio_client import Client
 
