@@ -16,6 +16,7 @@ without one gets (none when users exist; editor on loopback with no users; reade
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import hmac
 import json
@@ -52,8 +53,22 @@ class UserStore:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
+        self._cached: tuple[tuple[int, int, int], dict[str, dict]] | None = None
 
     def _load(self) -> dict[str, dict]:
+        """The users, read again only when the file changed (the gate asks on every request)."""
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return {}
+        key = (st.st_ino, st.st_mtime_ns, st.st_size)  # written by replacing: a change is a new file
+        if self._cached is not None and self._cached[0] == key:
+            return copy.deepcopy(self._cached[1])
+        users = self._read()
+        self._cached = (key, users)
+        return copy.deepcopy(users)
+
+    def _read(self) -> dict[str, dict]:
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
