@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from .errors import EXPECTED_ERRORS, InputError, QuestionError
-from .pipeline import Tanya
+from .library import Library
+from .pipeline import Asker, Tanya
 from .records import Answer
-from .settings import Settings
+from .settings import DEFAULT_COLLECTION, Settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,7 +25,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         settings = Settings.from_env(index_dir=getattr(args, "index_dir", None), top_k=getattr(args, "k", None))
-        return int(args.func(args, Tanya(settings)) or 0)
+        library = Library(settings)
+        if getattr(args, "library", False):
+            return int(args.func(args, library) or 0)
+        names = str(getattr(args, "collection", None) or DEFAULT_COLLECTION).split(",")
+        if args.command == "index":
+            member: Asker = library.create(names[0])
+        elif args.command == "ask":
+            member = library.asker(names)
+        else:
+            member = library.get(names[0])
+        return int(args.func(args, member) or 0)
     except EXPECTED_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -36,25 +47,37 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m qa", description="Tanya: cited answers from news articles.")
     sub = parser.add_subparsers(dest="command")
 
-    def command(name: str, func: Any, help: str) -> argparse.ArgumentParser:
+    def command(name: str, func: Any, help: str, collection: str = "", library: bool = False) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=help)
         p.add_argument("--index-dir", type=Path, help="index directory (default: $QA_INDEX_DIR or index/)")
-        p.set_defaults(func=func)
+        if collection:
+            p.add_argument("--collection", metavar="NAME", default=DEFAULT_COLLECTION, help=collection)
+        p.set_defaults(func=func, library=library)
         return p
 
-    p = command("index", _index, "build or update the index from article files")
+    p = command(
+        "index",
+        _index,
+        "build or update the index from article files",
+        "the collection to index into (made if new; its folders are remembered for later updates; default: default)",
+    )
     p.add_argument("paths", nargs="*", type=Path, help="files or folders (default: $QA_SEEDS_DIR or seeds/)")
     p.add_argument("--rebuild", action="store_true", help="re-embed everything instead of reusing vectors")
     p.add_argument("--keep-missing", action="store_true", help="keep indexed articles whose files are gone")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    p = command("list", _list, "list the indexed articles")
+    p = command("list", _list, "list the indexed articles", "the collection (default: default)")
     p.add_argument("--json", action="store_true", help="print the manifest's file records as JSON")
 
-    p = command("remove", _remove, "take articles out of the index by doc_id")
+    p = command("remove", _remove, "take articles out of the index by doc_id", "the collection (default: default)")
     p.add_argument("doc_ids", nargs="+")
 
-    p = command("ask", _ask, "answer a question (or one per line from standard input) with citations")
+    p = command(
+        "ask",
+        _ask,
+        "answer a question (or one per line from standard input) with citations",
+        "the collection to ask; several as a,b (their passages are searched together; default: default)",
+    )
     p.add_argument(
         "question",
         nargs="?",
@@ -71,7 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--stream", action="store_true", help="print a written answer as it is generated")
 
-    p = command("eval", _eval, "measure retrieval and answers on a JSONL file of questions")
+    p = command("eval", _eval, "measure retrieval and answers on a JSONL file of questions", "the collection (default: default)")
     p.add_argument("questions", type=Path)
     p.add_argument("--retriever", choices=("hybrid", "dense", "bm25"))
     p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
@@ -121,12 +144,28 @@ def _parser() -> argparse.ArgumentParser:
     u = users.add_parser("add", help="add a user or change one's role and password (from a prompt, or a line of stdin)")
     u.add_argument("name")
     u.add_argument("--role", choices=("reader", "editor"), default="reader")
+    u.add_argument("--group", action="append", metavar="G", help="a group the user is in (repeat for several)")
     users.add_parser("remove", help="remove a user and its API keys").add_argument("name")
     users.add_parser("list", help="list users, roles and how many API keys each has")
     users.add_parser("key", help="make a new API key for a user (printed once)").add_argument("name")
     users.add_parser("revoke", help="revoke all of a user's API keys").add_argument("name")
     for u in users.choices.values():
         u.add_argument("--users-file", type=Path, help="default: $QA_USERS_FILE or users.json")
+
+    p = command("collection", _collection, "list the collections, or remove one", library=True)
+    actions = p.add_subparsers(dest="action", required=True)
+    actions.add_parser("list", help="each collection, its articles and passages, who may read and edit it")
+    actions.add_parser("remove", help="delete a collection: its index, its uploads, its grants").add_argument("name")
+    for c in actions.choices.values():
+        c.add_argument("--index-dir", type=Path, help="index directory (default: $QA_INDEX_DIR or index/)")
+        c.add_argument("--users-file", type=Path, help="default: $QA_USERS_FILE or users.json")
+    actions.choices["remove"].add_argument("--yes", action="store_true", help="do not ask to confirm")
+    for name, verb in (("grant", "let"), ("revoke", "stop")):
+        p = command(name, _grant, f"{verb} a user or @group read (or edit) a collection", library=True)
+        p.add_argument("who", help="a user name, or @group")
+        p.add_argument("right", choices=("read", "edit") if name == "grant" else ("read", "edit", "all"))
+        p.add_argument("collection")
+        p.add_argument("--users-file", type=Path, help="default: $QA_USERS_FILE or users.json")
 
     p = command(
         "serve-llm",
@@ -153,7 +192,13 @@ def _parser() -> argparse.ArgumentParser:
 
 def _index(args: argparse.Namespace, tanya: Tanya) -> int:
     bar = None if args.quiet or not sys.stderr.isatty() else _ProgressBar()
-    report = tanya.index(args.paths or None, rebuild=args.rebuild, progress=bar, keep_missing=args.keep_missing)
+    report = tanya.index(
+        args.paths or None,
+        rebuild=args.rebuild,
+        progress=bar,
+        keep_missing=args.keep_missing,
+        remember=tanya.name != DEFAULT_COLLECTION,
+    )
     if bar:
         bar.close()
     for skipped in report.skipped:
@@ -205,7 +250,7 @@ def _remove(args: argparse.Namespace, tanya: Tanya) -> int:
     return 0
 
 
-def _ask(args: argparse.Namespace, tanya: Tanya) -> int:
+def _ask(args: argparse.Namespace, tanya: Asker) -> int:
     if args.question is None:
         for line in sys.stdin:
             if line.strip():
@@ -229,7 +274,7 @@ def _ask(args: argparse.Namespace, tanya: Tanya) -> int:
     return 0
 
 
-def _answer_line(tanya: Tanya, line: str, args: argparse.Namespace) -> dict[str, Any]:
+def _answer_line(tanya: Asker, line: str, args: argparse.Namespace) -> dict[str, Any]:
     """One line of `ask` on stdin: plain text is a question; a JSON object holds `messages` (a
     conversation, its last user message answered in its context) or `question`."""
     request: Any = line.strip()
@@ -355,18 +400,69 @@ def _user(args: argparse.Namespace, tanya: Tanya) -> int:
                 raise InputError("the passwords differ")
         else:
             password = sys.stdin.readline().rstrip("\n")
-        store.add(args.name, args.role, password)
-        print(f"{args.name}: {args.role} ({store.path})")
+        store.add(args.name, args.role, password, args.group)
+        member_of = ", ".join("@" + g for g in store.groups_of(args.name))
+        print(f"{args.name}: {args.role}{' in ' + member_of if member_of else ''} ({store.path})")
     elif args.action == "remove":
         store.remove(args.name)
         print(f"removed {args.name}")
     elif args.action == "list":
         for u in store.list():
-            print(f"{u['name']}\t{u['role']}\t{u['keys']} API keys\tadded {u['added']}")
+            in_groups = " ".join("@" + g for g in u["groups"]) or "-"
+            print(f"{u['name']}\t{u['role']}\t{in_groups}\t{u['keys']} API keys\tadded {u['added']}")
     elif args.action == "key":
         print(store.new_key(args.name))
     elif args.action == "revoke":
         print(f"revoked {store.revoke_keys(args.name)} API keys of {args.name}")
+    return 0
+
+
+def _collection(args: argparse.Namespace, library: Library) -> int:
+    from .server.users import UserStore
+
+    if args.action == "list":
+        grants = UserStore(args.users_file or library.settings.users_file).grants()
+        for name in library.names():
+            tanya = library.get(name)
+            if tanya.has_index():
+                m = tanya.manifest
+                size = f"{m['documents']} articles, {m['chunks']} passages"
+            else:
+                size = "not indexed yet"
+            rights = grants.get(name)
+            who = "; ".join(f"{r}: {', '.join(rights[r])}" for r in ("edit", "read") if rights and rights[r])
+            print(f"{name}\t{size}\t{who or _ungranted(name)}")
+        return 0
+    library.get(args.name)  # no such collection: said before asking
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise InputError(f"removing '{args.name}' deletes its index and uploads: confirm with --yes")
+        if input(f"delete the collection '{args.name}', its index and its uploads? [y/N] ").strip().lower() not in ("y", "yes"):
+            print("nothing removed")
+            return 1
+    library.remove(args.name)
+    UserStore(args.users_file or library.settings.users_file).forget_collection(args.name)
+    print(f"removed the collection '{args.name}'")
+    return 0
+
+
+def _ungranted(name: str) -> str:
+    if name == DEFAULT_COLLECTION:
+        return "nothing granted: every user reads it, editors edit it"
+    return "nothing granted: no one may read it (python -m qa grant USER read " + name + ")"
+
+
+def _grant(args: argparse.Namespace, library: Library) -> int:
+    from .server.users import UserStore
+
+    store = UserStore(args.users_file or library.settings.users_file)
+    if args.command == "grant":
+        library.get(args.collection)  # a grant on a collection that does not exist is a typo
+        store.grant(args.who, args.right, args.collection)
+        print(f"{args.who} may {args.right} '{args.collection}'")
+    else:
+        taken = store.revoke(args.who, None if args.right == "all" else args.right, args.collection)
+        print(f"took {taken} right{'s' if taken != 1 else ''} of {args.who} on '{args.collection}'")
     return 0
 
 

@@ -70,6 +70,10 @@ class ImportRefused(InputError):
     """An upload or folder import that is not allowed (outside the import root, too many or too large files)."""
 
 
+class CollectionMissing(InputError):
+    """No such collection (or one the caller may not read: the two are never told apart)."""
+
+
 class NothingToIndex(InputError):
     """No readable article among the files given; the served index is left as it was."""
 

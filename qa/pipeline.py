@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from typing import Any
@@ -23,67 +24,46 @@ from .ask.generation import STOP, checked_answer, prompt, proposed_answer, span_
 from .ask.llm import chat_model, passages_for, stream
 from .ask.question import Question, analyse
 from .ask.reader import Reader, get_reader
-from .ask.retrieval import Retriever
+from .ask.retrieval import Retriever, Searcher
 from .errors import LLMUnavailable, QuestionError
 from .index.base import IndexBackend, Snapshot
 from .index.collection import CollectionMixin
 from .index.embedding import Embedder, embedder_for
 from .index.factory import backend_for
 from .records import Answer, Hit, Statement
-from .settings import Settings
+from .settings import DEFAULT_COLLECTION, Settings
 from .text import stem
 
 
-class Tanya(CollectionMixin):
-    """Question answering over one index directory."""
+class Asker(ABC):
+    """Answers questions from what `searcher()` finds: one collection (Tanya) or several (JoinedAsker,
+    qa/library.py). `name` is the collection (or "a+b") its passages are marked with."""
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, name: str = DEFAULT_COLLECTION) -> None:
         self.settings = settings or Settings.from_env()
-        self._lock = threading.Lock()
-        self._snapshot: Snapshot | None = None
-        self._retriever: Retriever | None = None
-        self._backend: IndexBackend | None = None
+        self.name = name
 
-    @property
-    def backend(self) -> IndexBackend:
-        """Where the index is served from (`settings.store`: the embedded store, or Milvus)."""
-        if self._backend is None:
-            self._backend = backend_for(self.settings)
-        return self._backend
+    @abstractmethod
+    def searcher(self) -> Searcher:
+        """What questions are searched with."""
+
+    @abstractmethod
+    def has_index(self) -> bool:
+        """Whether there is something to search."""
+
+    @abstractmethod
+    def warm_up(self) -> None:
+        """Load the index and the models now rather than on the first question."""
 
     @property
     def embedder(self) -> Embedder:
         """The configured embedding model (loaded once per process)."""
         return embedder_for(self.settings)
 
-    def retriever(self) -> Retriever:
-        """A retriever over the served index, reloaded when a build has published a new version."""
-        with self._lock:
-            backend = self.backend
-            served = backend.served()
-            if self._snapshot is None or served != self._snapshot.path:
-                snapshot = backend.load(self.settings.model)
-                # the old snapshot is left to the garbage collector: a query may still be using it
-                self._snapshot = snapshot
-                self._retriever = Retriever(snapshot, self.embedder, self.settings)
-            assert self._retriever is not None
-            return self._retriever
-
     @property
     def reader(self) -> Reader | None:
         """The configured reader (`settings.reader`), loaded once per process; None = the linear span scorer."""
         return get_reader(self.settings.reader, self.settings.reader_threads, self.settings.reader_batch_ms)
-
-    def warm_up(self) -> None:
-        """Load the index, the models and the stemmer now rather than on the first question."""
-        self.retriever()
-        _ = self.reader  # loads it
-        stem("menawari")
-
-    @property
-    def manifest(self) -> dict:
-        """The manifest of the served index."""
-        return self.retriever().snapshot.manifest
 
     def ask(self, question: str, k: int | None = None, retriever: str | None = None, llm: str | None = None) -> Answer:
         """Answer one question from the served index, with citations, or abstain.
@@ -146,9 +126,11 @@ class Tanya(CollectionMixin):
         checked Answer, which always comes last."""
         q = analyse(check_question(question, self.settings.max_question_chars))
         s = self.settings
-        searcher, reader = self.retriever(), self.reader  # loaded on the first question, not timed as part of it
+        searcher, reader = self.searcher(), self.reader  # loaded on the first question, not timed as part of it
         clock = [time.perf_counter()]
         hits = searcher.search(q, k=k, mode=retriever)
+        for hit in hits:
+            hit.collection = hit.collection or self.name
         clock.append(time.perf_counter())
         readings = reader.read_top(q, hits, s.reader_passages, s.reader_sure_margin) if reader is not None else None
         read = time.perf_counter()
@@ -215,8 +197,55 @@ class Tanya(CollectionMixin):
         """Cosine similarity of each sentence (embedded as a query) with each hit's stored passage vector."""
         if not sentences or not hits:
             return np.zeros((len(sentences), len(hits)), np.float32)
-        passages = self.retriever().passage_vectors(hits)
+        passages = self.searcher().passage_vectors(hits)
         return self.embedder.embed_queries(sentences) @ passages.T
+
+
+class Tanya(Asker, CollectionMixin):
+    """Question answering over one collection: one index directory (or Milvus alias). Several
+    collections are kept and asked together through `qa.library.Library`."""
+
+    def __init__(self, settings: Settings | None = None, name: str = DEFAULT_COLLECTION) -> None:
+        super().__init__(settings, name)
+        self._lock = threading.Lock()
+        self._snapshot: Snapshot | None = None
+        self._retriever: Retriever | None = None
+        self._backend: IndexBackend | None = None
+
+    @property
+    def backend(self) -> IndexBackend:
+        """Where the index is served from (`settings.store`: the embedded store, or Milvus)."""
+        if self._backend is None:
+            self._backend = backend_for(self.settings)
+        return self._backend
+
+    def retriever(self) -> Retriever:
+        """A retriever over the served index, reloaded when a build has published a new version."""
+        with self._lock:
+            backend = self.backend
+            served = backend.served()
+            if self._snapshot is None or served != self._snapshot.path:
+                snapshot = backend.load(self.settings.model)
+                # the old snapshot is left to the garbage collector: a query may still be using it
+                self._snapshot = snapshot
+                self._retriever = Retriever(snapshot, self.embedder, self.settings)
+            assert self._retriever is not None
+            return self._retriever
+
+    def searcher(self) -> Searcher:
+        """What questions are searched with: this collection's retriever."""
+        return self.retriever()
+
+    def warm_up(self) -> None:
+        """Load the index, the models and the stemmer now rather than on the first question."""
+        self.retriever()
+        _ = self.reader  # loads it
+        stem("menawari")
+
+    @property
+    def manifest(self) -> dict:
+        """The manifest of the served index."""
+        return self.retriever().snapshot.manifest
 
     def has_index(self) -> bool:
         """Whether an index has been built in the configured directory."""

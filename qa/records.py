@@ -56,6 +56,7 @@ class Hit:
     keyword: float | None = None
     rank: int = 0
     row: int = -1  # the passage's row in the vector store (-1: unknown)
+    collection: str = ""  # the collection it was found in (qa/library.py)
 
 
 @dataclass
@@ -95,6 +96,7 @@ class Citation:
     score: float
     passage_start: int = 0  # where `text` starts in the document, so start - passage_start is inside it
     page: int | None = None  # for PDFs
+    collection: str = ""  # the collection the article is in (qa/library.py)
 
     @property
     def sentence(self) -> tuple[int, int]:
@@ -168,6 +170,7 @@ class Answer:
             "citations": [
                 {
                     "n": c.n,
+                    "collection": c.collection,
                     "doc_id": c.doc_id,
                     "source": c.source,
                     "title": c.title,
@@ -182,6 +185,7 @@ class Answer:
             ],
             "passages": [
                 {
+                    "collection": h.collection,
                     "doc_id": h.chunk.doc_id,
                     "source": h.chunk.source,
                     "paragraph": h.chunk.paragraph,

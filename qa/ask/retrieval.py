@@ -8,8 +8,9 @@ what the question names). The reranker is trained on FacQA train (`python -m qa 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
+from typing import Protocol
 
 import numpy as np
 
@@ -42,6 +43,14 @@ class PassageCandidate:
     dense: float
     keyword: float
     features: dict[str, float]
+
+
+class Searcher(Protocol):
+    """What a question is searched with: one collection's Retriever, or several joined (`Joined`)."""
+
+    def search(self, question: Question | str, k: int | None = None, mode: str | None = None) -> list[Hit]: ...
+
+    def passage_vectors(self, hits: list[Hit]) -> np.ndarray: ...
 
 
 class Retriever:
@@ -199,3 +208,27 @@ def _proximity(q: Question, sequence: list[str]) -> float:
                 have -= counts[c] == 0
             left += 1
     return len(wanted) / best
+
+
+class Joined:
+    """Several collections searched as one: each collection's best passages, merged by their scores (the
+    same reranker scores every collection's candidates, so they are comparable), each hit marked with
+    the collection it came from."""
+
+    def __init__(self, members: dict[str, Retriever]) -> None:
+        self.members = members
+
+    def search(self, question: Question | str, k: int | None = None, mode: str | None = None) -> list[Hit]:
+        question = as_question(question)
+        hits = []
+        for name, retriever in self.members.items():
+            for hit in retriever.search(question, k=k, mode=mode):
+                hit.collection = name
+                hits.append(hit)
+        k = k or next(iter(self.members.values())).settings.top_k
+        hits.sort(key=lambda h: h.score, reverse=True)
+        return [replace(h, rank=n) for n, h in enumerate(hits[:k], 1)]
+
+    def passage_vectors(self, hits: list[Hit]) -> np.ndarray:
+        rows = [self.members[h.collection].passage_vectors([h])[0] for h in hits]
+        return np.stack(rows) if rows else np.zeros((0, 0), np.float32)

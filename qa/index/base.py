@@ -140,6 +140,10 @@ class IndexBackend(ABC):
     def size_bytes(self) -> int:
         return 0
 
+    @abstractmethod
+    def drop(self) -> None:
+        """Delete every version this backend holds (a collection being removed)."""
+
 
 def fsync_file(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)

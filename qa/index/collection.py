@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..ingest.documents import inside
+from .base import write_atomic
 from .build import BuildReport, Progress, build_index, remove_documents
 from ..errors import NothingToIndex
 from ..ingest.uploads import check_request, import_folder_files, placed_uploads
@@ -36,11 +37,22 @@ class CollectionMixin:
         def retriever(self) -> Retriever: ...
 
     def collection(self) -> list[Path]:
-        """The folders that make up the collection: the seed articles and the uploaded ones."""
-        folders = [Path(self.settings.seeds_dir)]
+        """The folders that make up the collection: those it was indexed from with `remember` (else the
+        seed articles), and the uploaded ones."""
+        folders = self.folders() or [Path(self.settings.seeds_dir)]
         if Path(self.settings.upload_dir).is_dir():
             folders.append(Path(self.settings.upload_dir))
         return folders
+
+    def folders(self) -> list[Path]:
+        """The folders and files remembered by `index(paths, remember=True)`."""
+        try:
+            return [Path(p) for p in json.loads(self._folders_file().read_text(encoding="utf-8"))]
+        except (FileNotFoundError, ValueError, TypeError):
+            return []
+
+    def _folders_file(self) -> Path:
+        return Path(self.settings.index_dir) / "folders.json"
 
     def index(
         self,
@@ -48,18 +60,25 @@ class CollectionMixin:
         rebuild: bool = False,
         progress: Progress | None = None,
         keep_missing: bool = False,
+        remember: bool = False,
     ) -> BuildReport:
         """Build or update the index from article files (default: the collection folders, without the
-        articles removed from the collection with `remove(..., forget=True)`)."""
+        articles removed from the collection with `remove(..., forget=True)`). With `remember`, the
+        paths given become part of the collection: later updates read them again."""
         excluded = self.removed() if paths is None else ()
         folders = [Path(p) for p in (paths or self.collection())]
         # a shared store holds what other servers added from their own folders, and a folder that is not
         # here (a server started elsewhere than the seeds) was not read: an update keeps what it did not read
         keep_missing = keep_missing or self.backend.shared or not all(p.exists() for p in folders)
-        return build_index(
+        report = build_index(
             folders, self.settings, rebuild=rebuild, progress=progress, embedder=self.embedder, keep_missing=keep_missing,
             excluded=excluded,
         )
+        if remember and paths is not None:
+            known = [str(p) for p in self.folders()]
+            known += [str(p.resolve()) for p in folders if str(p.resolve()) not in known]
+            write_atomic(self._folders_file(), json.dumps(known, indent=1, ensure_ascii=False))
+        return report
 
     def remove(self, doc_ids: Iterable[str], forget: bool = False) -> BuildReport:
         """Take articles out of the index (nothing is re-embedded). Their files, if still in a collection

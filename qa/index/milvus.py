@@ -247,6 +247,11 @@ class MilvusBackend(IndexBackend):
         finally:
             table.close()
 
+    def drop(self) -> None:
+        if self.served() is not None:
+            self._call("drop the alias", self.client.drop_alias, self.name)
+        self._drop_versions(set())
+
     def _drop_versions(self, keep: set[str]) -> None:
         prefix = self.name + "__"
         for name in self._call("list collections", self.client.list_collections):

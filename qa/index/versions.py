@@ -156,6 +156,11 @@ class LocalBackend(IndexBackend):
             table.close()
             return None
 
+    def drop(self) -> None:
+        (self.index_dir / CURRENT).unlink(missing_ok=True)  # nothing is served from here any more
+        for version in self.index_dir.glob("v-*"):
+            shutil.rmtree(version, ignore_errors=True)
+
     def size_bytes(self) -> int:
         version = current_version(self.index_dir)
         return sum(f.stat().st_size for f in version.rglob("*") if f.is_file()) if version else 0

@@ -60,6 +60,7 @@ def citations_json(answer: Answer) -> list[dict[str, Any]]:
         out.append(
             {
                 "n": c.n,
+                "collection": c.collection,
                 "doc_id": c.doc_id,
                 "source": c.source,
                 "title": c.title,

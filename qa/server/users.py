@@ -25,6 +25,7 @@ import re
 import secrets
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,9 @@ from ..errors import AccessRefused, UserError
 
 READER, EDITOR = "reader", "editor"
 ROLES = (READER, EDITOR)
+READ, EDIT = "read", "edit"
+RIGHTS = (READ, EDIT)
+DEFAULT = "default"  # the collection every user reads while nothing is granted on it
 _NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 KEY_PREFIX = "tanya-"
 
@@ -56,46 +60,117 @@ class UserStore:
         self._cached: tuple[tuple[int, int, int], dict[str, dict]] | None = None
 
     def _load(self) -> dict[str, dict]:
-        """The users, read again only when the file changed (the gate asks on every request)."""
+        """The users (a copy)."""
+        return self._data()["users"]
+
+    def _data(self) -> dict[str, dict]:
+        """{"users": …, "grants": …}, read again only when the file changed (the gate asks on every request)."""
         try:
             st = self.path.stat()
         except FileNotFoundError:
-            return {}
+            return {"users": {}, "grants": {}}
         key = (st.st_ino, st.st_mtime_ns, st.st_size)  # written by replacing: a change is a new file
         if self._cached is not None and self._cached[0] == key:
             return copy.deepcopy(self._cached[1])
-        users = self._read()
-        self._cached = (key, users)
-        return copy.deepcopy(users)
+        data = self._read()
+        self._cached = (key, data)
+        return copy.deepcopy(data)
 
     def _read(self) -> dict[str, dict]:
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            return {}
+            return {"users": {}, "grants": {}}
         except (OSError, json.JSONDecodeError) as exc:
             raise UserError(f"cannot read the users file {self.path}: {exc}") from None
         users = data.get("users") if isinstance(data, dict) else None
         if not isinstance(users, dict):
             raise UserError(f"the users file {self.path} has no 'users' object")
-        return users
+        grants = data.get("grants", {})
+        if not isinstance(grants, dict):
+            raise UserError(f"the users file {self.path} has a 'grants' entry that is not an object")
+        return {"users": users, "grants": grants}
 
-    def _save(self, users: dict[str, dict]) -> None:
+    def _save(self, users: dict[str, dict], grants: dict[str, dict] | None = None) -> None:
+        """Write the users (and the grants: by default the ones on file), atomically, mode 0600."""
+        grants = self._data()["grants"] if grants is None else grants
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".users-", dir=self.path.parent)
         try:
             os.fchmod(fd, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump({"users": users}, f, indent=1, sort_keys=True)
+                json.dump({"users": users, "grants": grants}, f, indent=1, sort_keys=True)
             os.replace(tmp, self.path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
 
+    # -- collections: who may read and edit which (qa/library.py) ------------------------------------
+    def grants(self) -> dict[str, dict[str, list[str]]]:
+        """collection → {"read": [principals], "edit": [principals]}; a principal is a user or @group."""
+        out = {}
+        for collection, rights in self._data()["grants"].items():
+            if isinstance(rights, dict):
+                out[collection] = {r: [str(p) for p in rights.get(r, []) if isinstance(p, str)] for r in RIGHTS}
+        return out
+
+    def groups_of(self, name: str) -> list[str]:
+        record = self._load().get(name) or {}
+        groups = record.get("groups", [])
+        return [g for g in groups if isinstance(g, str)] if isinstance(groups, list) else []
+
+    def grant(self, principal: str, right: str, collection: str) -> None:
+        """Let a user or @group read (or edit, which includes reading) a collection."""
+        data = self._data()
+        self._check_principal(principal, data["users"])
+        if right not in RIGHTS:
+            raise UserError(f"the right is one of {', '.join(RIGHTS)}")
+        rights = data["grants"].setdefault(collection, {"read": [], "edit": []})
+        listed = rights.setdefault(right, [])
+        if principal not in listed:
+            listed.append(principal)
+        self._save(data["users"], data["grants"])
+
+    def revoke(self, principal: str, right: str | None, collection: str) -> int:
+        """Take a user's or group's right (None: both) on a collection away; returns how many were taken.
+        A collection left with no grants is closed again (`default`: open to every user, see Access.may)."""
+        data = self._data()
+        rights = data["grants"].get(collection, {})
+        taken = 0
+        for r in RIGHTS if right is None else (right,):
+            if principal in rights.get(r, []):
+                rights[r].remove(principal)
+                taken += 1
+        if rights and not any(rights.get(r) for r in RIGHTS):
+            # nothing granted any more: the entry goes, and with it the collection's "granted" state
+            del data["grants"][collection]
+        self._save(data["users"], data["grants"])
+        return taken
+
+    def forget_collection(self, collection: str) -> None:
+        """Drop every grant on a collection (it was removed)."""
+        data = self._data()
+        if data["grants"].pop(collection, None) is not None:
+            self._save(data["users"], data["grants"])
+
+    @staticmethod
+    def _check_principal(principal: str, users: dict[str, dict]) -> None:
+        if principal.startswith("@"):
+            if not _NAME.match(principal[1:]):
+                raise UserError("a group name is 1–64 letters, digits or . _ @ -")
+        elif principal not in users:
+            raise UserError(f"no user '{principal}' (python -m qa user add {principal})")
+
     def list(self) -> list[dict]:
         """Each user's name, role, number of API keys and when it was added (no secrets)."""
         return [
-            {"name": n, "role": u.get("role"), "keys": len(u.get("keys", [])), "added": u.get("added", "")}
+            {
+                "name": n,
+                "role": u.get("role"),
+                "keys": len(u.get("keys", [])),
+                "groups": u.get("groups", []),
+                "added": u.get("added", ""),
+            }
             for n, u in sorted(self._load().items())
         ]
 
@@ -107,12 +182,16 @@ class UserStore:
         record = self._load().get(name)
         return record["role"] if record else None
 
-    def add(self, name: str, role: str, password: str) -> None:
-        """Add a user, or change an existing one's role and password (its keys are kept)."""
+    def add(self, name: str, role: str, password: str, groups: Sequence[str] | None = None) -> None:
+        """Add a user, or change an existing one's role and password (its keys are kept; its groups
+        too unless `groups` is given)."""
         if not _NAME.match(name or ""):
             raise UserError("a user name is 1–64 letters, digits or . _ @ -")
         if role not in ROLES:
             raise UserError(f"role must be one of {', '.join(ROLES)}")
+        for group in groups or []:
+            if not _NAME.match(group):
+                raise UserError("a group name is 1–64 letters, digits or . _ @ -")
         if len(password or "") < 8:
             raise UserError("the password must have at least 8 characters")
         users = self._load()
@@ -121,6 +200,7 @@ class UserStore:
             "role": role,
             "password": _hasher().hash(password),
             "keys": old.get("keys", []),
+            "groups": sorted(set(old.get("groups", []) if groups is None else groups)),
             "added": old.get("added") or time.strftime("%Y-%m-%dT%H:%M:%S"),
         }
         self._save(users)
@@ -130,7 +210,12 @@ class UserStore:
         if name not in users:
             raise UserError(f"no user '{name}'")
         del users[name]
-        self._save(users)
+        grants = self._data()["grants"]
+        for rights in grants.values():  # a user made later under the same name inherits nothing
+            for listed in rights.values():
+                while name in listed:
+                    listed.remove(name)
+        self._save(users, grants)
 
     def new_key(self, name: str) -> str:
         """A new API key for the user (kept as a digest; the key itself is only returned here)."""
@@ -224,6 +309,36 @@ class Access:
         if self.env_user and name == self.env_user[0]:
             return EDITOR
         return self.store.role(name)
+
+    def may(self, name: str | None, right: str, collection: str) -> bool:
+        """Whether a logged-in user (or, for `name` None or "", a visitor) may `read` or `edit` a collection.
+
+        A collection nothing is granted on is closed, except `default`, which every user reads and users
+        with the editor role edit (so a server without grants works as before collections). Once
+        anything is granted on a collection, only what is granted counts: `edit` (which includes
+        reading) or `read`, to the user or to one of its @groups. A visitor on a server with no users
+        (one person's loopback server) may do everything; a visitor let in by --allow-anonymous reads
+        `default` while nothing is granted on it."""
+        if right not in RIGHTS:
+            raise ValueError(f"unknown right {right!r}")
+        if not name:
+            if self.anonymous == EDITOR:
+                return True
+            return self.anonymous == READER and right == READ and collection == DEFAULT and not self.store.grants().get(DEFAULT)
+        role = self.role_of(name)
+        if role is None:
+            return False
+        granted = self.store.grants().get(collection)
+        if not granted or not any(granted.values()):
+            return collection == DEFAULT and (right == READ or role == EDITOR)
+        me = {name, *(f"@{g}" for g in self.store.groups_of(name))}
+        if me & set(granted.get(EDIT, [])):
+            return True
+        return right == READ and bool(me & set(granted.get(READ, [])))
+
+    def allowed(self, name: str | None, right: str, collections: list[str]) -> list[str]:
+        """Those of `collections` the user may read (or edit), in their order."""
+        return [c for c in collections if self.may(name, right, c)]
 
     def by_key(self, authorization: str | None) -> User | None:
         """The user an `Authorization: Bearer KEY` header belongs to (the QA_AUTH password is that
