@@ -1,8 +1,13 @@
 """The HTTP API, in the OpenAI shape, served by the same process as the page.
 
-    GET  /v1/models              → the one model, "tanya"
+    GET  /v1/models              → the collections the key may read, as models (`default` also answers to "tanya")
     POST /v1/chat/completions    → {"model": "tanya", "messages": [...], "stream": false}
     POST /v1/ask                 → {"question": ...} or {"messages": [...]}: the `qa ask --json` object
+
+Which collections are asked: `model` (a collection, or several joined by "+": "news+archive", so that
+any OpenAI client, which can set nothing but the model, asks several), or a `collections` list (for
+clients that build the body themselves; it wins over `model`). Absent: `default`. A collection the key
+may not read is answered exactly as one that does not exist (404 model_not_found).
 
 A chat completion's message is the cited answer ("Presiden Joko Widodo [1]"); beside `choices` it
 carries `citations` (doc id, source, title, paragraph, page, quote, passage, offsets into the
@@ -30,11 +35,13 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from ..errors import EmbedderError, IndexProblem, QuestionError
-from ..pipeline import Tanya, final_answer
+from ..library import Library
+from ..pipeline import Asker, final_answer
 from ..records import Answer
-from .users import Access, User
+from ..settings import DEFAULT_COLLECTION
+from .users import READ, Access, User
 
-MODEL = "tanya"
+MODEL = "tanya"  # another name of the default collection
 UNAVAILABLE = (IndexProblem, EmbedderError, OSError)
 
 
@@ -90,10 +97,30 @@ def _extension(answer: Answer) -> dict[str, Any]:
     }
 
 
-def api_router(tanya: Tanya, access: Access) -> APIRouter:
-    """The /v1 routes over one Tanya; `access` says whose keys are good."""
+def api_router(library: Library, access: Access) -> APIRouter:
+    """The /v1 routes over a library of collections; `access` says whose keys are good and who reads what."""
     router = APIRouter(prefix="/v1")
-    limit = int(tanya.settings.max_request_mb * 1024 * 1024)
+    settings = library.settings
+    limit = int(settings.max_request_mb * 1024 * 1024)
+
+    def asked(data: dict[str, Any], user: User) -> tuple[Asker, str]:
+        """The collections the body picks (`collections`, else `model`), each readable by the caller, and
+        the model name to answer with; else 404, the same for a collection that is not there and one the
+        caller may not read."""
+        wanted, label = data.get("collections"), None
+        if wanted is None:
+            model = data.get("model", MODEL)
+            if not isinstance(model, str):
+                raise ApiError(400, "'model' must be a string", "invalid_type")
+            wanted, label = model.split("+"), model
+        elif not isinstance(wanted, list) or not wanted or not all(isinstance(n, str) for n in wanted) or len(wanted) > 50:
+            raise ApiError(400, "'collections' must be a list of 1–50 collection names", "invalid_type")
+        names = list(dict.fromkeys(DEFAULT_COLLECTION if n == MODEL else n for n in wanted))
+        for name in names:
+            if not library.exists(name) or not access.may(user.name, READ, name):
+                shown = name if len(name) <= 80 else name[:80] + "…"
+                raise ApiError(404, f"the model '{shown}' does not exist", "model_not_found")
+        return library.asker(names), label or "+".join(names)
 
     def caller(request: Request) -> User:
         user = access.by_key(request.headers.get("authorization"))
@@ -132,7 +159,7 @@ def api_router(tanya: Tanya, access: Access) -> APIRouter:
         written = data.get("written")
         if written is not None and not isinstance(written, bool):
             raise ApiError(400, "'written' must be true or false", "invalid_type")
-        return tanya.settings.llm if written in (None, True) else ""
+        return settings.llm if written in (None, True) else ""
 
     def handled(code: str):
         """A route whose ApiError, bad question or unavailable index becomes a JSON error response."""
@@ -158,28 +185,28 @@ def api_router(tanya: Tanya, access: Access) -> APIRouter:
     @router.get("/models")
     @handled("invalid_request")
     async def models(request: Request):
-        caller(request)
-        return {"object": "list", "data": [{"id": MODEL, "object": "model", "created": 0, "owned_by": "tanya"}]}
+        user = caller(request)
+        names = access.allowed(user.name, READ, library.names())
+        return {"object": "list", "data": [{"id": n, "object": "model", "created": 0, "owned_by": "tanya"} for n in names]}
 
     @router.post("/chat/completions")
     @handled("invalid_messages")
     async def chat_completions(request: Request):
-        caller(request)
+        user = caller(request)
         data = await body(request)
-        if data.get("model", MODEL) != MODEL:
-            raise ApiError(404, f"the model '{data.get('model')}' does not exist; this server has '{MODEL}'", "model_not_found")
+        asker, model = asked(data, user)
         if "messages" not in data:
             raise ApiError(400, "'messages' is required", "missing_messages")
         stream = data.get("stream", False)
         if not isinstance(stream, bool):
             raise ApiError(400, "'stream' must be true or false", "invalid_type")
         llm = llm_of(data)
-        events = tanya.converse_stream(data["messages"], llm=llm)
+        events = asker.converse_stream(data["messages"], llm=llm)
         first = await run_in_threadpool(next, events)  # a malformed conversation fails here, before any output
         ident, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
         if stream:
             return StreamingResponse(
-                iterate_in_threadpool(_sse(ident, created, first, events)),
+                iterate_in_threadpool(_sse(ident, created, model, first, events)),
                 media_type="text/event-stream",
                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
             )
@@ -188,7 +215,7 @@ def api_router(tanya: Tanya, access: Access) -> APIRouter:
             "id": ident,
             "object": "chat.completion",
             "created": created,
-            "model": MODEL,
+            "model": model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.reply}, "finish_reason": "stop"}],
             "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
             "citations": citations_json(answer),
@@ -198,21 +225,22 @@ def api_router(tanya: Tanya, access: Access) -> APIRouter:
     @router.post("/ask")
     @handled("invalid_question")
     async def ask(request: Request):
-        caller(request)
+        user = caller(request)
         data = await body(request)
+        asker, _ = asked(data, user)
         if ("messages" in data) == ("question" in data):
             raise ApiError(400, "give either 'question' or 'messages'", "invalid_body")
         llm = llm_of(data)
         if "messages" in data:
-            answer = await run_in_threadpool(tanya.converse, data["messages"], None, None, llm)
+            answer = await run_in_threadpool(asker.converse, data["messages"], None, None, llm)
         else:
-            answer = await run_in_threadpool(tanya.ask, data["question"], None, None, llm)
+            answer = await run_in_threadpool(asker.ask, data["question"], None, None, llm)
         return answer.to_json()
 
     return router
 
 
-def _sse(ident: str, created: int, first: str | Answer, events: Iterator[str | Answer]) -> Iterator[str]:
+def _sse(ident: str, created: int, model: str, first: str | Answer, events: Iterator[str | Answer]) -> Iterator[str]:
     """Server-sent chunks: the role, the reply as it grows, then the citations, then [DONE]."""
 
     def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
@@ -220,7 +248,7 @@ def _sse(ident: str, created: int, first: str | Answer, events: Iterator[str | A
             "id": ident,
             "object": "chat.completion.chunk",
             "created": created,
-            "model": MODEL,
+            "model": model,
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
             **extra,
         }

@@ -29,8 +29,8 @@ from ..errors import (
     AccessRefused,
     ConfigError,
 )
-from ..pipeline import Tanya  # noqa: E402
-from ..settings import Settings  # noqa: E402
+from ..library import Library  # noqa: E402
+from ..settings import DEFAULT_COLLECTION, Settings  # noqa: E402
 from .api import api_router  # noqa: E402
 from .bounded_log import BoundedLog  # noqa: E402
 from .gate import Gate  # noqa: E402
@@ -39,11 +39,11 @@ from .render import CSS, JS  # noqa: E402
 from .users import Access  # noqa: E402
 
 
-def create_app(tanya: Tanya, access: Access) -> FastAPI:
-    """The ASGI app: the gate, the /v1 API and the page."""
+def create_app(library: Library, access: Access) -> FastAPI:
+    """The ASGI app: the gate, the /v1 API and the page, over the library's collections."""
     server = FastAPI(title="Tanya", docs_url=None, redoc_url=None, openapi_url=None)
-    server.include_router(api_router(tanya, access))
-    blocks = Page(tanya, access).build().queue(default_concurrency_limit=4)
+    server.include_router(api_router(library, access))
+    blocks = Page(library, access).build().queue(default_concurrency_limit=4)
     server = gr.mount_gradio_app(
         server,
         blocks,
@@ -52,7 +52,7 @@ def create_app(tanya: Tanya, access: Access) -> FastAPI:
         css=CSS,
         head=JS,
         show_error=False,
-        max_file_size=f"{tanya.settings.max_file_mb:g}mb",
+        max_file_size=f"{library.settings.max_file_mb:g}mb",
         footer_links=[],
         run_history=False,
         enable_monitoring=False,
@@ -70,20 +70,23 @@ def create_app(tanya: Tanya, access: Access) -> FastAPI:
 
 def serve(settings: Settings, allow_anonymous: bool = False) -> int:
     """Check who may use the server, make sure an index exists, serve until stopped. Returns the exit status."""
-    tanya = Tanya(settings)
+    library = Library(settings)
+    tanya = library.get(DEFAULT_COLLECTION)
     try:
         access = Access.configure(settings.users_file, os.environ.get("QA_AUTH"), settings.host, allow_anonymous)
         if not tanya.has_index():
             print(f"No index in {settings.index_dir}: indexing {settings.seeds_dir} first …", flush=True)
             print(tanya.index().summary(), flush=True)
-        tanya.warm_up()
+        for name in library.names():
+            if library.get(name).has_index():
+                library.get(name).warm_up()
     except AccessRefused as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except EXPECTED_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    app = create_app(tanya, access)
+    app = create_app(library, access)
     sys.stderr = BoundedLog(sys.stderr)
     print(f"Tanya on http://{settings.host}:{settings.port}/ (API: /v1/chat/completions)", flush=True)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", timeout_graceful_shutdown=5)

@@ -25,11 +25,13 @@ import os
 import re
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..records import Answer
+from ..settings import DEFAULT_COLLECTION
 
 MAX_CHATS = 30
 MAX_TURNS = 100
@@ -85,6 +87,17 @@ class Chats:
 
     chats: list[dict[str, Any]] = field(default_factory=list)
     current: str | None = None
+    hidden: list[dict[str, Any]] = field(default_factory=list)  # kept, but from collections the user may not read now
+
+    def only(self, readable: Callable[[str], bool]) -> "Chats":
+        """Hide the chats that drew on a collection the user may not read (now): they are neither shown
+        nor exported, and come back if the right does."""
+        shown = [c for c in self.chats if all(readable(n) for n in chat_collections(c))]
+        self.hidden = [c for c in self.chats if c not in shown]
+        self.chats = shown
+        if not any(c["id"] == self.current for c in shown):
+            self.current = None
+        return self
 
     @classmethod
     def of(cls, stored: Any, user: str | None, seal: Seal) -> "Chats":
@@ -109,7 +122,7 @@ class Chats:
                 name, {"chats": other.get("chats"), "current": other.get("current")}, other.get("seal")
             ):
                 out[name] = {"chats": other.get("chats"), "current": other.get("current"), "seal": other.get("seal")}
-        record = {"chats": self.chats, "current": self.current}
+        record = {"chats": self.chats + self.hidden[: max(0, MAX_CHATS - len(self.chats))], "current": self.current}
         out[user or ""] = {**record, "seal": seal.sign(user or "", record)}
         return out
 
@@ -135,8 +148,11 @@ class Chats:
         self.chats = [c for c in self.chats if c["id"] != self.current]
         self.current = self.chats[0]["id"] if self.chats else None
 
-    def add_turn(self, question: str, answer: Answer, shown: list[dict], said: list[dict], sources: str) -> None:
-        """Record a finished turn in the open chat (a new chat is made if none is open)."""
+    def add_turn(
+        self, question: str, answer: Answer, shown: list[dict], said: list[dict], sources: str, collections: list[str]
+    ) -> None:
+        """Record a finished turn in the open chat (a new chat is made if none is open), and the
+        collections it drew on."""
         chat = self.open
         if chat is None:
             chat = {
@@ -151,7 +167,11 @@ class Chats:
             self.chats.insert(0, chat)
             self.current = chat["id"]
         chat.update(
-            shown=shown[-2 * MAX_TURNS :], said=said[-2 * MAX_TURNS :], sources=sources, updated=time.strftime("%Y-%m-%d %H:%M")
+            shown=shown[-2 * MAX_TURNS :],
+            said=said[-2 * MAX_TURNS :],
+            sources=sources,
+            updated=time.strftime("%Y-%m-%d %H:%M"),
+            collections=sorted(set(chat_collections(chat)) | set(collections)) if chat["shown"] else sorted(set(collections)),
         )
         chat["markdown"] = (chat["markdown"] + [turn_markdown(question, answer)])[-MAX_TURNS:]
         self.chats.sort(key=lambda c: c["id"] != self.current)  # the open chat first, the rest as they were
@@ -167,6 +187,14 @@ class Chats:
         if chat is None:
             return ""
         return f"# {chat['title']}\n\n_Tanya chat, {chat['updated']}_\n\n" + "\n---\n\n".join(chat["markdown"])
+
+
+def chat_collections(chat: dict[str, Any]) -> list[str]:
+    """The collections a kept chat drew on (a chat kept before collections: the default one)."""
+    names = chat.get("collections")
+    if isinstance(names, list) and all(isinstance(n, str) for n in names):
+        return names
+    return [DEFAULT_COLLECTION]
 
 
 def _valid(chat: Any) -> bool:

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import html
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from ..index.build import BuildReport
 from ..pipeline import Tanya
-from ..records import Answer
+from ..records import Answer, Citation
+from ..settings import DEFAULT_COLLECTION
 from .chats import Chats, markdown_text
 
 EXAMPLES = [
@@ -79,7 +81,7 @@ def _link_markers(line: str, answer: Answer) -> str:
     return line
 
 
-def render_sources(answer: Answer, tanya: Tanya) -> str:
+def render_sources(answer: Answer, article_text: Callable[[Citation], str | None]) -> str:
     """The side panel: each cited passage with its supporting sentence highlighted and the whole article
     one click away; on abstention, the closest passages, marked as not supporting an answer."""
     language = LANGUAGE_NAMES.get(answer.language, answer.language)
@@ -89,11 +91,11 @@ def render_sources(answer: Answer, tanya: Tanya) -> str:
         parts.append(f"<p class='meta' id='rewritten'>Understood as: <i>{html.escape(answer.question)}</i></p>")
     for c in answer.citations:
         s, e = c.sentence
-        article = tanya.document_text(c.doc_id) or c.text
+        article = article_text(c) or c.text
         a, b = c.start, c.end
         parts.append(
             f"<div class='source' id='source-{c.n}'><b><a href='#source-{c.n}'>[{c.n}]</a> {html.escape(c.title)}</b>"
-            f"<div class='meta'>{html.escape(c.source)} · paragraph {c.paragraph}</div>"
+            f"<div class='meta'>{_where(c.collection, c.source)} · paragraph {c.paragraph}</div>"
             f"<p>{_highlight(c.text, s, e)}</p>"
             f"<details><summary>Whole article</summary><p>{_highlight(article, a, b)}</p></details></div>"
         )
@@ -109,10 +111,16 @@ def render_sources(answer: Answer, tanya: Tanya) -> str:
         for hit in answer.hits[:3]:
             chunk = hit.chunk
             parts.append(
-                f"<div class='source weak'><b>{html.escape(chunk.title)}</b><div class='meta'>{html.escape(chunk.source)} · "
+                f"<div class='source weak'><b>{html.escape(chunk.title)}</b><div class='meta'>{_where(hit.collection, chunk.source)} · "
                 f"paragraph {chunk.paragraph} · does not support an answer</div><p>{html.escape(chunk.text)}</p></div>"
             )
     return "\n".join(parts)
+
+
+def _where(collection: str, source: str) -> str:
+    """Where a passage comes from: its file, after its collection unless that is the default one."""
+    shown = source if collection in ("", DEFAULT_COLLECTION) else f"{collection}: {source}"
+    return html.escape(shown)
 
 
 def render_check(answer: Answer) -> str:
@@ -165,9 +173,11 @@ COLLECTION_ROWS = 500  # a collection of 100,000 articles is searched, not sent 
 COLUMNS = ["title", "file", "date", "passages", "added", "doc id"]
 
 
-def collection_rows(tanya: Tanya, query: str = "") -> list[list]:
+def collection_rows(tanya: Tanya | None, query: str = "") -> list[list]:
     """Indexed articles (title, file, article date, passages, added, doc id), filtered by a search
-    string, newest first, at most COLLECTION_ROWS of them."""
+    string, newest first, at most COLLECTION_ROWS of them (none without a collection, or an index)."""
+    if tanya is None or not tanya.has_index():
+        return []
     files = tanya.files((query or "").strip(), newest_first=True, limit=COLLECTION_ROWS)
     return [
         [f["title"], Path(f["source"]).name, f.get("date") or "", f["chunks"], f["added_at"].replace("T", " ")[:16], f["doc_id"]]
@@ -175,10 +185,10 @@ def collection_rows(tanya: Tanya, query: str = "") -> list[list]:
     ]
 
 
-def render_article(tanya: Tanya, doc_id: str) -> str:
+def render_article(tanya: Tanya | None, doc_id: str) -> str:
     """An article opened from the collection: its facts and whole text (escaped)."""
-    record = next((f for f in tanya.files() if f["doc_id"] == doc_id), None)
-    text = tanya.document_text(doc_id) if record else None
+    record = article_record(tanya, doc_id)
+    text = tanya.document_text(doc_id) if tanya is not None and record else None
     if record is None or text is None:
         return "<p>This article is no longer in the index.</p>"
     facts = " · ".join(
@@ -201,8 +211,19 @@ def render_removal(record: dict) -> str:
     return f"Remove **{markdown_text(record['title'])}** ({markdown_text(record['source'])}) from the collection?"
 
 
-def collection_facts(tanya: Tanya) -> str:
-    """The index facts line."""
+def article_record(tanya: Tanya | None, doc_id: str) -> dict | None:
+    """An indexed article's record in a collection, or None."""
+    if tanya is None or not tanya.has_index():
+        return None
+    return next((f for f in tanya.files() if f["doc_id"] == doc_id), None)
+
+
+def collection_facts(tanya: Tanya | None) -> str:
+    """The index facts line ('' without a collection; a note before its first build)."""
+    if tanya is None:
+        return ""
+    if not tanya.has_index():
+        return f"**{markdown_text(tanya.name)}** has no articles yet."
     m = tanya.manifest
     where = (
         "**store** Milvus"

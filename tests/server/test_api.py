@@ -35,8 +35,8 @@ def client(base_url: str):
     return openai.OpenAI(base_url=base_url + "v1", api_key="unused-on-an-open-loopback-server", max_retries=0)
 
 
-def test_models_lists_tanya(client) -> None:
-    assert [m.id for m in client.models.list()] == ["tanya"]
+def test_models_lists_the_collections(client) -> None:
+    assert [m.id for m in client.models.list()] == ["default"]
 
 
 def test_a_chat_completion_is_the_cited_answer_with_structured_citations(client) -> None:

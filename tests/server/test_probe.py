@@ -143,7 +143,7 @@ def test_a_file_is_accepted_only_from_the_session_that_uploaded_it(probed: dict)
     data = {"path": theirs, "orig_name": "kereta-bob.txt", "meta": {"_type": "gradio.FileData"}}
     assert alice.call("/add_files", [[data]])[0] == 403  # a reader's upload, named by an editor
     assert other_alice.call("/add_files", [[{**data, "path": mine}]])[0] == 403  # same user, another session
-    message = alice.result("/add_files", [[{**data, "path": mine, "orig_name": "kereta.txt"}]])[0]
+    message = alice.result("/add_files", [[{**data, "path": mine, "orig_name": "kereta.txt"}], "default"])[0]
     assert "Index updated" in message and "kereta" in message
     assert (probed["tmp"] / "uploads" / "kereta.txt").read_bytes() == article
 
@@ -218,7 +218,7 @@ def test_a_removed_or_demoted_users_session_ends(tmp_path: Path) -> None:
             assert session.http.get("config").status_code == 401  # and stays ended
             assert session.call("/respond", ["Siapa pendiri Alibaba?", False, {}])[0] == 401
         relogged = PageSession(url, "alice")  # as a reader now
-        assert "Refused" in relogged.result("/rebuild", [])[0]
+        assert "Refused" in relogged.result("/rebuild", ["default"])[0]
 
 
 def test_malformed_api_bodies_are_400s(probed: dict) -> None:
@@ -258,7 +258,9 @@ def test_an_upload_keeps_what_it_did_not_read(tmp_path: Path) -> None:
     with serve_app(tmp_path, None, cwd=elsewhere) as url:  # the default seeds/ is not there
         page = PageSession(url)
         path = page.upload("bus.txt", b"Bus Listrik Bandung\nWali Kota Bandung Ridwan Kamil meresmikan bus listrik.\n")
-        message = page.result("/add_files", [[{"path": path, "orig_name": "bus.txt", "meta": {"_type": "gradio.FileData"}}]])[0]
+        message = page.result(
+            "/add_files", [[{"path": path, "orig_name": "bus.txt", "meta": {"_type": "gradio.FileData"}}], "default"]
+        )[0]
         assert "Index updated" in message and "Removed" not in message, message
         asked = httpx.post(url + "v1/ask", json={"question": "Siapa yang menawari Jack Ma menjadi penasehat?"}, timeout=60).json()
         assert "Joko Widodo" in asked["answer"], asked
