@@ -44,16 +44,18 @@ class Library:
         return Path(self.settings.index_dir) / "collections"
 
     def names(self) -> list[str]:
-        """Every collection, `default` first."""
-        named = []
+        """Every collection, `default` first: those made here, and on a shared store (Milvus) those other
+        servers built."""
+        named = set()
         if self.root.is_dir():
-            named = sorted(p.name for p in self.root.iterdir() if NAME.match(p.name) and (p / MARKER).is_file())
-        return [DEFAULT_COLLECTION, *named]
+            named = {p.name for p in self.root.iterdir() if NAME.match(p.name) and (p / MARKER).is_file()}
+        named |= {n for n in self.get(DEFAULT_COLLECTION).backend.neighbours() if NAME.match(n)}
+        return [DEFAULT_COLLECTION, *sorted(named)]
 
     def exists(self, name: object) -> bool:
-        return isinstance(name, str) and (
-            name == DEFAULT_COLLECTION or bool(NAME.match(name)) and (self.root / name / MARKER).is_file()
-        )
+        if not isinstance(name, str) or not (name == DEFAULT_COLLECTION or NAME.match(name)):
+            return False
+        return name == DEFAULT_COLLECTION or (self.root / name / MARKER).is_file() or name in self.names()
 
     def settings_for(self, name: str) -> Settings:
         """A collection's settings: its own index folder, uploads and Milvus alias; the rest shared."""
@@ -70,7 +72,7 @@ class Library:
 
     def get(self, name: str) -> Tanya:
         """One collection, or CollectionMissing."""
-        if not self.exists(name):
+        if name != DEFAULT_COLLECTION and not self.exists(name):
             raise CollectionMissing(f"no collection '{name}'")
         with self._lock:
             if name not in self._members:

@@ -140,6 +140,12 @@ class IndexBackend(ABC):
     def size_bytes(self) -> int:
         return 0
 
+    def neighbours(self) -> list[str]:
+        """The names of the other collections the same store serves beside this one, when the store is
+        shared by several servers (each collection `NAME` of the default one `base` is served as
+        `base_NAME`); [] for a store that lives in one index folder (the folder lists them)."""
+        return []
+
     @abstractmethod
     def drop(self) -> None:
         """Delete every version this backend holds (a collection being removed)."""

@@ -247,6 +247,11 @@ class MilvusBackend(IndexBackend):
         finally:
             table.close()
 
+    def neighbours(self) -> list[str]:
+        prefix = self.name + "_"
+        aliases = self._call("list aliases", self.client.list_aliases).get("aliases", [])
+        return sorted(a[len(prefix) :] for a in aliases if a.startswith(prefix) and not a.startswith(self.name + "__"))
+
     def drop(self) -> None:
         if self.served() is not None:
             self._call("drop the alias", self.client.drop_alias, self.name)

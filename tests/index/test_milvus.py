@@ -135,14 +135,66 @@ def test_two_app_servers_share_one_milvus(milvus_uri: str, tmp_path: Path) -> No
         ask = lambda url, q: httpx.post(url + "v1/ask", json={"question": q}, timeout=60).json()  # noqa: E731
         assert "Joko Widodo" in ask(second, "Who offered Jack Ma the advisor role?")["answer"]
         assert "Ridwan Kamil" not in ask(second, "Siapa Wali Kota Bandung?")["answer"]
-        message = Client(first, verbose=False).predict([handle_file(str(write(tmp_path / "in" / "bus.txt", BUS)))], api_name="/add_files")[0]
+        message = Client(first, verbose=False).predict(
+            [handle_file(str(write(tmp_path / "in" / "bus.txt", BUS)))], "default", api_name="/add_files"
+        )[0]
         assert "Index updated" in message
         assert "Ridwan Kamil" in ask(second, "Siapa Wali Kota Bandung?")["answer"]
         # an upload through the second keeps the first's article (the store is shared, not each server's folders)
         other = write(tmp_path / "in" / "bogor.txt", BUS.replace("Bandung", "Bogor").replace("Ridwan Kamil", "Bima Arya"))
-        Client(second, verbose=False).predict([handle_file(str(other))], api_name="/add_files")
+        Client(second, verbose=False).predict([handle_file(str(other))], "default", api_name="/add_files")
         assert "Ridwan Kamil" in ask(first, "Siapa Wali Kota Bandung?")["answer"]
         assert "Bima Arya" in ask(first, "Siapa Wali Kota Bogor?")["answer"]
+
+
+HR = "Pengumuman Kepegawaian\nKepala bagian personalia yang baru adalah Bambang Wiratmoko. Ia menggantikan Sri Handayani.\n"
+HR_Q = "Siapa kepala bagian personalia yang baru?"
+
+
+def test_collections_on_milvus(milvus_uri: str, tmp_path: Path) -> None:
+    """Each collection behind its own alias; another server (another index folder) sees it; rights hold
+    over HTTP as on the embedded store."""
+    from qa.library import Library
+
+    def library(folder: str) -> Library:
+        return Library(settings_for(tmp_path / folder / "index", store="milvus", milvus_uri=milvus_uri, milvus_collection="office"))
+
+    here = library("a")
+    here.get("default").index()
+    here.create("hr").index([write(tmp_path / "hr" / "kepala.txt", HR).parent], remember=True)
+    there = library("b")  # another app server's folder: nothing of hr in it
+    assert there.names() == ["default", "hr"]
+    assert "Bambang Wiratmoko" in there.get("hr").ask(HR_Q).text
+    assert all("Bambang" not in h.chunk.text for h in there.get("default").ask(HR_Q).hits)
+    answer = there.asker(["default", "hr"]).ask(HR_Q)
+    assert "Bambang Wiratmoko" in answer.text and answer.citations[0].collection == "hr"
+    users = str(tmp_path / "a" / "users.json")
+    for name in ("alice", "bob"):
+        _qa_ok("user", "add", name, "--users-file", users, stdin=f"{name}-password\n")
+    _qa_ok("grant", "alice", "read", "hr", "--users-file", users, "--index-dir", str(tmp_path / "a" / "index"))
+    keys = {name: _qa_ok("user", "key", name, "--users-file", users).strip() for name in ("alice", "bob")}
+    env = dict(QA_STORE="milvus", QA_MILVUS_URI=milvus_uri, QA_MILVUS_COLLECTION="office")
+    with serve_app(tmp_path / "a", SEEDS, **env) as url:
+        def call(route: str, who: str, body: dict | None = None) -> httpx.Response:
+            headers = {"Authorization": f"Bearer {keys[who]}"}
+            if body is None:
+                return httpx.get(url + route, headers=headers, timeout=60)
+            return httpx.post(url + route, json=body, headers=headers, timeout=60)
+
+        assert [m["id"] for m in call("v1/models", "alice").json()["data"]] == ["default", "hr"]
+        assert [m["id"] for m in call("v1/models", "bob").json()["data"]] == ["default"]
+        refused, missing = (call("v1/ask", "bob", {"question": HR_Q, "model": m}) for m in ("hr", "nosuch"))
+        assert refused.status_code == missing.status_code == 404 and refused.text == missing.text.replace("nosuch", "hr")
+        assert "Bambang" not in call("v1/ask", "bob", {"question": HR_Q}).text
+        assert "Bambang Wiratmoko" in call("v1/ask", "alice", {"question": HR_Q, "model": "hr"}).json()["answer"]
+    there.remove("hr")
+    assert there.get("default").backend.neighbours() == [] and there.names() == ["default"]
+
+
+def _qa_ok(*args: str, stdin: str = "") -> str:
+    done = subprocess.run([sys.executable, "-m", "qa", *args], cwd=ROOT, input=stdin, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
 
 
 def test_settings_for_milvus_are_checked(tmp_path: Path) -> None:
