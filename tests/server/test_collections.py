@@ -231,3 +231,46 @@ def test_collections_on_the_command_line(tmp_path: Path) -> None:
     assert qa("collection", "remove", "hr", "--yes").returncode == 0
     assert not (tmp_path / "index" / "collections" / "hr").exists()
     assert "no collection 'hr'" in qa("ask", HR_Q, "--collection", "hr").stderr
+
+
+def _log_in(browser, office: dict, name: str):
+    page = browser.new_page()
+    page.goto(office["url"])
+    page.locator("input[type=password]").wait_for(timeout=30_000)
+    page.locator("input:not([type=password])").first.fill(name)
+    page.locator("input[type=password]").fill(PASSWORDS[name])
+    page.locator("input[type=password]").press("Enter")
+    page.locator("#question").wait_for(timeout=30_000)
+    page.locator("#asking").wait_for(timeout=30_000)  # shown once the page knows the caller's collections
+    return page
+
+
+def _options(page, picker: str) -> list[str]:
+    page.locator(f"#{picker} input").click()
+    options = page.locator("ul[role=listbox] li")
+    options.first.wait_for(timeout=10_000)
+    texts = [t.replace("✓", "").strip() for t in options.all_inner_texts()]
+    page.keyboard.press("Escape")
+    return texts
+
+
+@pytest.mark.browser
+def test_each_user_sees_and_asks_only_their_collections(office: dict, browser) -> None:
+    from conftest import ask_in_page
+
+    for name, readable, secrets in (("bob", ["default", "finance"], HR_SECRETS), ("alice", ["default", "hr"], FINANCE_SECRETS)):
+        page = _log_in(browser, office, name)
+        assert _options(page, "asking") == readable
+        page.get_by_role("tab", name="Collection").click()
+        assert sorted(_options(page, "browsing")) == readable
+        assert _clean(page.content(), secrets)
+        page.close()
+    page = _log_in(browser, office, "bob")
+    page.locator("#asking input").click()
+    page.locator("ul[role=listbox] li", has_text="finance").click()
+    page.keyboard.press("Escape")
+    ask_in_page(page, FINANCE_Q)
+    page.locator("#sources .source").first.wait_for(timeout=60_000)
+    assert "7,3 triliun" in page.locator("#chat").inner_text()
+    assert "finance: finance/laba.txt" in page.locator("#sources").inner_text()  # collection: file
+    page.close()
