@@ -106,3 +106,15 @@ def ask_in_page(page, question: str) -> None:
     """Type a question in the chat page and press Ask."""
     page.locator("#question textarea").fill(question)
     page.locator("#ask").click()
+
+
+def log_in_page(browser, url: str, name: str, password: str):
+    """A new browser page logged in to the chat page as `name`, once the chat has appeared."""
+    page = browser.new_page()
+    page.goto(url)
+    page.locator("input[type=password]").wait_for(timeout=30_000)
+    page.locator("input:not([type=password])").first.fill(name)
+    page.locator("input[type=password]").fill(password)
+    page.locator("input[type=password]").press("Enter")
+    page.locator("#question").wait_for(timeout=30_000)
+    return page

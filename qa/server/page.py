@@ -327,9 +327,7 @@ class Page:
                 rebuild_button = gr.Button("Rebuild the index from scratch", variant="stop", size="sm", elem_id="rebuild")
                 result = gr.Markdown(elem_id="add-result")
             with gr.Tab("Collection"):
-                browsing = gr.Dropdown(
-                    choices=[], allow_custom_value=True, visible=False, label="Collection", elem_id="browsing"
-                )
+                browsing = gr.Dropdown(choices=[], allow_custom_value=True, visible=False, label="Collection", elem_id="browsing")
                 facts = gr.Markdown(elem_id="facts")
                 search = gr.Textbox(placeholder="Search titles and files…", show_label=False, elem_id="collection-search")
                 table = gr.Dataframe(headers=COLUMNS, interactive=False, elem_id="collection")

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import ROOT, SEEDS, serve_app, write
+from conftest import ROOT, SEEDS, log_in_page, serve_app, write
 from test_probe import PageSession
 from test_security import PASSWORDS, _qa
 
@@ -234,13 +234,7 @@ def test_collections_on_the_command_line(tmp_path: Path) -> None:
 
 
 def _log_in(browser, office: dict, name: str):
-    page = browser.new_page()
-    page.goto(office["url"])
-    page.locator("input[type=password]").wait_for(timeout=30_000)
-    page.locator("input:not([type=password])").first.fill(name)
-    page.locator("input[type=password]").fill(PASSWORDS[name])
-    page.locator("input[type=password]").press("Enter")
-    page.locator("#question").wait_for(timeout=30_000)
+    page = log_in_page(browser, office["url"], name, PASSWORDS[name])
     page.locator("#asking").wait_for(timeout=30_000)  # shown once the page knows the caller's collections
     return page
 

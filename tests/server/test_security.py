@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import ROOT, SEEDS, free_port, serve_app, settings_for, write
+from conftest import ROOT, SEEDS, free_port, log_in_page, serve_app, settings_for, write
 
 from qa import Tanya
 from qa.errors import ImportRefused
@@ -207,13 +207,7 @@ def test_anonymous_visitors_on_a_network_only_read(tmp_path: Path) -> None:
 @pytest.mark.browser
 def test_the_page_shows_editing_to_editors_only(team: dict, browser) -> None:
     for name, sees in (("bob", False), ("alice", True)):
-        page = browser.new_page()
-        page.goto(team["url"])
-        page.locator("input[type=password]").wait_for(timeout=30_000)
-        page.locator("input:not([type=password])").first.fill(name)
-        page.locator("input[type=password]").fill(PASSWORDS[name])
-        page.locator("input[type=password]").press("Enter")
-        page.locator("#question").wait_for(timeout=30_000)
+        page = log_in_page(browser, team["url"], name, PASSWORDS[name])
         page.get_by_role("tab", name="Collection").wait_for(timeout=10_000)
         page.wait_for_timeout(500)  # the role-dependent tab is set when the page has loaded
         assert page.get_by_role("tab", name="Add articles").count() == (1 if sees else 0), name
