@@ -70,12 +70,15 @@ class Retriever:
         """The stored vectors of the hits' passages (unit length), in the hits' order."""
         return self.snapshot.vectors.vectors([h.row for h in hits])
 
-    def search(self, question: Question | str, k: int | None = None, mode: str | None = None) -> list[Hit]:
-        """The `k` best passages for `question`, best first, each with its dense and keyword scores."""
+    def search(
+        self, question: Question | str, k: int | None = None, mode: str | None = None, query_vec: np.ndarray | None = None
+    ) -> list[Hit]:
+        """The `k` best passages for `question`, best first, each with its dense and keyword scores
+        (`query_vec`: the question already embedded, when several collections are searched)."""
         question = as_question(question)
         k = k or self.settings.top_k
         mode = mode or self.settings.retriever
-        cands = self.candidates(question, mode)
+        cands = self.candidates(question, mode, query_vec)
         if mode == "hybrid" and self.reranker is not None:
             for c in cands:
                 c.fused = self.reranker.score(c.features)
@@ -85,14 +88,17 @@ class Retriever:
             for i, c in enumerate(cands[:k])
         ]
 
-    def candidates(self, question: Question | str, mode: str = "hybrid") -> list[PassageCandidate]:
+    def candidates(
+        self, question: Question | str, mode: str = "hybrid", query_vec: np.ndarray | None = None
+    ) -> list[PassageCandidate]:
         """Passages from the searches `mode` uses, ordered by fused rank, with reranking features."""
         question = as_question(question)
         if mode not in MODES:
             raise ConfigError(f"unknown retriever '{mode}' (choose from {', '.join(MODES)})")
         s = self.settings
         depth = max(s.candidates, s.top_k)
-        query_vec = self.embedder.embed_queries([question.text])
+        if query_vec is None:
+            query_vec = self.embedder.embed_queries([question.text])
         dense: dict[int, float] = {}
         keyword: dict[int, float] = {}
         if mode in ("hybrid", "dense"):
@@ -220,12 +226,14 @@ class Joined:
 
     def search(self, question: Question | str, k: int | None = None, mode: str | None = None) -> list[Hit]:
         question = as_question(question)
+        first = next(iter(self.members.values()))
+        vec = first.embedder.embed_queries([question.text])  # once: every collection has the same model
         hits = []
         for name, retriever in self.members.items():
-            for hit in retriever.search(question, k=k, mode=mode):
+            for hit in retriever.search(question, k=k, mode=mode, query_vec=vec):
                 hit.collection = name
                 hits.append(hit)
-        k = k or next(iter(self.members.values())).settings.top_k
+        k = k or first.settings.top_k
         hits.sort(key=lambda h: h.score, reverse=True)
         return [replace(h, rank=n) for n, h in enumerate(hits[:k], 1)]
 
