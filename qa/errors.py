@@ -17,6 +17,10 @@ from __future__ import annotations
 class TanyaError(Exception):
     """Something a person can act on; the message says what and how."""
 
+    def public(self) -> str:
+        """What a client of the server may be told (the message, unless it names the server's insides)."""
+        return str(self)
+
 
 class ConfigError(TanyaError, ValueError):
     """A setting, an argument or the server's set-up that cannot be used."""
@@ -51,7 +55,11 @@ class IndexMismatch(IndexProblem):
 
 
 class MilvusUnavailable(IndexProblem):
-    """Milvus cannot be reached or refused an operation; the message says which and where."""
+    """Milvus cannot be reached or refused an operation; the message says which and where (for the
+    operator: clients of the server are told only that the store is unavailable)."""
+
+    def public(self) -> str:
+        return "the index store is not reachable right now; try again shortly"
 
 
 class QuestionError(InputError):
@@ -101,3 +109,8 @@ class LLMUnavailable(Unavailable):
 # What the CLI, the page and the API turn into a message. OSError is the machine's (a path that is not
 # there, a disk that is full), not ours.
 EXPECTED_ERRORS: tuple[type[BaseException], ...] = (TanyaError, OSError)
+
+
+def public_message(exc: BaseException) -> str:
+    """An expected error as a client of the server may see it (the full message goes to the server's log)."""
+    return exc.public() if isinstance(exc, TanyaError) else str(exc)

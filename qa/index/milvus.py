@@ -50,6 +50,9 @@ PAGE = 16_000  # rows per query (Milvus returns at most 16,384)
 _KINDS = ("chunks", "docs", "texts", "terms", "meta")
 
 
+RETRY_WAITS = (0.2, 0.5, 1.0, 2.0)  # seconds between tries of a read while Milvus restarts (~4 s in all)
+
+
 def _literal(values: Sequence[Any]) -> str:
     """A list for a Milvus filter expression (strings JSON-quoted)."""
     return json.dumps([v if isinstance(v, str) else int(v) for v in values], ensure_ascii=False)
@@ -85,10 +88,10 @@ class MilvusBackend(IndexBackend):
 
         try:
             target = self.client.describe_alias(self.name)["collection_name"]
-        except MilvusException:
-            if self.name in self._call("list aliases", self.client.list_aliases).get("aliases", []):
-                raise MilvusUnavailable(f"Milvus at {self.uri} failed to describe the alias '{self.name}'") from None
-            return None
+        except MilvusException:  # no such alias (nothing built yet), or Milvus is not answering
+            if self.name not in self._read("list aliases", None, self.client.list_aliases).get("aliases", []):
+                return None
+            target = self._read(f"describe the alias '{self.name}'", None, self.client.describe_alias, self.name)["collection_name"]
         return Path(target.removesuffix("__chunks"))
 
     def load(self, model: str | None = None) -> Snapshot:
@@ -270,12 +273,32 @@ class MilvusBackend(IndexBackend):
 
     def query(self, collection: str, filter: str, fields: list[str], limit: int | None = None) -> list[dict[str, Any]]:
         kwargs = {"limit": limit} if limit else {}
-        return self._call(f"query {collection}", self.client.query, collection, filter=filter, output_fields=fields, **kwargs)
+        return self._read(f"query {collection}", collection, self.client.query, collection, filter=filter, output_fields=fields, **kwargs)
 
     def search(self, collection: str, data: list, field: str, limit: int) -> list[list[dict[str, Any]]]:
         params = {"ef": max(128, limit)} if field == "dense" else {}  # HNSW's search breadth (FLAT ignores it)
-        return self._call(f"search {collection}", self.client.search, collection, data=data, anns_field=field, limit=limit,
-                          output_fields=["row"], search_params={"metric_type": "IP", "params": params})
+        return self._read(f"search {collection}", collection, self.client.search, collection, data=data, anns_field=field,
+                          limit=limit, output_fields=["row"], search_params={"metric_type": "IP", "params": params})
+
+    def _read(self, what: str, collection: str | None, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """A read (of `collection`), tried again while Milvus comes back from a restart (the client's
+        connection is made again, and the restarted server holds every collection released: the one read
+        is loaded again) — RETRY_WAITS, then MilvusUnavailable."""
+        from pymilvus.exceptions import MilvusException
+
+        for wait in (*RETRY_WAITS, None):
+            try:
+                return fn(*args, **kwargs)
+            except MilvusException as exc:
+                if wait is None:
+                    raise MilvusUnavailable(f"Milvus at {self.uri} failed to {what}: {exc}") from None
+                if collection and ("released" in str(exc) or "not loaded" in str(exc).lower()):
+                    try:
+                        self.client.load_collection(collection)
+                        continue  # loaded: at once
+                    except MilvusException:
+                        pass  # not back yet
+                time.sleep(wait)
 
 
 @lru_cache(maxsize=4)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import json
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -34,7 +35,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
-from ..errors import EmbedderError, IndexProblem, QuestionError
+from ..errors import EmbedderError, IndexProblem, QuestionError, public_message
 from ..library import Library
 from ..pipeline import Asker, final_answer
 from ..records import Answer
@@ -174,8 +175,9 @@ def api_router(library: Library, access: Access) -> APIRouter:
                 except QuestionError as exc:
                     return ApiError(400, str(exc), code).response()
                 except UNAVAILABLE as exc:
+                    print(f"503 on {request.url.path}: {exc}", file=sys.stderr, flush=True)  # the operator sees it all
                     return ApiError(
-                        503, f"the index cannot answer right now: {exc}", "index_unavailable", "server_error"
+                        503, f"the index cannot answer right now: {public_message(exc)}", "index_unavailable", "server_error"
                     ).response()
 
             return guarded

@@ -13,12 +13,13 @@ Everything taken from an article is rendered as text (qa/server/render.py).
 from __future__ import annotations
 
 import html
+import sys
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
-from ..errors import EXPECTED_ERRORS, QuestionError
+from ..errors import EXPECTED_ERRORS, QuestionError, public_message
 from ..ingest.documents import SUPPORTED_SUFFIXES, inside
 from ..library import Library
 from ..pipeline import Tanya
@@ -148,7 +149,8 @@ class Page:
             yield "", shown, shown, "", said, keep, keep, keep
             return
         except EXPECTED_ERRORS as exc:
-            shown[-1]["content"] = f"Sorry, the index cannot answer right now: {html.escape(str(exc))}"
+            print(f"respond: {exc}", file=sys.stderr, flush=True)
+            shown[-1]["content"] = f"Sorry, the index cannot answer right now: {html.escape(public_message(exc))}"
             yield "", shown, shown, "", said, keep, keep, keep
             return
         book = self.book(kept, request)
@@ -190,7 +192,7 @@ class Page:
         try:
             message = render_report(make_report(report_progress))
         except EXPECTED_ERRORS as exc:
-            message = f"**Nothing changed:** {html.escape(str(exc))}"
+            message = f"**Nothing changed:** {html.escape(public_message(exc))}"
         return message, collection_rows(tanya), collection_facts(tanya), gr.update(value=tanya.name)
 
     def add_files(self, files: list | None, target: Any, request: gr.Request, progress=gr.Progress()):
@@ -251,7 +253,7 @@ class Page:
             report = tanya.remove([str(doc_id or "")], forget=True)
             message = f"**Removed** {html.escape(str(doc_id))}: {report.documents} articles, {report.chunks} passages left."
         except EXPECTED_ERRORS as exc:
-            message = f"**Nothing changed:** {html.escape(str(exc))}"
+            message = f"**Nothing changed:** {html.escape(public_message(exc))}"
         return message, collection_rows(tanya, str(query or "")), collection_facts(tanya), "", hidden, hidden
 
     def search(self, query: str, browsing: Any, request: gr.Request):

@@ -31,10 +31,10 @@ QUESTIONS = [
 BUS = "Bus Listrik Bandung\nWali Kota Bandung Ridwan Kamil meresmikan 25 bus listrik baru pada Senin (3/10/2016).\n"
 
 
-@pytest.fixture(scope="module")
-def milvus_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    data, port = tmp_path_factory.mktemp("milvus"), free_port()
-    log = open(data / "server.log", "w")
+def start_milvus(data: Path, port: int) -> subprocess.Popen:
+    """`milvus-lite server` over `data` on 127.0.0.1:`port`, once it listens."""
+    data.mkdir(parents=True, exist_ok=True)
+    log = open(data / "server.log", "a")
     proc = subprocess.Popen([str(MILVUS_LITE), "server", "--data-dir", str(data / "data"), "--host", "127.0.0.1", "--port", str(port)],
                             stdout=log, stderr=subprocess.STDOUT)
     deadline = time.time() + 60
@@ -42,12 +42,22 @@ def milvus_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         assert proc.poll() is None and time.time() < deadline, (data / "server.log").read_text()
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
+            return proc
         except OSError:
             time.sleep(0.2)
-    yield f"http://127.0.0.1:{port}"
+
+
+def stop_milvus(proc: subprocess.Popen) -> None:
     proc.terminate()
     proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def milvus_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = free_port()
+    proc = start_milvus(tmp_path_factory.mktemp("milvus"), port)
+    yield f"http://127.0.0.1:{port}"
+    stop_milvus(proc)
 
 
 def _milvus(tmp: Path, uri: str, name: str, **overrides) -> Tanya:
@@ -202,3 +212,27 @@ def test_settings_for_milvus_are_checked(tmp_path: Path) -> None:
         Tanya(replace(settings_for(tmp_path / "index"), store="milvus")).has_index()
     with pytest.raises(ValueError, match="QA_STORE"):
         Tanya(replace(settings_for(tmp_path / "index"), store="elastic")).has_index()
+
+
+def test_the_app_recovers_when_milvus_restarts(tmp_path: Path) -> None:
+    """Milvus killed under a running app: questions get a 503 that names nothing of the server's insides;
+    Milvus started again on the same data: the app answers again by itself (it loads what the restart
+    released), without being restarted."""
+    data, port = tmp_path / "milvus", free_port()
+    env = dict(QA_STORE="milvus", QA_MILVUS_URI=f"http://127.0.0.1:{port}", QA_MILVUS_COLLECTION="restarted")
+    ask = lambda url: httpx.post(url + "v1/ask", json={"question": "Who offered Jack Ma the advisor role?"}, timeout=60)  # noqa: E731
+    milvus = start_milvus(data, port)
+    try:
+        with serve_app(tmp_path, SEEDS, **env) as url:
+            assert "Joko Widodo" in ask(url).json()["answer"]
+            stop_milvus(milvus)
+            down = ask(url)
+            assert down.status_code == 503, down.text
+            assert "not reachable" in down.json()["error"]["message"]
+            assert not any(inside in down.text for inside in (str(port), "127.0.0.1", "restarted", "__chunks"))
+            milvus = start_milvus(data, port)
+            answers = [ask(url) for _ in range(2)]
+            assert [a.status_code for a in answers] == [200, 200], answers[-1].text
+            assert "Joko Widodo" in answers[-1].json()["answer"]
+    finally:
+        stop_milvus(milvus)
