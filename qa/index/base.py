@@ -17,6 +17,7 @@ import sqlite3
 import threading
 import time
 from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager, nullcontext
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,6 +140,12 @@ class IndexBackend(ABC):
 
     def size_bytes(self) -> int:
         return 0
+
+    def builder_lease(self) -> AbstractContextManager[None]:
+        """Held while a build reads the served version and publishes a new one: a store that several
+        machines build into makes the second builder stop (BuildInProgress) instead of publishing over
+        the first. The embedded store needs none (its folder's file lock does it)."""
+        return nullcontext()
 
     def neighbours(self) -> list[str]:
         """The names of the other collections the same store serves beside this one, when the store is

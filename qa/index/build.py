@@ -80,8 +80,10 @@ class BuildReport:
 
 
 @contextmanager
-def build_lock(index_dir: Path) -> Iterator[None]:
-    """Hold the index's build lock; an OS file lock, so a killed build never leaves it stale."""
+def build_lock(settings: Settings) -> Iterator[None]:
+    """Hold the index's build lock: an OS file lock on the index folder (a killed build never leaves it
+    stale), and the store's own lease when several machines build into it (Milvus)."""
+    index_dir = Path(settings.index_dir)
     index_dir.mkdir(parents=True, exist_ok=True)
     with open(index_dir / ".build.lock", "w") as fh:
         try:
@@ -89,7 +91,8 @@ def build_lock(index_dir: Path) -> Iterator[None]:
         except BlockingIOError:
             raise BuildInProgress(f"another build of {index_dir} is running; try again when it has finished") from None
         try:
-            yield
+            with backend_for(settings).builder_lease():
+                yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
@@ -108,7 +111,7 @@ def build_index(
     Articles of the served index whose files are gone are removed, unless `keep_missing`; files
     whose doc_id is in `excluded` are skipped."""
     paths = list(paths)
-    with _machine_errors(settings), build_lock(Path(settings.index_dir)), _Build(settings, rebuild, progress, embedder) as build:
+    with _machine_errors(settings), build_lock(settings), _Build(settings, rebuild, progress, embedder) as build:
         build.add_files(paths, excluded)
         if not build.report.documents:
             reasons = "; ".join(f"{s.path}: {s.reason}" for s in build.report.skipped[:5]) or "no files found"
@@ -145,7 +148,7 @@ def _machine_errors(settings: Settings) -> Iterator[None]:
 def remove_documents(doc_ids: Iterable[str], settings: Settings, embedder: Embedder | None = None) -> BuildReport:
     """A new index version without these articles (nothing is re-embedded)."""
     wanted = set(doc_ids)
-    with _machine_errors(settings), build_lock(Path(settings.index_dir)), _Build(settings, False, None, embedder) as build:
+    with _machine_errors(settings), build_lock(settings), _Build(settings, False, None, embedder) as build:
         unknown = sorted(d for d in wanted if build.previous is None or not build.previous.has_document(d))
         if unknown:
             raise NothingToIndex(f"not in the index: {', '.join(unknown)} (see `python -m qa list`)")

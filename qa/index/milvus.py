@@ -25,10 +25,14 @@ Collections (a Milvus collection needs a vector field: the auxiliary ones carry 
 from __future__ import annotations
 
 import json
+import os
 import re
+import secrets
+import socket
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -42,7 +46,7 @@ from .base import CHUNKS, FORMAT_VERSION, KEYWORD, IndexBackend, Snapshot, Vecto
 from ..errors import IndexCorrupt, IndexMismatch, IndexMissing, IndexProblem
 from .chunks import ChunkTable
 from ..errors import MilvusUnavailable
-from ..errors import ConfigError, Unavailable
+from ..errors import BuildInProgress, ConfigError, Unavailable
 
 PART = 16_000  # characters of article text per row of `texts`
 BATCH = 1000  # rows per insert
@@ -50,6 +54,8 @@ PAGE = 16_000  # rows per query (Milvus returns at most 16,384)
 _KINDS = ("chunks", "docs", "texts", "terms", "meta")
 
 
+LEASE_SECONDS = 120.0  # a build lease lapses this long after its builder stops renewing it
+LEASE_SETTLE = 1.0  # seconds between writing the lease and reading it back (the last writer wins)
 RETRY_WAITS = (0.2, 0.5, 1.0, 2.0)  # seconds between tries of a read while Milvus restarts (~4 s in all)
 
 
@@ -67,6 +73,7 @@ class MilvusBackend(IndexBackend):
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,120}", name):
             raise ConfigError(f"QA_MILVUS_COLLECTION={name!r}: letters, digits and _ only, not starting with a digit")
         self.client, self.name, self.uri = client, name, uri
+        self._lease_owner: str | None = None  # this process's build lease, while it holds one
 
     @classmethod
     def connect(cls, uri: str, token: str = "", name: str = "tanya") -> "MilvusBackend":
@@ -156,6 +163,7 @@ class MilvusBackend(IndexBackend):
         for kind in _KINDS:
             self._call("flush", self.client.flush, f"{stamp}__{kind}")
         self._wait_for_indexes(f"{stamp}__chunks")
+        self.check_lease()
         previous = self.served()
         if previous is None:
             self._call("create the alias", self.client.create_alias, f"{stamp}__chunks", self.name)
@@ -250,6 +258,88 @@ class MilvusBackend(IndexBackend):
         finally:
             table.close()
 
+    # --- one builder at a time, across machines ---------------------------------------------------
+
+    @contextmanager
+    def builder_lease(self) -> Iterator[None]:
+        """A lease kept in Milvus itself (`{alias}__lease`): a builder writes its name and an expiry, waits
+        for the write to settle and reads it back; only the last writer finds its own name, so of two
+        builders starting together one goes on and the other stops. A lease is renewed while its build
+        runs and lapses LEASE_SECONDS after a builder dies; it is checked again before the alias moves."""
+        me = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        holder = self._lease_holder()
+        if holder is not None and holder["owner"] != me:
+            raise self._busy(holder)
+        self._write_lease(me)
+        time.sleep(LEASE_SETTLE)
+        holder = self._lease_holder()
+        if holder is None or holder["owner"] != me:
+            raise self._busy(holder)
+        self._lease_owner = me
+        stop = threading.Event()
+
+        def renew() -> None:
+            while not stop.wait(LEASE_SECONDS / 4):
+                try:
+                    self._write_lease(me)
+                except MilvusUnavailable:
+                    pass  # tried again at the next turn; the check before publishing decides
+
+        renewer = threading.Thread(target=renew, daemon=True, name="tanya-lease")
+        renewer.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            renewer.join(timeout=5)
+            self._lease_owner = None
+            holder = self._lease_holder()
+            if holder is not None and holder["owner"] == me:
+                self._call("release the build lease", self.client.delete, self._lease, filter='key == "lease"')
+
+    def check_lease(self) -> None:
+        """Before the alias moves: this builder still holds the lease (else BuildInProgress, nothing published)."""
+        owner = self._lease_owner
+        holder = self._lease_holder()
+        if owner is not None and (holder is None or holder["owner"] != owner):
+            raise self._busy(holder)
+
+    @property
+    def _lease(self) -> str:
+        return f"{self.name}__lease"
+
+    def _lease_holder(self) -> dict[str, Any] | None:
+        """The unexpired lease (owner, since, expires), or None."""
+        if not self._call("look for the build lease", self.client.has_collection, self._lease):
+            return None
+        rows = self._read("read the build lease", self._lease, self.client.query, self._lease, filter='key == "lease"',
+                          output_fields=["owner", "since", "expires"], consistency_level="Strong")
+        return rows[0] if rows and float(rows[0]["expires"]) > time.time() else None
+
+    def _write_lease(self, me: str) -> None:
+        from pymilvus import DataType
+
+        if not self._call("look for the build lease", self.client.has_collection, self._lease):
+            try:
+                self._create(self._lease, [("key", DataType.VARCHAR, {"is_primary": True, "max_length": 16}),
+                                           ("owner", DataType.VARCHAR, {"max_length": 256}), ("since", DataType.DOUBLE, {}),
+                                           ("expires", DataType.DOUBLE, {})])
+            except MilvusUnavailable:
+                if not self._call("look for the build lease", self.client.has_collection, self._lease):
+                    raise  # (else another builder made it first)
+        now = time.time()
+        row = {"key": "lease", "owner": me, "since": now, "expires": now + LEASE_SECONDS, "v": [0.0, 0.0]}
+        self._call("write the build lease", self.client.upsert, self._lease, [row])
+        self._call("flush the build lease", self.client.flush, self._lease)
+
+    def _busy(self, holder: dict[str, Any] | None) -> BuildInProgress:
+        since = time.strftime("%H:%M:%S", time.localtime(float(holder["since"]))) if holder else "just now"
+        who = holder["owner"].rsplit(":", 1)[0] if holder else "another builder"
+        return BuildInProgress(
+            f"another build is updating this index in Milvus ({who}, since {since}); nothing was changed. "
+            "Run the command again when it has finished."
+        )
+
     def neighbours(self) -> list[str]:
         prefix = self.name + "_"
         aliases = self._call("list aliases", self.client.list_aliases).get("aliases", [])
@@ -259,17 +349,20 @@ class MilvusBackend(IndexBackend):
         if self.served() is not None:
             self._call("drop the alias", self.client.drop_alias, self.name)
         self._drop_versions(set())
+        if self._call("look for the build lease", self.client.has_collection, self._lease):
+            self._call("drop the build lease", self.client.drop_collection, self._lease)
 
     def _drop_versions(self, keep: set[str]) -> None:
         prefix = self.name + "__"
         for name in self._call("list collections", self.client.list_collections):
-            if name.startswith(prefix) and name.rsplit("__", 1)[0] not in keep:
+            if name.startswith(prefix) and name != self._lease and name.rsplit("__", 1)[0] not in keep:
                 self._call(f"drop {name}", self.client.drop_collection, name)
 
     def versions(self) -> list[str]:
         """The versions that have collections (the served one, the previous one, any half-copied one)."""
         prefix = self.name + "__"
-        return sorted({n.rsplit("__", 1)[0] for n in self._call("list collections", self.client.list_collections) if n.startswith(prefix)})
+        names = self._call("list collections", self.client.list_collections)
+        return sorted({n.rsplit("__", 1)[0] for n in names if n.startswith(prefix) and n != self._lease})
 
     def query(self, collection: str, filter: str, fields: list[str], limit: int | None = None) -> list[dict[str, Any]]:
         kwargs = {"limit": limit} if limit else {}

@@ -236,3 +236,56 @@ def test_the_app_recovers_when_milvus_restarts(tmp_path: Path) -> None:
             assert "Joko Widodo" in answers[-1].json()["answer"]
     finally:
         stop_milvus(milvus)
+
+
+def test_one_builder_at_a_time_across_machines(milvus_uri: str, tmp_path: Path) -> None:
+    """A lease kept in Milvus: while one builder holds it another machine's build stops with a clear
+    message and changes nothing; of two builders starting at the same moment exactly one goes on; a
+    lease whose builder died lapses."""
+    import threading
+
+    from qa.errors import BuildInProgress
+    from qa.index import milvus as store
+
+    first = _milvus(tmp_path / "a", milvus_uri, "leased")
+    first.index()
+    served = first.backend.served()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
+    env.update(QA_STORE="milvus", QA_MILVUS_URI=milvus_uri, QA_MILVUS_COLLECTION="leased", QA_UPLOAD_DIR=str(tmp_path / "up"))
+    other = [sys.executable, "-m", "qa", "index", str(write(tmp_path / "in" / "bus.txt", BUS).parent),
+             "--keep-missing", "--index-dir", str(tmp_path / "b" / "index")]  # another machine: its own folder
+    with first.backend.builder_lease():
+        done = subprocess.run(other, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 2 and "another build is updating this index in Milvus" in done.stderr, done.stderr
+        assert first.backend.served() == served
+    done = subprocess.run(other, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr  # released: the other machine's build goes on
+    assert "Ridwan Kamil" in first.ask("Siapa Wali Kota Bandung?").text
+
+    backends = [store.MilvusBackend(store._connect.__wrapped__(milvus_uri, "", "leased").client, "leased", milvus_uri)
+                for _ in range(2)]
+    entered, refused, go = [], [], threading.Barrier(2)
+
+    def build(backend) -> None:
+        go.wait()
+        try:
+            with backend.builder_lease():
+                entered.append(backend)
+                time.sleep(2 * store.LEASE_SETTLE)
+        except BuildInProgress:
+            refused.append(backend)
+
+    threads = [threading.Thread(target=build, args=(b,)) for b in backends]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(entered) == 1 and len(refused) == 1
+    backends[0]._write_lease("dead-builder:1:x")  # a builder that died holding it …
+    with pytest.raises(BuildInProgress, match="dead-builder"):
+        with backends[1].builder_lease():
+            pass
+    backends[0].client.upsert(backends[0]._lease, [{"key": "lease", "owner": "dead-builder:1:x", "since": 0.0,
+                                                    "expires": time.time() - 1, "v": [0.0, 0.0]}])
+    with backends[1].builder_lease():  # … and whose lease has lapsed
+        pass
