@@ -59,6 +59,22 @@ LEASE_SETTLE = 1.0  # seconds between writing the lease and reading it back (the
 RETRY_WAITS = (0.2, 0.5, 1.0, 2.0)  # seconds between tries of a read while Milvus restarts (~4 s in all)
 
 
+def _dead_here(owner: str) -> bool:
+    """Whether a lease's owner was a process on this machine that is no longer running (a killed build:
+    its lease is taken over at once instead of lapsing)."""
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 def _literal(values: Sequence[Any]) -> str:
     """A list for a Milvus filter expression (strings JSON-quoted)."""
     return json.dumps([v if isinstance(v, str) else int(v) for v in values], ensure_ascii=False)
@@ -265,10 +281,11 @@ class MilvusBackend(IndexBackend):
         """A lease kept in Milvus itself (`{alias}__lease`): a builder writes its name and an expiry, waits
         for the write to settle and reads it back; only the last writer finds its own name, so of two
         builders starting together one goes on and the other stops. A lease is renewed while its build
-        runs and lapses LEASE_SECONDS after a builder dies; it is checked again before the alias moves."""
+        runs and lapses LEASE_SECONDS after a builder dies (at once when it died on this machine); it is
+        checked again before the alias moves."""
         me = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         holder = self._lease_holder()
-        if holder is not None and holder["owner"] != me:
+        if holder is not None and holder["owner"] != me and not _dead_here(holder["owner"]):
             raise self._busy(holder)
         self._write_lease(me)
         time.sleep(LEASE_SETTLE)
