@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import EXPECTED_ERRORS, InputError, QuestionError
+from .ingest.web import is_url
 from .library import Library
 from .pipeline import Asker, Tanya
 from .records import Answer
@@ -61,7 +62,12 @@ def _parser() -> argparse.ArgumentParser:
         "build or update the index from article files",
         "the collection to index into (made if new; its folders are remembered for later updates; default: default)",
     )
-    p.add_argument("paths", nargs="*", type=Path, help="files or folders (default: $QA_SEEDS_DIR or seeds/)")
+    p.add_argument(
+        "paths",
+        nargs="*",
+        help="files, folders, or http(s) URLs of articles, RSS/Atom feeds and sitemaps (their articles are "
+        "fetched and added; default: the collection's folders, $QA_SEEDS_DIR or seeds/)",
+    )
     p.add_argument("--rebuild", action="store_true", help="re-embed everything instead of reusing vectors")
     p.add_argument("--keep-missing", action="store_true", help="keep indexed articles whose files are gone")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -193,7 +199,7 @@ def _parser() -> argparse.ArgumentParser:
 def _index(args: argparse.Namespace, tanya: Tanya) -> int:
     bar = None if args.quiet or not sys.stderr.isatty() else _ProgressBar()
     report = tanya.index(
-        args.paths or None,
+        [p if is_url(p) else Path(p) for p in args.paths] or None,
         rebuild=args.rebuild,
         progress=bar,
         keep_missing=args.keep_missing,

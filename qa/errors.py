@@ -78,6 +78,14 @@ class ImportRefused(InputError):
     """An upload or folder import that is not allowed (outside the import root, too many or too large files)."""
 
 
+class FetchRefused(InputError):
+    """A URL Tanya will not fetch: not http(s), an address inside the server's network, robots.txt says no."""
+
+
+class FetchFailed(Unavailable):
+    """A URL that could not be fetched or read: down, an HTTP error, too slow, too big, not a feed or page."""
+
+
 class CollectionMissing(InputError):
     """No such collection (or one the caller may not read: the two are never told apart)."""
 

@@ -92,6 +92,10 @@ class Settings:
     max_request_mb: float = 1.0  # the largest JSON body the /v1 API reads
     chat_secret: str = ""  # seals the chats kept in browsers; give every app server behind one address the same
     import_root: str = ""  # folders under this one may be imported from the page; "" = no folder import
+    # Articles from the web (qa/ingest/web.py): seconds per request, and whether loopback and private
+    # addresses may be fetched (never link-local/metadata ones); 1 only for a feed on your own network
+    fetch_timeout: float = 20.0
+    allow_private_urls: bool = False
     host: str = "127.0.0.1"
     port: int = 7860
 

@@ -14,6 +14,8 @@ from .base import write_atomic
 from .build import BuildReport, Progress, build_index, remove_documents
 from ..errors import NothingToIndex
 from ..ingest.uploads import check_request, import_folder_files, placed_uploads
+from ..ingest.web import WebSources, is_url
+from ..records import Skipped
 
 if TYPE_CHECKING:
     from ..ask.retrieval import Retriever
@@ -40,9 +42,15 @@ class CollectionMixin:
         """The folders that make up the collection: those it was indexed from with `remember` (else the
         seed articles), and the uploaded ones."""
         folders = self.folders() or [Path(self.settings.seeds_dir)]
-        if Path(self.settings.upload_dir).is_dir():
-            folders.append(Path(self.settings.upload_dir))
+        for extra in (Path(self.settings.upload_dir), self.web().folder):
+            if extra.is_dir() and extra.resolve() not in {f.resolve() for f in folders}:
+                folders.append(extra)
         return folders
+
+    def web(self) -> WebSources:
+        """The collection's articles from the web (qa/ingest/web.py)."""
+        s = self.settings
+        return WebSources(Path(s.index_dir), s.fetch_timeout, int(s.max_file_mb * 1024 * 1024), s.allow_private_urls)
 
     def folders(self) -> list[Path]:
         """The folders and files remembered by `index(paths, remember=True)`."""
@@ -64,9 +72,20 @@ class CollectionMixin:
     ) -> BuildReport:
         """Build or update the index from article files (default: the collection folders, without the
         articles removed from the collection with `remove(..., forget=True)`). With `remember`, the
-        paths given become part of the collection: later updates read them again."""
+        paths given become part of the collection: later updates read them again. A path may be an
+        http(s) URL of an article, an RSS/Atom feed or a sitemap: its articles are fetched into the
+        collection's web folder and added (URLs alone add; nothing indexed before is dropped)."""
         excluded = self.removed() if paths is None else ()
-        folders = [Path(p) for p in (paths or self.collection())]
+        given = list(paths) if paths is not None else None
+        urls = [str(p) for p in given or [] if is_url(p)]
+        fetched: list[Skipped] = []
+        if urls:  # fetched into the web folder, read from there like files; what was indexed stays
+            kept, fetched = self.web().fetch(urls)
+            if not kept:
+                raise NothingToIndex("; ".join(f"{s.path}: {s.reason}" for s in fetched[:5]) + "; the current index is unchanged")
+            given = [p for p in given or [] if not is_url(p)] + [self.web().folder]
+            keep_missing = keep_missing or len(given) == 1
+        folders = [Path(p) for p in (given or self.collection())]
         # a shared store holds what other servers added from their own folders, and a folder that is not
         # here (a server started elsewhere than the seeds) was not read: an update keeps what it did not read
         keep_missing = keep_missing or self.backend.shared or not all(p.exists() for p in folders)
@@ -74,10 +93,11 @@ class CollectionMixin:
             folders, self.settings, rebuild=rebuild, progress=progress, embedder=self.embedder, keep_missing=keep_missing,
             excluded=excluded,
         )
-        if remember and paths is not None:
+        if remember and given is not None:
             known = [str(p) for p in self.folders()]
             known += [str(p.resolve()) for p in folders if str(p.resolve()) not in known]
             write_atomic(self._folders_file(), json.dumps(known, indent=1, ensure_ascii=False))
+        report.skipped = fetched + report.skipped
         return report
 
     def remove(self, doc_ids: Iterable[str], forget: bool = False) -> BuildReport:

@@ -145,7 +145,7 @@ def read_file(file: Path, doc_id: str, max_file_mb: float = 50.0, source: str | 
         docs.append(
             Document(
                 doc_id=doc_id if key is None else f"{doc_id}/{key}",
-                source=source or str(file),
+                source=part.source or source or str(file),
                 title=part.title or _title(part.text),
                 text=part.text,
                 sha256=raw_hash,
@@ -166,6 +166,7 @@ class _Part:
     date: str | None = None
     url: str | None = None
     page_starts: tuple[int, ...] = ()
+    source: str | None = None  # how citations name it, when the file says (a JSON record's "source")
 
 
 def _read_text(data: bytes, max_file_mb: float) -> list[tuple[str | None, _Part]]:
@@ -231,7 +232,8 @@ def _read_docx(data: bytes, max_file_mb: float) -> list[tuple[str | None, _Part]
 
 def _read_json(data: bytes, max_file_mb: float) -> list[tuple[str | None, _Part]]:
     """Articles as JSON: one object, a list of objects, or one object a line (JSONL):
-    {"title", "text", "url"?, "date"?}."""
+    {"title", "text", "url"?, "date"?, "source"?} ("source": how citations name it, e.g. the article's
+    URL; default: the file)."""
     raw = decode(data)
     try:
         loaded = json.loads(raw)
@@ -250,7 +252,8 @@ def _read_json(data: bytes, max_file_mb: float) -> list[tuple[str | None, _Part]
         if title and not text.startswith(title):
             text = f"{normalise(title)}\n\n{text}"
         key = None if len(records) == 1 else str(n)
-        parts.append((key, _Part(text, title or None, _str(record.get("date")), _str(record.get("url")))))
+        shown = record.get("source") if isinstance(record.get("source"), str) and 0 < len(record["source"]) <= 2000 else None
+        parts.append((key, _Part(text, title or None, _str(record.get("date")), _str(record.get("url")), source=shown)))
     if not parts:
         raise UnreadableFile('no article records (each needs "text", and should have "title")')
     return parts
