@@ -232,8 +232,8 @@ def _read_docx(data: bytes, max_file_mb: float) -> list[tuple[str | None, _Part]
 
 def _read_json(data: bytes, max_file_mb: float) -> list[tuple[str | None, _Part]]:
     """Articles as JSON: one object, a list of objects, or one object a line (JSONL):
-    {"title", "text", "url"?, "date"?, "source"?} ("source": how citations name it, e.g. the article's
-    URL; default: the file)."""
+    {"title", "text", "url"?, "date"?, "source"?} ("source": an http(s) address citations name it by;
+    default: the file)."""
     raw = decode(data)
     try:
         loaded = json.loads(raw)
@@ -252,7 +252,9 @@ def _read_json(data: bytes, max_file_mb: float) -> list[tuple[str | None, _Part]
         if title and not text.startswith(title):
             text = f"{normalise(title)}\n\n{text}"
         key = None if len(records) == 1 else str(n)
-        shown = record.get("source") if isinstance(record.get("source"), str) and 0 < len(record["source"]) <= 2000 else None
+        # a record may be cited by its web address (never by a path: removal looks sources up as files)
+        named = record.get("source")
+        shown = named if isinstance(named, str) and len(named) <= 2000 and named.startswith(("http://", "https://")) else None
         parts.append((key, _Part(text, title or None, _str(record.get("date")), _str(record.get("url")), source=shown)))
     if not parts:
         raise UnreadableFile('no article records (each needs "text", and should have "title")')
