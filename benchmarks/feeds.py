@@ -60,7 +60,7 @@ def main() -> None:
 
     folder = args.work / "files"
     folder.mkdir(parents=True)
-    for i, (t, b) in enumerate(articles):
+    for i in range(len(articles)):
         (folder / f"{i}.html").write_bytes(pages[f"/berita/{i}.html"])
     results = {}
     for kind in ("files", "feed", "files-again"):
