@@ -158,6 +158,20 @@ def _parser() -> argparse.ArgumentParser:
     for u in users.choices.values():
         u.add_argument("--users-file", type=Path, help="default: $QA_USERS_FILE or users.json")
 
+    p = command("source", _source, "remember feeds, article URLs and folders to keep a collection current", "the collection")
+    actions = p.add_subparsers(dest="action", required=True)
+    actions.add_parser("add", help="a feed or article URL (http/https), or a folder on this machine").add_argument("source")
+    actions.add_parser("remove", help="forget a source (its articles stay indexed)").add_argument("source")
+    actions.add_parser("list", help="each source, its last fetch and its last error")
+    actions.add_parser("fetch", help="fetch and index every source once")
+
+    p = command("watch", _watch, "keep the collection's sources current until stopped (Ctrl-C)", "the collection")
+    p.add_argument(
+        "--every",
+        default="15m",
+        help="how often feeds and URLs are fetched (90s, 15m, 2h; default 15m); folders are looked at every 2 s",
+    )
+
     p = command("collection", _collection, "list the collections, or remove one", library=True)
     actions = p.add_subparsers(dest="action", required=True)
     actions.add_parser("list", help="each collection, its articles and passages, who may read and edit it")
@@ -420,6 +434,40 @@ def _user(args: argparse.Namespace, tanya: Tanya) -> int:
         print(store.new_key(args.name))
     elif args.action == "revoke":
         print(f"revoked {store.revoke_keys(args.name)} API keys of {args.name}")
+    return 0
+
+
+def _source(args: argparse.Namespace, tanya: Tanya) -> int:
+    sources = tanya.sources()
+    if args.action == "add":
+        entry = sources.add(args.source)
+        print(f"{entry['source']} ({entry['kind']}) is a source of '{tanya.name}'; `python -m qa watch` keeps it current")
+    elif args.action == "remove":
+        sources.remove(args.source)
+        print(f"{args.source} is no longer a source (its articles stay indexed)")
+    elif args.action == "fetch":
+        print(tanya.refresh().summary())
+    else:
+        for s in sources.all():
+            last = s.get("last") or {}
+            said = (
+                f"last {last['at']}: "
+                + (f"error: {last['error']}" if last.get("error") else f"{last.get('added', 0)} new or changed")
+                if last
+                else "never fetched"
+            )
+            print(f"{s['source']}\t{s['kind']}\t{said}")
+    return 0
+
+
+def _watch(args: argparse.Namespace, tanya: Tanya) -> int:
+    from .ingest.sources import parse_every
+
+    every = parse_every(args.every)
+    if not tanya.sources().all():
+        raise InputError("no sources to watch: add one with `python -m qa source add URL|FOLDER`")
+    print(f"watching the sources of '{tanya.name}' (feeds every {args.every}, folders every 2 s); Ctrl-C stops", flush=True)
+    tanya.watcher(every, log=lambda line: print(line, flush=True)).run()
     return 0
 
 

@@ -96,6 +96,7 @@ class Settings:
     # addresses may be fetched (never link-local/metadata ones); 1 only for a feed on your own network
     fetch_timeout: float = 20.0
     allow_private_urls: bool = False
+    watch: str = ""  # the server keeps each collection's sources current: feeds fetched this often ("15m"); "" = no
     host: str = "127.0.0.1"
     port: int = 7860
 

@@ -5,7 +5,7 @@ supplies `settings`, `embedder` and `retriever()`."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,6 +14,7 @@ from .base import write_atomic
 from .build import BuildReport, Progress, build_index, remove_documents
 from ..errors import NothingToIndex
 from ..ingest.uploads import check_request, import_folder_files, placed_uploads
+from ..ingest.sources import Sources, Watcher
 from ..ingest.web import WebSources, is_url
 from ..records import Skipped
 
@@ -46,6 +47,22 @@ class CollectionMixin:
             if extra.is_dir() and extra.resolve() not in {f.resolve() for f in folders}:
                 folders.append(extra)
         return folders
+
+    def sources(self) -> Sources:
+        """The feeds, URLs and folders remembered for this collection (qa/ingest/sources.py)."""
+        return Sources(Path(self.settings.index_dir))
+
+    def refresh(self, sources: list[str] | None = None, progress: Progress | None = None) -> BuildReport:
+        """Fetch and index the remembered sources (or those given): new and changed articles come in,
+        nothing is dropped."""
+        chosen = [s["source"] for s in self.sources().all()] if sources is None else sources
+        if not chosen:
+            raise NothingToIndex("no sources: add one with `python -m qa source add URL|FOLDER`")
+        return self.index([s if is_url(s) else Path(s) for s in chosen], progress=progress, keep_missing=True)
+
+    def watcher(self, every: float, log: Callable[[str], None] = print) -> Watcher:
+        """What keeps the sources current (`Watcher.run()`, or `.start()` for a thread)."""
+        return Watcher(self.sources(), self.refresh, every, log=log)
 
     def web(self) -> WebSources:
         """The collection's articles from the web (qa/ingest/web.py)."""

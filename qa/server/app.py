@@ -11,6 +11,7 @@ seed articles first when none exists.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 from dataclasses import replace
@@ -86,11 +87,39 @@ def serve(settings: Settings, allow_anonymous: bool = False) -> int:
     except EXPECTED_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    try:
+        watching = start_watchers(library)
+    except EXPECTED_ERRORS as exc:
+        print(f"error: QA_WATCH: {exc}", file=sys.stderr)
+        return 2
+    if watching:
+        print(f"keeping the sources of {', '.join(watching)} current (QA_WATCH={settings.watch})", flush=True)
     app = create_app(library, access)
     sys.stderr = BoundedLog(sys.stderr)
     print(f"Tanya on http://{settings.host}:{settings.port}/ (API: /v1/chat/completions)", flush=True)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", timeout_graceful_shutdown=5)
     return 0
+
+
+def start_watchers(library: Library) -> list[str]:
+    """With QA_WATCH, a thread per collection that has sources keeps them current beside the server
+    (qa/ingest/sources.py); returns the collections watched."""
+    from ..ingest.sources import parse_every
+
+    if not library.settings.watch:
+        return []
+    every = parse_every(library.settings.watch)
+    watched = []
+    for name in library.names():
+        member = library.get(name)
+        if member.sources().all():
+            member.watcher(every, log=functools.partial(_log_watch, name)).start()
+            watched.append(name)
+    return watched
+
+
+def _log_watch(collection: str, line: str) -> None:
+    print(f"watch {collection}: {line}", file=sys.stderr, flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
