@@ -73,7 +73,7 @@ def main() -> None:
             report = tanya.index([folder], keep_missing=True)
         else:
             f0 = time.perf_counter()
-            kept, skipped = tanya.web().fetch([f"http://127.0.0.1:{port}/feed.xml"])
+            tanya.web().fetch([f"http://127.0.0.1:{port}/feed.xml"])
             fetch = time.perf_counter() - f0
             report = tanya.index([tanya.web().folder], keep_missing=True)
         results[kind] = (report.embedded, time.perf_counter() - started, fetch, report.documents)

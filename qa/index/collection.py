@@ -97,10 +97,14 @@ class CollectionMixin:
         urls = [str(p) for p in given or [] if is_url(p)]
         fetched: list[Skipped] = []
         if urls:  # fetched into the web folder, read from there like files; what was indexed stays
-            kept, fetched = self.web().fetch(urls)
+            kept, changed, fetched = self.web().fetch(urls)
             if not kept:
                 raise NothingToIndex("; ".join(f"{s.path}: {s.reason}" for s in fetched[:5]) + "; the current index is unchanged")
             given = [p for p in given or [] if not is_url(p)] + [self.web().folder]
+            if len(given) == 1 and not changed and not rebuild and self.backend.served() is not None:
+                # nothing new on the web: no build (a watcher polls feeds; most polls find nothing)
+                manifest = self.retriever().snapshot.manifest
+                return BuildReport(Path(self.settings.index_dir), manifest["documents"], manifest["chunks"], skipped=fetched)
             keep_missing = keep_missing or len(given) == 1
         folders = [Path(p) for p in (given or self.collection())]
         # a shared store holds what other servers added from their own folders, and a folder that is not

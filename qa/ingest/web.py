@@ -243,13 +243,14 @@ class WebSources:
         except (FileNotFoundError, ValueError):
             return {}
 
-    def fetch(self, urls: Iterable[str]) -> tuple[int, list[Skipped]]:
-        """Fetch the URLs (articles, feeds, sitemaps) into the folder; returns (articles written or
-        unchanged, what was skipped and why). Nothing is written for a URL that fails."""
+    def fetch(self, urls: Iterable[str]) -> tuple[int, int, list[Skipped]]:
+        """Fetch the URLs (articles, feeds, sitemaps) into the folder; returns (articles kept — new,
+        changed or unchanged —, of them new or changed, what was skipped and why). Nothing is written
+        for a URL that fails."""
         from ..index.base import write_atomic
 
         self.folder.mkdir(parents=True, exist_ok=True)
-        state, skipped, kept = self._state(), [], 0
+        state, skipped, kept, changed = self._state(), [], 0, 0
         fetcher = Fetcher(self.timeout, self.max_bytes, self.allow_private)
         texts = {v.get("sha"): k for k, v in state.items() if v.get("sha")}
         try:
@@ -263,29 +264,34 @@ class WebSources:
                 pages = [(Entry(url), first)] if listed is None else [(e, None) for e in listed]
                 for entry, response in pages:
                     try:
-                        kept += self._keep(fetcher, entry, response, state, texts)
+                        new = self._keep(fetcher, entry, response, state, texts)
+                        kept, changed = kept + 1, changed + new
                     except TanyaError as exc:
                         skipped.append(Skipped(entry.url, str(exc)))
         finally:
             fetcher.close()
             write_atomic(self._state_file(), json.dumps(state, indent=1, ensure_ascii=False))
-        return kept, skipped
+        return kept, changed, skipped
 
     def _keep(self, fetcher: Fetcher, entry: Entry, response: Response | None, state: dict, texts: dict) -> int:
-        """Fetch one article (unless its page came with the URL) and write its record; 1 when kept."""
+        """Fetch one article (unless its page came with the URL) and write its record; 1 when it is new
+        or changed, 0 when it is as it was (FetchFailed when it cannot be kept)."""
         from ..index.base import write_atomic
 
         known = state.get(entry.url)
         if response is None:
             response = fetcher.get(entry.url, *_conditional(known))
         if response.status == 304 and known and (self.folder / known["file"]).is_file():
-            return 1  # unchanged: not read again
+            return 0  # unchanged: not read again
         record = article_record(response, entry)
         sha = hashlib.sha256(record["text"].encode("utf-8")).hexdigest()
         same = texts.get(sha)
         if same is not None and same != entry.url and state.get(same, {}).get("file") != _file_for(str(record["url"])):
             raise FetchFailed(f"the same article as {same}; kept once")
         name = _file_for(str(record["url"]))  # the canonical URL names it: two URLs of one story share the file
+        if known and known.get("sha") == sha and known.get("file") == name and (self.folder / name).is_file():
+            known.update(etag=response.etag, last_modified=response.last_modified)
+            return 0  # fetched again (no conditional support), the same text
         write_atomic(self.folder / name, json.dumps(record, ensure_ascii=False))
         state[entry.url] = {
             "file": name,

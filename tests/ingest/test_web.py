@@ -131,6 +131,9 @@ def test_an_updated_feed_costs_only_what_is_new_or_changed(site: Site, tmp_path:
     report = tanya.index([rss])
     assert len(report.updated) == 1 and report.documents == 3, report.summary()  # same URL, new text: replaced
     assert "tiga puluh" in tanya.ask("Berapa bus listrik yang diresmikan Ridwan Kamil?").reply
+    served = (tmp_path / "index" / "CURRENT").read_text()
+    report = tanya.index([rss])  # nothing new: no build at all
+    assert (tmp_path / "index" / "CURRENT").read_text() == served and report.documents == 3
 
 
 def test_a_story_under_two_urls_is_kept_once_and_sitemaps_and_redirects_work(site: Site, tmp_path: Path) -> None:
