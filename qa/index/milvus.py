@@ -423,11 +423,15 @@ def _connect(uri: str, token: str, name: str) -> MilvusBackend:
     if _uri_kind(uri) == "lite":
         Path(uri).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
         uri = str(Path(uri).expanduser().resolve())
-    try:
-        client = MilvusClient(uri=uri, token=token) if token else MilvusClient(uri=uri)
-    except MilvusException as exc:
-        raise MilvusUnavailable(f"cannot connect to Milvus at {uri}: {exc}") from None
-    return MilvusBackend(client, name, uri)
+    for wait in (*RETRY_WAITS, None):  # a server that is starting, or that just refused a channel, gets a few tries
+        try:
+            client = MilvusClient(uri=uri, token=token) if token else MilvusClient(uri=uri)
+            return MilvusBackend(client, name, uri)
+        except MilvusException as exc:
+            if wait is None or _uri_kind(uri) == "lite":
+                raise MilvusUnavailable(f"cannot connect to Milvus at {uri}: {exc}") from None
+            time.sleep(wait)
+    raise AssertionError("unreachable")
 
 
 def _uri_kind(uri: str) -> str:
