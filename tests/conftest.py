@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import http.server
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -118,3 +120,77 @@ def log_in_page(browser, url: str, name: str, password: str):
     page.locator("input[type=password]").press("Enter")
     page.locator("#question").wait_for(timeout=30_000)
     return page
+
+
+# -- a small web site on 127.0.0.1 for the tests of fetching (tests/ingest/test_web.py and others) --
+
+
+def page(title: str, body: str, canonical: str | None = None, date: str = "2016-09-09") -> bytes:
+    link = f'<link rel="canonical" href="{canonical}">' if canonical else ""
+    return (f"<html><head><title>{title}</title>{link}<meta property=\"article:published_time\" content=\"{date}\"></head>"
+            f"<body><nav>Beranda | Ekonomi</nav><article><h1>{title}</h1><p>{body}</p></article></body></html>").encode()
+
+
+BUS = page("Bus Listrik Bandung", "Wali Kota Bandung Ridwan Kamil meresmikan dua puluh lima bus listrik baru pada hari Senin di Balai Kota.")
+KERETA = page("Kereta Cepat", "Kereta cepat Jakarta Bandung akan menempuh perjalanan dalam empat puluh menit, kata Menteri Perhubungan Budi Karya.")
+PASAR = page("Pasar Baru", "Pedagang Pasar Baru di Bogor pindah ke gedung sementara selama renovasi yang berlangsung delapan bulan.")
+
+
+def feed(base: str, items: list[tuple[str, str]]) -> bytes:
+    entries = "".join(f"<item><title>{t}</title><link>{base}{path}</link><pubDate>Fri, 09 Sep 2016 10:00:00 GMT</pubDate></item>"
+                      for path, t in items)
+    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>Berita</title>{entries}</channel></rss>'.encode()
+
+
+class Site:
+    """A small web site whose pages the test changes; it counts requests and honours If-None-Match."""
+
+    def __init__(self) -> None:
+        self.pages: dict[str, tuple[int, str, bytes]] = {}
+        self.hits: dict[str, int] = {}
+        site = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                site.hits[self.path] = site.hits.get(self.path, 0) + 1
+                if self.path == "/slow":
+                    time.sleep(3)
+                if self.path == "/huge":
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/html")
+                    self.end_headers()
+                    try:
+                        for _ in range(50):  # 50 MB, if anyone read it all
+                            self.wfile.write(b"<p>" + b"x" * (1024 * 1024 - 7) + b"</p>")
+                    except (BrokenPipeError, ConnectionResetError):
+                        pass
+                    return
+                status, kind, body = site.pages.get(self.path, (404, "text/plain", b"not here"))
+                etag = f'"{hash(body) & 0xFFFFFFFF:x}"'
+                if status == 200 and self.headers.get("If-None-Match") == etag:
+                    self.send_response(304)
+                    self.end_headers()
+                    return
+                self.send_response(status)
+                if status in (301, 302):
+                    self.send_header("Location", body.decode())
+                    body = b""
+                self.send_header("Content-Type", kind)
+                self.send_header("ETag", etag)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                try:
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (a timeout being tested)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def put(self, path: str, body: bytes, kind: str = "text/html", status: int = 200) -> str:
+        self.pages[path] = (status, kind, body)
+        return self.url + path

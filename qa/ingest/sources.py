@@ -132,19 +132,29 @@ class Watcher:
                 self._update(changed)
             self._stop.wait(self.look)
 
-    def _update(self, changed: list[str]) -> None:
+    def update_now(self, changed: list[str]) -> Any:
+        """One update of these sources now, recorded like the watcher's; returns its report (or raises)."""
         from ..errors import EXPECTED_ERRORS
 
         at = time.strftime("%Y-%m-%dT%H:%M:%S")
         try:
             report = self.update(changed)
-        except EXPECTED_ERRORS as exc:  # said, and the watcher goes on (a bug stops it, with its traceback)
+        except EXPECTED_ERRORS as exc:
             self.sources.record(changed, at, 0, {c: str(exc) for c in changed})
+            raise
+        errors = {s.path: s.reason for s in report.skipped if s.path in changed}
+        self.sources.record(changed, at, len(report.added) + len(report.updated), errors)
+        return report
+
+    def _update(self, changed: list[str]) -> None:
+        from ..errors import EXPECTED_ERRORS
+
+        at = time.strftime("%Y-%m-%dT%H:%M:%S")
+        try:
+            report = self.update_now(changed)
+        except EXPECTED_ERRORS as exc:  # said and recorded, and the watcher goes on (a bug stops it, with its traceback)
             self.log(f"{at} {', '.join(changed)}: {exc}")
             return
-        added = len(report.added) + len(report.updated)
-        errors = {s.path: s.reason for s in report.skipped if s.path in changed}  # a feed or URL that failed
-        self.sources.record(changed, at, added, errors)
         self.log(f"{at} {', '.join(changed)}: {report.summary()}")
 
     def stop(self) -> None:

@@ -234,6 +234,14 @@ class WebSources:
         self.folder = Path(index_dir) / "web"
         self.timeout, self.max_bytes, self.allow_private = timeout, max_bytes, allow_private
 
+    def fetcher_check(self, url: str) -> None:
+        """FetchRefused (or FetchFailed) now, before a URL is remembered, if it could never be fetched."""
+        fetcher = Fetcher(self.timeout, self.max_bytes, self.allow_private)
+        try:
+            fetcher.check(url)
+        finally:
+            fetcher.close()
+
     def _state_file(self) -> Path:
         return self.folder.parent / "web-fetched.json"  # beside the folder: the build reads every file in it
 

@@ -25,7 +25,7 @@ from ..library import Library
 from ..pipeline import Tanya
 from ..records import Answer, Citation
 from ..settings import DEFAULT_COLLECTION
-from .chats import Chats, chat_keys, messages_only
+from .chats import Chats, chat_keys, markdown_text, messages_only
 from .render import (
     COLUMNS,
     EXAMPLES,
@@ -35,6 +35,7 @@ from .render import (
     export_file,
     render_answer,
     render_article,
+    render_feeds,
     render_removal,
     render_report,
     render_sources,
@@ -223,6 +224,48 @@ class Page:
             return REFUSED, gr.update(), gr.update(), gr.update()
         return self._update(tanya, lambda cb: tanya.index(rebuild=True, progress=cb), progress)
 
+    # -- sources kept current (feeds and article URLs; folders only from the command line) ----------
+    def source_list(self, target: Any, request: gr.Request):
+        tanya = self.member(target, request, EDIT)
+        return render_feeds(tanya.sources().all()) if tanya is not None else ""
+
+    def add_source(self, source: str, target: Any, request: gr.Request):
+        """Remember a feed or article URL for a collection the caller may edit (a folder on the server is
+        the operator's to add, from the command line: the page takes web addresses only)."""
+        tanya = self.member(target, request, EDIT)
+        if tanya is None:
+            return REFUSED, gr.update()
+        given = str(source or "").strip()
+        if not given.lower().startswith(("http://", "https://")):
+            return "**Nothing changed:** a source added here is a feed or article address (http or https).", gr.update()
+        try:
+            tanya.web().fetcher_check(given)
+            tanya.sources().add(given)
+        except EXPECTED_ERRORS as exc:
+            return f"**Nothing changed:** {html.escape(public_message(exc))}", gr.update()
+        return f"**Added** {markdown_text(given)}; *Fetch now* reads it (or the server's watcher, QA_WATCH).", render_feeds(
+            tanya.sources().all()
+        )
+
+    def remove_source(self, source: str, target: Any, request: gr.Request):
+        tanya = self.member(target, request, EDIT)
+        if tanya is None:
+            return REFUSED, gr.update()
+        try:
+            tanya.sources().remove(str(source or "").strip())
+        except EXPECTED_ERRORS as exc:
+            return f"**Nothing changed:** {html.escape(public_message(exc))}", gr.update()
+        return "**Removed** the source (its articles stay indexed).", render_feeds(tanya.sources().all())
+
+    def fetch_sources(self, target: Any, request: gr.Request, progress=gr.Progress()):
+        tanya = self.member(target, request, EDIT)
+        if tanya is None:
+            return REFUSED, gr.update(), gr.update(), gr.update(), gr.update()
+        urls = [s["source"] for s in tanya.sources().all() if s["kind"] == "url"]
+        watcher = tanya.watcher(every=0, log=lambda line: None)
+        message, rows, facts, browsing = self._update(tanya, lambda cb: watcher.update_now(urls), progress)
+        return message, rows, facts, browsing, render_feeds(tanya.sources().all())
+
     # -- the collection ---------------------------------------------------------------------------
     def open_article(self, browsing: Any, event: gr.SelectData, request: gr.Request):
         """The article whose row was clicked, from the collection being browsed, if the caller may read it
@@ -326,6 +369,13 @@ class Page:
                         label="…or a folder under the server's import folder (QA_IMPORT_ROOT)", scale=4, elem_id="folder"
                     )
                     add_dir = gr.Button("Add folder", scale=1, elem_id="add-folder")
+                with gr.Accordion("Sources kept current (feeds and article addresses)", open=False, elem_id="sources-box"):
+                    source_box = gr.Textbox(label="Feed, sitemap or article address (http/https)", elem_id="source")
+                    with gr.Row():
+                        add_source = gr.Button("Add source", size="sm", elem_id="add-source")
+                        remove_source = gr.Button("Remove source", size="sm", elem_id="remove-source")
+                        fetch_now = gr.Button("Fetch now", size="sm", variant="primary", elem_id="fetch-sources")
+                    feeds = gr.Markdown(elem_id="feeds")
                 rebuild_button = gr.Button("Rebuild the index from scratch", variant="stop", size="sm", elem_id="rebuild")
                 result = gr.Markdown(elem_id="add-result")
             with gr.Tab("Collection"):
@@ -356,6 +406,10 @@ class Page:
             add.click(self.add_files, [upload, target], updated, concurrency_limit=1, concurrency_id="index")
             add_dir.click(self.add_folder, [folder, target], updated, concurrency_limit=1, concurrency_id="index")
             rebuild_button.click(self.rebuild, target, updated, concurrency_limit=1, concurrency_id="index")
+            add_source.click(self.add_source, [source_box, target], [result, feeds])
+            remove_source.click(self.remove_source, [source_box, target], [result, feeds])
+            fetch_now.click(self.fetch_sources, target, [*updated, feeds], concurrency_limit=1, concurrency_id="index")
+            target.change(self.source_list, target, feeds)
             search.change(self.search, [search, browsing], table)
             browsing.input(self.collection, browsing, [table, facts, opened, article, actions])
             table.select(self.open_article, browsing, [opened, article, actions, confirm, removed_note])

@@ -206,6 +206,35 @@ def render_article(tanya: Tanya | None, doc_id: str) -> str:
     )
 
 
+def render_feeds(sources: list[dict]) -> str:
+    """A collection's sources and how their last fetch went (Markdown, escaped)."""
+    if not sources:
+        return "No sources yet."
+    lines = []
+    for s in sources:
+        last = s.get("last") or {}
+        if not last:
+            said = "never fetched"
+        elif last.get("error"):
+            said = f"{last['at'].replace('T', ' ')}: error: {markdown_text(str(last['error']))}"
+        else:
+            said = f"{last['at'].replace('T', ' ')}: {last.get('added', 0)} new or changed"
+        lines.append(f"- {markdown_text(s['source'])} ({s['kind']}) — {said}")
+    return "\n".join(lines)
+
+
+def updated_ago(sources: list[dict], now: float | None = None) -> str:
+    """ "updated 3 min ago": when a source of the collection was last fetched without an error ('' if never)."""
+    import time as _time
+
+    times = [s["last"]["at"] for s in sources if (s.get("last") or {}).get("at") and not s["last"].get("error")]
+    if not times:
+        return ""
+    then = _time.mktime(_time.strptime(max(times), "%Y-%m-%dT%H:%M:%S"))
+    minutes = max(0, int(((now or _time.time()) - then) // 60))
+    return f" · **updated** {minutes} min ago" if minutes < 120 else f" · **updated** {minutes // 60} h ago"
+
+
 def render_removal(record: dict) -> str:
     """The question before an article is removed."""
     return f"Remove **{markdown_text(record['title'])}** ({markdown_text(record['source'])}) from the collection?"
@@ -233,4 +262,5 @@ def collection_facts(tanya: Tanya | None) -> str:
     return (
         f"**Model** {m['model']['name']} ({m['model']['dim']} dimensions) · **articles** {m['documents']} · "
         f"**passages** {m['chunks']} · {where} · **last update** {m['built_at'].replace('T', ' ')}"
+        + updated_ago(tanya.sources().all())
     )

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import SEEDS, serve_app, settings_for, write
-from test_web import BUS, KERETA, Site, feed
+from conftest import BUS, KERETA, SEEDS, Site, feed, serve_app, settings_for, write
 
 from qa import Tanya
 from qa.errors import InputError, NothingToIndex
