@@ -409,7 +409,7 @@ class Page:
             add_source.click(self.add_source, [source_box, target], [result, feeds])
             remove_source.click(self.remove_source, [source_box, target], [result, feeds])
             fetch_now.click(self.fetch_sources, target, [*updated, feeds], concurrency_limit=1, concurrency_id="index")
-            target.change(self.source_list, target, feeds)
+            target.input(self.source_list, target, feeds)
             search.change(self.search, [search, browsing], table)
             browsing.input(self.collection, browsing, [table, facts, opened, article, actions])
             table.select(self.open_article, browsing, [opened, article, actions, confirm, removed_note])
@@ -424,5 +424,5 @@ class Page:
             )
             page.load(self.choices, None, [asking, browsing, target, add_tab]).then(
                 self.collection, browsing, [table, facts, opened, article, actions]
-            )
+            ).then(self.source_list, target, feeds)
         return page

@@ -126,7 +126,7 @@ def test_no_answer_is_said_plainly(app_url: str, browser) -> None:
     page = browser.new_page()
     page.goto(app_url)
     ask_in_page(page, "What is the boiling point of mercury?")
-    page.locator("#chat").get_by_text("could not find the answer").wait_for(timeout=30_000)
+    page.locator("#chat").get_by_text("could not find the answer").wait_for(timeout=60_000)
     assert "do not answer" in page.locator("#sources").inner_text()
     page.close()
 
