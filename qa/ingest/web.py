@@ -267,7 +267,7 @@ class WebSources:
                     first = fetcher.get(url, *_conditional(state.get(url)))
                     listed = entries_of(first) if first.status != 304 else None
                 except TanyaError as exc:
-                    skipped.append(Skipped(url, str(exc)))
+                    skipped.append(Skipped(url, _reason(url, exc)))
                     continue
                 pages = [(Entry(url), first)] if listed is None else [(e, None) for e in listed]
                 for entry, response in pages:
@@ -275,7 +275,7 @@ class WebSources:
                         new = self._keep(fetcher, entry, response, state, texts)
                         kept, changed = kept + 1, changed + new
                     except TanyaError as exc:
-                        skipped.append(Skipped(entry.url, str(exc)))
+                        skipped.append(Skipped(entry.url, _reason(entry.url, exc)))
         finally:
             fetcher.close()
             write_atomic(self._state_file(), json.dumps(state, indent=1, ensure_ascii=False))
@@ -310,6 +310,11 @@ class WebSources:
         }
         texts[sha] = entry.url
         return 1
+
+
+def _reason(url: str, exc: Exception) -> str:
+    """An error's message without the URL it starts with (a Skipped names the URL itself)."""
+    return str(exc).removeprefix(f"{url}: ")
 
 
 def _conditional(known: dict[str, Any] | None) -> tuple[str | None, str | None]:
