@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .ask.when import Dates
 from .errors import EXPECTED_ERRORS, InputError, QuestionError
 from .ingest.web import is_url
 from .library import Library
@@ -99,12 +100,14 @@ def _parser() -> argparse.ArgumentParser:
         "ollama:MODEL, openai:MODEL, gguf:PATH or gguf:gemma3-270m (default: $QA_LLM; '' = extractive)",
     )
     p.add_argument("--stream", action="store_true", help="print a written answer as it is generated")
+    _date_options(p)
 
     p = command("eval", _eval, "measure retrieval and answers on a JSONL file of questions", "the collection (default: default)")
     p.add_argument("questions", type=Path)
     p.add_argument("--retriever", choices=("hybrid", "dense", "bm25"))
     p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     p.add_argument("--limit", type=int, help="only the first N questions")
+    _date_options(p, '(a question\'s own "since"/"until"/"today" fields win)')
 
     p = command("train", _train, "fit the passage reranker and answer scorer on questions with answers (qa/data/*.json)")
     p.add_argument("questions", type=Path, help="JSONL questions, e.g. FacQA train, over an index of their articles")
@@ -270,7 +273,20 @@ def _remove(args: argparse.Namespace, tanya: Tanya) -> int:
     return 0
 
 
+def _date_options(p: argparse.ArgumentParser, note: str = "") -> None:
+    p.add_argument("--since", metavar="DATE", help=f"only articles published on or after DATE (YYYY-MM-DD) {note}".strip())
+    p.add_argument("--until", metavar="DATE", help="only articles published on or before DATE (YYYY-MM-DD)")
+    p.add_argument(
+        "--today", metavar="DATE", help="the day questions are asked on: what 'tahun lalu'/'last year' mean (default: today)"
+    )
+
+
+def _dates(args: argparse.Namespace) -> Dates | None:
+    return Dates.of(args.since, args.until, args.today)
+
+
 def _ask(args: argparse.Namespace, tanya: Asker) -> int:
+    args.dates = _dates(args)
     if args.question is None:
         for line in sys.stdin:
             if line.strip():
@@ -278,7 +294,7 @@ def _ask(args: argparse.Namespace, tanya: Asker) -> int:
         return 0
     answer = None
     shown = 0
-    for event in tanya.ask_stream(args.question, retriever=args.retriever, llm=args.llm):
+    for event in tanya.ask_stream(args.question, retriever=args.retriever, llm=args.llm, dates=args.dates):
         if isinstance(event, Answer):
             answer = event
         elif args.stream and not args.json:
@@ -307,9 +323,9 @@ def _answer_line(tanya: Asker, line: str, args: argparse.Namespace) -> dict[str,
             if not isinstance(request, dict) or ("messages" in request) == ("question" in request):
                 raise QuestionError('a JSON line must be an object with either "messages" or "question"')
             if "messages" in request:
-                return tanya.converse(request["messages"], retriever=args.retriever, llm=args.llm).to_json()
+                return tanya.converse(request["messages"], retriever=args.retriever, llm=args.llm, dates=args.dates).to_json()
             request = request["question"]
-        return tanya.ask(request, retriever=args.retriever, llm=args.llm).to_json()
+        return tanya.ask(request, retriever=args.retriever, llm=args.llm, dates=args.dates).to_json()
     except QuestionError as exc:
         return {"question": line.strip()[:200], "error": str(exc)}
 
@@ -338,7 +354,8 @@ def format_answer(answer: Answer) -> str:
             lines.append(f"  - {hit.chunk.doc_id} ¶{hit.chunk.paragraph}: {_clip(hit.chunk.text)}")
     for c in answer.citations:
         page = f" · page {c.page}" if c.page else ""
-        lines.append(f"[{c.n}] {c.doc_id} · {c.source}{page} · paragraph {c.paragraph}")
+        dated = f" · {c.date}" if c.date else ""
+        lines.append(f"[{c.n}] {c.doc_id} · {c.source}{dated}{page} · paragraph {c.paragraph}")
         lines.append(f"    {_clip(c.text, 300)}")
     lines.append(f"({answer.timings_ms.get('total', 0):.0f} ms)")
     return "\n".join(lines)
@@ -352,7 +369,7 @@ def _eval(args: argparse.Namespace, tanya: Tanya) -> int:
     from .training.evaluation import evaluate, load_questions
 
     questions = load_questions(args.questions)[: args.limit]
-    result = evaluate(tanya, questions, retriever=args.retriever)
+    result = evaluate(tanya, questions, retriever=args.retriever, dates=_dates(args))
     if args.json:
         print(json.dumps(result))
     else:

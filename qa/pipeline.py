@@ -25,6 +25,7 @@ from .ask.llm import chat_model, passages_for, stream
 from .ask.question import Question, analyse
 from .ask.reader import Reader, get_reader
 from .ask.retrieval import Retriever, Searcher
+from .ask.when import Dates, prefer_time
 from .errors import LLMUnavailable, QuestionError
 from .index.base import IndexBackend, Snapshot
 from .index.collection import CollectionMixin
@@ -65,23 +66,41 @@ class Asker(ABC):
         """The configured reader (`settings.reader`), loaded once per process; None = the linear span scorer."""
         return get_reader(self.settings.reader, self.settings.reader_threads, self.settings.reader_batch_ms)
 
-    def ask(self, question: str, k: int | None = None, retriever: str | None = None, llm: str | None = None) -> Answer:
+    def ask(
+        self,
+        question: str,
+        k: int | None = None,
+        retriever: str | None = None,
+        llm: str | None = None,
+        dates: Dates | None = None,
+    ) -> Answer:
         """Answer one question from the served index, with citations, or abstain.
 
         With a language model (`llm`, default `settings.llm`) the answer is written by it and its
-        citations checked; otherwise, or when the model fails, it is extracted from the passages."""
-        return final_answer(self.ask_stream(question, k=k, retriever=retriever, llm=llm))
+        citations checked; otherwise, or when the model fails, it is extracted from the passages.
+        `dates`: only articles published since/until, and the day "tahun lalu" is seen from."""
+        return final_answer(self.ask_stream(question, k=k, retriever=retriever, llm=llm, dates=dates))
 
     def converse(
-        self, messages: list[dict], k: int | None = None, retriever: str | None = None, llm: str | None = None
+        self,
+        messages: list[dict],
+        k: int | None = None,
+        retriever: str | None = None,
+        llm: str | None = None,
+        dates: Dates | None = None,
     ) -> Answer:
         """Answer the last question of a conversation given as OpenAI-style messages
         (`[{"role": "user"|"assistant", "content": ...}, ...]`), earlier turns used for follow-ups.
         `answer.asked` is the question as written, `answer.question` how it was understood."""
-        return final_answer(self.converse_stream(messages, k=k, retriever=retriever, llm=llm))
+        return final_answer(self.converse_stream(messages, k=k, retriever=retriever, llm=llm, dates=dates))
 
     def converse_stream(
-        self, messages: list[dict], k: int | None = None, retriever: str | None = None, llm: str | None = None
+        self,
+        messages: list[dict],
+        k: int | None = None,
+        retriever: str | None = None,
+        llm: str | None = None,
+        dates: Dates | None = None,
     ) -> Iterator[str | Answer]:
         """Like `converse`, a written answer yielded as it grows (see `ask_stream`).
 
@@ -97,7 +116,7 @@ class Asker(ABC):
         if len(forms.candidates) > 1:
             answers = []
             for form in forms.candidates:
-                answers.append(self.ask(form, k=k, retriever=retriever, llm=""))
+                answers.append(self.ask(form, k=k, retriever=retriever, llm="", dates=dates))
                 if not answers[-1].abstained and forms.kind == "follow-up":
                     break
             tried = (
@@ -111,7 +130,7 @@ class Asker(ABC):
             tried.asked, tried.timings_ms["total"] = question, understanding * 1000
             yield tried
             return
-        for event in self.ask_stream(chosen, k=k, retriever=retriever, llm=spec):
+        for event in self.ask_stream(chosen, k=k, retriever=retriever, llm=spec, dates=dates):
             if isinstance(event, Answer):
                 event.asked = question
                 if tried is not None:
@@ -120,15 +139,20 @@ class Asker(ABC):
             yield event
 
     def ask_stream(
-        self, question: str, k: int | None = None, retriever: str | None = None, llm: str | None = None
+        self,
+        question: str,
+        k: int | None = None,
+        retriever: str | None = None,
+        llm: str | None = None,
+        dates: Dates | None = None,
     ) -> Iterator[str | Answer]:
         """Like `ask`, but a written answer is yielded as it grows (str, the reply so far) before the
         checked Answer, which always comes last."""
-        q = analyse(check_question(question, self.settings.max_question_chars))
+        q = analyse(check_question(question, self.settings.max_question_chars), dates)
         s = self.settings
         searcher, reader = self.searcher(), self.reader  # loaded on the first question, not timed as part of it
         clock = [time.perf_counter()]
-        hits = searcher.search(q, k=k, mode=retriever)
+        hits = self._search(searcher, q, k, retriever)
         for hit in hits:
             hit.collection = hit.collection or self.name
         clock.append(time.perf_counter())
@@ -136,6 +160,8 @@ class Asker(ABC):
         read = time.perf_counter()
         extracted = extract_answer(q, hits, s.min_support, readings=readings, policy=ReaderPolicy.of(s))
         hits = extracted.hits  # in the reader's order, when it read them
+        if not hits and q.time and q.time.window:
+            extracted.notice = NO_DATED[extracted.language].format(window=q.time.window)
         clock.append(time.perf_counter())
         timings = {"retrieve": clock[1] - clock[0], "answer": clock[2] - clock[1]}
         if readings is not None:
@@ -176,6 +202,15 @@ class Asker(ABC):
             extracted.raw_reply = reply
             written = extracted
         yield _timed(written, timings, clock[0])
+
+    def _search(self, searcher: Searcher, q: Question, k: int | None, mode: str | None) -> list[Hit]:
+        """The passages to read: the best `k`, or for a question naming a time, those about that time
+        among a deeper pool (qa/ask/when.py)."""
+        s = self.settings
+        if not (s.time_preference and q.time and q.time.prefers):
+            return searcher.search(q, k=k, mode=mode)
+        pool = searcher.search(q, k=max(k or s.top_k, s.time_pool), mode=mode)
+        return prefer_time(q.time, pool, s.time_margin)[: k or s.top_k]
 
     def _proposed(self, q: Question, extracted: Answer, model: Any) -> Answer:
         """The extracted answer, its span proposed by the model when the support model prefers it."""
@@ -255,6 +290,10 @@ class Tanya(Asker, CollectionMixin):
 FALLBACK = {
     "en": "Showing the answer extracted from the articles instead.",
     "id": "Jawaban di bawah diambil langsung dari artikel.",
+}
+NO_DATED = {
+    "en": "No article in the index was published in {window} (the dates asked for).",
+    "id": "Tidak ada artikel di indeks yang terbit pada {window} (rentang tanggal yang diminta).",
 }
 UNVERIFIED = {
     "en": "The language model's answer was not supported by the articles, or did not answer the question; "

@@ -44,6 +44,7 @@ class Chunk:
     end: int
     text: str
     page: int | None = None
+    date: str | None = None  # its article's publication date (YYYY-MM-DD), when known
 
 
 @dataclass
@@ -97,6 +98,7 @@ class Citation:
     passage_start: int = 0  # where `text` starts in the document, so start - passage_start is inside it
     page: int | None = None  # for PDFs
     collection: str = ""  # the collection the article is in (qa/library.py)
+    date: str | None = None  # the article's publication date (YYYY-MM-DD), when known
 
     @property
     def sentence(self) -> tuple[int, int]:
@@ -172,6 +174,7 @@ class Answer:
                     "n": c.n,
                     "collection": c.collection,
                     "doc_id": c.doc_id,
+                    "date": c.date,
                     "source": c.source,
                     "title": c.title,
                     "paragraph": c.paragraph,
@@ -187,6 +190,7 @@ class Answer:
                 {
                     "collection": h.collection,
                     "doc_id": h.chunk.doc_id,
+                    "date": h.chunk.date,
                     "source": h.chunk.source,
                     "paragraph": h.chunk.paragraph,
                     "text": h.chunk.text,

@@ -50,6 +50,11 @@ class Settings:
     candidates: int = 50  # how deep each retriever looks before fusion
     rerank_depth: int = 30  # how many fused passages the learned reranker reorders
     rrf_k: int = 60
+    # A question naming a time ("pada 2016", "tahun lalu", "terbaru") reads the passages about that time
+    # among the time_pool best, when one of them scores within time_margin of the best (qa/ask/when.py)
+    time_preference: bool = True
+    time_pool: int = 20
+    time_margin: float = 2.0
     dense_weight: float = 1.0
     keyword_weight: float = 1.0
     # Answer support below this is "not in the articles" (calibrated on FacQA dev, see BENCHMARKS.md).

@@ -620,5 +620,18 @@ def _read_answer(
 def _citation(n: int, hit: Hit, start: int, end: int, score: float) -> Citation:
     c = hit.chunk
     return Citation(
-        n, c.chunk_id, c.doc_id, c.source, c.title, c.paragraph, c.text, start, end, score, c.start, c.page, hit.collection
+        n,
+        c.chunk_id,
+        c.doc_id,
+        c.source,
+        c.title,
+        c.paragraph,
+        c.text,
+        start,
+        end,
+        score,
+        c.start,
+        c.page,
+        hit.collection,
+        c.date,
     )

@@ -169,6 +169,7 @@ def checked_answer(
                         c.start,
                         c.page,
                         hit.collection,
+                        c.date,
                     )
                 )
             markers.append(numbers[n])

@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 
 from ..text import STOPWORDS, concept_terms, detect_language, query_concepts, stem, terms, tokens
+from .when import Dates, TimeAsked, time_asked
 
 # --- answer types --------------------------------------------------------------------------
 
@@ -65,10 +66,12 @@ class Question:
     keywords: tuple[str, ...] = ()  # BM25 search terms (an English question's include their Indonesian translations)
     asked: frozenset[str] = frozenset()  # its stems and lowercased words: what an answer must add to
     form: str = SPAN  # span, yesno or reason
+    time: TimeAsked | None = None  # the time it names, the user's date filter (qa/ask/when.py)
 
 
-def analyse(question: str) -> Question:
-    """Language, expected answer type and content terms of a question."""
+def analyse(question: str, dates: Dates | None = None) -> Question:
+    """Language, expected answer type and content terms of a question (and the time it names, with
+    the user's date filter and asking day in `dates`)."""
     # "WHO" (the organisation) is not "who"
     lowered = " ".join(w for w in question.split() if not (w.isupper() and len(w) > 1)).lower()
     qtype = OTHER
@@ -103,12 +106,13 @@ def analyse(question: str) -> Question:
         keywords,
         frozenset(terms(question)) | frozenset(toks),
         form,
+        time_asked(question, dates),
     )
 
 
-def as_question(question: "Question | str") -> Question:
+def as_question(question: "Question | str", dates: Dates | None = None) -> Question:
     """The analysed record (a string is analysed here, at the library's edge)."""
-    return question if isinstance(question, Question) else analyse(question)
+    return question if isinstance(question, Question) else analyse(question, dates)
 
 
 _TIME_NOUNS = {"tahun", "tanggal", "bulan", "hari", "pukul", "jam", "nomor", "abad"}

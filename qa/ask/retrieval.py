@@ -14,6 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
+from ..dates import Period
 from ..errors import ConfigError
 from ..index.base import Snapshot
 from ..index.embedding import Embedder
@@ -99,14 +100,14 @@ class Retriever:
         depth = max(s.candidates, s.top_k)
         if query_vec is None:
             query_vec = self.embedder.embed_queries([question.text])
+        window = question.time.window if question.time else None
+        allowed = None if window is None else self._rows_in(window)
         dense: dict[int, float] = {}
         keyword: dict[int, float] = {}
         if mode in ("hybrid", "dense"):
-            scores, rows = self.snapshot.vectors.search(query_vec, depth)
-            dense = {int(r): float(v) for r, v in zip(rows[0], scores[0]) if r >= 0}
+            dense = self._dense(query_vec, depth, allowed)
         if mode in ("hybrid", "bm25"):
-            scores, rows = self.snapshot.keywords.search(list(question.keywords), depth)
-            keyword = {int(r): float(v) for r, v in zip(rows, scores)}
+            keyword = self._keyword(list(question.keywords), depth, allowed)
 
         dense_rank = _ranks(dense)
         keyword_rank = _ranks(keyword)
@@ -151,6 +152,47 @@ class Retriever:
             )
             out.append(PassageCandidate(row, chunks[row], fused[row], dense[row], keyword.get(row, 0.0), features))
         return out
+
+    def _rows_in(self, window: Period) -> np.ndarray:
+        """The rows of passages from articles published in `window` (sorted)."""
+        until = None if window.end.year >= 9999 else window.end.isoformat()
+        since = None if window.start.year <= 1900 else window.start.isoformat()
+        return np.asarray(self.snapshot.table.rows_dated(since, until), np.int64)
+
+    def _dense(self, query_vec: np.ndarray, depth: int, allowed: np.ndarray | None) -> dict[int, float]:
+        """The `depth` passages nearest the question (among `allowed` rows, when given: exactly, by their
+        stored vectors, up to `exact_max` of them; beyond, from a deeper search)."""
+        if allowed is not None and len(allowed) <= self.settings.exact_max:
+            if not len(allowed):
+                return {}
+            sims = self.snapshot.vectors.vectors(allowed.tolist()) @ query_vec[0]
+            top = np.argsort(-sims)[:depth]
+            return {int(allowed[i]): float(sims[i]) for i in top}
+        scores, rows = self.snapshot.vectors.search(query_vec, _deeper(depth, allowed, self.snapshot.table.count()))
+        found = {int(r): float(v) for r, v in zip(rows[0], scores[0]) if r >= 0}
+        return _only(found, allowed, depth)
+
+    def _keyword(self, query_terms: list[str], depth: int, allowed: np.ndarray | None) -> dict[int, float]:
+        """The `depth` best BM25 passages (among `allowed` rows, when given: from a search deep enough to
+        hold them)."""
+        if allowed is not None and not len(allowed):
+            return {}
+        scores, rows = self.snapshot.keywords.search(query_terms, _deeper(depth, allowed, self.snapshot.table.count()))
+        return _only({int(r): float(v) for r, v in zip(rows, scores)}, allowed, depth)
+
+
+def _deeper(depth: int, allowed: np.ndarray | None, total: int) -> int:
+    """How deep to search so that `depth` of the `allowed` rows are likely among the results."""
+    if allowed is None:
+        return depth
+    return int(min(total, max(depth, depth * 2 * total / max(len(allowed), 1)), 20_000))
+
+
+def _only(found: dict[int, float], allowed: np.ndarray | None, depth: int) -> dict[int, float]:
+    if allowed is None:
+        return found
+    keep = set(allowed.tolist())
+    return dict(list((r, v) for r, v in found.items() if r in keep)[:depth])
 
 
 def _ranks(scores: dict[int, float]) -> dict[int, int]:

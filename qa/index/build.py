@@ -105,20 +105,39 @@ def build_index(
     embedder: Embedder | None = None,
     keep_missing: bool = False,
     excluded: Collection[str] = (),
+    watched: Collection[Path] = (),
 ) -> BuildReport:
     """Index the articles under `paths` into `settings.index_dir` and switch to the new version.
 
-    Articles of the served index whose files are gone are removed, unless `keep_missing`; files
-    whose doc_id is in `excluded` are skipped."""
+    Articles of the served index whose files are gone are removed, unless `keep_missing` (then only
+    those whose file was in one of the `watched` folders and is gone); files whose doc_id is in
+    `excluded` are skipped."""
     paths = list(paths)
     with _machine_errors(settings), build_lock(settings), _Build(settings, rebuild, progress, embedder) as build:
         build.add_files(paths, excluded)
-        if not build.report.documents:
+        read, dropped = build.report.documents, 0
+        if keep_missing:
+            dropped = build.keep_previous(gone=_gone_under(watched))
+        if not read and not dropped:
             reasons = "; ".join(f"{s.path}: {s.reason}" for s in build.report.skipped[:5]) or "no files found"
             raise NothingToIndex(f"nothing to index ({reasons}); the current index is unchanged")
-        if keep_missing:
-            build.keep_previous()
+        if not build.report.documents:
+            raise NothingToIndex("this would leave the index empty; the current index is unchanged")
         return build.finish()
+
+
+def _gone_under(folders: Collection[Path]) -> Callable[[Document], bool] | None:
+    """Whether an article came from a file in one of these folders that is no longer there (its source
+    reads "<folder name>/<path in it>")."""
+    named = {f.name: f for f in (Path(p) for p in folders) if f.is_dir()}
+    if not named:
+        return None
+
+    def gone(doc: Document) -> bool:
+        folder, _, rel = doc.source.partition("/")
+        return folder in named and bool(rel) and not (named[folder] / rel).exists()
+
+    return gone
 
 
 _MACHINE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO}
@@ -217,13 +236,20 @@ class _Build:
                     self.notify("reading", files, total)
         self.notify("reading", total, total)
 
-    def keep_previous(self, except_ids: Collection[str] = ()) -> None:
-        """Carry over the served index's articles that this build has not read (nor been told to drop)."""
+    def keep_previous(self, except_ids: Collection[str] = (), gone: Callable[[Document], bool] | None = None) -> int:
+        """Carry over the served index's articles that this build has not read (nor been told to drop,
+        nor whose file is `gone`); returns how many were gone."""
         if self.previous is None:
-            return
+            return 0
+        dropped = 0
         for doc in self.previous.documents():
-            if doc.doc_id not in except_ids and not self.table.has_document(doc.doc_id):
+            if doc.doc_id in except_ids or self.table.has_document(doc.doc_id):
+                continue
+            if gone is not None and gone(doc):
+                dropped += 1
+            else:
                 self.add(doc, dedupe=False)
+        return dropped
 
     def add(self, doc: Document, dedupe: bool = True) -> None:
         """Chunk one article and store its chunks (text, offsets, keyword terms) under the next rows."""

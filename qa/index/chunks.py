@@ -17,6 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from ..dates import iso
 from ..records import Chunk, Document
 from .base import CHUNKS, Passages, fsync_file
 
@@ -41,6 +42,7 @@ CREATE INDEX chunks_hash ON chunks(text_hash);
 """
 _FILE_COLUMNS = ("doc_id", "source", "title", "sha256", "chunks", "added_at", "date", "url")
 _CHUNK_COLUMNS = 'chunk_id, doc_id, source, title, paragraph, start, "end", text, page'
+_JOINED_COLUMNS = ", ".join(f"c.{c.strip()}" for c in _CHUNK_COLUMNS.split(","))
 
 
 class ChunkTable(Passages):
@@ -101,8 +103,26 @@ class ChunkTable(Passages):
             return {}
         marks = ",".join("?" * len(rows))
         with self._lock:
-            found = self._db.execute(f"SELECT row, {_CHUNK_COLUMNS} FROM chunks WHERE row IN ({marks})", rows).fetchall()
-        return {r[0]: Chunk(*r[1:]) for r in found}
+            found = self._db.execute(
+                f"SELECT c.row, {_JOINED_COLUMNS}, d.date FROM chunks c LEFT JOIN documents d ON d.doc_id = c.doc_id"
+                f" WHERE c.row IN ({marks})",
+                rows,
+            ).fetchall()
+        return {r[0]: Chunk(r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], iso(r[10])) for r in found}
+
+    def rows_dated(self, since: str | None, until: str | None) -> list[int]:
+        """The rows of passages whose article was published in since..until (YYYY-MM-DD, inclusive;
+        None: open), in row order. Undated articles are in no range."""
+        sql = "SELECT c.row FROM chunks c JOIN documents d ON d.doc_id = c.doc_id WHERE d.date IS NOT NULL"
+        args = []
+        if since:
+            sql += " AND substr(d.date, 1, 10) >= ?"
+            args.append(since)
+        if until:
+            sql += " AND substr(d.date, 1, 10) <= ?"
+            args.append(until)
+        with self._lock:
+            return [r[0] for r in self._db.execute(sql + " ORDER BY c.row", args)]
 
     def count(self) -> int:
         """Number of chunks."""

@@ -54,11 +54,12 @@ class CollectionMixin:
 
     def refresh(self, sources: list[str] | None = None, progress: Progress | None = None) -> BuildReport:
         """Fetch and index the remembered sources (or those given): new and changed articles come in,
-        nothing is dropped."""
+        articles whose file was deleted from a folder source go, nothing else is dropped."""
         chosen = [s["source"] for s in self.sources().all()] if sources is None else sources
         if not chosen:
             raise NothingToIndex("no sources: add one with `python -m qa source add URL|FOLDER`")
-        return self.index([s if is_url(s) else Path(s) for s in chosen], progress=progress, keep_missing=True)
+        paths = [s if is_url(s) else Path(s) for s in chosen]
+        return self.index(paths, progress=progress, keep_missing=True, watched=[p for p in paths if isinstance(p, Path)])
 
     def watcher(self, every: float, log: Callable[[str], None] = print) -> Watcher:
         """What keeps the sources current (`Watcher.run()`, or `.start()` for a thread)."""
@@ -86,12 +87,15 @@ class CollectionMixin:
         progress: Progress | None = None,
         keep_missing: bool = False,
         remember: bool = False,
+        watched: Iterable[Path] = (),
     ) -> BuildReport:
         """Build or update the index from article files (default: the collection folders, without the
         articles removed from the collection with `remove(..., forget=True)`). With `remember`, the
         paths given become part of the collection: later updates read them again. A path may be an
         http(s) URL of an article, an RSS/Atom feed or a sitemap: its articles are fetched into the
-        collection's web folder and added (URLs alone add; nothing indexed before is dropped)."""
+        collection's web folder and added (URLs alone add; nothing indexed before is dropped). Articles
+        whose files were deleted from the `watched` folders are dropped even with `keep_missing` (not on a
+        shared store, where another server's folder may have the same name)."""
         excluded = self.removed() if paths is None else ()
         given = list(paths) if paths is not None else None
         urls = [str(p) for p in given or [] if is_url(p)]
@@ -112,7 +116,7 @@ class CollectionMixin:
         keep_missing = keep_missing or self.backend.shared or not all(p.exists() for p in folders)
         report = build_index(
             folders, self.settings, rebuild=rebuild, progress=progress, embedder=self.embedder, keep_missing=keep_missing,
-            excluded=excluded,
+            excluded=excluded, watched=() if self.backend.shared else list(watched),
         )
         if remember and given is not None:
             known = [str(p) for p in self.folders()]

@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from .keywords import KeywordIndex
+from ..dates import iso
 from ..records import Chunk, Document
 from .base import KeywordSearch, Passages
 from .base import CHUNKS, FORMAT_VERSION, KEYWORD, IndexBackend, Snapshot, VectorStore
@@ -513,6 +514,7 @@ class MilvusTable(Passages):
 
     def __init__(self, backend: MilvusBackend, version: str, manifest: dict[str, Any]) -> None:
         self.backend, self.version, self.manifest = backend, version, manifest
+        self._dates: dict[str, str | None] = {}  # doc_id → its date (a version never changes)
 
     def close(self) -> None:
         pass
@@ -525,8 +527,30 @@ class MilvusTable(Passages):
         if not rows:
             return {}
         found = self.backend.query(f"{self.version}__chunks", f"row in {_literal(rows)}", _CHUNK_FIELDS)
+        dates = self._doc_dates([r["doc_id"] for r in found])
         return {r["row"]: Chunk(r["chunk_id"], r["doc_id"], r["source"], r["title"], r["paragraph"], r["start"], r["end"],
-                                r["text"], None if r["page"] < 0 else r["page"]) for r in found}
+                                r["text"], None if r["page"] < 0 else r["page"], dates.get(r["doc_id"])) for r in found}
+
+    def _doc_dates(self, doc_ids: Sequence[str]) -> dict[str, str | None]:
+        """The publication dates of these documents (asked of Milvus once per document per version)."""
+        wanted = [d for d in dict.fromkeys(doc_ids) if d not in self._dates]
+        if wanted:
+            if len(self._dates) > 100_000:
+                self._dates.clear()
+            found = self.backend.query(f"{self.version}__docs", f"doc_id in {_literal(wanted)}", ["doc_id", "date"])
+            self._dates.update({r["doc_id"]: iso(r["date"]) for r in found})
+            self._dates.update({d: None for d in wanted if d not in self._dates})
+        return {d: self._dates.get(d) for d in doc_ids}
+
+    def rows_dated(self, since: str | None, until: str | None) -> list[int]:
+        # dates are stored as YYYY-MM-DD (older builds: maybe with a time after it, which sorts before "~")
+        clauses = ['date != ""'] + [f"date >= {json.dumps(since)}"] * bool(since) + [f"date <= {json.dumps(f'{until}~')}"] * bool(until)
+        docs = [r["doc_id"] for r in self.backend.query(f"{self.version}__docs", " and ".join(clauses), ["doc_id"])]
+        rows: list[int] = []
+        for at in range(0, len(docs), 1000):
+            part = docs[at : at + 1000]
+            rows += [r["row"] for r in self.backend.query(f"{self.version}__chunks", f"doc_id in {_literal(part)}", ["row"])]
+        return sorted(rows)
 
     def rows_for_hashes(self, hashes: Sequence[str]) -> dict[str, int]:
         found: dict[str, int] = {}

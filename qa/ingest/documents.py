@@ -15,6 +15,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..dates import dateline, iso
 from ..errors import UnreadableFile
 from ..records import Document, Skipped
 from ..text import normalise
@@ -149,7 +150,7 @@ def read_file(file: Path, doc_id: str, max_file_mb: float = 50.0, source: str | 
                 title=part.title or _title(part.text),
                 text=part.text,
                 sha256=raw_hash,
-                date=part.date,
+                date=publication_date(part.date, part.text),
                 url=part.url,
                 page_starts=part.page_starts,
             )
@@ -157,6 +158,16 @@ def read_file(file: Path, doc_id: str, max_file_mb: float = 50.0, source: str | 
     if not docs:
         raise UnreadableFile("empty: no text in the file")
     return docs
+
+
+def publication_date(given: str | None, text: str) -> str | None:
+    """An article's date as YYYY-MM-DD: what its metadata says (feed, HTML, JSON "date"), else the date
+    its opening gives ("Bisnis.com, JAKARTA - … Jumat (9/9/2016)"), else None."""
+    found = iso(given) if given else None
+    if found is None:
+        written = dateline(text)
+        found = written.isoformat() if written else None
+    return found
 
 
 @dataclass

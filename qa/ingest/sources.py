@@ -8,8 +8,8 @@
 The list lives in the collection's index folder (`sources.json`, written atomically) with each source's
 last fetch: when, how many articles were added, and the error if it failed. `Watcher` is what
 `qa watch` and the server (`QA_WATCH=15m`) run: a folder that changed is indexed at once (its new and
-changed files), and feeds and URLs are fetched again every period; an update adds and replaces, it never
-drops what a source no longer lists.
+changed files, and its deleted files' articles dropped), and feeds and URLs are fetched again every
+period; a feed's update adds and replaces, it never drops what the feed no longer lists (news stays).
 """
 
 from __future__ import annotations

@@ -16,6 +16,9 @@ article) and `tanya` (the short answer, whether it abstained, the question as un
 model writes it, followed by its checked form when the citation check changed anything; the last
 chunk holds the citations and `tanya` (the checked reply among it), then `data: [DONE]`.
 
+Dates: `since`/`until` ("YYYY-MM-DD") ask only articles published then; `today` is the day "last year"
+is seen from (default: today). Citations carry each article's `date`.
+
 Keys: `Authorization: Bearer KEY` (`python -m qa user key NAME`); without users on loopback the API
 is open. Errors are OpenAI-style JSON (`{"error": {"message", "type", "code"}}`) with a 4xx status;
 bodies over `max_request_mb` are refused before they are read whole.
@@ -35,6 +38,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
+from ..ask.when import Dates
 from ..errors import EmbedderError, IndexProblem, QuestionError, public_message
 from ..library import Library
 from ..pipeline import Asker, final_answer
@@ -70,6 +74,7 @@ def citations_json(answer: Answer) -> list[dict[str, Any]]:
                 "n": c.n,
                 "collection": c.collection,
                 "doc_id": c.doc_id,
+                "date": c.date,
                 "source": c.source,
                 "title": c.title,
                 "paragraph": c.paragraph,
@@ -162,6 +167,13 @@ def api_router(library: Library, access: Access) -> APIRouter:
             raise ApiError(400, "'written' must be true or false", "invalid_type")
         return settings.llm if written in (None, True) else ""
 
+    def dates_of(data: dict[str, Any]) -> Dates | None:
+        """`since`/`until` (YYYY-MM-DD: only articles published then) and `today` (what "last year" means)."""
+        for key in ("since", "until", "today"):
+            if data.get(key) is not None and not isinstance(data[key], str):
+                raise ApiError(400, f"'{key}' must be a date as text (YYYY-MM-DD)", "invalid_type")
+        return Dates.of(data.get("since"), data.get("until"), data.get("today"))
+
     def handled(code: str):
         """A route whose ApiError, bad question or unavailable index becomes a JSON error response."""
 
@@ -203,7 +215,7 @@ def api_router(library: Library, access: Access) -> APIRouter:
         if not isinstance(stream, bool):
             raise ApiError(400, "'stream' must be true or false", "invalid_type")
         llm = llm_of(data)
-        events = asker.converse_stream(data["messages"], llm=llm)
+        events = asker.converse_stream(data["messages"], llm=llm, dates=dates_of(data))
         first = await run_in_threadpool(next, events)  # a malformed conversation fails here, before any output
         ident, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
         if stream:
@@ -232,11 +244,11 @@ def api_router(library: Library, access: Access) -> APIRouter:
         asker, _ = asked(data, user)
         if ("messages" in data) == ("question" in data):
             raise ApiError(400, "give either 'question' or 'messages'", "invalid_body")
-        llm = llm_of(data)
+        llm, dates = llm_of(data), dates_of(data)
         if "messages" in data:
-            answer = await run_in_threadpool(asker.converse, data["messages"], None, None, llm)
+            answer = await run_in_threadpool(asker.converse, data["messages"], None, None, llm, dates)
         else:
-            answer = await run_in_threadpool(asker.ask, data["question"], None, None, llm)
+            answer = await run_in_threadpool(asker.ask, data["question"], None, None, llm, dates)
         return answer.to_json()
 
     return router

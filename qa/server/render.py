@@ -62,7 +62,8 @@ def render_answer(answer: Answer) -> str:
     if answer.notice:
         lines.insert(0, f"_{markdown_text(answer.notice)}_\n")
     for c in answer.citations:
-        lines.append(f"{_marker(c.n)} {markdown_text(c.title)} — {markdown_text(Path(c.source).name)}, ¶{c.paragraph}")
+        dated = f", {c.date}" if c.date else ""
+        lines.append(f"{_marker(c.n)} {markdown_text(c.title)} — {markdown_text(Path(c.source).name)}{dated}, ¶{c.paragraph}")
     return "\n".join(lines)
 
 
@@ -95,7 +96,7 @@ def render_sources(answer: Answer, article_text: Callable[[Citation], str | None
         a, b = c.start, c.end
         parts.append(
             f"<div class='source' id='source-{c.n}'><b><a href='#source-{c.n}'>[{c.n}]</a> {html.escape(c.title)}</b>"
-            f"<div class='meta'>{_where(c.collection, c.source)} · paragraph {c.paragraph}</div>"
+            f"<div class='meta'>{_where(c.collection, c.source, c.date)} · paragraph {c.paragraph}</div>"
             f"<p>{_highlight(c.text, s, e)}</p>"
             f"<details><summary>Whole article</summary><p>{_highlight(article, a, b)}</p></details></div>"
         )
@@ -111,16 +112,17 @@ def render_sources(answer: Answer, article_text: Callable[[Citation], str | None
         for hit in answer.hits[:3]:
             chunk = hit.chunk
             parts.append(
-                f"<div class='source weak'><b>{html.escape(chunk.title)}</b><div class='meta'>{_where(hit.collection, chunk.source)} · "
+                f"<div class='source weak'><b>{html.escape(chunk.title)}</b><div class='meta'>{_where(hit.collection, chunk.source, chunk.date)} · "
                 f"paragraph {chunk.paragraph} · does not support an answer</div><p>{html.escape(chunk.text)}</p></div>"
             )
     return "\n".join(parts)
 
 
-def _where(collection: str, source: str) -> str:
-    """Where a passage comes from: its file, after its collection unless that is the default one."""
+def _where(collection: str, source: str, date: str | None = None) -> str:
+    """Where a passage comes from: its file, after its collection unless that is the default one, and
+    its article's date."""
     shown = source if collection in ("", DEFAULT_COLLECTION) else f"{collection}: {source}"
-    return html.escape(shown)
+    return html.escape(shown + (f" · {date}" if date else ""))
 
 
 def render_check(answer: Answer) -> str:

@@ -1,6 +1,6 @@
 """Measure retrieval and answers against questions with known answers (e.g. FacQA-id).
 
-Question lines: `{"id", "question", "answers": [...], "doc_id"?, "evidence"?}`. A retrieved chunk is
+Question lines: `{"id", "question", "answers": [...], "doc_id"?, "evidence"?, "since"?, "until"?, "today"?}`. A retrieved chunk is
 gold when its doc_id equals `doc_id` or its text contains `evidence`; `answers: []` means the right
 reply is to abstain.
 """
@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..ask.when import Dates
 from ..errors import InputError
 from ..pipeline import Tanya
 from ..records import Hit
@@ -76,13 +77,17 @@ def evaluate(
     questions: list[dict[str, Any]],
     retriever: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    dates: Dates | None = None,
 ) -> dict[str, Any]:
-    """Recall@1/5, MRR@10, answer-in-top-5, EM, F1, abstention accuracy and latency over `questions`."""
+    """Recall@1/5, MRR@10, answer-in-top-5, EM, F1, abstention accuracy and latency over `questions`
+    (each asked with its own "since"/"until"/"today", else those of `dates`)."""
+    default = dates or Dates()
     sums: defaultdict[str, float] = defaultdict(float)
     retrieval_n = answer_n = 0
     latencies = []
     for i, record in enumerate(questions):
-        answer = tanya.ask(record["question"], k=max(10, tanya.settings.top_k), retriever=retriever)
+        asked = Dates.of(*(record.get(f) or getattr(default, f) for f in ("since", "until", "today")))
+        answer = tanya.ask(record["question"], k=max(10, tanya.settings.top_k), retriever=retriever, dates=asked)
         latencies.append(answer.timings_ms["total"])
         golds = [str(a) for a in record.get("answers", [])]
         sums["abstain_ok"] += answer.abstained == (not golds)

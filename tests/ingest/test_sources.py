@@ -60,6 +60,13 @@ def test_a_watched_folder_makes_a_dropped_file_answerable_within_seconds(tmp_pat
         assert "Joko Widodo" in tanya.ask("Siapa yang menawari Jack Ma menjadi penasehat?").text  # nothing dropped
         last = tanya.sources().all()[0]["last"]
         assert last["error"] is None and last["added"] == 1
+        # a file deleted from the folder leaves the index; what came from elsewhere stays
+        (incoming / "pasar.txt").unlink()
+        deleted = time.monotonic()
+        while "delapan bulan" in tanya.ask("Berapa lama renovasi Pasar Baru di Bogor?").reply and time.monotonic() - deleted < 10:
+            time.sleep(0.3)
+        assert [f["source"] for f in tanya.files()] == ["seeds/" + next(SEEDS.iterdir()).name], lines
+        assert "Joko Widodo" in tanya.ask("Siapa yang menawari Jack Ma menjadi penasehat?").text
     finally:
         watcher.stop()
         thread.join(timeout=30)

@@ -108,6 +108,20 @@ def test_ask_returns_what_the_cli_prints(base_url: str, server_root: Path) -> No
     assert "Alibaba" in conversation["answer"] and "Tmall" in conversation["understood_as"]
 
 
+def test_dates_filter_what_is_asked_and_are_cited(base_url: str) -> None:
+    """`since`/`until` over HTTP: the seed article (dated by its dateline, 9/9/2016) answers inside its
+    dates and not outside them; every citation carries the date; an unreadable date is a 400."""
+    question = "Siapa yang menawari Jack Ma menjadi penasehat?"
+    inside = httpx.post(base_url + "v1/ask", json={"question": question, "since": "2016-09-01", "until": "2016-09-30"}, timeout=60).json()
+    assert "Joko Widodo" in inside["answer"] and {c["date"] for c in inside["citations"]} == {"2016-09-09"}
+    outside = httpx.post(base_url + "v1/chat/completions", json={
+        "model": "tanya", "since": "2017-01-01", "messages": [{"role": "user", "content": question}]}, timeout=60).json()
+    assert outside["tanya"]["abstained"] and not outside["citations"] and "Joko Widodo" not in outside["choices"][0]["message"]["content"]
+    for bad in ({"since": "soon"}, {"until": 20160101}, {"since": "2017-01-01", "until": "2016-01-01"}):
+        response = httpx.post(base_url + "v1/ask", json={"question": question, **bad}, timeout=60)
+        assert response.status_code == 400 and response.json()["error"]["message"], bad
+
+
 @pytest.mark.parametrize(
     "body, status, code",
     [
