@@ -205,3 +205,42 @@ def periods_in(text: str, written: date | None = None) -> list[Period]:
 def _day(y: int, m: int, d: int) -> Period | None:
     found = _safe(y, m, d)
     return Period.day(found) if found else None
+
+
+_NAMES = {
+    "id": "Januari Februari Maret April Mei Juni Juli Agustus September Oktober November Desember".split(),
+    "en": "January February March April May June July August September October November December".split(),
+}
+
+
+def spoken(period: Period, language: str = "id") -> str:
+    """A period as a reader says it: "8 September 2016", "Agustus 2016", "2015", "1–7 September 2016"."""
+    names = _NAMES.get(language, _NAMES["en"])
+    a, b = period.start, period.end
+
+    def day(d: date) -> str:
+        return f"{d.day} {names[d.month - 1]} {d.year}"
+
+    if a == b:
+        return day(a)
+    if a == date(a.year, 1, 1) and b == date(a.year, 12, 31):
+        return str(a.year)
+    if a.day == 1 and b == Period.month(a.year, a.month).end:
+        return f"{names[a.month - 1]} {a.year}"
+    if (a.year, a.month) == (b.year, b.month):
+        return f"{a.day}–{day(b)}"
+    return f"{day(a)}–{day(b)}"
+
+
+_RELATIVE_ONLY = re.compile(r"^\s*(\w+(?: \w+)?)\s*$")
+
+
+def when_said(span: str, written: date | None, language: str = "id") -> str | None:
+    """What a short answer that is only a relative time ("kemarin", "tahun lalu", "yesterday") means,
+    seen from the day its article was written, or None."""
+    if written is None or not _RELATIVE_ONLY.match(span):
+        return None
+    for pattern, what in _RELATIVE:
+        if pattern.fullmatch(_RELATIVE_ONLY.match(span)[1].strip()):  # type: ignore[index]
+            return spoken(relative_period(what, written), language)
+    return None

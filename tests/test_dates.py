@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from qa.dates import Period, dateline, iso, periods_in
+from qa.dates import Period, dateline, iso, periods_in, when_said
 from qa.ingest.documents import publication_date
 
 
@@ -49,3 +49,13 @@ def test_the_periods_a_text_names_relative_ones_seen_from_its_date() -> None:
     # without the day of writing only what is written out counts; a number is not a year
     assert set(periods_in(text)) == {Period.month(2015, 3)}
     assert periods_in("Harga naik Rp 2.016 per kilogram dan 2016,5 ton") == []
+
+
+def test_an_answer_that_is_only_a_relative_time_is_spelled_out() -> None:
+    written = date(2016, 9, 9)
+    assert when_said("kemarin", written, "id") == "8 September 2016"
+    assert when_said("yesterday", written, "en") == "8 September 2016"
+    assert when_said("bulan lalu", written, "id") == "Agustus 2016" and when_said("last month", written, "en") == "August 2016"
+    assert when_said("pekan lalu", written) == "2–8 September 2016" and when_said("tahun lalu", written) == "2015"
+    assert when_said("Senin kemarin", written) is None  # last Monday, not yesterday
+    assert when_said("Joko Widodo", written) is None and when_said("kemarin", None) is None

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
+from ..dates import parse_date, when_said
 from ..linear import DATA, LinearModel
 from ..records import Answer, Citation, Hit, Reading
 from ..settings import Settings
@@ -559,7 +560,9 @@ def _answer(
 ) -> Answer:
     t = _TEMPLATES.get(q.language, _TEMPLATES["en"])
     markers = "][".join(str(c.n) for c in citations)
-    reply = t["answer"].format(answer=text, n=markers)
+    # "kemarin" means the day before its article's: say which day
+    meant = when_said(text, parse_date(citations[0].date), q.language) if citations else None
+    reply = t["answer"].format(answer=f"{text} ({meant})" if meant else text, n=markers)
     if show_support and text != sentence:
         reply += "\n" + t["support"].format(sentence=sentence, n=1)
     return Answer(

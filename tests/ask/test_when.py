@@ -41,6 +41,8 @@ def tanya(tmp_path_factory: pytest.TempPathFactory) -> Tanya:
     )
     write(root / "articles" / "tol.txt", "Jakarta, 9 September 2016 - Bupati Lembah Hijau meresmikan jembatan Cikaret kemarin. "
           "Jembatan sepanjang 120 meter itu menghubungkan dua desa penghasil kopi.")
+    write(root / "articles" / "pasar.json", json.dumps({"title": "Pasar Ikan Muara Jaya", "date": "2016-10-05", "text":
+          "Pasar Ikan Muara Jaya diresmikan kemarin oleh Wali Kota. Pasar itu menampung 300 pedagang ikan."}))
     tanya = Tanya(settings_for(root / "index"))
     tanya.index([root / "articles"])
     return tanya
@@ -49,7 +51,7 @@ def tanya(tmp_path_factory: pytest.TempPathFactory) -> Tanya:
 def test_every_article_gets_its_date_whatever_gives_it(tanya: Tanya) -> None:
     dates = {Path(f["source"]).name: f.get("date") for f in tanya.files()}
     assert dates == {"festival-a.txt": "2015-09-12", "festival-b.json": "2016-09-10", "festival-c.html": "2017-09-09",
-                     "tol.txt": "2016-09-09"}
+                     "tol.txt": "2016-09-09", "pasar.json": "2016-10-05"}
     answer = tanya.ask("Siapa juara lomba seduh kopi di Festival Kopi Lembah Hijau pada 2016?")
     assert answer.citations and answer.citations[0].date == "2016-09-10"
     assert answer.to_json()["citations"][0]["date"] == "2016-09-10"
@@ -84,6 +86,8 @@ def test_relative_times_are_seen_from_the_asking_day_and_the_articles_day(tanya:
     # "kemarin" in an article of 9 September 2016 is the 8th
     opened = tanya.ask("Jembatan apa yang diresmikan Bupati Lembah Hijau pada 8 September 2016?")
     assert "Cikaret" in opened.text and opened.citations[0].date == "2016-09-09"
+    opened = tanya.ask("Pasar apa yang diresmikan Wali Kota pada 4 Oktober 2016?")
+    assert "Muara Jaya" in opened.text and opened.citations[0].date == "2016-10-05"
 
 
 def test_since_and_until_search_only_articles_published_then(tanya: Tanya) -> None:
