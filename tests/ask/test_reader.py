@@ -204,3 +204,25 @@ def test_questions_asked_at_once_share_passes_and_get_their_own_readings() -> No
     for n, reading in enumerate(expected):
         assert (got[n].start, got[n].end) == (reading.start, reading.end)
         assert abs(got[n].margin - reading.margin) < 1e-3
+
+
+def test_rows_are_read_in_passes_of_similar_lengths_and_come_back_in_order() -> None:
+    """Padding a short row to a long one's width costs as much as reading it: rows are run in passes of
+    similar lengths (fewer padded tokens), and each row's logits are the ones it gets read alone."""
+    import numpy as np
+
+    from qa.ask.reader import TransformerReader, length_groups
+
+    assert length_groups([20] * 4 + [300] * 4) == [range(0, 4), range(4, 8)]
+    assert length_groups([80] * 6) == [range(0, 6)]  # alike: one pass
+    groups = length_groups(sorted([46, 50, 60, 70, 80, 81, 85, 90, 100, 113] * 5))
+    assert [i for g in groups for i in g] == list(range(50)) and 1 < len(groups) < 50
+    reader = TransformerReader(READER_DIR, batch_ms=0)
+    q = reader.encoding.question("Siapa yang menawari Jack Ma menjadi penasehat?")
+    texts = ["Jack Ma ditawari Presiden Joko Widodo.", "Rudiantara meminta Jack Ma menjadi penasehat " * 30, "Alibaba."]
+    rows = [w.ids for n, t in enumerate(texts) for w in reader.encoding.windows(q, t, n)]
+    start, end = reader._run(rows)
+    for r, row in enumerate(rows):
+        s, e = reader._run([row])
+        assert np.abs(start[r, : len(row)] - s[0, : len(row)]).max() < 1e-3
+        assert np.abs(end[r, : len(row)] - e[0, : len(row)]).max() < 1e-3
