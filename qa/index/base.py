@@ -18,7 +18,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager, nullcontext
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -145,6 +145,13 @@ class IndexBackend(ABC):
 
     def size_bytes(self) -> int:
         return 0
+
+    def update_in_place(self, paths: Iterable[Path], settings: Any, embedder: Any, excluded: Collection[str] = (),
+                        progress: Any = None, remove: Collection[str] | None = None) -> Any:
+        """Add and replace the articles under `paths` (or take out `remove`) writing only what changed, or
+        None when this store cannot (the embedded store: a version is a folder, built whole; Milvus
+        before its first build): then a full build is made. Called under the build lock."""
+        return None
 
     def builder_lease(self) -> AbstractContextManager[None]:
         """Held while a build reads the served version and publishes a new one: a store that several

@@ -35,7 +35,7 @@ from ..records import Document, Skipped
 from ..settings import Settings
 from .base import CHUNKS, FORMAT_VERSION, KEYWORD, Snapshot
 from ..errors import IndexProblem
-from .chunks import ChunkTable
+from .chunks import ChunkTable, text_hash
 from .embed_cache import EmbeddingCache
 from .factory import backend_for
 from .vectors import VectorFile
@@ -113,7 +113,26 @@ def build_index(
     those whose file was in one of the `watched` folders and is gone); files whose doc_id is in
     `excluded` are skipped."""
     paths = list(paths)
-    with _machine_errors(settings), build_lock(settings), _Build(settings, rebuild, progress, embedder) as build:
+    with _machine_errors(settings), build_lock(settings):
+        if not rebuild:  # a store that updates in place writes only what changed (Milvus)
+            report = backend_for(settings).update_in_place(paths, settings, embedder or embedder_for(settings), excluded, progress)
+            if report is not None:
+                return report
+        return _build(paths, settings, rebuild, progress, embedder, keep_missing, excluded, watched)
+
+
+def _build(
+    paths: list[Path],
+    settings: Settings,
+    rebuild: bool,
+    progress: Progress | None,
+    embedder: Embedder | None,
+    keep_missing: bool,
+    excluded: Collection[str],
+    watched: Collection[Path],
+) -> BuildReport:
+    """A whole new version (what `build_index` does when the store cannot update in place)."""
+    with _Build(settings, rebuild, progress, embedder) as build:
         build.add_files(paths, excluded)
         read, dropped = build.report.documents, 0
         if keep_missing:
@@ -167,7 +186,15 @@ def _machine_errors(settings: Settings) -> Iterator[None]:
 def remove_documents(doc_ids: Iterable[str], settings: Settings, embedder: Embedder | None = None) -> BuildReport:
     """A new index version without these articles (nothing is re-embedded)."""
     wanted = set(doc_ids)
-    with _machine_errors(settings), build_lock(settings), _Build(settings, False, None, embedder) as build:
+    with _machine_errors(settings), build_lock(settings):
+        report = backend_for(settings).update_in_place([], settings, embedder or embedder_for(settings), remove=wanted)
+        if report is not None:
+            return report
+        return _removed(wanted, settings, embedder)
+
+
+def _removed(wanted: set[str], settings: Settings, embedder: Embedder | None) -> BuildReport:
+    with _Build(settings, False, None, embedder) as build:
         unknown = sorted(d for d in wanted if build.previous is None or not build.previous.has_document(d))
         if unknown:
             raise NothingToIndex(f"not in the index: {', '.join(unknown)} (see `python -m qa list`)")
@@ -268,7 +295,7 @@ class _Build:
         else:
             (self.report.unchanged if record[0] == doc.sha256 else self.report.updated).append(doc.doc_id)
         self.table.add_document(doc, len(chunks), record[1] if record else self.now)
-        self.table.add_chunks(range(self.rows, self.rows + len(chunks)), chunks, [_text_hash(c.text) for c in chunks])
+        self.table.add_chunks(range(self.rows, self.rows + len(chunks)), chunks, [text_hash(c.text) for c in chunks])
         for chunk in chunks:
             self.keywords.add(terms(chunk.text))
         self.rows += len(chunks)
@@ -368,5 +395,3 @@ class _Build:
         return out
 
 
-def _text_hash(text: str) -> str:
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -208,6 +209,11 @@ class ChunkTable(Passages):
             finally:
                 for n in range(len(known)):
                     self._db.execute(f"DETACH DATABASE known{n}")
+
+
+def text_hash(text: str) -> str:
+    """What a passage's text is known by (a build reuses the vector of a text it has seen)."""
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
 def _streamed(cursor: sqlite3.Cursor, size: int = 512) -> Iterator[tuple]:

@@ -3,23 +3,32 @@
     QA_STORE=milvus QA_MILVUS_URI=/data/tanya.db            # Milvus Lite, in process
     QA_STORE=milvus QA_MILVUS_URI=http://milvus:19530       # a server or cluster (QA_MILVUS_TOKEN)
 
-A build is staged locally as usual (chunk table, bm25s keyword index, vectors) and then copied into
-five new collections named after the version, `{name}__{version}__chunks|docs|texts|terms|meta`;
-only then does the alias `{name}` move to the new chunks collection, so a reader never sees half a
-build and a build killed while copying leaves the alias where it was. The previous version is kept
-(a reader may be in the middle of a question); older ones and half-copied ones are dropped at the
-next publish. A loaded snapshot reads the collections of its own version by name, not the alias.
+A first build (or `--rebuild`) is staged locally as usual (chunk table, vectors) and copied into four
+collections named after the version, `{name}__{version}__chunks|docs|texts|terms`, plus a small one
+that says which rows are published, `{name}__{version}__g0`; only then does the alias `{name}` move to
+it, so a reader never sees half a build. Later updates write into the same collections
+(qa/index/milvus_update.py): only the new and changed articles' rows, marked with the next
+*generation*; a new `…__g{N}` names the published generation and the articles it supersedes, and the
+alias moving to it is the switch. A reader sees the rows of generations ≤ N, but not the superseded
+articles' older rows (`View`), which are deleted after the switch. A loaded snapshot reads with its
+own view, so the alias can move under it safely.
 
-Keyword search is the same BM25 as the embedded store's, not Milvus's analyzer: each passage's
-sparse vector holds the bm25s weights of its Sastrawi-stemmed terms (idf × saturated tf), and a
-question's sparse vector is 1 for each of its terms, so the inner product Milvus computes is the
-bm25s score. Term ids and document frequencies live in the `terms` collection.
+Keyword search is the embedded store's BM25 (bm25s, Lucene's formula) split in two: each passage's
+sparse vector holds the saturated frequency of each of its Sastrawi-stemmed terms (tf / (tf + k1·(1 −
+b + b·dl/avgdl)), avgdl fixed when the version was written), and a question's sparse vector holds each
+of its terms' idf, computed from the document frequencies in `terms`, which every update keeps
+current; the inner product Milvus computes is the BM25 score, exact after a full build and with
+current idf after any number of updates. (Milvus's own BM25 function was tried: after deletions its
+statistics drift, in Milvus Lite even after compaction; BENCHMARKS.md.)
 
 Collections (a Milvus collection needs a vector field: the auxiliary ones carry a 2-d zero vector):
-- chunks: row (primary key, the passage's row), chunk fields, text_hash, dense (FLOAT_VECTOR, IP), sparse
-- docs: doc_id, the file record (source, title, sha256, chunks, added_at, date, url, page_starts), seq
-- texts: an article's text in parts of ≤ 16,000 characters (VARCHAR holds 65,535 bytes)
-- terms: term, id, df;  meta: the manifest
+- chunks: row (primary key, the passage's row), gen, chunk fields, text_hash, dense (FLOAT_VECTOR, IP),
+  sparse (SPARSE_FLOAT_VECTOR, IP: term id → saturated term frequency)
+- docs: key (doc_id#gen), doc_id, gen, the file record (source, title, sha256, chunks, added_at, date,
+  url, page_starts), seq
+- texts: an article's text in parts of ≤ 16,000 characters (VARCHAR holds 65,535 bytes), by doc_id and gen
+- terms: term, id, df;  g{N}: the manifest and the state (generation, superseded articles, next row, seq and
+  term id)
 """
 
 from __future__ import annotations
@@ -31,28 +40,37 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .keywords import KeywordIndex
 from ..dates import iso
+from ..errors import (
+    BuildInProgress,
+    ConfigError,
+    IndexCorrupt,
+    IndexMismatch,
+    IndexMissing,
+    MilvusUnavailable,
+    Unavailable,
+)
 from ..records import Chunk, Document
-from .base import KeywordSearch, Passages
-from .base import CHUNKS, FORMAT_VERSION, KEYWORD, IndexBackend, Snapshot, VectorStore
-from ..errors import IndexCorrupt, IndexMismatch, IndexMissing, IndexProblem
+from ..text import terms
+from .base import CHUNKS, FORMAT_VERSION, IndexBackend, KeywordSearch, Passages, Snapshot, VectorStore
 from .chunks import ChunkTable
-from ..errors import MilvusUnavailable
-from ..errors import BuildInProgress, ConfigError, Unavailable
+from .keywords import K1, B
 
 PART = 16_000  # characters of article text per row of `texts`
 BATCH = 1000  # rows per insert
 PAGE = 16_000  # rows per query (Milvus returns at most 16,384)
-_KINDS = ("chunks", "docs", "texts", "terms", "meta")
+_KINDS = ("chunks", "docs", "texts", "terms")  # a version's data; its published generations are `g{N}`
+LAYOUT = 2  # rows carry their generation, keyword search is Milvus's BM25 (layout 1: copied whole, our BM25)
+_GEN = re.compile(r"^(.*)__g(\d+)$")
 
 
 LEASE_SECONDS = 120.0  # a build lease lapses this long after its builder stops renewing it
@@ -81,6 +99,89 @@ def _literal(values: Sequence[Any]) -> str:
     return json.dumps([v if isinstance(v, str) else int(v) for v in values], ensure_ascii=False)
 
 
+@dataclass(frozen=True)
+class View:
+    """The rows of a version a reader sees: those of generations up to `gen`, but not the older rows of
+    the articles that generation `superseded` (changed or removed; deleted soon after the switch)."""
+
+    gen: int = 0
+    superseded: tuple[str, ...] = ()
+
+    def where(self, extra: str = "") -> str:
+        """A filter expression for rows with `gen` and `doc_id` fields (and `extra`)."""
+        clauses = [f"gen <= {self.gen}"]
+        if self.superseded:
+            clauses.append(f"not (doc_id in {_literal(list(self.superseded))} and gen < {self.gen})")
+        if extra:
+            clauses.append(f"({extra})")
+        return " and ".join(clauses)
+
+
+def saturated(passage_terms: Sequence[str], avgdl: float) -> dict[str, float]:
+    """Each term's saturated frequency in a passage (bm25s's Lucene tf part, without the idf)."""
+    counts: dict[str, int] = {}
+    for t in passage_terms:
+        counts[t] = counts.get(t, 0) + 1
+    norm = K1 * (1 - B + B * len(passage_terms) / max(avgdl, 1e-9))
+    return {t: tf / (tf + norm) for t, tf in counts.items()}
+
+
+def chunk_row(row: int, gen: int, c: Chunk, text_hash: str, vector: Any, weights: dict[int, float]) -> dict[str, Any]:
+    """A passage's row in `chunks` (`weights`: term id → saturated frequency)."""
+    return {
+        "row": row, "gen": gen, "chunk_id": c.chunk_id, "doc_id": c.doc_id, "source": c.source, "title": c.title,
+        "paragraph": c.paragraph, "start": c.start, "end": c.end, "page": -1 if c.page is None else c.page,
+        "text": c.text, "text_hash": text_hash, "dense": np.asarray(vector, np.float32).tolist(), "sparse": weights or {0: 0.0},
+    }
+
+
+def doc_row(doc: Document, gen: int, seq: int, chunks: int, added_at: str) -> dict[str, Any]:
+    """An article's row in `docs`."""
+    return {"key": f"{doc.doc_id}#{gen}", "doc_id": doc.doc_id, "gen": gen, "seq": seq, "source": doc.source, "title": doc.title,
+            "sha256": doc.sha256, "chunks": chunks, "added_at": added_at, "date": doc.date or "", "url": doc.url or "",
+            "page_starts": json.dumps(list(doc.page_starts)), "v": [0.0, 0.0]}
+
+
+def text_rows(doc: Document, gen: int) -> list[dict[str, Any]]:
+    """An article's text in `texts`, in parts of PART characters."""
+    return [{"key": f"{doc.doc_id}#{gen}#{part}", "doc_id": doc.doc_id, "gen": gen, "part": part,
+             "text": doc.text[part * PART : (part + 1) * PART], "v": [0.0, 0.0]} for part in range(max(1, -(-len(doc.text) // PART)))]
+
+
+class Vocabulary:
+    """Term ids and document-frequency changes while rows are written: known ids from `terms`, new terms
+    numbered from `next_id`."""
+
+    def __init__(self, backend: "MilvusBackend", stamp: str, next_id: int, avgdl: float) -> None:
+        self.backend, self.stamp, self.next_id, self.avgdl = backend, stamp, next_id, avgdl
+        self.ids: dict[str, int] = {}
+        self.new: set[str] = set()
+        self.df: dict[str, int] = {}
+
+    def weights(self, text: str, sign: int = 1) -> dict[int, float]:
+        """A passage's sparse vector (term ids looked up or made); its terms counted in `df` (`sign` −1: a
+        passage going)."""
+        passage_terms = [t for t in terms(text) if len(t.encode("utf-8")) <= 1024]
+        tfs = saturated(passage_terms, self.avgdl)
+        self._known(list(tfs))
+        for t in tfs:
+            self.df[t] = self.df.get(t, 0) + sign
+        return {self.ids[t]: w for t, w in tfs.items()}
+
+    def _known(self, wanted: list[str]) -> None:
+        missing = [t for t in wanted if t not in self.ids]
+        if not missing:
+            return
+        for at in range(0, len(missing), BATCH):
+            part = missing[at : at + BATCH]
+            rows = self.backend.query(f"{self.stamp}__terms", f"term in {_literal(part)}", ["term", "id"]) if self.backend else []
+            self.ids.update({r["term"]: int(r["id"]) for r in rows})
+        for t in missing:
+            if t not in self.ids:
+                self.ids[t], self.next_id = self.next_id, self.next_id + 1
+                self.new.add(t)
+
+
 class MilvusBackend(IndexBackend):
     """Index versions as Milvus collections behind one alias."""
 
@@ -107,7 +208,8 @@ class MilvusBackend(IndexBackend):
             raise MilvusUnavailable(f"Milvus at {self.uri} failed to {what}: {exc}") from None
 
     def served(self) -> Path | None:
-        """Asked before every question: one round trip (describing the alias) when there is one."""
+        """Asked before every question: one round trip (describing the alias) when there is one. The name
+        is the published generation's (`{name}__{version}__g{N}`): it changes with every update."""
         from pymilvus.exceptions import MilvusException
 
         try:
@@ -116,78 +218,118 @@ class MilvusBackend(IndexBackend):
             if self.name not in self._read("list aliases", None, self.client.list_aliases).get("aliases", []):
                 return None
             target = self._read(f"describe the alias '{self.name}'", None, self.client.describe_alias, self.name)["collection_name"]
-        return Path(target.removesuffix("__chunks"))
+        return Path(target)
 
-    def load(self, model: str | None = None) -> Snapshot:
+    def published(self) -> tuple[str, dict[str, Any], View, dict[str, Any]] | None:
+        """The served version's name, manifest, view and state (next row, next seq), or None."""
         served = self.served()
         if served is None:
-            raise IndexMissing(f"no index in Milvus at {self.uri} (alias '{self.name}'): build one with `python -m qa index`")
-        version = served.name
-        rows = self._call("read the manifest", self.client.query, f"{version}__meta", filter='key == "manifest"', output_fields=["value"])
-        if not rows:
-            raise IndexCorrupt(f"the Milvus version {version} has no manifest; rebuild with `python -m qa index --rebuild`")
-        manifest = json.loads(rows[0]["value"])
+            return None
+        found = _GEN.match(served.name)
         fix = "rebuild with `python -m qa index --rebuild`"
-        if manifest.get("format") != FORMAT_VERSION:
+        if found is None:  # layout 1: the alias named the chunks collection
+            raise IndexMismatch(f"the index in Milvus was written by an older Tanya (one copy per update); {fix}")
+        rows = self._read("read the manifest", served.name, self.client.query, served.name, filter='key in ["manifest", "state"]',
+                          output_fields=["key", "value"])
+        values = {r["key"]: json.loads(r["value"]) for r in rows}
+        if "manifest" not in values or "state" not in values:
+            raise IndexCorrupt(f"the Milvus version {served.name} has no manifest; {fix}")
+        state = values["state"]
+        return found[1], values["manifest"], View(int(state["gen"]), tuple(state["superseded"])), state
+
+    def load(self, model: str | None = None) -> Snapshot:
+        published = self.published()
+        if published is None:
+            raise IndexMissing(f"no index in Milvus at {self.uri} (alias '{self.name}'): build one with `python -m qa index`")
+        version, manifest, view, _ = published
+        fix = "rebuild with `python -m qa index --rebuild`"
+        if manifest.get("format") != FORMAT_VERSION or manifest.get("vectors", {}).get("layout") != LAYOUT:
             raise IndexMismatch(f"the index in Milvus has format {manifest.get('format')}, this Tanya reads {FORMAT_VERSION}; {fix}")
         if model is not None and manifest["model"]["name"] != model:
             raise IndexMismatch(
                 f"the index in Milvus was built with model '{manifest['model']['name']}', but the configured model is "
                 f"'{model}'; set QA_MODEL={manifest['model']['name']} or {fix}"
             )
-        return Snapshot(served, manifest, MilvusVectors(self, version, int(manifest["model"]["dim"]), int(manifest["chunks"])),
-                        MilvusKeywords(self, version, int(manifest["chunks"])), MilvusTable(self, version, manifest))
+        chunks = int(manifest["chunks"])
+        return Snapshot(Path(f"{version}__g{view.gen}"), manifest, MilvusVectors(self, version, int(manifest["model"]["dim"]), chunks, view),
+                        MilvusKeywords(self, version, chunks, view), MilvusTable(self, version, manifest, view))
 
     # --- publishing a build ------------------------------------------------------------------
 
     def publish(self, version: Path, manifest: dict[str, Any], vectors: Any, exact_max: int) -> dict[str, Any]:
         """Copy the staged version into new collections, move the alias, drop versions older than the last."""
+        stamp = self.name + "__" + re.sub(r"[^A-Za-z0-9]", "", version.name)
+        manifest = {**manifest, "vectors": {"type": "milvus", "metric": "inner_product", "uri_kind": _uri_kind(self.uri), "layout": LAYOUT}}
+        for name in self._call("list collections", self.client.list_collections):  # a half-copied retry is replaced
+            if name.startswith(stamp + "__"):
+                self._call("drop a collection", self.client.drop_collection, name)
+        self.create_version(stamp, int(manifest["model"]["dim"]), exact=manifest["chunks"] <= exact_max)
+        rows, seq, vocabulary = self._copy(version, stamp, vectors)
+        manifest["keyword"] = {**manifest.get("keyword", {}), "type": "bm25-split", "avgdl": vocabulary.avgdl}
+        for kind in _KINDS:
+            self._call("flush", self.client.flush, f"{stamp}__{kind}")
+        self._wait_for_indexes(f"{stamp}__chunks")
+        self.switch(stamp, 0, manifest, {"gen": 0, "superseded": [], "next_row": rows, "next_seq": seq, "next_term": vocabulary.next_id})
+        return manifest
+
+    def create_version(self, stamp: str, dim: int, exact: bool) -> None:
+        """The four data collections of a new version."""
         from pymilvus import DataType
 
-        stamp = self.name + "__" + re.sub(r"[^A-Za-z0-9]", "", version.name)
-        manifest = {**manifest, "vectors": {"type": "milvus", "metric": "inner_product", "uri_kind": _uri_kind(self.uri)}}
-        dim = int(manifest["model"]["dim"])
-        for kind in _KINDS:  # a half-copied version of the same name (a retried build) is replaced
-            if self._call("list collections", self.client.has_collection, f"{stamp}__{kind}"):
-                self._call("drop a collection", self.client.drop_collection, f"{stamp}__{kind}")
         self._create(f"{stamp}__chunks", [
-            ("row", DataType.INT64, {"is_primary": True}), ("chunk_id", DataType.VARCHAR, {"max_length": 1024}),
+            ("row", DataType.INT64, {"is_primary": True}), ("gen", DataType.INT64, {}),
+            ("chunk_id", DataType.VARCHAR, {"max_length": 1024}),
             ("doc_id", DataType.VARCHAR, {"max_length": 1024}), ("source", DataType.VARCHAR, {"max_length": 4096}),
             ("title", DataType.VARCHAR, {"max_length": 4096}), ("paragraph", DataType.INT64, {}),
             ("start", DataType.INT64, {}), ("end", DataType.INT64, {}), ("page", DataType.INT64, {}),
             ("text", DataType.VARCHAR, {"max_length": 65535}), ("text_hash", DataType.VARCHAR, {"max_length": 64}),
             ("dense", DataType.FLOAT_VECTOR, {"dim": dim}), ("sparse", DataType.SPARSE_FLOAT_VECTOR, {}),
-        ], {"dense": ("FLAT" if manifest["chunks"] <= exact_max else "HNSW", "IP"), "sparse": ("SPARSE_INVERTED_INDEX", "IP")})
+        ], {"dense": ("FLAT" if exact else "HNSW", "IP", {}), "sparse": ("SPARSE_INVERTED_INDEX", "IP", {})})
         self._create(f"{stamp}__docs", [
-            ("doc_id", DataType.VARCHAR, {"is_primary": True, "max_length": 1024}), ("seq", DataType.INT64, {}),
+            ("key", DataType.VARCHAR, {"is_primary": True, "max_length": 1100}), ("doc_id", DataType.VARCHAR, {"max_length": 1024}),
+            ("gen", DataType.INT64, {}), ("seq", DataType.INT64, {}),
             ("source", DataType.VARCHAR, {"max_length": 4096}), ("title", DataType.VARCHAR, {"max_length": 4096}),
             ("sha256", DataType.VARCHAR, {"max_length": 64}), ("chunks", DataType.INT64, {}),
             ("added_at", DataType.VARCHAR, {"max_length": 64}), ("date", DataType.VARCHAR, {"max_length": 64}),
             ("url", DataType.VARCHAR, {"max_length": 4096}), ("page_starts", DataType.VARCHAR, {"max_length": 65535}),
         ])
         self._create(f"{stamp}__texts", [
-            ("key", DataType.VARCHAR, {"is_primary": True, "max_length": 1100}), ("doc_id", DataType.VARCHAR, {"max_length": 1024}),
-            ("part", DataType.INT64, {}), ("text", DataType.VARCHAR, {"max_length": 65535}),
+            ("key", DataType.VARCHAR, {"is_primary": True, "max_length": 1200}), ("doc_id", DataType.VARCHAR, {"max_length": 1024}),
+            ("gen", DataType.INT64, {}), ("part", DataType.INT64, {}), ("text", DataType.VARCHAR, {"max_length": 65535}),
         ])
-        self._create(f"{stamp}__terms", [
-            ("term", DataType.VARCHAR, {"is_primary": True, "max_length": 1024}), ("id", DataType.INT64, {}), ("df", DataType.INT64, {}),
-        ])
-        self._create(f"{stamp}__meta", [
-            ("key", DataType.VARCHAR, {"is_primary": True, "max_length": 64}), ("value", DataType.VARCHAR, {"max_length": 65535}),
-        ])
-        self._copy(version, stamp, vectors)
-        self._insert(f"{stamp}__meta", [{"key": "manifest", "value": json.dumps(manifest, ensure_ascii=False), "v": [0.0, 0.0]}])
-        for kind in _KINDS:
-            self._call("flush", self.client.flush, f"{stamp}__{kind}")
-        self._wait_for_indexes(f"{stamp}__chunks")
+        self._create(f"{stamp}__terms", [("term", DataType.VARCHAR, {"is_primary": True, "max_length": 1024}), ("id", DataType.INT64, {}),
+                                         ("df", DataType.INT64, {})])
+
+    def switch(self, stamp: str, gen: int, manifest: dict[str, Any], state: dict[str, Any]) -> None:
+        """Publish generation `gen` of version `stamp`: its record (`…__g{gen}`: manifest and state) is
+        written, then the alias moves to it — the one atomic step. The generation before stays (a
+        question may be reading it); older ones, and other versions but the previous, are dropped."""
+        from pymilvus import DataType
+
+        record = f"{stamp}__g{gen}"
+        if self._call("list collections", self.client.has_collection, record):
+            self._call("drop a collection", self.client.drop_collection, record)
+        self._create(record, [("key", DataType.VARCHAR, {"is_primary": True, "max_length": 64}),
+                              ("value", DataType.VARCHAR, {"max_length": 65535})])
+        manifest = {**manifest, "next_seq": state["next_seq"]}
+        self._insert(record, [{"key": "manifest", "value": json.dumps(manifest, ensure_ascii=False), "v": [0.0, 0.0]},
+                              {"key": "state", "value": json.dumps(state), "v": [0.0, 0.0]}])
+        self._call("flush", self.client.flush, record)
         self.check_lease()
         previous = self.served()
         if previous is None:
-            self._call("create the alias", self.client.create_alias, f"{stamp}__chunks", self.name)
+            self._call("create the alias", self.client.create_alias, record, self.name)
         else:
-            self._call("move the alias", self.client.alter_alias, f"{stamp}__chunks", self.name)
-        self._drop_versions(keep={stamp, previous.name if previous else ""})
-        return manifest
+            self._call("move the alias", self.client.alter_alias, record, self.name)
+        before = _GEN.match(previous.name) if previous is not None else None
+        versions = {stamp, before[1] if before else ""}
+        records = {record, previous.name if previous is not None else ""}
+        prefix = self.name + "__"
+        for name in self._call("list collections", self.client.list_collections):
+            if name.startswith(prefix) and name != self._lease:
+                owner = name.rsplit("__", 1)[0]
+                if owner not in versions or (_GEN.match(name) and name not in records):
+                    self._call(f"drop {name}", self.client.drop_collection, name)
 
     def _wait_for_indexes(self, collection: str, timeout: float = 3600.0) -> None:
         """Until the vector indexes cover every row: a version is not served while Milvus would still
@@ -202,78 +344,119 @@ class MilvusBackend(IndexBackend):
                     raise MilvusUnavailable(f"Milvus at {self.uri} did not finish indexing {collection} in {timeout:.0f} s")
                 time.sleep(0.5)
 
-    def _create(self, name: str, fields: list[tuple[str, Any, dict]], indexes: dict[str, tuple[str, str]] | None = None) -> None:
+    def _create(self, name: str, fields: list[tuple[str, Any, dict]], indexes: dict[str, tuple[str, str, dict]] | None = None,
+                functions: Sequence[Any] = ()) -> None:
         from pymilvus import DataType
 
         schema = self.client.create_schema(auto_id=False, enable_dynamic_field=False)
         for field, kind, options in fields:
             schema.add_field(field, kind, **options)
+        for function in functions:
+            schema.add_function(function)
         params = self.client.prepare_index_params()
         if not indexes:  # an auxiliary collection: Milvus wants a vector field
             schema.add_field("v", DataType.FLOAT_VECTOR, dim=2)
-            indexes = {"v": ("FLAT", "L2")}
-        for field, (kind, metric) in indexes.items():
-            params.add_index(field, index_type=kind, metric_type=metric)
+            indexes = {"v": ("FLAT", "L2", {})}
+        for field, (kind, metric, extra) in indexes.items():
+            params.add_index(field, index_type=kind, metric_type=metric, params=extra)
         self._call(f"create {name}", self.client.create_collection, name, schema=schema, index_params=params)
 
     def _insert(self, name: str, rows: list[dict[str, Any]]) -> None:
         if rows:
             self._call(f"insert into {name}", self.client.insert, name, rows)
 
-    def _copy(self, version: Path, stamp: str, vectors: Any) -> None:
-        """Chunks with their dense and sparse vectors, documents and their texts, terms."""
+    def _copy(self, version: Path, stamp: str, vectors: Any) -> tuple[int, int, "Vocabulary"]:
+        """Chunks with their dense and sparse vectors, documents and their texts, the terms (all of
+        generation 0); returns (rows, documents, the vocabulary written)."""
         table = ChunkTable(version / CHUNKS)
         try:
-            keywords = KeywordIndex.load(version / KEYWORD)
-            scores = keywords.bm25.scores
-            data, indices, indptr = (np.asarray(scores[k]) for k in ("data", "indices", "indptr"))
-            term_of = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))  # the column (term) of each entry
-            order = np.argsort(indices, kind="stable")  # entries grouped by row
-            row_starts = np.searchsorted(indices[order], np.arange(table.count() + 1))
+            total = table.count()
+            lengths = sum(len(terms(text)) for at in range(0, total, 4096) for text, _ in table.passages(at, at + 4096))
+            vocabulary = Vocabulary(self, stamp, 0, lengths / max(total, 1))
+            vocabulary.backend = None  # type: ignore[assignment]  # a new version: every term is new
             offset = 0
             for block in vectors.blocks():
                 rows = list(range(offset, offset + len(block)))
                 chunks = table.chunks(rows)
                 hashes = [h for _, h in table.passages(rows[0], rows[-1] + 1)] if rows else []
-                batch = []
-                for r, vector in zip(rows, block):
-                    c = chunks[r]
-                    picked = order[row_starts[r]:row_starts[r + 1]]
-                    batch.append({
-                        "row": r, "chunk_id": c.chunk_id, "doc_id": c.doc_id, "source": c.source, "title": c.title,
-                        "paragraph": c.paragraph, "start": c.start, "end": c.end, "page": -1 if c.page is None else c.page,
-                        "text": c.text, "text_hash": hashes[r - offset], "dense": vector.tolist(),
-                        "sparse": {int(t): float(w) for t, w in zip(term_of[picked], data[picked]) if w > 0} or {0: 0.0},
-                    })
-                    if len(batch) >= BATCH:
-                        self._insert(f"{stamp}__chunks", batch)
-                        batch = []
-                self._insert(f"{stamp}__chunks", batch)
+                batch = [chunk_row(r, 0, chunks[r], hashes[r - offset], vector, vocabulary.weights(chunks[r].text))
+                         for r, vector in zip(rows, block)]
+                self.insert(f"{stamp}__chunks", batch)
                 offset += len(block)
             docs, texts = [], []
-            for seq, (doc, record) in enumerate(zip(table.documents(), table.files())):
-                docs.append({"doc_id": doc.doc_id, "seq": seq, "source": doc.source, "title": doc.title, "sha256": doc.sha256,
-                             "chunks": int(record["chunks"]), "added_at": record["added_at"], "date": doc.date or "",
-                             "url": doc.url or "", "page_starts": json.dumps(list(doc.page_starts)), "v": [0.0, 0.0]})
-                for part in range(max(1, -(-len(doc.text) // PART))):
-                    texts.append({"key": f"{doc.doc_id}#{part}", "doc_id": doc.doc_id, "part": part,
-                                  "text": doc.text[part * PART:(part + 1) * PART], "v": [0.0, 0.0]})
-                if len(docs) >= BATCH:
-                    self._insert(f"{stamp}__docs", docs)
-                    docs = []
-                if len(texts) >= BATCH:
-                    self._insert(f"{stamp}__texts", texts)
-                    texts = []
-            self._insert(f"{stamp}__docs", docs)
-            self._insert(f"{stamp}__texts", texts)
-            df = np.diff(indptr)
-            vocab = keywords.bm25.vocab_dict
-            terms = [{"term": t, "id": int(i), "df": int(df[i]) if i < len(df) else 0, "v": [0.0, 0.0]}
-                     for t, i in vocab.items() if len(t.encode("utf-8")) <= 1024]
-            for at in range(0, len(terms), BATCH):
-                self._insert(f"{stamp}__terms", terms[at:at + BATCH])
+            seq = 0
+            for seq, (doc, record) in enumerate(zip(table.documents(), table.files()), start=1):
+                docs.append(doc_row(doc, 0, seq - 1, int(record["chunks"]), record["added_at"]))
+                texts += text_rows(doc, 0)
+                if len(docs) >= BATCH or len(texts) >= BATCH:
+                    self.insert(f"{stamp}__docs", docs)
+                    self.insert(f"{stamp}__texts", texts)
+                    docs, texts = [], []
+            self.insert(f"{stamp}__docs", docs)
+            self.insert(f"{stamp}__texts", texts)
+            vocabulary.backend = self
+            self.add_df(stamp, vocabulary)
+            return offset, seq, vocabulary
         finally:
             table.close()
+
+    # --- updates in place (qa/index/milvus_update.py) ---------------------------------------------
+
+    def update_in_place(self, paths: Iterable[Path], settings: Any, embedder: Any, excluded: Collection[str] = (),
+                        progress: Any = None, remove: Collection[str] | None = None) -> Any:
+        from .milvus_update import update_in_place
+
+        return update_in_place(self, settings, paths, embedder, excluded, progress, remove)
+
+    def settle(self, stamp: str, view: View) -> None:
+        """Delete the rows readers of `view` no longer see: those of an unpublished (killed) update, and
+        the older rows of the articles the published generation superseded."""
+        for kind in ("chunks", "docs", "texts"):
+            self._call("roll back an unfinished update", self.client.delete, f"{stamp}__{kind}", filter=f"gen > {view.gen}")
+            if view.superseded:
+                where = f"doc_id in {_literal(list(view.superseded))} and gen < {view.gen}"
+                self._call("delete superseded rows", self.client.delete, f"{stamp}__{kind}", filter=where)
+
+    def doc_records(self, stamp: str, view: View, doc_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """doc_id → (sha256, added_at) of those of `doc_ids` the view holds."""
+        found: dict[str, tuple[str, str]] = {}
+        for at in range(0, len(doc_ids), BATCH):
+            where = view.where(f"doc_id in {_literal(list(doc_ids[at : at + BATCH]))}")
+            rows = self.query(f"{stamp}__docs", where, ["doc_id", "sha256", "added_at"])
+            found.update({r["doc_id"]: (r["sha256"], r["added_at"]) for r in rows})
+        return found
+
+    def superseded_chunks(self, stamp: str, gen: int, doc_ids: Sequence[str]) -> list[str]:
+        """The texts of the passages older than `gen` of these articles (what a new generation supersedes)."""
+        texts: list[str] = []
+        for at in range(0, len(doc_ids), BATCH):
+            where = f"doc_id in {_literal(list(doc_ids[at : at + BATCH]))} and gen < {gen}"
+            texts += [r["text"] for r in self.query(f"{stamp}__chunks", where, ["text"], limit=PAGE)]
+        return texts
+
+    def insert(self, collection: str, rows: list[dict[str, Any]]) -> None:
+        for at in range(0, len(rows), BATCH):
+            self._insert(collection, rows[at : at + BATCH])
+
+    def flush(self, stamp: str) -> None:
+        for kind in ("chunks", "docs", "texts"):
+            self._call("flush", self.client.flush, f"{stamp}__{kind}")
+        self._wait_for_indexes(f"{stamp}__chunks")
+
+    def add_df(self, stamp: str, vocabulary: "Vocabulary") -> None:
+        """Write the document-frequency changes a vocabulary counted (new terms with their ids; a term
+        whose count reaches 0 goes)."""
+        changed = [t for t, d in vocabulary.df.items() if d or t in vocabulary.new]
+        for at in range(0, len(changed), BATCH):
+            part = changed[at : at + BATCH]
+            now = {r["term"]: int(r["df"]) for r in self.query(f"{stamp}__terms", f"term in {_literal(part)}", ["term", "df"])}
+            counts = {t: now.get(t, 0) + vocabulary.df.get(t, 0) for t in part}
+            gone = [t for t, n in counts.items() if n <= 0 and t in now]
+            if gone:
+                self._call("update terms", self.client.delete, f"{stamp}__terms", filter=f"term in {_literal(gone)}")
+            kept = [{"term": t, "id": vocabulary.ids[t], "df": n, "v": [0.0, 0.0]} for t, n in counts.items() if n > 0]
+            if kept:
+                self._call("update terms", self.client.upsert, f"{stamp}__terms", kept)
 
     # --- one builder at a time, across machines ---------------------------------------------------
 
@@ -386,10 +569,11 @@ class MilvusBackend(IndexBackend):
         kwargs = {"limit": limit} if limit else {}
         return self._read(f"query {collection}", collection, self.client.query, collection, filter=filter, output_fields=fields, **kwargs)
 
-    def search(self, collection: str, data: list, field: str, limit: int) -> list[list[dict[str, Any]]]:
+    def search(self, collection: str, data: list, field: str, limit: int, filter: str = "") -> list[list[dict[str, Any]]]:
         params = {"ef": max(128, limit)} if field == "dense" else {}  # HNSW's search breadth (FLAT ignores it)
         return self._read(f"search {collection}", collection, self.client.search, collection, data=data, anns_field=field,
-                          limit=limit, output_fields=["row"], search_params={"metric_type": "IP", "params": params})
+                          limit=limit, output_fields=["row"], filter=filter,
+                          search_params={"metric_type": "IP", "params": params})
 
     def _read(self, what: str, collection: str | None, fn: Any, *args: Any, **kwargs: Any) -> Any:
         """A read (of `collection`), tried again while Milvus comes back from a restart (the client's
@@ -440,10 +624,10 @@ def _uri_kind(uri: str) -> str:
 
 
 class MilvusVectors(VectorStore):
-    """Dense search and stored vectors of one version's chunks collection."""
+    """Dense search and stored vectors of one version's chunks collection, as `view` sees it."""
 
-    def __init__(self, backend: MilvusBackend, version: str, dim: int, count: int) -> None:
-        self.backend, self.collection, self._dim, self._count = backend, f"{version}__chunks", dim, count
+    def __init__(self, backend: MilvusBackend, version: str, dim: int, count: int, view: View) -> None:
+        self.backend, self.collection, self._dim, self._count, self.view = backend, f"{version}__chunks", dim, count, view
 
     @property
     def dim(self) -> int:
@@ -454,7 +638,7 @@ class MilvusVectors(VectorStore):
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         k = min(k, max(self._count, 1))
-        results = self.backend.search(self.collection, np.asarray(queries, np.float32).tolist(), "dense", k)
+        results = self.backend.search(self.collection, np.asarray(queries, np.float32).tolist(), "dense", k, self.view.where())
         scores = np.full((len(results), k), -np.inf, np.float32)
         rows = np.full((len(results), k), -1, np.int64)
         for i, hits in enumerate(results):
@@ -469,16 +653,17 @@ class MilvusVectors(VectorStore):
 
 
 class MilvusKeywords(KeywordSearch):
-    """BM25 over the stored sparse vectors; term ids and document frequencies from `terms`."""
+    """BM25 as the inner product of each passage's saturated term frequencies and the question's terms'
+    idf, from the document frequencies in `terms` (current after every update)."""
 
-    def __init__(self, backend: MilvusBackend, version: str, num_docs: int) -> None:
-        self.backend, self.version, self.num_docs = backend, version, num_docs
+    def __init__(self, backend: MilvusBackend, version: str, num_docs: int, view: View) -> None:
+        self.backend, self.version, self.num_docs, self.view = backend, version, num_docs, view
         self._terms: dict[str, tuple[int, int] | None] = {}
         self._lock = threading.Lock()
 
-    def _lookup(self, terms: Sequence[str]) -> dict[str, tuple[int, int] | None]:
+    def _lookup(self, wanted: Sequence[str]) -> dict[str, tuple[int, int] | None]:
         with self._lock:
-            missing = [t for t in dict.fromkeys(terms) if t not in self._terms]
+            missing = [t for t in dict.fromkeys(wanted) if t not in self._terms]
         if missing:
             found = {r["term"]: (int(r["id"]), int(r["df"]))
                      for r in self.backend.query(f"{self.version}__terms", f"term in {_literal(missing)}", ["term", "id", "df"])}
@@ -487,18 +672,21 @@ class MilvusKeywords(KeywordSearch):
                     self._terms.clear()
                 self._terms.update({t: found.get(t) for t in missing})
         with self._lock:
-            return {t: self._terms.get(t) for t in terms}
+            return {t: self._terms.get(t) for t in wanted}
+
+    def _idf(self, df: int) -> float:
+        return float(np.log(1 + (self.num_docs - df + 0.5) / (df + 0.5)))
 
     def idf(self, term: str) -> float:
         found = self._lookup([term])[term]
-        df = found[1] if found else 0
-        return float(np.log(1 + (self.num_docs - df + 0.5) / (df + 0.5)))
+        return self._idf(found[1] if found else 0)
 
     def search(self, query_terms: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
-        ids = {v[0] for v in self._lookup(query_terms).values() if v is not None}
-        if not ids:
+        known = {v[0]: self._idf(v[1]) for v in self._lookup(query_terms).values() if v is not None}
+        if not known:
             return np.zeros(0, np.float32), np.zeros(0, np.int64)
-        hits = self.backend.search(f"{self.version}__chunks", [{i: 1.0 for i in sorted(ids)}], "sparse", min(k, max(self.num_docs, 1)))[0]
+        query = {i: known[i] for i in sorted(known)}
+        hits = self.backend.search(f"{self.version}__chunks", [query], "sparse", min(k, max(self.num_docs, 1)), self.view.where())[0]
         hits = [h for h in hits if h["distance"] > 0]
         return np.asarray([h["distance"] for h in hits], np.float32), np.asarray([h["entity"]["row"] for h in hits], np.int64)
 
@@ -512,9 +700,9 @@ class MilvusTable(Passages):
 
     path = None  # not a file
 
-    def __init__(self, backend: MilvusBackend, version: str, manifest: dict[str, Any]) -> None:
-        self.backend, self.version, self.manifest = backend, version, manifest
-        self._dates: dict[str, str | None] = {}  # doc_id → its date (a version never changes)
+    def __init__(self, backend: MilvusBackend, version: str, manifest: dict[str, Any], view: View) -> None:
+        self.backend, self.version, self.manifest, self.view = backend, version, manifest, view
+        self._dates: dict[str, str | None] = {}  # doc_id → its date (what a view sees never changes)
 
     def close(self) -> None:
         pass
@@ -537,7 +725,7 @@ class MilvusTable(Passages):
         if wanted:
             if len(self._dates) > 100_000:
                 self._dates.clear()
-            found = self.backend.query(f"{self.version}__docs", f"doc_id in {_literal(wanted)}", ["doc_id", "date"])
+            found = self.backend.query(f"{self.version}__docs", self.view.where(f"doc_id in {_literal(wanted)}"), ["doc_id", "date"])
             self._dates.update({r["doc_id"]: iso(r["date"]) for r in found})
             self._dates.update({d: None for d in wanted if d not in self._dates})
         return {d: self._dates.get(d) for d in doc_ids}
@@ -545,31 +733,28 @@ class MilvusTable(Passages):
     def rows_dated(self, since: str | None, until: str | None) -> list[int]:
         # dates are stored as YYYY-MM-DD (older builds: maybe with a time after it, which sorts before "~")
         clauses = ['date != ""'] + [f"date >= {json.dumps(since)}"] * bool(since) + [f"date <= {json.dumps(f'{until}~')}"] * bool(until)
-        docs = [r["doc_id"] for r in self.backend.query(f"{self.version}__docs", " and ".join(clauses), ["doc_id"])]
+        docs = [r["doc_id"] for r in self.backend.query(f"{self.version}__docs", self.view.where(" and ".join(clauses)), ["doc_id"])]
         rows: list[int] = []
         for at in range(0, len(docs), 1000):
             part = docs[at : at + 1000]
-            rows += [r["row"] for r in self.backend.query(f"{self.version}__chunks", f"doc_id in {_literal(part)}", ["row"])]
+            rows += [r["row"] for r in self.backend.query(f"{self.version}__chunks", self.view.where(f"doc_id in {_literal(part)}"), ["row"])]
         return sorted(rows)
 
     def rows_for_hashes(self, hashes: Sequence[str]) -> dict[str, int]:
         found: dict[str, int] = {}
         for at in range(0, len(hashes), 1000):
             part = list(hashes[at:at + 1000])
-            for r in self.backend.query(f"{self.version}__chunks", f"text_hash in {_literal(part)}", ["row", "text_hash"]):
+            for r in self.backend.query(f"{self.version}__chunks", self.view.where(f"text_hash in {_literal(part)}"), ["row", "text_hash"]):
                 found.setdefault(r["text_hash"], r["row"])
         return found
 
     def _docs(self) -> Iterator[dict[str, Any]]:
         """Document records in indexing order, a page at a time."""
-        start = 0
-        while True:
-            where = f"seq >= {start} and seq < {start + PAGE}"
-            page = sorted(self.backend.query(f"{self.version}__docs", where, _DOC_FIELDS), key=lambda r: r["seq"])
-            yield from page
+        start, end = 0, int(self.manifest.get("next_seq", self.manifest["documents"]))
+        while start < end:
+            where = self.view.where(f"seq >= {start} and seq < {start + PAGE}")
+            yield from sorted(self.backend.query(f"{self.version}__docs", where, _DOC_FIELDS), key=lambda r: r["seq"])
             start += PAGE
-            if start >= int(self.manifest["documents"]):
-                return
 
     def _record(self, r: dict[str, Any]) -> dict[str, Any]:
         out = {k: r[k] for k in ("doc_id", "source", "title", "sha256", "chunks", "added_at")}
@@ -585,7 +770,7 @@ class MilvusTable(Passages):
         return records[:limit] if limit is not None else records
 
     def document_text(self, doc_id: str) -> str | None:
-        parts = self.backend.query(f"{self.version}__texts", f"doc_id == {json.dumps(doc_id)}", ["part", "text"])
+        parts = self.backend.query(f"{self.version}__texts", self.view.where(f"doc_id == {json.dumps(doc_id)}"), ["part", "text"])
         return "".join(p["text"] for p in sorted(parts, key=lambda p: p["part"])) if parts else None
 
     def documents(self) -> Iterator[Document]:
@@ -593,7 +778,7 @@ class MilvusTable(Passages):
         records = self._docs()
         while page := [r for _, r in zip(range(200), records)]:
             parts: dict[str, list[tuple[int, str]]] = {}
-            for p in self.backend.query(f"{self.version}__texts", f"doc_id in {_literal([r['doc_id'] for r in page])}",
+            for p in self.backend.query(f"{self.version}__texts", self.view.where(f"doc_id in {_literal([r['doc_id'] for r in page])}"),
                                         ["doc_id", "part", "text"], limit=PAGE):
                 parts.setdefault(p["doc_id"], []).append((p["part"], p["text"]))
             for r in page:
@@ -602,7 +787,7 @@ class MilvusTable(Passages):
                                page_starts=tuple(json.loads(r["page_starts"] or "[]")))
 
     def _one(self, doc_id: str) -> dict[str, Any] | None:
-        found = self.backend.query(f"{self.version}__docs", f"doc_id == {json.dumps(doc_id)}", _DOC_FIELDS)
+        found = self.backend.query(f"{self.version}__docs", self.view.where(f"doc_id == {json.dumps(doc_id)}"), _DOC_FIELDS)
         return found[0] if found else None
 
     def has_document(self, doc_id: str) -> bool:

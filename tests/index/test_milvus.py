@@ -91,13 +91,18 @@ def test_updates_are_incremental_and_old_versions_go(milvus_uri: str, tmp_path: 
     assert removed.removed == ["bus"] and removed.embedded == 0
     assert "Ridwan Kamil" not in tanya.ask("Siapa Wali Kota Bandung?").text
     assert [f["doc_id"] for f in tanya.files()] == [tanya.files()[0]["doc_id"]]
-    assert len(tanya.backend.versions()) == 2  # the served version and the one before it; older ones dropped
+    # updated in place: one version, its second generation served, the first one's record kept for readers
+    assert len(tanya.backend.versions()) == 1 and tanya.backend.served().name.endswith("__g2")
 
 
-def test_a_build_killed_while_copying_leaves_the_served_version(milvus_uri: str, tmp_path: Path) -> None:
+def test_an_update_killed_midway_leaves_the_served_generation(milvus_uri: str, tmp_path: Path) -> None:
+    """An update writes its rows into the served collections as the next generation; killed while it
+    writes, readers still see the published generation alone, and the next update deletes the half-written
+    rows before writing its own."""
     tanya = _milvus(tmp_path, milvus_uri, "killed")
     tanya.index()
     served = tanya.backend.served()
+    stamp = tanya.backend.published()[0]
     articles = tmp_path / "many"
     for i in range(400):
         write(articles / f"berita-{i:03d}.txt", f"Berita {i}\nWarga desa {i} membangun jembatan bambu sepanjang {i + 3} meter.\n")
@@ -106,18 +111,62 @@ def test_a_build_killed_while_copying_leaves_the_served_version(milvus_uri: str,
     build = subprocess.Popen([sys.executable, "-m", "qa", "index", str(SEEDS), str(articles), "--index-dir", str(tmp_path / "index"), "--quiet"],
                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
-    while len(tanya.backend.versions()) < 2:  # the new version's collections are being filled
-        assert build.poll() is None and time.time() < deadline, "the build finished before it could be killed"
-        time.sleep(0.02)
+    while not tanya.backend.query(f"{stamp}__chunks", "gen > 0", ["row"], limit=1):  # the next generation is being written
+        assert build.poll() is None and time.time() < deadline, "the update finished before it could be killed"
+        time.sleep(0.05)
     build.send_signal(signal.SIGKILL)
     build.wait()
-    assert tanya.backend.served() == served and len(tanya.backend.versions()) == 2  # half a version, not served
+    assert tanya.backend.served() == served and tanya.backend.query(f"{stamp}__chunks", "gen > 0", ["row"], limit=1)
     fresh = _milvus(tmp_path, milvus_uri, "killed")  # another process would see the same
     assert fresh.manifest["chunks"] == 13 and "Joko Widodo" in fresh.ask("Who offered Jack Ma the advisor role?").text
-    report = fresh.index([SEEDS, articles])  # the next build publishes, and the half-copied version is dropped
-    assert report.documents == 401 and fresh.backend.served() != served
+    assert "bambu" not in fresh.ask("Berapa panjang jembatan bambu warga desa 7?").reply
+    assert len(fresh.files()) == 1
+    report = fresh.index([SEEDS, articles])  # the next update rolls the half-written rows back, then writes its own
+    assert report.documents == 401 and len(report.added) == 400 and report.embedded == fresh.manifest["chunks"] - 13
     assert "bambu" in fresh.ask("Berapa panjang jembatan bambu warga desa 7?").reply
-    assert len(fresh.backend.versions()) == 2
+    rows = fresh.backend.query(f"{stamp}__chunks", "row >= 0", ["row"], limit=16_000)
+    assert len(rows) == fresh.manifest["chunks"]  # nothing of the killed update is left
+
+
+def test_a_changed_article_replaces_its_rows_and_answers_match_the_embedded_store(milvus_uri: str, tmp_path: Path) -> None:
+    """Add, change and remove an article, on Milvus (in place: one version, a generation per update) and
+    on the embedded store (a new version each time): after each step the same passages in the same order,
+    the same answers and dense scores, and keyword scores within 10% (exact idf; Milvus keeps the average
+    passage length of the version's first build, and two short passages move it ~5% in a collection of
+    15); the changed article's old rows are gone."""
+    on_milvus, local = _milvus(tmp_path / "m", milvus_uri, "changes"), Tanya(settings_for(tmp_path / "local"))
+    folder = tmp_path / "in"
+    on_milvus.index([SEEDS]), local.index([SEEDS])
+    served = [on_milvus.backend.served().name]
+    for step in ("add", "change", "remove"):
+        if step == "add":
+            write(folder / "bus.txt", BUS)
+        if step == "change":
+            write(folder / "bus.txt", BUS.replace("25 bus", "40 bus"))
+        if step == "remove":
+            report = on_milvus.remove(["bus"])
+            local.remove(["bus"])
+        else:
+            report = on_milvus.index([SEEDS, folder])
+            local.index([SEEDS, folder])
+        assert report.embedded == (0 if step == "remove" else 2), step  # only what changed
+        served.append(on_milvus.backend.served().name)
+        for question in (*QUESTIONS, "Berapa bus listrik yang diresmikan Wali Kota Bandung?"):
+            ours, theirs = on_milvus.retriever().search(question), local.retriever().search(question)
+            assert [h.chunk.chunk_id for h in ours] == [h.chunk.chunk_id for h in theirs], (step, question)
+            for a, b in zip(ours, theirs):
+                assert abs((a.keyword or 0) - (b.keyword or 0)) <= 0.1 * max(b.keyword or 0, 1e-9), (step, question)
+            assert [round(h.dense or 0, 4) for h in ours] == [round(h.dense or 0, 4) for h in theirs]
+            assert on_milvus.ask(question).text == local.ask(question).text, (step, question)
+        assert sorted(f["doc_id"] for f in on_milvus.files()) == sorted(f["doc_id"] for f in local.files())
+        assert on_milvus.manifest["chunks"] == local.manifest["chunks"]
+        stamp = on_milvus.backend.published()[0]
+        texts = [r["text"] for r in on_milvus.backend.query(f"{stamp}__chunks", 'doc_id == "bus"', ["text"])]
+        if step == "change":  # the old rows were deleted
+            assert len(texts) == 2 and any("40 bus" in t for t in texts) and not any("25 bus" in t for t in texts)
+        if step == "remove":
+            assert texts == [] and not on_milvus.backend.query(f"{stamp}__docs", 'doc_id == "bus"', ["key"])
+    assert [name[-3:] for name in served] == ["_g0", "_g1", "_g2", "_g3"] and len(on_milvus.backend.versions()) == 1
 
 
 def test_milvus_lite_in_a_file(tmp_path: Path) -> None:

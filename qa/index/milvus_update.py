@@ -1,0 +1,187 @@
+"""Updates on Milvus that cost what changed (the design: docs/milvus.md, "Updates").
+
+An update reads the files it is given, asks Milvus which of their articles it holds and with what
+content hash, and chunks and embeds only the new and changed ones. Their rows go into the served
+version's collections marked with the next generation, invisible to readers (who see generations up
+to the published one); then the generation's record names it and the articles it supersedes (changed
+or removed), and the alias moves to that record: the switch. The superseded articles' older rows are
+then deleted, and the terms' document frequencies adjusted. A killed update leaves the published
+generation as it was; the next update first deletes what the killed one wrote beyond it (or finishes
+deleting what the published one superseded). Nothing Milvus holds is copied or staged on the builder,
+and the vectors of unchanged passages are never read.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection, Iterable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from ..errors import IndexMismatch, NothingToIndex
+from ..ingest.chunking import chunk_document
+from ..ingest.documents import iter_documents
+from ..records import Document, Skipped
+from ..settings import Settings
+from .chunks import text_hash
+from .embedding import Embedder
+
+if TYPE_CHECKING:
+    from .build import BuildReport
+    from .milvus import MilvusBackend, View, Vocabulary
+
+Progress = Callable[[str, int, int], None]
+READ_BATCH = 200  # articles looked up in Milvus at a time
+
+
+def update_in_place(
+    backend: "MilvusBackend",
+    settings: Settings,
+    paths: Iterable[Path],
+    embedder: Embedder,
+    excluded: Collection[str] = (),
+    progress: Progress | None = None,
+    remove: Collection[str] | None = None,
+) -> "BuildReport | None":
+    """Add and replace the articles under `paths` (or take out the `remove` doc_ids) as one new generation;
+    None when the served index cannot be updated in place (none yet, another model or chunking, an
+    older layout): then a full build is needed."""
+    from .build import BuildReport
+    from .milvus import View, Vocabulary
+
+    started = time.perf_counter()
+    notify = progress or (lambda stage, done, total: None)
+    try:
+        published = backend.published()
+    except IndexMismatch:
+        return None
+    if published is None:
+        return None
+    stamp, manifest, view, state = published
+    if manifest["model"]["name"] != embedder.name or manifest.get("chunking") != settings.chunking():
+        return None
+
+    backend.settle(stamp, view)  # what a killed update left: rows beyond the published generation, superseded rows
+    report = BuildReport(index_dir=Path(settings.index_dir))
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    fresh: list[tuple[Document, str]] = []  # new or changed articles, with when each first came in
+    superseded: set[str] = set()
+    if remove is not None:
+        known = backend.doc_records(stamp, view, list(remove))
+        unknown = sorted(set(remove) - set(known))
+        if unknown:
+            raise NothingToIndex(f"not in the index: {', '.join(unknown)} (see `python -m qa list`)")
+        superseded = set(remove)
+        report.removed = sorted(remove)
+    else:
+        read = 0
+        batch: list[Document] = []
+
+        def look_up(docs: list[Document]) -> None:
+            known = backend.doc_records(stamp, view, [d.doc_id for d in docs])
+            for doc in docs:
+                record = known.get(doc.doc_id)
+                if record is None:
+                    report.added.append(doc.doc_id)
+                elif record[0] == doc.sha256:
+                    report.unchanged.append(doc.doc_id)
+                    continue
+                else:
+                    report.updated.append(doc.doc_id)
+                    superseded.add(doc.doc_id)
+                fresh.append((doc, record[1] if record else now))
+
+        for item in iter_documents(list(paths), settings.max_file_mb, excluded=excluded):
+            if isinstance(item, Skipped):
+                report.skipped.append(item)
+                continue
+            read += 1
+            batch.append(item)
+            if len(batch) >= READ_BATCH:
+                look_up(batch)
+                batch = []
+        look_up(batch)
+        if not read:
+            reasons = "; ".join(f"{s.path}: {s.reason}" for s in report.skipped[:5]) or "no files found"
+            raise NothingToIndex(f"nothing to index ({reasons}); the current index is unchanged")
+    documents = int(manifest["documents"]) + len(report.added) - len(report.removed)
+    if not fresh and not superseded:
+        report.documents, report.chunks = documents, int(manifest["chunks"])
+        report.reused, report.seconds = report.chunks, time.perf_counter() - started
+        return report
+    if documents <= 0:
+        raise NothingToIndex("removing these would leave the index empty; the current index is unchanged")
+
+    gen = view.gen + 1
+    vocabulary = Vocabulary(backend, stamp, int(state["next_term"]), float(manifest["keyword"]["avgdl"]))
+    added_rows = _write(backend, stamp, gen, fresh, state, embedder, settings, report, notify, vocabulary)
+    gone = backend.superseded_chunks(stamp, gen, sorted(superseded))
+    chunks = int(manifest["chunks"]) + added_rows - len(gone)
+    report.documents, report.chunks = documents, chunks
+    report.reused = chunks - report.embedded
+    report.seconds = time.perf_counter() - started
+    new_manifest = {**manifest, "documents": documents, "chunks": chunks, "built_at": now, "build_seconds": round(report.seconds, 2),
+                    "embedded": report.embedded, "reused": report.reused}
+    next_state = {"gen": gen, "superseded": sorted(superseded), "next_row": state["next_row"] + added_rows,
+                  "next_seq": state["next_seq"] + len(fresh), "next_term": vocabulary.next_id}
+    notify("writing", 0, 1)
+    backend.switch(stamp, gen, new_manifest, next_state)
+    for text in gone:  # the superseded passages no longer count
+        vocabulary.weights(text, sign=-1)
+    backend.add_df(stamp, vocabulary)
+    backend.settle(stamp, View(gen, tuple(sorted(superseded))))
+    report.seconds = time.perf_counter() - started
+    notify("writing", 1, 1)
+    return report
+
+
+def _write(
+    backend: "MilvusBackend",
+    stamp: str,
+    gen: int,
+    fresh: list[tuple[Document, str]],
+    state: dict[str, Any],
+    embedder: Embedder,
+    settings: Settings,
+    report: "BuildReport",
+    notify: Progress,
+    vocabulary: "Vocabulary",
+) -> int:
+    """The fresh articles' rows (passages embedded here), as generation `gen`, flushed and indexed (their
+    terms counted in `vocabulary`); returns how many passages were written."""
+    from .milvus import chunk_row, doc_row, text_rows
+
+    row, seq = int(state["next_row"]), int(state["next_seq"])
+    pending: list[tuple[Any, str]] = []  # (chunk, text hash), embedded a batch at a time
+    docs: list[dict[str, Any]] = []
+    texts: list[dict[str, Any]] = []
+    total = 0
+
+    def embed_pending() -> None:
+        nonlocal row, total
+        t = time.perf_counter()
+        vectors = embedder.embed_passages([c.text for c, _ in pending])
+        report.embed_seconds += time.perf_counter() - t
+        rows = [chunk_row(row + i, gen, c, h, v, vocabulary.weights(c.text)) for i, ((c, h), v) in enumerate(zip(pending, vectors))]
+        backend.insert(f"{stamp}__chunks", rows)
+        row += len(pending)
+        total += len(pending)
+        report.embedded += len(pending)
+        notify("embedding", report.embedded, 0)
+        pending.clear()
+
+    for doc, added_at in fresh:
+        chunks = chunk_document(doc, settings.chunk_size, settings.chunk_overlap)
+        pending += [(c, text_hash(c.text)) for c in chunks]
+        docs.append(doc_row(doc, gen, seq, len(chunks), added_at))
+        texts += text_rows(doc, gen)
+        seq += 1
+        if len(pending) >= settings.embed_batch_size:
+            embed_pending()
+    if pending:
+        embed_pending()
+    backend.insert(f"{stamp}__docs", docs)
+    backend.insert(f"{stamp}__texts", texts)
+    backend.flush(stamp)
+    return total
