@@ -67,7 +67,7 @@ def synthetic(tmp: Path, uri: str, size: int, local: Tanya) -> Tanya:
     return _milvus(tmp, uri, name)
 
 
-def measure(tanya: Tanya, tmp: Path, label: str, questions: list[str], also: list[Path] = []) -> str:
+def measure(tanya: Tanya, tmp: Path, label: str, questions: list[str], also: tuple[Path, ...] = ()) -> str:
     """Add one article from a folder (with `also`: the embedded store indexes what it is told, so its
     other folders are named too), remove it, then ask."""
     folder = tmp / f"new-{len(list(tmp.glob('new-*')))}"
@@ -104,7 +104,7 @@ def main() -> int:
         print("| collection | passages | add one article s | remove it s | question p50 ms |\n|---|---|---|---|---|", flush=True)
         local = Tanya(Settings.from_env(env={}, index_dir=tmp / "local"))
         local.index([DATA / "articles"])
-        measure(local, tmp, "FacQA, embedded store", questions, also=[DATA / "articles"])
+        measure(local, tmp, "FacQA, embedded store", questions, also=(DATA / "articles",))
         facqa = _milvus(tmp, uri, "facqa")
         facqa.index([DATA / "articles"])
         measure(facqa, tmp, "FacQA, Milvus", questions)

@@ -126,12 +126,13 @@ def saturated(passage_terms: Sequence[str], avgdl: float) -> dict[str, float]:
     return {t: tf / (tf + norm) for t, tf in counts.items()}
 
 
-def chunk_row(row: int, gen: int, c: Chunk, text_hash: str, vector: Any, weights: dict[int, float]) -> dict[str, Any]:
-    """A passage's row in `chunks` (`weights`: term id → saturated frequency)."""
+def chunk_row(row: int, gen: int, c: Chunk, text_hash: str, vector: Any, weights: dict[int, float], date: str | None) -> dict[str, Any]:
+    """A passage's row in `chunks` (`weights`: term id → saturated frequency; `date`: its article's)."""
     return {
         "row": row, "gen": gen, "chunk_id": c.chunk_id, "doc_id": c.doc_id, "source": c.source, "title": c.title,
         "paragraph": c.paragraph, "start": c.start, "end": c.end, "page": -1 if c.page is None else c.page,
-        "text": c.text, "text_hash": text_hash, "dense": np.asarray(vector, np.float32).tolist(), "sparse": weights or {0: 0.0},
+        "text": c.text, "text_hash": text_hash, "date": date or "", "dense": np.asarray(vector, np.float32).tolist(),
+        "sparse": weights or {0: 0.0},
     }
 
 
@@ -251,8 +252,10 @@ class MilvusBackend(IndexBackend):
                 f"'{model}'; set QA_MODEL={manifest['model']['name']} or {fix}"
             )
         chunks = int(manifest["chunks"])
-        return Snapshot(Path(f"{version}__g{view.gen}"), manifest, MilvusVectors(self, version, int(manifest["model"]["dim"]), chunks, view),
-                        MilvusKeywords(self, version, chunks, view), MilvusTable(self, version, manifest, view))
+        found = Found()  # what the searches brought back with them, read by the passage table and the vectors
+        return Snapshot(Path(f"{version}__g{view.gen}"), manifest,
+                        MilvusVectors(self, version, int(manifest["model"]["dim"]), chunks, view, found),
+                        MilvusKeywords(self, version, chunks, view, found), MilvusTable(self, version, manifest, view, found))
 
     # --- publishing a build ------------------------------------------------------------------
 
@@ -283,6 +286,7 @@ class MilvusBackend(IndexBackend):
             ("title", DataType.VARCHAR, {"max_length": 4096}), ("paragraph", DataType.INT64, {}),
             ("start", DataType.INT64, {}), ("end", DataType.INT64, {}), ("page", DataType.INT64, {}),
             ("text", DataType.VARCHAR, {"max_length": 65535}), ("text_hash", DataType.VARCHAR, {"max_length": 64}),
+            ("date", DataType.VARCHAR, {"max_length": 64}),
             ("dense", DataType.FLOAT_VECTOR, {"dim": dim}), ("sparse", DataType.SPARSE_FLOAT_VECTOR, {}),
         ], {"dense": ("FLAT" if exact else "HNSW", "IP", {}), "sparse": ("SPARSE_INVERTED_INDEX", "IP", {})})
         self._create(f"{stamp}__docs", [
@@ -379,7 +383,7 @@ class MilvusBackend(IndexBackend):
                 rows = list(range(offset, offset + len(block)))
                 chunks = table.chunks(rows)
                 hashes = [h for _, h in table.passages(rows[0], rows[-1] + 1)] if rows else []
-                batch = [chunk_row(r, 0, chunks[r], hashes[r - offset], vector, vocabulary.weights(chunks[r].text))
+                batch = [chunk_row(r, 0, chunks[r], hashes[r - offset], vector, vocabulary.weights(chunks[r].text), chunks[r].date)
                          for r, vector in zip(rows, block)]
                 self.insert(f"{stamp}__chunks", batch)
                 offset += len(block)
@@ -569,10 +573,11 @@ class MilvusBackend(IndexBackend):
         kwargs = {"limit": limit} if limit else {}
         return self._read(f"query {collection}", collection, self.client.query, collection, filter=filter, output_fields=fields, **kwargs)
 
-    def search(self, collection: str, data: list, field: str, limit: int, filter: str = "") -> list[list[dict[str, Any]]]:
+    def search(self, collection: str, data: list, field: str, limit: int, filter: str = "",
+               fields: Sequence[str] = ("row",)) -> list[list[dict[str, Any]]]:
         params = {"ef": max(128, limit)} if field == "dense" else {}  # HNSW's search breadth (FLAT ignores it)
         return self._read(f"search {collection}", collection, self.client.search, collection, data=data, anns_field=field,
-                          limit=limit, output_fields=["row"], filter=filter,
+                          limit=limit, output_fields=list(fields), filter=filter,
                           search_params={"metric_type": "IP", "params": params})
 
     def _read(self, what: str, collection: str | None, fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -623,11 +628,41 @@ def _uri_kind(uri: str) -> str:
     return "server" if uri.startswith(("http://", "https://", "tcp://", "grpc://")) else "lite"
 
 
+_CHUNK_FIELDS = ["row", "chunk_id", "doc_id", "source", "title", "paragraph", "start", "end", "text", "page", "date"]
+_FOUND_FIELDS = [*_CHUNK_FIELDS, "dense"]
+
+
+class Found:
+    """The passage rows a snapshot's searches returned (fields and vector), so that the passages and
+    vectors a question needs next cost no further round trip; bounded, and only ever for one version's
+    rows, which never change."""
+
+    LIMIT = 4096
+
+    def __init__(self) -> None:
+        self.rows: dict[int, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    def keep(self, hits: list[dict[str, Any]]) -> None:
+        with self._lock:
+            if len(self.rows) > self.LIMIT:
+                self.rows.clear()
+            for hit in hits:
+                self.rows[int(hit["entity"]["row"])] = hit["entity"]
+
+    def take(self, rows: Sequence[int]) -> tuple[dict[int, dict[str, Any]], list[int]]:
+        """The rows known here, and those that are not."""
+        with self._lock:
+            known = {r: self.rows[r] for r in rows if r in self.rows}
+        return known, [r for r in rows if r not in known]
+
+
 class MilvusVectors(VectorStore):
     """Dense search and stored vectors of one version's chunks collection, as `view` sees it."""
 
-    def __init__(self, backend: MilvusBackend, version: str, dim: int, count: int, view: View) -> None:
+    def __init__(self, backend: MilvusBackend, version: str, dim: int, count: int, view: View, found: Found) -> None:
         self.backend, self.collection, self._dim, self._count, self.view = backend, f"{version}__chunks", dim, count, view
+        self.found = found
 
     @property
     def dim(self) -> int:
@@ -638,7 +673,9 @@ class MilvusVectors(VectorStore):
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         k = min(k, max(self._count, 1))
-        results = self.backend.search(self.collection, np.asarray(queries, np.float32).tolist(), "dense", k, self.view.where())
+        results = self.backend.search(self.collection, np.asarray(queries, np.float32).tolist(), "dense", k, self.view.where(), _FOUND_FIELDS)
+        for hits in results:
+            self.found.keep(hits)
         scores = np.full((len(results), k), -np.inf, np.float32)
         rows = np.full((len(results), k), -1, np.int64)
         for i, hits in enumerate(results):
@@ -648,7 +685,10 @@ class MilvusVectors(VectorStore):
 
     def vectors(self, rows: Sequence[int]) -> np.ndarray:
         rows = [int(r) for r in rows]
-        found = {r["row"]: r["dense"] for r in self.backend.query(self.collection, f"row in {_literal(rows)}", ["row", "dense"])}
+        known, missing = self.found.take(rows)
+        found = {r: e["dense"] for r, e in known.items()}
+        if missing:
+            found.update({r["row"]: r["dense"] for r in self.backend.query(self.collection, f"row in {_literal(missing)}", ["row", "dense"])})
         return np.asarray([found[r] for r in rows], np.float32).reshape(len(rows), self._dim)
 
 
@@ -656,8 +696,8 @@ class MilvusKeywords(KeywordSearch):
     """BM25 as the inner product of each passage's saturated term frequencies and the question's terms'
     idf, from the document frequencies in `terms` (current after every update)."""
 
-    def __init__(self, backend: MilvusBackend, version: str, num_docs: int, view: View) -> None:
-        self.backend, self.version, self.num_docs, self.view = backend, version, num_docs, view
+    def __init__(self, backend: MilvusBackend, version: str, num_docs: int, view: View, found: Found) -> None:
+        self.backend, self.version, self.num_docs, self.view, self.found = backend, version, num_docs, view, found
         self._terms: dict[str, tuple[int, int] | None] = {}
         self._lock = threading.Lock()
 
@@ -686,12 +726,13 @@ class MilvusKeywords(KeywordSearch):
         if not known:
             return np.zeros(0, np.float32), np.zeros(0, np.int64)
         query = {i: known[i] for i in sorted(known)}
-        hits = self.backend.search(f"{self.version}__chunks", [query], "sparse", min(k, max(self.num_docs, 1)), self.view.where())[0]
+        hits = self.backend.search(f"{self.version}__chunks", [query], "sparse", min(k, max(self.num_docs, 1)), self.view.where(),
+                                   _FOUND_FIELDS)[0]
         hits = [h for h in hits if h["distance"] > 0]
+        self.found.keep(hits)
         return np.asarray([h["distance"] for h in hits], np.float32), np.asarray([h["entity"]["row"] for h in hits], np.int64)
 
 
-_CHUNK_FIELDS = ["row", "chunk_id", "doc_id", "source", "title", "paragraph", "start", "end", "text", "page"]
 _DOC_FIELDS = ["doc_id", "seq", "source", "title", "sha256", "chunks", "added_at", "date", "url", "page_starts"]
 
 
@@ -700,9 +741,8 @@ class MilvusTable(Passages):
 
     path = None  # not a file
 
-    def __init__(self, backend: MilvusBackend, version: str, manifest: dict[str, Any], view: View) -> None:
-        self.backend, self.version, self.manifest, self.view = backend, version, manifest, view
-        self._dates: dict[str, str | None] = {}  # doc_id → its date (what a view sees never changes)
+    def __init__(self, backend: MilvusBackend, version: str, manifest: dict[str, Any], view: View, found: Found) -> None:
+        self.backend, self.version, self.manifest, self.view, self.found = backend, version, manifest, view, found
 
     def close(self) -> None:
         pass
@@ -714,21 +754,12 @@ class MilvusTable(Passages):
         rows = [int(r) for r in rows]
         if not rows:
             return {}
-        found = self.backend.query(f"{self.version}__chunks", f"row in {_literal(rows)}", _CHUNK_FIELDS)
-        dates = self._doc_dates([r["doc_id"] for r in found])
+        known, missing = self.found.take(rows)
+        found = list(known.values())
+        if missing:
+            found += self.backend.query(f"{self.version}__chunks", f"row in {_literal(missing)}", _CHUNK_FIELDS)
         return {r["row"]: Chunk(r["chunk_id"], r["doc_id"], r["source"], r["title"], r["paragraph"], r["start"], r["end"],
-                                r["text"], None if r["page"] < 0 else r["page"], dates.get(r["doc_id"])) for r in found}
-
-    def _doc_dates(self, doc_ids: Sequence[str]) -> dict[str, str | None]:
-        """The publication dates of these documents (asked of Milvus once per document per version)."""
-        wanted = [d for d in dict.fromkeys(doc_ids) if d not in self._dates]
-        if wanted:
-            if len(self._dates) > 100_000:
-                self._dates.clear()
-            found = self.backend.query(f"{self.version}__docs", self.view.where(f"doc_id in {_literal(wanted)}"), ["doc_id", "date"])
-            self._dates.update({r["doc_id"]: iso(r["date"]) for r in found})
-            self._dates.update({d: None for d in wanted if d not in self._dates})
-        return {d: self._dates.get(d) for d in doc_ids}
+                                r["text"], None if r["page"] < 0 else r["page"], iso(r["date"]) if r["date"] else None) for r in found}
 
     def rows_dated(self, since: str | None, until: str | None) -> list[int]:
         # dates are stored as YYYY-MM-DD (older builds: maybe with a time after it, which sorts before "~")

@@ -153,7 +153,7 @@ def _write(
     from .milvus import chunk_row, doc_row, text_rows
 
     row, seq = int(state["next_row"]), int(state["next_seq"])
-    pending: list[tuple[Any, str]] = []  # (chunk, text hash), embedded a batch at a time
+    pending: list[tuple[Any, str, str | None]] = []  # (chunk, text hash, date), embedded a batch at a time
     docs: list[dict[str, Any]] = []
     texts: list[dict[str, Any]] = []
     total = 0
@@ -161,9 +161,9 @@ def _write(
     def embed_pending() -> None:
         nonlocal row, total
         t = time.perf_counter()
-        vectors = embedder.embed_passages([c.text for c, _ in pending])
+        vectors = embedder.embed_passages([c.text for c, _, _ in pending])
         report.embed_seconds += time.perf_counter() - t
-        rows = [chunk_row(row + i, gen, c, h, v, vocabulary.weights(c.text)) for i, ((c, h), v) in enumerate(zip(pending, vectors))]
+        rows = [chunk_row(row + i, gen, c, h, v, vocabulary.weights(c.text), d) for i, ((c, h, d), v) in enumerate(zip(pending, vectors))]
         backend.insert(f"{stamp}__chunks", rows)
         row += len(pending)
         total += len(pending)
@@ -173,7 +173,7 @@ def _write(
 
     for doc, added_at in fresh:
         chunks = chunk_document(doc, settings.chunk_size, settings.chunk_overlap)
-        pending += [(c, text_hash(c.text)) for c in chunks]
+        pending += [(c, text_hash(c.text), doc.date) for c in chunks]
         docs.append(doc_row(doc, gen, seq, len(chunks), added_at))
         texts += text_rows(doc, gen)
         seq += 1
