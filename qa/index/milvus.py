@@ -242,7 +242,7 @@ class MilvusBackend(IndexBackend):
         published = self.published()
         if published is None:
             raise IndexMissing(f"no index in Milvus at {self.uri} (alias '{self.name}'): build one with `python -m qa index`")
-        version, manifest, view, _ = published
+        version, manifest, view, state = published
         fix = "rebuild with `python -m qa index --rebuild`"
         if manifest.get("format") != FORMAT_VERSION or manifest.get("vectors", {}).get("layout") != LAYOUT:
             raise IndexMismatch(f"the index in Milvus has format {manifest.get('format')}, this Tanya reads {FORMAT_VERSION}; {fix}")
@@ -255,7 +255,8 @@ class MilvusBackend(IndexBackend):
         found = Found()  # what the searches brought back with them, read by the passage table and the vectors
         return Snapshot(Path(f"{version}__g{view.gen}"), manifest,
                         MilvusVectors(self, version, int(manifest["model"]["dim"]), chunks, view, found),
-                        MilvusKeywords(self, version, chunks, view, found), MilvusTable(self, version, manifest, view, found))
+                        MilvusKeywords(self, version, chunks, view, found, int(state.get("next_term", 0))),
+                        MilvusTable(self, version, manifest, view, found))
 
     # --- publishing a build ------------------------------------------------------------------
 
@@ -696,19 +697,39 @@ class MilvusKeywords(KeywordSearch):
     """BM25 as the inner product of each passage's saturated term frequencies and the question's terms'
     idf, from the document frequencies in `terms` (current after every update)."""
 
-    def __init__(self, backend: MilvusBackend, version: str, num_docs: int, view: View, found: Found) -> None:
+    WHOLE = 200_000  # a vocabulary up to this many terms is read whole on the first question (no lookup per question)
+
+    def __init__(self, backend: MilvusBackend, version: str, num_docs: int, view: View, found: Found, terms_made: int) -> None:
         self.backend, self.version, self.num_docs, self.view, self.found = backend, version, num_docs, view, found
         self._terms: dict[str, tuple[int, int] | None] = {}
         self._lock = threading.Lock()
+        self._whole = 0 < terms_made <= self.WHOLE
+        self._terms_made = terms_made
+        self._complete = False  # every term of the version is in `_terms`
+
+    def _read_whole(self) -> None:
+        """Every term of the version (ids are below `terms_made`), a page of ids at a time."""
+        read: dict[str, tuple[int, int] | None] = {}
+        for start in range(0, self._terms_made, PAGE):
+            rows = self.backend.query(f"{self.version}__terms", f"id >= {start} and id < {start + PAGE}", ["term", "id", "df"], limit=PAGE)
+            read.update({r["term"]: (int(r["id"]), int(r["df"])) for r in rows})
+        with self._lock:
+            self._terms.update(read)
+            self._complete = True
 
     def _lookup(self, wanted: Sequence[str]) -> dict[str, tuple[int, int] | None]:
+        if self._whole and not self._complete:
+            self._read_whole()
+        if self._complete:
+            with self._lock:
+                return {t: self._terms.get(t) for t in wanted}
         with self._lock:
             missing = [t for t in dict.fromkeys(wanted) if t not in self._terms]
         if missing:
             found = {r["term"]: (int(r["id"]), int(r["df"]))
                      for r in self.backend.query(f"{self.version}__terms", f"term in {_literal(missing)}", ["term", "id", "df"])}
             with self._lock:
-                if len(self._terms) > 200_000:
+                if len(self._terms) > self.WHOLE:
                     self._terms.clear()
                 self._terms.update({t: found.get(t) for t in missing})
         with self._lock:
