@@ -531,7 +531,7 @@ def extract_answer(
     short = best if best is not None and q.form == SPAN else None  # yes/no, why/how: the sentence
     text = short.text if short else chosen.text
     answer_span = (sentence_start + short.start, sentence_start + short.end) if short else (sentence_start, sentence_end)
-    citations = [_citation(1, chosen.hit, sentence_start, sentence_end, chosen.score)]
+    citations = [citation(1, chosen.hit, sentence_start, sentence_end, chosen.score)]
     if best:
         _also_cited(citations, text, sentences, min_support)
     return _answer(q, text, chosen.text, answer_span, citations, hits, support, show_support=bool(best))
@@ -543,9 +543,7 @@ def _also_cited(citations: list[Citation], text: str, sentences: list[_Sentence]
         if len(citations) >= 3:
             break
         if s.hit.chunk.chunk_id not in {c.chunk_id for c in citations} and text in s.text and s.score >= min_support:
-            citations.append(
-                _citation(len(citations) + 1, s.hit, s.hit.chunk.start + s.start, s.hit.chunk.start + s.end, s.score)
-            )
+            citations.append(citation(len(citations) + 1, s.hit, s.hit.chunk.start + s.start, s.hit.chunk.start + s.end, s.score))
 
 
 def _answer(
@@ -613,14 +611,15 @@ def _read_answer(
     if q.form == SPAN and q.qtype == NUMBER:
         span = (span[0], _with_unit(chunk.text, span[1]))
     text = chunk.text[span[0] : span[1]]
-    citations = [_citation(1, best.hit, chunk.start + a, chunk.start + b, best.margin)]
+    citations = [citation(1, best.hit, chunk.start + a, chunk.start + b, best.margin)]
     _also_cited(citations, text, sentences, min_support)
     answer = _answer(q, text, sentence, (chunk.start + span[0], chunk.start + span[1]), citations, hits, support)
     answer.reader_margin, answer.confidence = best.margin, confidence
     return answer
 
 
-def _citation(n: int, hit: Hit, start: int, end: int, score: float) -> Citation:
+def citation(n: int, hit: Hit, start: int, end: int, score: float) -> Citation:
+    """Citation [n] of a hit's passage, its supporting sentence at start..end (document offsets)."""
     c = hit.chunk
     return Citation(
         n,

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..records import Answer, Citation, Hit
 from ..text import sentence_spans
-from .answer import abstain_message, gives_kind
+from .answer import abstain_message, citation, gives_kind
 from .citation_check import adds_information, best_sentence, check_statements, citation_quality, split_statements
 from .question import Question, as_question
 
@@ -153,25 +153,7 @@ def checked_answer(
                 numbers[n] = len(numbers) + 1
                 hit = hits[n - 1]
                 a, b = best_sentence(st.text, hit.chunk.text)
-                c = hit.chunk
-                citations.append(
-                    Citation(
-                        numbers[n],
-                        c.chunk_id,
-                        c.doc_id,
-                        c.source,
-                        c.title,
-                        c.paragraph,
-                        c.text,
-                        c.start + a,
-                        c.start + b,
-                        st.support[n],
-                        c.start,
-                        c.page,
-                        hit.collection,
-                        c.date,
-                    )
-                )
+                citations.append(citation(numbers[n], hit, hit.chunk.start + a, hit.chunk.start + b, st.support[n]))
             markers.append(numbers[n])
         if st.supported:
             parts.append(st.text + " " + "".join(f"[{m}]" for m in markers))

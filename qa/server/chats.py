@@ -50,8 +50,9 @@ def turn_markdown(question: str, answer: Answer) -> str:
     for c in answer.citations:
         s, e = c.sentence
         page = f", page {c.page}" if c.page else ""
+        dated = f", {c.date}" if c.date else ""
         lines.append(
-            f"[{c.n}] {markdown_text(c.title)} — {markdown_text(Path(c.source).name)}{page}, ¶{c.paragraph} "
+            f"[{c.n}] {markdown_text(c.title)} — {markdown_text(Path(c.source).name)}{dated}{page}, ¶{c.paragraph} "
             f"(doc {markdown_text(c.doc_id)}): “{markdown_text(c.text[s:e].strip())}”"
         )
     return "\n".join(lines).rstrip() + "\n"

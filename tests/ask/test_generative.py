@@ -214,7 +214,7 @@ def test_the_page_streams_a_written_answer_and_shows_the_check(tmp_path_factory:
         page.locator("#citation-check").wait_for(timeout=60_000)
         chat = page.locator("#chat").inner_text()
         assert "▌" not in chat
-        assert "[1]" in chat and ".txt, ¶" in chat  # a marker and the passage it points at
+        assert "[1]" in chat and ".txt, 2016-09-09, ¶" in chat  # a marker and the passage it points at
         assert "citation recall" in page.locator("#citation-check").inner_text()
         page.locator("#chat a[href='#source-1']").first.click()
         page.wait_for_function("document.querySelector('#source-1 details').open === true", timeout=5_000)

@@ -109,7 +109,7 @@ def test_the_page_shows_the_served_models_answer_and_its_check(app_with_llm: str
     page.wait_for_function("document.querySelector('#chat').innerText.includes('▌')", timeout=60_000)
     page.locator("#citation-check").wait_for(timeout=60_000)
     chat = page.locator("#chat").inner_text()
-    assert "▌" not in chat and "[1]" in chat and ".txt, ¶6" in chat
+    assert "▌" not in chat and "[1]" in chat and ".txt, 2016-09-09, ¶6" in chat
     assert "citation recall" in page.locator("#citation-check").inner_text()
     page.close()
 

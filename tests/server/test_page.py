@@ -66,7 +66,7 @@ def test_jack_ma_question_is_answered_with_a_citation(app_url: str, browser, que
     ask_in_page(page, question)
     chat = page.locator("#chat")
     chat.get_by_text("Joko Widodo [1]").first.wait_for(timeout=30_000)
-    assert "000_3a3f117793ab0552.txt, ¶1" in chat.inner_text()
+    assert "000_3a3f117793ab0552.txt, 2016-09-09, ¶1" in chat.inner_text()
     mark = page.locator("#sources mark")
     assert "ditawari Presiden Joko Widodo" in mark.first.inner_text()
     # the [1] marker opens the whole article in the side panel, scrolled to the sentence
@@ -209,7 +209,7 @@ def test_chats_are_kept_reopened_deleted_and_exported(app_url: str, browser) -> 
     markdown = Path(download.value.path()).read_text(encoding="utf-8")
     assert "**Q:** Who offered Jack Ma the advisor role?" in markdown and "**Q:** In which field?" in markdown
     assert "Presiden Joko Widodo [1]" in markdown
-    assert "[1] " in markdown and "000_3a3f117793ab0552.txt, ¶1" in markdown and "ditawari Presiden Joko Widodo" in markdown
+    assert "[1] " in markdown and "000_3a3f117793ab0552.txt, 2016-09-09, ¶1" in markdown and "ditawari Presiden Joko Widodo" in markdown
     page.locator("#delete-chat").click()  # the Jack Ma chat goes; the Tmall one is opened
     page.locator("#chat").get_by_text("Apa nama sebelumnya dari Tmall?").wait_for(timeout=10_000)
     page.reload()
