@@ -24,6 +24,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -54,6 +56,19 @@ def start_milvus(data: Path) -> tuple[str, subprocess.Popen]:
             return f"http://127.0.0.1:{port}", proc
         except OSError:
             time.sleep(0.2)
+
+
+@contextmanager
+def milvus_in(prefix: str) -> Iterator[tuple[Path, str, subprocess.Popen]]:
+    """A temporary folder and a `milvus-lite server` with its data in it, both gone afterwards."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    uri, proc = start_milvus(tmp / "milvus-data")
+    try:
+        yield tmp, uri, proc
+    finally:
+        proc.terminate()
+        proc.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def rss_of(pid: int) -> float:
@@ -150,17 +165,11 @@ def main() -> int:
     parser.add_argument("--skip-facqa", action="store_true")
     parser.add_argument("--skip-scale", action="store_true")
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="tanya-milvus-"))
-    uri, proc = start_milvus(tmp / "milvus-data")
-    try:
+    with milvus_in("tanya-milvus-") as (tmp, uri, proc):
         if not args.skip_facqa:
             facqa(uri, tmp)
         if not args.skip_scale:
             scale(uri, proc, args.size, tmp)
-    finally:
-        proc.terminate()
-        proc.wait()
-        shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 

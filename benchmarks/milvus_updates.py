@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -27,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from milvus import rss_of, start_milvus  # noqa: E402
+from milvus import milvus_in, rss_of  # noqa: E402
 from scale import synthetic_table, synthetic_vectors, write_keywords  # noqa: E402
 
 from qa import Settings, Tanya  # noqa: E402
@@ -97,10 +95,8 @@ def main() -> int:
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--questions", type=int, default=50)
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="tanya-milvus-updates-"))
-    uri, proc = start_milvus(tmp / "milvus-data")
     questions = [q["question"] for q in load_questions(DATA / "questions-dev.jsonl")[: args.questions]]
-    try:
+    with milvus_in("tanya-milvus-updates-") as (tmp, uri, proc):
         print("| collection | passages | add one article s | remove it s | question p50 ms |\n|---|---|---|---|---|", flush=True)
         local = Tanya(Settings.from_env(env={}, index_dir=tmp / "local"))
         local.index([DATA / "articles"])
@@ -111,10 +107,6 @@ def main() -> int:
         for size in (int(s) for s in args.sizes.split(",") if s):
             measure(synthetic(tmp, uri, size, local), tmp, f"synthetic {size:,}, Milvus", questions)
         print(f"Milvus Lite server RSS: {rss_of(proc.pid):.0f} MB", flush=True)
-    finally:
-        proc.terminate()
-        proc.wait()
-        shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 
