@@ -49,12 +49,19 @@ _YEAR_ALONE = re.compile(rf"(?<![\d/.,-])\b({_YEAR})\b(?![\d/-]|\.\d|,\d)")
 _DAY_SLASH_MONTH = re.compile(rf"\b{_DAYNAME}\s*\((\d{{1,2}})/(\d{{1,2}})\)", re.I)
 
 
+EARLIEST, LATEST = date(1900, 1, 1), date(9999, 12, 31)  # the ends of a period open on that side
+
+
 @dataclass(frozen=True, order=True)
 class Period:
-    """An inclusive range of days."""
+    """An inclusive range of days (EARLIEST / LATEST: open on that side)."""
 
     start: date
     end: date
+
+    def bounds(self) -> tuple[str | None, str | None]:
+        """(since, until) as YYYY-MM-DD, None for an open end."""
+        return (None if self.start <= EARLIEST else self.start.isoformat(), None if self.end >= LATEST else self.end.isoformat())
 
     @classmethod
     def day(cls, d: date) -> "Period":
@@ -74,9 +81,8 @@ class Period:
     def __str__(self) -> str:
         if self.start == self.end:
             return self.start.isoformat()
-        if self.start.year <= 1900:
-            return f"…{self.end.isoformat()}"
-        return f"{self.start.isoformat()}…" if self.end.year >= 9999 else f"{self.start.isoformat()}…{self.end.isoformat()}"
+        since, until = self.bounds()
+        return f"{since or ''}…{until or ''}"
 
 
 def _safe(y: int, m: int, d: int) -> date | None:

@@ -25,6 +25,9 @@ from ..text import sentence_spans, terms
 from .question import Question, as_question, names_found, overlap
 
 MODES = ("hybrid", "dense", "bm25")
+# a date filter's passages up to this many are scored exactly from their stored vectors (fetched per
+# question: 5,000 vectors are 7.5 MB); beyond, a deeper search is filtered
+EXACT_WINDOW = 5_000
 
 
 @lru_cache(maxsize=1)
@@ -155,14 +158,12 @@ class Retriever:
 
     def _rows_in(self, window: Period) -> np.ndarray:
         """The rows of passages from articles published in `window` (sorted)."""
-        until = None if window.end.year >= 9999 else window.end.isoformat()
-        since = None if window.start.year <= 1900 else window.start.isoformat()
-        return np.asarray(self.snapshot.table.rows_dated(since, until), np.int64)
+        return np.asarray(self.snapshot.table.rows_dated(*window.bounds()), np.int64)
 
     def _dense(self, query_vec: np.ndarray, depth: int, allowed: np.ndarray | None) -> dict[int, float]:
         """The `depth` passages nearest the question (among `allowed` rows, when given: exactly, by their
-        stored vectors, up to `exact_max` of them; beyond, from a deeper search)."""
-        if allowed is not None and len(allowed) <= self.settings.exact_max:
+        stored vectors, up to EXACT_WINDOW of them; beyond, from a deeper search)."""
+        if allowed is not None and len(allowed) <= EXACT_WINDOW:
             if not len(allowed):
                 return {}
             sims = self.snapshot.vectors.vectors(allowed.tolist()) @ query_vec[0]

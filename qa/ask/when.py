@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
-from ..dates import Period, parse_date, periods_in
+from ..dates import EARLIEST, LATEST, Period, parse_date, periods_in
 from ..errors import QuestionError
 from ..records import Hit
 
@@ -23,7 +23,6 @@ _LATEST = re.compile(r"\b(terbaru|terkini|terakhir|saat ini|sekarang|latest|most
 _BEFORE = re.compile(r"\b(sebelum|before|prior to)\s+(tahun\s+)?$", re.I)
 _AFTER = re.compile(r"\b(setelah|sesudah|after)\s+(tahun\s+)?$", re.I)
 _SINCE = re.compile(r"\b(sejak|since|from)\s+(tahun\s+)?$", re.I)
-_EARLIEST = date(1900, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -57,7 +56,7 @@ class Dates:
         """The articles' dates the user allows, or None for all."""
         if self.since is None and self.until is None:
             return None
-        return Period(self.since or _EARLIEST, self.until or date(9999, 12, 31))
+        return Period(self.since or EARLIEST, self.until or LATEST)
 
 
 @dataclass(frozen=True)
@@ -99,7 +98,7 @@ def _named_period(question: str, today: date) -> Period | None:
     if first_at is not None:
         before = question[:first_at]
         if _BEFORE.search(before):
-            return Period(_EARLIEST, period.start - timedelta(days=1))
+            return Period(EARLIEST, period.start - timedelta(days=1))
         if _AFTER.search(before):
             return Period(period.end + timedelta(days=1), max(today, period.end + timedelta(days=1)))
         if _SINCE.search(before):
