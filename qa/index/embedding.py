@@ -158,7 +158,7 @@ class BulkE5Embedder(Embedder):
 
         long = [i for i, n in enumerate(tokenizer().encode_batch(texts)) if len(n.ids) > 510]
         out = np.zeros((len(texts), self.dim), np.float32)
-        short = [i for i in range(len(texts)) if i not in set(long)]
+        short = sorted(set(range(len(texts))) - set(long))
         if short:
             shown = ["passage: " + texts[i] for i in short]
             if self.workers == 1:  # in this process, torch's threads over the cores
