@@ -13,7 +13,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import numpy as np
 
@@ -34,6 +34,15 @@ from .index.factory import backend_for
 from .records import Answer, Hit, Statement
 from .settings import DEFAULT_COLLECTION, Settings
 from .text import stem
+
+
+class AskOptions(TypedDict, total=False):
+    """How a question is asked (`Asker.ask(question, **options)`); each left out takes the settings'."""
+
+    k: int | None  # passages searched (default settings.top_k)
+    retriever: str | None  # "hybrid", "dense" or "bm25"
+    llm: str | None  # a chat model writes the answer ("" = extract it)
+    dates: Dates | None  # only articles published since/until, and the day "tahun lalu" is seen from
 
 
 class Asker(ABC):
@@ -66,42 +75,21 @@ class Asker(ABC):
         """The configured reader (`settings.reader`), loaded once per process; None = the linear span scorer."""
         return get_reader(self.settings.reader, self.settings.reader_threads, self.settings.reader_batch_ms)
 
-    def ask(
-        self,
-        question: str,
-        k: int | None = None,
-        retriever: str | None = None,
-        llm: str | None = None,
-        dates: Dates | None = None,
-    ) -> Answer:
+    def ask(self, question: str, **options: Unpack[AskOptions]) -> Answer:
         """Answer one question from the served index, with citations, or abstain.
 
         With a language model (`llm`, default `settings.llm`) the answer is written by it and its
         citations checked; otherwise, or when the model fails, it is extracted from the passages.
-        `dates`: only articles published since/until, and the day "tahun lalu" is seen from."""
-        return final_answer(self.ask_stream(question, k=k, retriever=retriever, llm=llm, dates=dates))
+        `options`: see AskOptions."""
+        return final_answer(self.ask_stream(question, **options))
 
-    def converse(
-        self,
-        messages: list[dict],
-        k: int | None = None,
-        retriever: str | None = None,
-        llm: str | None = None,
-        dates: Dates | None = None,
-    ) -> Answer:
+    def converse(self, messages: list[dict], **options: Unpack[AskOptions]) -> Answer:
         """Answer the last question of a conversation given as OpenAI-style messages
         (`[{"role": "user"|"assistant", "content": ...}, ...]`), earlier turns used for follow-ups.
         `answer.asked` is the question as written, `answer.question` how it was understood."""
-        return final_answer(self.converse_stream(messages, k=k, retriever=retriever, llm=llm, dates=dates))
+        return final_answer(self.converse_stream(messages, **options))
 
-    def converse_stream(
-        self,
-        messages: list[dict],
-        k: int | None = None,
-        retriever: str | None = None,
-        llm: str | None = None,
-        dates: Dates | None = None,
-    ) -> Iterator[str | Answer]:
+    def converse_stream(self, messages: list[dict], **options: Unpack[AskOptions]) -> Iterator[str | Answer]:
         """Like `converse`, a written answer yielded as it grows (see `ask_stream`).
 
         A question that may lean on the conversation has several forms (qa/conversation.py), likeliest
@@ -109,6 +97,7 @@ class Asker(ABC):
         answer is written for that form."""
         question, turns = parse_messages(messages)
         question = check_question(question, self.settings.max_question_chars)
+        llm = options.get("llm")
         spec = self.settings.llm if llm is None else llm
         forms = understand(question, turns, replace(self.settings, llm=spec) if spec else None)
         started = time.perf_counter()
@@ -116,7 +105,7 @@ class Asker(ABC):
         if len(forms.candidates) > 1:
             answers = []
             for form in forms.candidates:
-                answers.append(self.ask(form, k=k, retriever=retriever, llm="", dates=dates))
+                answers.append(self.ask(form, **(options | {"llm": ""})))
                 if not answers[-1].abstained and forms.kind == "follow-up":
                     break
             tried = (
@@ -130,7 +119,7 @@ class Asker(ABC):
             tried.asked, tried.timings_ms["total"] = question, understanding * 1000
             yield tried
             return
-        for event in self.ask_stream(chosen, k=k, retriever=retriever, llm=spec, dates=dates):
+        for event in self.ask_stream(chosen, **(options | {"llm": spec})):
             if isinstance(event, Answer):
                 event.asked = question
                 if tried is not None:
@@ -138,17 +127,14 @@ class Asker(ABC):
                     event.timings_ms["total"] += understanding * 1000
             yield event
 
-    def ask_stream(
-        self,
-        question: str,
-        k: int | None = None,
-        retriever: str | None = None,
-        llm: str | None = None,
-        dates: Dates | None = None,
-    ) -> Iterator[str | Answer]:
+    def ask_stream(self, question: str, **options: Unpack[AskOptions]) -> Iterator[str | Answer]:
         """Like `ask`, but a written answer is yielded as it grows (str, the reply so far) before the
         checked Answer, which always comes last."""
-        q = analyse(check_question(question, self.settings.max_question_chars), dates)
+        unknown = set(options) - set(AskOptions.__annotations__)
+        if unknown:
+            raise TypeError(f"ask() got unexpected options: {', '.join(sorted(unknown))}")
+        k, retriever, llm = options.get("k"), options.get("retriever"), options.get("llm")
+        q = analyse(check_question(question, self.settings.max_question_chars), options.get("dates"))
         s = self.settings
         searcher, reader = self.searcher(), self.reader  # loaded on the first question, not timed as part of it
         clock = [time.perf_counter()]
