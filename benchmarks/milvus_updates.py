@@ -9,6 +9,8 @@ benchmarks/scale.py makes them) is published into Milvus directly. Then one new 
 from a folder (`Tanya.index([folder])`, as `qa index` and the watcher do) and removed again
 (`Tanya.remove`), each timed; then `Tanya.ask` over the first FacQA dev questions. Run the same file
 from an older commit's worktree to compare (it uses nothing newer than `publish`, `index`, `remove`).
+`--trace` prints where an update's time goes: the time spent in each kind of Milvus call (by the
+label the backend gives it, e.g. "roll back an unfinished update"), and the rest.
 """
 
 from __future__ import annotations
@@ -65,6 +67,47 @@ def synthetic(tmp: Path, uri: str, size: int, local: Tanya) -> Tanya:
     return _milvus(tmp, uri, name)
 
 
+class Trace:
+    """Seconds spent in each kind of Milvus call (MilvusBackend._call/_read/_insert/flush), by label."""
+
+    def __init__(self) -> None:
+        from collections import defaultdict
+
+        from qa.index.milvus import MilvusBackend
+
+        self.spent: dict[str, float] = defaultdict(float)
+        self.depth = 0  # only the outermost call is counted (flush calls _call, ...)
+        for name, label in (("_call", 0), ("_read", 0), ("_insert", None), ("flush", None)):
+            self._wrap(MilvusBackend, name, label)
+
+    def _wrap(self, cls: type, name: str, label: int | None) -> None:
+        original = getattr(cls, name)
+        trace = self
+
+        def timed(backend, *args, **kwargs):
+            what = str(args[label]) if label is not None else name
+            what = " ".join(w for w in what.split(" ") if "__" not in w and "'" not in w)
+            t = time.perf_counter()
+            trace.depth += 1
+            try:
+                return original(backend, *args, **kwargs)
+            finally:
+                trace.depth -= 1
+                if not trace.depth:
+                    trace.spent[what] += time.perf_counter() - t
+
+        setattr(cls, name, timed)
+
+    def report(self, label: str, total: float) -> None:
+        parts = sorted(self.spent.items(), key=lambda kv: -kv[1])
+        shown = ", ".join(f"{k} {v:.2f}" for k, v in parts if v >= 0.01)
+        print(f"    {label}: {total:.2f} s — {shown}; other {total - sum(self.spent.values()):.2f}", flush=True)
+        self.spent.clear()
+
+
+TRACE: Trace | None = None
+
+
 def measure(tanya: Tanya, tmp: Path, label: str, questions: list[str], also: tuple[Path, ...] = ()) -> str:
     """Add one article from a folder (with `also`: the embedded store indexes what it is told, so its
     other folders are named too), remove it, then ask."""
@@ -72,13 +115,19 @@ def measure(tanya: Tanya, tmp: Path, label: str, questions: list[str], also: tup
     folder.mkdir()
     (folder / "pasar-ikan.txt").write_text(ARTICLE, encoding="utf-8")
     tanya.warm_up()
+    if TRACE:
+        TRACE.spent.clear()
     t = time.perf_counter()
     added = tanya.index([*also, folder])
     add_s = time.perf_counter() - t
+    if TRACE:
+        TRACE.report(f"{label}: add", add_s)
     assert "300" in tanya.ask("Berapa pedagang yang ditampung Pasar Ikan Muara Jaya?").reply
     t = time.perf_counter()
     tanya.remove(["pasar-ikan"])
     remove_s = time.perf_counter() - t
+    if TRACE:
+        TRACE.report(f"{label}: remove", remove_s)
     latencies = []
     for q in questions:
         t = time.perf_counter()
@@ -94,7 +143,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--questions", type=int, default=50)
+    parser.add_argument("--trace", action="store_true", help="where each update's time goes, by kind of Milvus call")
     args = parser.parse_args()
+    global TRACE
+    TRACE = Trace() if args.trace else None
     questions = [q["question"] for q in load_questions(DATA / "questions-dev.jsonl")[: args.questions]]
     with milvus_in("tanya-milvus-updates-") as (tmp, uri, proc):
         print("| collection | passages | add one article s | remove it s | question p50 ms |\n|---|---|---|---|---|", flush=True)
