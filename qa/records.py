@@ -63,15 +63,13 @@ class Hit:
 @dataclass
 class Reading:
     """What the reader found in one hit: its best span (character offsets in the passage text; empty when
-    the passage could not be read), the model's scores for that span and for "no answer here", and its
-    answerability head's logit for the window the span is in (None: a reader without that head)."""
+    the passage could not be read) and the model's scores for that span and for "no answer here"."""
 
     hit: Hit
     start: int
     end: int
     score: float
     null: float
-    verify: float | None = None
 
     @property
     def text(self) -> str:

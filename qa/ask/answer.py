@@ -419,8 +419,7 @@ def reading_features(q: Question, best: Reading, readings: list[Reading], suppor
     passage = best.hit.chunk.text
     span = passage[best.start : best.end]
     typed = q.qtype in (DATE, NUMBER, PERSON, PLACE)
-    verified = {} if best.verify is None else {"verify": max(-10.0, min(10.0, best.verify))}
-    return verified | {
+    return {
         "margin": margin,
         "margin_above": max(0.0, margin),
         "gap": max(0.0, min(15.0, best.margin - max(others))) if others else 0.0,

@@ -160,14 +160,14 @@ class Batcher:
     model works on larger batches instead of competing passes."""
 
     def __init__(self, run, wait_s: float = 0.002, max_windows: int = 48) -> None:
-        self.run = run  # token rows → (start logits, end logits, answerability logits), numpy, one row each
+        self.run = run  # token rows → (start logits, end logits), numpy, one row each
         self.wait_s = wait_s
         self.max_windows = max_windows
         self.jobs: list[tuple[list[list[int]], dict]] = []
         self.ready = threading.Condition()
         self.worker: threading.Thread | None = None
 
-    def __call__(self, rows: list[list[int]]) -> tuple[np.ndarray, ...]:
+    def __call__(self, rows: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
         job: dict = {"done": threading.Event()}
         with self.ready:
             self.jobs.append((rows, job))
@@ -178,7 +178,7 @@ class Batcher:
         job["done"].wait()
         if "error" in job:
             raise job["error"]
-        return job["out"]
+        return job["start"], job["end"]
 
     def _take(self) -> list[tuple[list[list[int]], dict]]:
         import time
@@ -201,7 +201,7 @@ class Batcher:
             taken = self._take()
             rows = [r for job_rows, _ in taken for r in job_rows]
             try:
-                out = self.run(rows)
+                start, end = self.run(rows)
             except BaseException as exc:  # the callers raise it; the worker goes on
                 for _, job in taken:
                     job["error"] = exc
@@ -209,7 +209,7 @@ class Batcher:
                 continue
             at = 0
             for job_rows, job in taken:
-                job["out"] = tuple(part[at : at + len(job_rows)] for part in out)
+                job["start"], job["end"] = start[at : at + len(job_rows)], end[at : at + len(job_rows)]
                 at += len(job_rows)
                 job["done"].set()
 
@@ -238,26 +238,23 @@ class TransformerReader(Reader):
         with torch.inference_mode():
             self.model(*pad_batch([warm], self.encoding.pad))
 
-    def _run(self, rows: list[list[int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Start and end logits of each row (padded to the longest row) and its answerability logit,
-        the rows run in passes of similar lengths: padding a short row to a long one's width costs as
-        much as reading it."""
+    def _run(self, rows: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+        """Start and end logits of each row (padded to the longest row), the rows run in passes of
+        similar lengths: padding a short row to a long one's width costs as much as reading it."""
         import torch
 
         width = max(map(len, rows))
         start = np.full((len(rows), width), -1e4, np.float32)
         end = np.full((len(rows), width), -1e4, np.float32)
-        verify = np.zeros(len(rows), np.float32)
         order = sorted(range(len(rows)), key=lambda r: len(rows[r]))
         for group in length_groups([len(rows[r]) for r in order]):
             picked = [order[k] for k in group]
             ids, mask = pad_batch([rows[r] for r in picked], self.encoding.pad)
             with self._lock, torch.inference_mode():
-                s, e, v = self.model(ids, mask)
+                s, e = self.model(ids, mask)
             start[picked, : ids.shape[1]] = s.float().numpy()
             end[picked, : ids.shape[1]] = e.float().numpy()
-            verify[picked] = v.float().numpy()
-        return start, end, verify
+        return start, end
 
     def read(self, question: Question, hits: list[Hit]) -> list[Reading]:
         if not hits:
@@ -265,8 +262,10 @@ class TransformerReader(Reader):
 
         q_ids = self.encoding.question(question.text)
         batch = [w for n, h in enumerate(hits) for w in self.encoding.windows(q_ids, h.chunk.text, n)]
-        start, end, verify = (self.batcher or self._run)([w.ids for w in batch])
-        verifies = self.model.verifies
+        if self.batcher is not None:
+            start, end = self.batcher([w.ids for w in batch])
+        else:
+            start, end = self._run([w.ids for w in batch])
         best: dict[int, Reading] = {}
         for r, w in enumerate(batch):
             i, j, score = best_span(start[r], end[r], w.first, len(w.offsets))
@@ -275,7 +274,7 @@ class TransformerReader(Reader):
             if not w.offsets:
                 continue
             a, b = _trim(hit.chunk.text, w.offsets[i][0], w.offsets[j][1])
-            reading = Reading(hit, a, b, score, null, float(verify[r]) if verifies else None)
+            reading = Reading(hit, a, b, score, null)
             old = best.get(w.passage)
             # a long passage read in several windows: its best span, and its lowest no-answer score
             if old is None or reading.margin > old.margin:

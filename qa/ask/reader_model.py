@@ -1,5 +1,4 @@
-"""The reader's network in PyTorch: the e5-small BERT encoder, a start/end span head and an
-answerability head (does this window answer the question? one logit read off the first token).
+"""The reader's network in PyTorch: the e5-small BERT encoder and a start/end span head.
 
 Written out (about 60 lines) rather than taken from transformers so that training can run the lower,
 frozen layers once and cache their output (`lower`), then train only the upper layers (`upper`), and
@@ -60,9 +59,6 @@ class ReaderModel(nn.Module):
             for _ in range(config["num_hidden_layers"])
         )
         self.head = nn.Linear(h, 2)
-        # trained beside the span head; a reader saved before it existed loads with verifies = False
-        self.verify = nn.Linear(h, 1)
-        self.verifies = True
 
     @staticmethod
     def attention_mask(mask: torch.Tensor) -> torch.Tensor:
@@ -78,16 +74,16 @@ class ReaderModel(nn.Module):
             x = layer(x, att)
         return x
 
-    def upper(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Start and end logits (padding gets -1e4) and the answerability logit, from the frozen layers' output."""
+    def upper(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Start and end logits from the frozen layers' output (padding gets -1e4)."""
         att = self.attention_mask(mask)
         for layer in self.layers[self.split :]:
             x = layer(x, att)
         logits = self.head(x).float()
         pad = (mask == 0) * -1e4
-        return logits[..., 0] + pad, logits[..., 1] + pad, self.verify(x[:, 0]).float()[:, 0]
+        return logits[..., 0] + pad, logits[..., 1] + pad
 
-    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.upper(self.lower(ids, mask), mask)
 
     def trained_state(self) -> dict[str, torch.Tensor]:
@@ -95,7 +91,7 @@ class ReaderModel(nn.Module):
         return {
             k: v
             for k, v in self.state_dict().items()
-            if k.startswith(("head.", "verify.")) or (k.startswith("layers.") and int(k.split(".")[1]) >= self.split)
+            if k.startswith("head.") or (k.startswith("layers.") and int(k.split(".")[1]) >= self.split)
         }
 
 
@@ -120,14 +116,14 @@ def base_state(folder: Path) -> dict[str, torch.Tensor]:
 
 
 def new_reader_model(split: int) -> ReaderModel:
-    """The restored encoder with fresh heads; layers below `split` (and the embeddings) frozen."""
+    """The restored encoder with a fresh span head; layers below `split` (and the embeddings) frozen."""
     folder = model_dir()
     config = json.loads((folder / "config.json").read_text())
     model = ReaderModel(config, split)
     missing, unexpected = model.load_state_dict(base_state(folder), strict=False)
-    assert not unexpected and set(missing) == {"head.weight", "head.bias", "verify.weight", "verify.bias"}, (missing, unexpected)
+    assert not unexpected and set(missing) == {"head.weight", "head.bias"}, (missing, unexpected)
     for name, p in model.named_parameters():
-        p.requires_grad = name.startswith(("head.", "verify.")) or (name.startswith("layers.") and int(name.split(".")[1]) >= split)
+        p.requires_grad = name.startswith("head.") or (name.startswith("layers.") and int(name.split(".")[1]) >= split)
     return model
 
 
@@ -139,7 +135,6 @@ def load_reader_model(folder: Path) -> ReaderModel:
     model = new_reader_model(int(meta["split"]))
     trained = {k: v.float() for k, v in load_file(str(folder / "weights.safetensors")).items()}
     model.load_state_dict(trained, strict=False)
-    model.verifies = "verify.weight" in trained
     return model.eval()
 
 

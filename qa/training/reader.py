@@ -268,19 +268,18 @@ def cache_lower(model: Any, items: list[Item], pad: int, batch: int = 64) -> lis
 # --- reading a dev set ------------------------------------------------------------------------
 
 
-def read_examples(model: Any, encoding: Encoding, examples: list[Example], batch: int = 32) -> list[tuple[str, float, float]]:
-    """Per example: the best span's text, its margin over "no answer" and the answerability logit of
-    its window (over all its windows)."""
+def read_examples(model: Any, encoding: Encoding, examples: list[Example], batch: int = 32) -> list[tuple[str, float]]:
+    """Per example: the best span's text and its margin over "no answer" (over all its windows)."""
     import torch
 
     model.eval()
-    best: dict[int, tuple[str, float, float]] = {}
+    best: dict[int, tuple[str, float]] = {}
     windows = [(n, w) for n, ex in enumerate(examples) for w in encoding.windows(encoding.question(ex.question), ex.passage)]
     with torch.inference_mode():
         for i in range(0, len(windows), batch):
             part = windows[i : i + batch]
             ids, mask = pad_batch([w.ids for _, w in part], encoding.pad)
-            start, end, verify = (t.numpy() for t in model(ids, mask))
+            start, end = (t.numpy() for t in model(ids, mask))
             for r, (n, w) in enumerate(part):
                 a, b, score = best_span(start[r], end[r], w.first, len(w.offsets))
                 if not w.offsets:
@@ -288,21 +287,12 @@ def read_examples(model: Any, encoding: Encoding, examples: list[Example], batch
                 margin = score - float(start[r, 0] + end[r, 0])
                 text = examples[n].passage[w.offsets[a][0] : w.offsets[b][1]].strip(" ,.;:")
                 if n not in best or margin > best[n][1]:
-                    best[n] = (text, margin, float(verify[r]))
-    return [best.get(n, ("", float("-inf"), float("-inf"))) for n in range(len(examples))]
-
-
-def auc(positive: list[float], negative: list[float]) -> float:
-    """The chance that a positive scores above a negative (ties count half)."""
-    if not positive or not negative:
-        return 0.0
-    p, n = np.array(positive)[:, None], np.array(negative)[None, :]
-    return float(np.mean((p > n) + 0.5 * (p == n)))
+                    best[n] = (text, margin)
+    return [best.get(n, ("", float("-inf"))) for n in range(len(examples))]
 
 
 def dev_figures(model: Any, encoding: Encoding, examples: list[Example]) -> dict[str, float]:
-    """Gold-passage F1/EM (the best span, "no answer" ignored), how often each kind is judged answered,
-    and how well the margin and the answerability head tell answering passages from the others (AUC)."""
+    """Gold-passage F1/EM (the best span, "no answer" ignored) and how often each kind is judged answered."""
     read = read_examples(model, encoding, examples)
     pos = [(ex, r) for ex, r in zip(examples, read) if ex.answer is not None]
     neg = [r for ex, r in zip(examples, read) if ex.answer is None]
@@ -314,9 +304,6 @@ def dev_figures(model: Any, encoding: Encoding, examples: list[Example]) -> dict
     }
     if neg:
         figures["answered_neg"] = float(np.mean([r[1] > 0 for r in neg]))
-        figures["auc_margin"] = auc([r[1] for _, r in pos], [r[1] for r in neg])
-        if getattr(model, "verifies", False):
-            figures["auc_verify"] = auc([r[2] for _, r in pos], [r[2] for r in neg])
     return {k: round(v, 4) for k, v in figures.items()}
 
 
@@ -337,12 +324,9 @@ def train_reader(
     init: Path | None = None,
     work: Path | None = None,
     checkpoint_every: int = 200,
-    verify_weight: float = 1.0,
 ) -> dict[str, Any]:
-    """Fine-tune layers `split`… and the heads on `train` (fresh, or from the reader in `init`); read
-    `dev` after each epoch; save the final weights to `out`. The loss is the span head's (start and end
-    cross-entropy) plus `verify_weight` × the answerability head's (binary: does the window hold the
-    answer), so both learn from one representation and the decision to answer gets a second opinion.
+    """Fine-tune layers `split`… and the span head on `train` (from a fresh head, or from the reader in
+    `init`); read `dev` after each epoch; save the final weights to `out`.
 
     Resumable: every `checkpoint_every` steps and after each epoch the trained layers, the optimiser,
     the schedule and the place in the epoch are written to `work` (with that epoch's weights); a run
@@ -371,7 +355,7 @@ def train_reader(
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimiser, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / max(1, steps - warmup)))
     )
-    run = _run_id(train, epochs, split, lr, batch, seed, init, verify_weight)
+    run = _run_id(train, epochs, split, lr, batch, seed, init)
     work = Path(work) if work else Path.home() / ".cache" / "tanya" / "reader-runs" / run
     work.mkdir(parents=True, exist_ok=True)
     state = _resume(work / "checkpoint.pt", run, model, optimiser, schedule, log)
@@ -399,11 +383,10 @@ def train_reader(
             for r, j in enumerate(part):
                 x[r, : len(items[j].ids)] = cached[j].float()
                 mask[r, : len(items[j].ids)] = 1
-            start, end, verify = model.upper(x, mask)
+            start, end = model.upper(x, mask)
             gold_start = torch.tensor([items[j].start for j in part])
             gold_end = torch.tensor([items[j].end for j in part])
             loss = (F.cross_entropy(start, gold_start) + F.cross_entropy(end, gold_end)) / 2
-            loss = loss + verify_weight * F.binary_cross_entropy_with_logits(verify, (gold_start > 0).float())
             optimiser.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -437,7 +420,6 @@ def train_reader(
         seconds=round(time.perf_counter() - clock),
         max_tokens=MAX_TOKENS,
         stride=STRIDE,
-        verify_weight=verify_weight,
     )
     log(f"weights written to {out}; checkpoints in {work}")
     return {"history": history, "seconds": round(time.perf_counter() - clock), "work": str(work)}

@@ -204,7 +204,6 @@ def test_questions_asked_at_once_share_passes_and_get_their_own_readings() -> No
     for n, reading in enumerate(expected):
         assert (got[n].start, got[n].end) == (reading.start, reading.end)
         assert abs(got[n].margin - reading.margin) < 1e-3
-        assert reading.verify is None or abs(got[n].verify - reading.verify) < 1e-3
 
 
 def test_rows_are_read_in_passes_of_similar_lengths_and_come_back_in_order() -> None:
@@ -222,9 +221,8 @@ def test_rows_are_read_in_passes_of_similar_lengths_and_come_back_in_order() -> 
     q = reader.encoding.question("Siapa yang menawari Jack Ma menjadi penasehat?")
     texts = ["Jack Ma ditawari Presiden Joko Widodo.", "Rudiantara meminta Jack Ma menjadi penasehat " * 30, "Alibaba."]
     rows = [w.ids for n, t in enumerate(texts) for w in reader.encoding.windows(q, t, n)]
-    start, end, verify = reader._run(rows)
+    start, end = reader._run(rows)
     for r, row in enumerate(rows):
-        s, e, v = reader._run([row])
+        s, e = reader._run([row])
         assert np.abs(start[r, : len(row)] - s[0, : len(row)]).max() < 1e-3
         assert np.abs(end[r, : len(row)] - e[0, : len(row)]).max() < 1e-3
-        assert abs(verify[r] - v[0]) < 1e-3
