@@ -246,9 +246,9 @@ def api_router(library: Library, access: Access) -> APIRouter:
             raise ApiError(400, "give either 'question' or 'messages'", "invalid_body")
         llm, dates = llm_of(data), dates_of(data)
         if "messages" in data:
-            answer = await run_in_threadpool(asker.converse, data["messages"], None, None, llm, dates)
+            answer = await run_in_threadpool(lambda: asker.converse(data["messages"], llm=llm, dates=dates))
         else:
-            answer = await run_in_threadpool(asker.ask, data["question"], None, None, llm, dates)
+            answer = await run_in_threadpool(lambda: asker.ask(data["question"], llm=llm, dates=dates))
         return answer.to_json()
 
     return router
