@@ -8,6 +8,7 @@ what the question names). The reranker is trained on FacQA train (`python -m qa 
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Protocol
@@ -28,6 +29,8 @@ MODES = ("hybrid", "dense", "bm25")
 # a date filter's passages up to this many are scored exactly from their stored vectors (fetched per
 # question: 5,000 vectors are 7.5 MB); beyond, a deeper search is filtered
 EXACT_WINDOW = 5_000
+# keyword searches sent to a remote store while the question is embedded (Snapshot.remote)
+_SEARCHES = ThreadPoolExecutor(max_workers=8, thread_name_prefix="tanya-keyword")
 
 
 @lru_cache(maxsize=1)
@@ -101,15 +104,20 @@ class Retriever:
             raise ConfigError(f"unknown retriever '{mode}' (choose from {', '.join(MODES)})")
         s = self.settings
         depth = max(s.candidates, s.top_k)
-        if query_vec is None:
-            query_vec = self.embedder.embed_queries([question.text])
         window = question.time.window if question.time else None
         allowed = None if window is None else self._rows_in(window)
         dense: dict[int, float] = {}
         keyword: dict[int, float] = {}
+        sent = None
+        if mode == "hybrid" and self.snapshot.remote:  # on its way while the question is embedded and searched
+            sent = _SEARCHES.submit(self._keyword, list(question.keywords), depth, allowed)
+        if query_vec is None:
+            query_vec = self.embedder.embed_queries([question.text])
         if mode in ("hybrid", "dense"):
             dense = self._dense(query_vec, depth, allowed)
-        if mode in ("hybrid", "bm25"):
+        if sent is not None:
+            keyword = sent.result()
+        elif mode in ("hybrid", "bm25"):
             keyword = self._keyword(list(question.keywords), depth, allowed)
 
         dense_rank = _ranks(dense)

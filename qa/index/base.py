@@ -111,6 +111,9 @@ class Snapshot:
     vectors: VectorStore
     keywords: KeywordSearch
     table: Passages
+    # its searches are round trips to a server (Milvus): the retriever sends the keyword search while
+    # it embeds the question and searches the vectors, instead of one after the other
+    remote: bool = False
 
     def close(self) -> None:
         """Release the database handle."""

@@ -256,7 +256,7 @@ class MilvusBackend(IndexBackend):
         return Snapshot(Path(f"{version}__g{view.gen}"), manifest,
                         MilvusVectors(self, version, int(manifest["model"]["dim"]), chunks, view, found),
                         MilvusKeywords(self, version, chunks, view, found, int(state.get("next_term", 0))),
-                        MilvusTable(self, version, manifest, view, found))
+                        MilvusTable(self, version, manifest, view, found), remote=True)
 
     # --- publishing a build ------------------------------------------------------------------
 
@@ -413,11 +413,13 @@ class MilvusBackend(IndexBackend):
 
         return update_in_place(self, settings, paths, embedder, excluded, progress, remove)
 
-    def settle(self, stamp: str, view: View) -> None:
-        """Delete the rows readers of `view` no longer see: those of an unpublished (killed) update, and
+    def settle(self, stamp: str, view: View, roll_back: bool = True) -> None:
+        """Delete the rows readers of `view` no longer see: those of an unpublished (killed) update
+        (unless `roll_back` is False: the builder that just published `view` knows there are none), and
         the older rows of the articles the published generation superseded."""
         for kind in ("chunks", "docs", "texts"):
-            self._call("roll back an unfinished update", self.client.delete, f"{stamp}__{kind}", filter=f"gen > {view.gen}")
+            if roll_back:
+                self._call("roll back an unfinished update", self.client.delete, f"{stamp}__{kind}", filter=f"gen > {view.gen}")
             if view.superseded:
                 where = f"doc_id in {_literal(list(view.superseded))} and gen < {view.gen}"
                 self._call("delete superseded rows", self.client.delete, f"{stamp}__{kind}", filter=where)

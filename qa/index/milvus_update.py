@@ -130,7 +130,7 @@ def update_in_place(
     for text in gone:  # the superseded passages no longer count
         vocabulary.weights(text, sign=-1)
     backend.add_df(stamp, vocabulary)
-    backend.settle(stamp, View(gen, tuple(sorted(superseded))))
+    backend.settle(stamp, View(gen, tuple(sorted(superseded))), roll_back=False)  # under the lease: nothing beyond gen
     report.seconds = time.perf_counter() - started
     notify("writing", 1, 1)
     return report
