@@ -123,6 +123,8 @@ def measure(tanya: Tanya, tmp: Path, label: str, questions: list[str], also: tup
     if TRACE:
         TRACE.report(f"{label}: add", add_s)
     assert "300" in tanya.ask("Berapa pedagang yang ditampung Pasar Ikan Muara Jaya?").reply
+    if TRACE:
+        TRACE.spent.clear()
     t = time.perf_counter()
     tanya.remove(["pasar-ikan"])
     remove_s = time.perf_counter() - t
