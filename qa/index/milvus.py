@@ -193,6 +193,7 @@ class MilvusBackend(IndexBackend):
             raise ConfigError(f"QA_MILVUS_COLLECTION={name!r}: letters, digits and _ only, not starting with a digit")
         self.client, self.name, self.uri = client, name, uri
         self._lease_owner: str | None = None  # this process's build lease, while it holds one
+        self._after_unfinished = True  # whether the build before this process's lease may have left rows behind
 
     @classmethod
     def connect(cls, uri: str, token: str = "", name: str = "tanya") -> "MilvusBackend":
@@ -414,9 +415,10 @@ class MilvusBackend(IndexBackend):
         return update_in_place(self, settings, paths, embedder, excluded, progress, remove)
 
     def settle(self, stamp: str, view: View, roll_back: bool = True) -> None:
-        """Delete the rows readers of `view` no longer see: those of an unpublished (killed) update
-        (unless `roll_back` is False: the builder that just published `view` knows there are none), and
-        the older rows of the articles the published generation superseded."""
+        """Delete the rows readers of `view` no longer see: those of an unpublished (killed or failed)
+        update (unless `roll_back` is False: there are none — the builder just published `view`, or the
+        build before it finished, `after_unfinished`), and the older rows of the articles the published
+        generation superseded."""
         for kind in ("chunks", "docs", "texts"):
             if roll_back:
                 self._call("roll back an unfinished update", self.client.delete, f"{stamp}__{kind}", filter=f"gen > {view.gen}")
@@ -475,7 +477,8 @@ class MilvusBackend(IndexBackend):
         runs and lapses LEASE_SECONDS after a builder dies (at once when it died on this machine); it is
         checked again before the alias moves."""
         me = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
-        holder = self._lease_holder()
+        left = self._lease_row()  # a lease left behind: its build died or failed (a finished one deletes it)
+        holder = left if left is not None and float(left["expires"]) > time.time() else None
         if holder is not None and holder["owner"] != me and not _dead_here(holder["owner"]):
             raise self._busy(holder)
         self._write_lease(me)
@@ -483,7 +486,7 @@ class MilvusBackend(IndexBackend):
         holder = self._lease_holder()
         if holder is None or holder["owner"] != me:
             raise self._busy(holder)
-        self._lease_owner = me
+        self._lease_owner, self._after_unfinished = me, left is not None
         stop = threading.Event()
 
         def renew() -> None:
@@ -495,15 +498,20 @@ class MilvusBackend(IndexBackend):
 
         renewer = threading.Thread(target=renew, daemon=True, name="tanya-lease")
         renewer.start()
+        finished = False
         try:
             yield
+            finished = True
         finally:
             stop.set()
             renewer.join(timeout=5)
-            self._lease_owner = None
+            self._lease_owner, self._after_unfinished = None, True
             holder = self._lease_holder()
             if holder is not None and holder["owner"] == me:
-                self._call("release the build lease", self.client.delete, self._lease, filter='key == "lease"')
+                if finished:
+                    self._call("release the build lease", self.client.delete, self._lease, filter='key == "lease"')
+                else:  # lapsed at once, and left for the next builder to see that this one did not finish
+                    self._write_lease(me, expires=0.0)
 
     def check_lease(self) -> None:
         """Before the alias moves: this builder still holds the lease (else BuildInProgress, nothing published)."""
@@ -516,15 +524,27 @@ class MilvusBackend(IndexBackend):
     def _lease(self) -> str:
         return f"{self.name}__lease"
 
-    def _lease_holder(self) -> dict[str, Any] | None:
-        """The unexpired lease (owner, since, expires), or None."""
+    @property
+    def after_unfinished(self) -> bool:
+        """Whether an update under this process's lease must first roll back what an earlier build wrote
+        and did not publish: a finished build deletes its lease; one that died or failed leaves it (lapsed
+        or lapsing). True when no lease is held here (nothing known)."""
+        return self._after_unfinished
+
+    def _lease_row(self) -> dict[str, Any] | None:
+        """The lease row (owner, since, expires), lapsed or not, or None."""
         if not self._call("look for the build lease", self.client.has_collection, self._lease):
             return None
         rows = self._read("read the build lease", self._lease, self.client.query, self._lease, filter='key == "lease"',
                           output_fields=["owner", "since", "expires"], consistency_level="Strong")
-        return rows[0] if rows and float(rows[0]["expires"]) > time.time() else None
+        return rows[0] if rows else None
 
-    def _write_lease(self, me: str) -> None:
+    def _lease_holder(self) -> dict[str, Any] | None:
+        """The unexpired lease, or None."""
+        row = self._lease_row()
+        return row if row is not None and float(row["expires"]) > time.time() else None
+
+    def _write_lease(self, me: str, expires: float | None = None) -> None:
         from pymilvus import DataType
 
         if not self._call("look for the build lease", self.client.has_collection, self._lease):
@@ -536,7 +556,7 @@ class MilvusBackend(IndexBackend):
                 if not self._call("look for the build lease", self.client.has_collection, self._lease):
                     raise  # (else another builder made it first)
         now = time.time()
-        row = {"key": "lease", "owner": me, "since": now, "expires": now + LEASE_SECONDS, "v": [0.0, 0.0]}
+        row = {"key": "lease", "owner": me, "since": now, "expires": now + LEASE_SECONDS if expires is None else expires, "v": [0.0, 0.0]}
         self._call("write the build lease", self.client.upsert, self._lease, [row])
         self._call("flush the build lease", self.client.flush, self._lease)
 

@@ -62,7 +62,8 @@ def update_in_place(
     if manifest["model"]["name"] != embedder.name or manifest.get("chunking") != settings.chunking():
         return None
 
-    backend.settle(stamp, view)  # what a killed update left: rows beyond the published generation, superseded rows
+    # what a killed or failed update left (rows beyond the published generation), and superseded rows
+    backend.settle(stamp, view, roll_back=backend.after_unfinished)
     report = BuildReport(index_dir=Path(settings.index_dir))
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     fresh: list[tuple[Document, str]] = []  # new or changed articles, with when each first came in

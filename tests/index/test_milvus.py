@@ -128,6 +128,40 @@ def test_an_update_killed_midway_leaves_the_served_generation(milvus_uri: str, t
     assert len(rows) == fresh.manifest["chunks"]  # nothing of the killed update is left
 
 
+def test_an_update_that_fails_midway_is_rolled_back_by_the_next(milvus_uri: str, tmp_path: Path) -> None:
+    """An update that stops with an error after writing rows (here its caller cancels it, as a page whose
+    user went away) leaves its lease lapsed, not deleted: the next builder knows to delete the rows beyond
+    the published generation. A build that finished deletes its lease: the next has nothing to roll back."""
+    tanya = _milvus(tmp_path, milvus_uri, "failed")
+    tanya.index()
+    stamp = tanya.backend.published()[0]
+    with tanya.backend.builder_lease():
+        assert not tanya.backend.after_unfinished  # the first build finished
+    articles = tmp_path / "many"
+    for i in range(40):
+        write(articles / f"berita-{i:03d}.txt", f"Berita {i}\nWarga desa {i} membangun jembatan bambu sepanjang {i + 3} meter.\n")
+
+    def cancel(stage: str, done: int, total: int) -> None:
+        if stage == "embedding" and done:  # a batch of the next generation is in Milvus
+            raise Cancelled
+
+    class Cancelled(Exception):
+        pass
+
+    with pytest.raises(Cancelled):
+        tanya.index([SEEDS, articles], progress=cancel)
+    assert tanya.backend.query(f"{stamp}__chunks", "gen > 0", ["row"], limit=1)  # written, never published
+    assert "bambu" not in tanya.ask("Berapa panjang jembatan bambu warga desa 7?").reply
+    report = tanya.index([SEEDS, write(tmp_path / "in" / "bus.txt", BUS).parent])  # its generation is written again
+    assert report.documents == 2 and report.added == ["bus"]
+    rows = tanya.backend.query(f"{stamp}__chunks", "row >= 0", ["row"], limit=16_000)
+    assert len(rows) == tanya.manifest["chunks"]  # what the failed update wrote is gone
+    assert "bambu" not in tanya.ask("Berapa panjang jembatan bambu warga desa 7?").reply
+    assert "Ridwan Kamil" in tanya.ask("Siapa Wali Kota Bandung?").text
+    with tanya.backend.builder_lease():
+        assert not tanya.backend.after_unfinished
+
+
 def test_a_changed_article_replaces_its_rows_and_answers_match_the_embedded_store(milvus_uri: str, tmp_path: Path) -> None:
     """Add, change and remove an article, on Milvus (in place: one version, a generation per update) and
     on the embedded store (a new version each time): after each step the same passages in the same order,
