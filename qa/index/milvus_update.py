@@ -149,7 +149,7 @@ def _write(
     notify: Progress,
     vocabulary: "Vocabulary",
 ) -> int:
-    """The fresh articles' rows (passages embedded here), as generation `gen`, flushed and indexed (their
+    """The fresh articles' rows (passages embedded here), as generation `gen`, indexed (their
     terms counted in `vocabulary`); returns how many passages were written."""
     from .milvus import chunk_row, doc_row, text_rows
 
@@ -184,5 +184,5 @@ def _write(
         embed_pending()
     backend.insert(f"{stamp}__docs", docs)
     backend.insert(f"{stamp}__texts", texts)
-    backend.flush(stamp)
+    backend.written(stamp)
     return total

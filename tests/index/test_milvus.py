@@ -321,6 +321,26 @@ def test_the_app_recovers_when_milvus_restarts(tmp_path: Path) -> None:
         stop_milvus(milvus)
 
 
+def test_an_update_survives_milvus_being_killed_after_it(tmp_path: Path) -> None:
+    """An update's rows are not flushed (Milvus keeps them in its log): the server killed at once after
+    the update (SIGKILL, nothing written on the way out) and started again on the same data still holds
+    them."""
+    data, port = tmp_path / "milvus", free_port()
+    milvus = start_milvus(data, port)
+    try:
+        uri = f"http://127.0.0.1:{port}"
+        tanya = _milvus(tmp_path, uri, "durable")
+        tanya.index()
+        tanya.index([SEEDS, write(tmp_path / "in" / "bus.txt", BUS).parent])
+        milvus.kill()
+        milvus.wait()
+        milvus = start_milvus(data, port)
+        fresh = Tanya(replace(tanya.settings, index_dir=tmp_path / "other"))  # another app server
+        assert fresh.manifest["documents"] == 2 and "Ridwan Kamil" in fresh.ask("Siapa Wali Kota Bandung?").text
+    finally:
+        stop_milvus(milvus)
+
+
 def test_one_builder_at_a_time_across_machines(milvus_uri: str, tmp_path: Path) -> None:
     """A lease kept in Milvus: while one builder holds it another machine's build stops with a clear
     message and changes nothing; of two builders starting at the same moment exactly one goes on; a
