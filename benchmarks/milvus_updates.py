@@ -68,7 +68,7 @@ def synthetic(tmp: Path, uri: str, size: int, local: Tanya) -> Tanya:
 
 
 class Trace:
-    """Seconds spent in each kind of Milvus call (MilvusBackend._call/_read/_insert/flush), by label."""
+    """Seconds spent in each kind of Milvus call (MilvusBackend._call/_read/_insert/written), by label."""
 
     def __init__(self) -> None:
         from collections import defaultdict
@@ -77,8 +77,9 @@ class Trace:
 
         self.spent: dict[str, float] = defaultdict(float)
         self.depth = 0  # only the outermost call is counted (flush calls _call, ...)
-        for name, label in (("_call", 0), ("_read", 0), ("_insert", None), ("flush", None)):
-            self._wrap(MilvusBackend, name, label)
+        for name, label in (("_call", 0), ("_read", 0), ("_insert", None), ("flush", None), ("written", None)):
+            if hasattr(MilvusBackend, name):  # (an older commit flushed an update's rows: `flush`)
+                self._wrap(MilvusBackend, name, label)
 
     def _wrap(self, cls: type, name: str, label: int | None) -> None:
         original = getattr(cls, name)
@@ -108,9 +109,19 @@ class Trace:
 TRACE: Trace | None = None
 
 
-def measure(tanya: Tanya, tmp: Path, label: str, questions: list[str], also: tuple[Path, ...] = ()) -> str:
-    """Add one article from a folder (with `also`: the embedded store indexes what it is told, so its
-    other folders are named too), remove it, then ask."""
+def measure(tanya: Tanya, tmp: Path, label: str, questions: list[str], also: tuple[Path, ...] = (), rounds: int = 1) -> None:
+    """`rounds` times: add one article from a folder (with `also`: the embedded store indexes what it is
+    told, so its other folders are named too), remove it; then ask."""
+    for round in range(1, rounds + 1):
+        shown = f"{label}, round {round}" if rounds > 1 else label
+        add_s, remove_s, embedded = update(tanya, tmp, shown, also)
+        p50 = ask(tanya, questions) if round == rounds else None
+        print(f"| {shown} | {tanya.manifest['chunks']:,} | {add_s:.1f} (embedded {embedded}) | {remove_s:.1f} | "
+              f"{'' if p50 is None else f'{p50:.0f}'} |", flush=True)
+
+
+def update(tanya: Tanya, tmp: Path, label: str, also: tuple[Path, ...]) -> tuple[float, float, int]:
+    """Seconds to add one article and to remove it again, and how many passages were embedded."""
     folder = tmp / f"new-{len(list(tmp.glob('new-*')))}"
     folder.mkdir()
     (folder / "pasar-ikan.txt").write_text(ARTICLE, encoding="utf-8")
@@ -130,21 +141,25 @@ def measure(tanya: Tanya, tmp: Path, label: str, questions: list[str], also: tup
     remove_s = time.perf_counter() - t
     if TRACE:
         TRACE.report(f"{label}: remove", remove_s)
+    return add_s, remove_s, added.embedded
+
+
+def ask(tanya: Tanya, questions: list[str]) -> float:
+    """Question p50, ms."""
     latencies = []
     for q in questions:
         t = time.perf_counter()
         tanya.ask(q)
         latencies.append((time.perf_counter() - t) * 1000)
-    p50 = statistics.median(latencies)
-    row = f"| {label} | {tanya.manifest['chunks']:,} | {add_s:.1f} (embedded {added.embedded}) | {remove_s:.1f} | {p50:.0f} |"
-    print(row, flush=True)
-    return row
+    return statistics.median(latencies)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--questions", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=1, help="add and remove this many times (the first update of a collection "
+                                                              "also creates its lease collection)")
     parser.add_argument("--trace", action="store_true", help="where each update's time goes, by kind of Milvus call")
     args = parser.parse_args()
     global TRACE
@@ -154,12 +169,12 @@ def main() -> int:
         print("| collection | passages | add one article s | remove it s | question p50 ms |\n|---|---|---|---|---|", flush=True)
         local = Tanya(Settings.from_env(env={}, index_dir=tmp / "local"))
         local.index([DATA / "articles"])
-        measure(local, tmp, "FacQA, embedded store", questions, also=(DATA / "articles",))
+        measure(local, tmp, "FacQA, embedded store", questions, also=(DATA / "articles",), rounds=args.rounds)
         facqa = _milvus(tmp, uri, "facqa")
         facqa.index([DATA / "articles"])
-        measure(facqa, tmp, "FacQA, Milvus", questions)
+        measure(facqa, tmp, "FacQA, Milvus", questions, rounds=args.rounds)
         for size in (int(s) for s in args.sizes.split(",") if s):
-            measure(synthetic(tmp, uri, size, local), tmp, f"synthetic {size:,}, Milvus", questions)
+            measure(synthetic(tmp, uri, size, local), tmp, f"synthetic {size:,}, Milvus", questions, rounds=args.rounds)
         print(f"Milvus Lite server RSS: {rss_of(proc.pid):.0f} MB", flush=True)
     return 0
 

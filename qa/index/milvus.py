@@ -73,7 +73,7 @@ LAYOUT = 2  # rows carry their generation, keyword search is Milvus's BM25 (layo
 _GEN = re.compile(r"^(.*)__g(\d+)$")
 # scalar indexes on what updates and questions filter by (an article's rows, a generation's): without
 # them every `doc_id in […]` lookup and `gen` filter scans the collection (INVERTED: all Milvus Lite has)
-_BY_ARTICLE = {"doc_id": ("INVERTED", "", {}), "gen": ("INVERTED", "", {})}
+_BY_ARTICLE: dict[str, tuple[str, str, dict[str, Any]]] = {"doc_id": ("INVERTED", "", {}), "gen": ("INVERTED", "", {})}
 
 
 LEASE_SECONDS = 120.0  # a build lease lapses this long after its builder stops renewing it
