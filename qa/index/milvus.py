@@ -71,9 +71,7 @@ PAGE = 16_000  # rows per query (Milvus returns at most 16,384)
 _KINDS = ("chunks", "docs", "texts", "terms")  # a version's data; its published generations are `g{N}`
 LAYOUT = 2  # rows carry their generation, keyword search is Milvus's BM25 (layout 1: copied whole, our BM25)
 _GEN = re.compile(r"^(.*)__g(\d+)$")
-# scalar indexes on what updates and questions filter by (an article's rows, a generation's): without
-# them every `doc_id in […]` lookup and `gen` filter scans the collection (INVERTED: all Milvus Lite has)
-_BY_ARTICLE: dict[str, tuple[str, str, dict[str, Any]]] = {"doc_id": ("INVERTED", "", {}), "gen": ("INVERTED", "", {})}
+WAIT_ROWS = 10_000  # an update that writes this many passages waits for Milvus to index them (a small one is searched whole)
 
 
 LEASE_SECONDS = 120.0  # a build lease lapses this long after its builder stops renewing it
@@ -293,7 +291,7 @@ class MilvusBackend(IndexBackend):
             ("text", DataType.VARCHAR, {"max_length": 65535}), ("text_hash", DataType.VARCHAR, {"max_length": 64}),
             ("date", DataType.VARCHAR, {"max_length": 64}),
             ("dense", DataType.FLOAT_VECTOR, {"dim": dim}), ("sparse", DataType.SPARSE_FLOAT_VECTOR, {}),
-        ], {"dense": ("FLAT" if exact else "HNSW", "IP", {}), "sparse": ("SPARSE_INVERTED_INDEX", "IP", {}), **_BY_ARTICLE})
+        ], {"dense": ("FLAT" if exact else "HNSW", "IP", {}), "sparse": ("SPARSE_INVERTED_INDEX", "IP", {})})
         self._create(f"{stamp}__docs", [
             ("key", DataType.VARCHAR, {"is_primary": True, "max_length": 1100}), ("doc_id", DataType.VARCHAR, {"max_length": 1024}),
             ("gen", DataType.INT64, {}), ("seq", DataType.INT64, {}),
@@ -301,11 +299,11 @@ class MilvusBackend(IndexBackend):
             ("sha256", DataType.VARCHAR, {"max_length": 64}), ("chunks", DataType.INT64, {}),
             ("added_at", DataType.VARCHAR, {"max_length": 64}), ("date", DataType.VARCHAR, {"max_length": 64}),
             ("url", DataType.VARCHAR, {"max_length": 4096}), ("page_starts", DataType.VARCHAR, {"max_length": 65535}),
-        ], _BY_ARTICLE)
+        ])
         self._create(f"{stamp}__texts", [
             ("key", DataType.VARCHAR, {"is_primary": True, "max_length": 1200}), ("doc_id", DataType.VARCHAR, {"max_length": 1024}),
             ("gen", DataType.INT64, {}), ("part", DataType.INT64, {}), ("text", DataType.VARCHAR, {"max_length": 65535}),
-        ], _BY_ARTICLE)
+        ])
         self._create(f"{stamp}__terms", [("term", DataType.VARCHAR, {"is_primary": True, "max_length": 1024}), ("id", DataType.INT64, {}),
                                          ("df", DataType.INT64, {})])
 
@@ -363,12 +361,11 @@ class MilvusBackend(IndexBackend):
         for function in functions:
             schema.add_function(function)
         params = self.client.prepare_index_params()
-        indexes = dict(indexes or {})
-        if not any(metric for _, metric, _ in indexes.values()):  # an auxiliary collection: Milvus wants a vector field
+        if not indexes:  # an auxiliary collection: Milvus wants a vector field
             schema.add_field("v", DataType.FLOAT_VECTOR, dim=2)
-            indexes["v"] = ("FLAT", "L2", {})
+            indexes = {"v": ("FLAT", "L2", {})}
         for field, (kind, metric, extra) in indexes.items():
-            params.add_index(field, index_type=kind, params=extra, **({"metric_type": metric} if metric else {}))
+            params.add_index(field, index_type=kind, metric_type=metric, params=extra)
         self._call(f"create {name}", self.client.create_collection, name, schema=schema, index_params=params)
 
     def _insert(self, name: str, rows: list[dict[str, Any]]) -> None:
@@ -418,15 +415,18 @@ class MilvusBackend(IndexBackend):
 
         return update_in_place(self, settings, paths, embedder, excluded, progress, remove)
 
-    def settle(self, stamp: str, view: View, roll_back: bool = True) -> None:
+    def settle(self, stamp: str, view: View, roll_back: bool = True, rows: Collection[int] | None = None) -> None:
         """Delete the rows readers of `view` no longer see: those of an unpublished (killed or failed)
-        update (unless `roll_back` is False: there are none — the builder just published `view`, or the
-        build before it finished, `after_unfinished`), and the older rows of the articles the published
-        generation superseded."""
+        update (unless `roll_back` is False: there are none — the builder just published `view`), and
+        the older rows of the articles the published generation superseded (their passages by key when
+        their `rows` are known: a delete by filter scans the collection)."""
         for kind in ("chunks", "docs", "texts"):
             if roll_back:
                 self._call("roll back an unfinished update", self.client.delete, f"{stamp}__{kind}", filter=f"gen > {view.gen}")
-            if view.superseded:
+            if kind == "chunks" and rows is not None:
+                if rows:
+                    self._call("delete superseded rows", self.client.delete, f"{stamp}__{kind}", ids=sorted(rows))
+            elif view.superseded:
                 where = f"doc_id in {_literal(list(view.superseded))} and gen < {view.gen}"
                 self._call("delete superseded rows", self.client.delete, f"{stamp}__{kind}", filter=where)
 
@@ -439,24 +439,30 @@ class MilvusBackend(IndexBackend):
             found.update({r["doc_id"]: (r["sha256"], r["added_at"]) for r in rows})
         return found
 
-    def superseded_chunks(self, stamp: str, gen: int, doc_ids: Sequence[str]) -> list[str]:
-        """The texts of the passages older than `gen` of these articles (what a new generation supersedes)."""
-        texts: list[str] = []
-        for at in range(0, len(doc_ids), BATCH):
-            where = f"doc_id in {_literal(list(doc_ids[at : at + BATCH]))} and gen < {gen}"
-            texts += [r["text"] for r in self.query(f"{stamp}__chunks", where, ["text"], limit=PAGE)]
+    def superseded_chunks(self, stamp: str, gen: int, doc_ids: Sequence[str]) -> dict[int, str]:
+        """row → text of the passages older than `gen` of these articles (what a new generation supersedes)."""
+        texts: dict[int, str] = {}
+        batches = [list(doc_ids[at : at + BATCH]) for at in range(0, len(doc_ids), BATCH)]
+        while batches:
+            batch = batches.pop()
+            found = self.query(f"{stamp}__chunks", f"doc_id in {_literal(batch)} and gen < {gen}", ["row", "text"], limit=PAGE)
+            if len(found) >= PAGE and len(batch) > 1:  # a page may not hold them all: in halves
+                batches += [batch[: len(batch) // 2], batch[len(batch) // 2 :]]
+                continue
+            texts.update({int(r["row"]): r["text"] for r in found})
         return texts
 
     def insert(self, collection: str, rows: list[dict[str, Any]]) -> None:
         for at in range(0, len(rows), BATCH):
             self._insert(collection, rows[at : at + BATCH])
 
-    def written(self, stamp: str) -> None:
-        """Until an update's rows are indexed. Not flushed: Milvus keeps inserted rows in its log (they
-        survive a restart, tested by killing the server) and searches them at once; a flush would seal a
-        small segment every update, at a cost growing with the collection (0.03 s at 1.4k passages,
-        0.23 s at 100k on Milvus Lite)."""
-        self._wait_for_indexes(f"{stamp}__chunks")
+    def written(self, stamp: str, rows: int) -> None:
+        """After an update wrote `rows` passages: until they are indexed, when they are many (WAIT_ROWS;
+        a few are searched whole at no cost worth waiting for: Milvus asks ~50 ms per index at 100k
+        passages to say so). Not flushed: Milvus keeps inserted rows in its log (they survive the server
+        killed, tested) and searches them at once; a flush per update would seal a small segment."""
+        if rows >= WAIT_ROWS:
+            self._wait_for_indexes(f"{stamp}__chunks")
 
     def add_df(self, stamp: str, vocabulary: "Vocabulary") -> None:
         """Write the document-frequency changes a vocabulary counted (new terms with their ids; a term

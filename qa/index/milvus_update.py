@@ -62,8 +62,8 @@ def update_in_place(
     if manifest["model"]["name"] != embedder.name or manifest.get("chunking") != settings.chunking():
         return None
 
-    # what a killed or failed update left (rows beyond the published generation), and superseded rows
-    backend.settle(stamp, view, roll_back=backend.after_unfinished)
+    if backend.after_unfinished:  # what a killed or failed update left: rows beyond the published generation, superseded rows
+        backend.settle(stamp, view)
     report = BuildReport(index_dir=Path(settings.index_dir))
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     fresh: list[tuple[Document, str]] = []  # new or changed articles, with when each first came in
@@ -128,10 +128,10 @@ def update_in_place(
                   "next_seq": state["next_seq"] + len(fresh), "next_term": vocabulary.next_id}
     notify("writing", 0, 1)
     backend.switch(stamp, gen, new_manifest, next_state)
-    for text in gone:  # the superseded passages no longer count
+    for text in gone.values():  # the superseded passages no longer count
         vocabulary.weights(text, sign=-1)
     backend.add_df(stamp, vocabulary)
-    backend.settle(stamp, View(gen, tuple(sorted(superseded))), roll_back=False)  # under the lease: nothing beyond gen
+    backend.settle(stamp, View(gen, tuple(sorted(superseded))), roll_back=False, rows=gone)  # under the lease: nothing beyond gen
     report.seconds = time.perf_counter() - started
     notify("writing", 1, 1)
     return report
@@ -184,5 +184,5 @@ def _write(
         embed_pending()
     backend.insert(f"{stamp}__docs", docs)
     backend.insert(f"{stamp}__texts", texts)
-    backend.written(stamp)
+    backend.written(stamp, total)
     return total
