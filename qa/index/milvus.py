@@ -518,12 +518,22 @@ class MilvusBackend(IndexBackend):
             stop.set()
             renewer.join(timeout=5)
             self._lease_owner, self._after_unfinished = None, True
+            self._release(me, finished)
+
+    def _release(self, me: str, finished: bool) -> None:
+        """A finished build deletes its lease; an unfinished one leaves it, lapsed at once, for the next
+        builder to see that it must settle first (when Milvus is what failed, the lease lapses by itself)."""
+        try:
             holder = self._lease_holder()
-            if holder is not None and holder["owner"] == me:
-                if finished:
-                    self._call("release the build lease", self.client.delete, self._lease, filter='key == "lease"')
-                else:  # lapsed at once, and left for the next builder to see that this one did not finish
-                    self._write_lease(me, expires=0.0)
+            if holder is None or holder["owner"] != me:
+                return
+            if finished:
+                self._call("release the build lease", self.client.delete, self._lease, filter='key == "lease"')
+            else:
+                self._write_lease(me, expires=0.0)
+        except MilvusUnavailable:
+            if finished:
+                raise
 
     def check_lease(self) -> None:
         """Before the alias moves: this builder still holds the lease (else BuildInProgress, nothing published)."""
