@@ -25,7 +25,7 @@ Collections (a Milvus collection needs a vector field: the auxiliary ones carry 
 - chunks: row (primary key, the passage's row), gen, chunk fields, text_hash, dense (FLOAT_VECTOR, IP),
   sparse (SPARSE_FLOAT_VECTOR, IP: term id → saturated term frequency)
 - docs: key (doc_id#gen), doc_id, gen, the file record (source, title, sha256, chunks, added_at, date,
-  url, page_starts), seq
+  url, page_starts), seq, rows (its passages' rows, as ranges: "40-52,97-99", end excluded)
 - texts: an article's text in parts of ≤ 16,000 characters (VARCHAR holds 65,535 bytes), by doc_id and gen
 - terms: term, id, df;  g{N}: the manifest and the state (generation, superseded articles, next row, seq and
   term id)
@@ -45,7 +45,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -69,7 +69,7 @@ PART = 16_000  # characters of article text per row of `texts`
 BATCH = 1000  # rows per insert
 PAGE = 16_000  # rows per query (Milvus returns at most 16,384)
 _KINDS = ("chunks", "docs", "texts", "terms")  # a version's data; its published generations are `g{N}`
-LAYOUT = 2  # rows carry their generation, keyword search is Milvus's BM25 (layout 1: copied whole, our BM25)
+LAYOUT = 3  # docs rows name their passages' rows (2: rows carry their generation, our split BM25; 1: copied whole)
 _GEN = re.compile(r"^(.*)__g(\d+)$")
 WAIT_ROWS = 10_000  # an update that writes this many passages waits for Milvus to index them (a small one is searched whole)
 
@@ -137,11 +137,39 @@ def chunk_row(row: int, gen: int, c: Chunk, text_hash: str, vector: Any, weights
     }
 
 
-def doc_row(doc: Document, gen: int, seq: int, chunks: int, added_at: str) -> dict[str, Any]:
-    """An article's row in `docs`."""
+def doc_row(doc: Document, gen: int, seq: int, rows: Sequence[int], added_at: str) -> dict[str, Any]:
+    """An article's row in `docs` (`rows`: its passages')."""
     return {"key": f"{doc.doc_id}#{gen}", "doc_id": doc.doc_id, "gen": gen, "seq": seq, "source": doc.source, "title": doc.title,
-            "sha256": doc.sha256, "chunks": chunks, "added_at": added_at, "date": doc.date or "", "url": doc.url or "",
-            "page_starts": json.dumps(list(doc.page_starts)), "v": [0.0, 0.0]}
+            "sha256": doc.sha256, "chunks": len(rows), "added_at": added_at, "date": doc.date or "", "url": doc.url or "",
+            "page_starts": json.dumps(list(doc.page_starts)), "rows": row_ranges(rows), "v": [0.0, 0.0]}
+
+
+def row_ranges(rows: Sequence[int]) -> str:
+    """Rows as ranges, "40-52,97-99" (end excluded): an article's passages are mostly one range."""
+    parts: list[str] = []
+    start = end = None
+    for r in sorted(rows):
+        if r != end:
+            if start is not None:
+                parts.append(f"{start}-{end}")
+            start = r
+        end = r + 1
+    if start is not None:
+        parts.append(f"{start}-{end}")
+    return ",".join(parts)
+
+
+def ranged_rows(text: str) -> list[int]:
+    """The rows `row_ranges` wrote."""
+    return [r for part in text.split(",") if part for a, b in [part.split("-")] for r in range(int(a), int(b))]
+
+
+class DocRecord(NamedTuple):
+    """What an update needs of an article Milvus holds."""
+
+    sha256: str
+    added_at: str
+    rows: list[int]
 
 
 def text_rows(doc: Document, gen: int) -> list[dict[str, Any]]:
@@ -299,6 +327,7 @@ class MilvusBackend(IndexBackend):
             ("sha256", DataType.VARCHAR, {"max_length": 64}), ("chunks", DataType.INT64, {}),
             ("added_at", DataType.VARCHAR, {"max_length": 64}), ("date", DataType.VARCHAR, {"max_length": 64}),
             ("url", DataType.VARCHAR, {"max_length": 4096}), ("page_starts", DataType.VARCHAR, {"max_length": 65535}),
+            ("rows", DataType.VARCHAR, {"max_length": 65535}),
         ])
         self._create(f"{stamp}__texts", [
             ("key", DataType.VARCHAR, {"is_primary": True, "max_length": 1200}), ("doc_id", DataType.VARCHAR, {"max_length": 1024}),
@@ -382,9 +411,12 @@ class MilvusBackend(IndexBackend):
             vocabulary = Vocabulary(self, stamp, 0, lengths / max(total, 1))
             vocabulary.backend = None  # type: ignore[assignment]  # a new version: every term is new
             offset = 0
+            rows_of: dict[str, list[int]] = {}
             for block in vectors.blocks():
                 rows = list(range(offset, offset + len(block)))
                 chunks = table.chunks(rows)
+                for r in rows:
+                    rows_of.setdefault(chunks[r].doc_id, []).append(r)
                 hashes = [h for _, h in table.passages(rows[0], rows[-1] + 1)] if rows else []
                 batch = [chunk_row(r, 0, chunks[r], hashes[r - offset], vector, vocabulary.weights(chunks[r].text), chunks[r].date)
                          for r, vector in zip(rows, block)]
@@ -393,7 +425,7 @@ class MilvusBackend(IndexBackend):
             docs, texts = [], []
             seq = 0
             for seq, (doc, record) in enumerate(zip(table.documents(), table.files()), start=1):
-                docs.append(doc_row(doc, 0, seq - 1, int(record["chunks"]), record["added_at"]))
+                docs.append(doc_row(doc, 0, seq - 1, rows_of.get(doc.doc_id, []), record["added_at"]))
                 texts += text_rows(doc, 0)
                 if len(docs) >= BATCH or len(texts) >= BATCH:
                     self.insert(f"{stamp}__docs", docs)
@@ -430,26 +462,21 @@ class MilvusBackend(IndexBackend):
                 where = f"doc_id in {_literal(list(view.superseded))} and gen < {view.gen}"
                 self._call("delete superseded rows", self.client.delete, f"{stamp}__{kind}", filter=where)
 
-    def doc_records(self, stamp: str, view: View, doc_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
-        """doc_id → (sha256, added_at) of those of `doc_ids` the view holds."""
-        found: dict[str, tuple[str, str]] = {}
+    def doc_records(self, stamp: str, view: View, doc_ids: Sequence[str]) -> dict[str, DocRecord]:
+        """doc_id → its record, for those of `doc_ids` the view holds."""
+        found: dict[str, DocRecord] = {}
         for at in range(0, len(doc_ids), BATCH):
             where = view.where(f"doc_id in {_literal(list(doc_ids[at : at + BATCH]))}")
-            rows = self.query(f"{stamp}__docs", where, ["doc_id", "sha256", "added_at"])
-            found.update({r["doc_id"]: (r["sha256"], r["added_at"]) for r in rows})
+            rows = self.query(f"{stamp}__docs", where, ["doc_id", "sha256", "added_at", "rows"])
+            found.update({r["doc_id"]: DocRecord(r["sha256"], r["added_at"], ranged_rows(r["rows"])) for r in rows})
         return found
 
-    def superseded_chunks(self, stamp: str, gen: int, doc_ids: Sequence[str]) -> dict[int, str]:
-        """row → text of the passages older than `gen` of these articles (what a new generation supersedes)."""
+    def passage_texts(self, stamp: str, rows: Sequence[int]) -> dict[int, str]:
+        """row → text of these passages (by key: no scan)."""
         texts: dict[int, str] = {}
-        batches = [list(doc_ids[at : at + BATCH]) for at in range(0, len(doc_ids), BATCH)]
-        while batches:
-            batch = batches.pop()
-            found = self.query(f"{stamp}__chunks", f"doc_id in {_literal(batch)} and gen < {gen}", ["row", "text"], limit=PAGE)
-            if len(found) >= PAGE and len(batch) > 1:  # a page may not hold them all: in halves
-                batches += [batch[: len(batch) // 2], batch[len(batch) // 2 :]]
-                continue
-            texts.update({int(r["row"]): r["text"] for r in found})
+        for at in range(0, len(rows), BATCH):
+            part = [int(r) for r in rows[at : at + BATCH]]
+            texts.update({int(r["row"]): r["text"] for r in self.query(f"{stamp}__chunks", f"row in {_literal(part)}", ["row", "text"])})
         return texts
 
     def insert(self, collection: str, rows: list[dict[str, Any]]) -> None:

@@ -68,12 +68,14 @@ def update_in_place(
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     fresh: list[tuple[Document, str]] = []  # new or changed articles, with when each first came in
     superseded: set[str] = set()
+    old_rows: list[int] = []  # the passages of the articles superseded (changed or removed)
     if remove is not None:
         known = backend.doc_records(stamp, view, list(remove))
         unknown = sorted(set(remove) - set(known))
         if unknown:
             raise NothingToIndex(f"not in the index: {', '.join(unknown)} (see `python -m qa list`)")
         superseded = set(remove)
+        old_rows = [r for record in known.values() for r in record.rows]
         report.removed = sorted(remove)
     else:
         read = 0
@@ -85,13 +87,14 @@ def update_in_place(
                 record = known.get(doc.doc_id)
                 if record is None:
                     report.added.append(doc.doc_id)
-                elif record[0] == doc.sha256:
+                elif record.sha256 == doc.sha256:
                     report.unchanged.append(doc.doc_id)
                     continue
                 else:
                     report.updated.append(doc.doc_id)
                     superseded.add(doc.doc_id)
-                fresh.append((doc, record[1] if record else now))
+                    old_rows.extend(record.rows)
+                fresh.append((doc, record.added_at if record else now))
 
         for item in iter_documents(list(paths), settings.max_file_mb, excluded=excluded):
             if isinstance(item, Skipped):
@@ -117,7 +120,7 @@ def update_in_place(
     gen = view.gen + 1
     vocabulary = Vocabulary(backend, stamp, int(state["next_term"]), float(manifest["keyword"]["avgdl"]))
     added_rows = _write(backend, stamp, gen, fresh, state, embedder, settings, report, notify, vocabulary)
-    gone = backend.superseded_chunks(stamp, gen, sorted(superseded))
+    gone = backend.passage_texts(stamp, old_rows)
     chunks = int(manifest["chunks"]) + added_rows - len(gone)
     report.documents, report.chunks = documents, chunks
     report.reused = chunks - report.embedded
@@ -174,8 +177,9 @@ def _write(
 
     for doc, added_at in fresh:
         chunks = chunk_document(doc, settings.chunk_size, settings.chunk_overlap)
+        first = row + len(pending)  # the rows the pending passages will take, in order
         pending += [(c, text_hash(c.text), doc.date) for c in chunks]
-        docs.append(doc_row(doc, gen, seq, len(chunks), added_at))
+        docs.append(doc_row(doc, gen, seq, range(first, first + len(chunks)), added_at))
         texts += text_rows(doc, gen)
         seq += 1
         if len(pending) >= settings.embed_batch_size:
