@@ -70,6 +70,7 @@ BATCH = 1000  # rows per insert
 PAGE = 16_000  # rows per query (Milvus returns at most 16,384)
 _KINDS = ("chunks", "docs", "texts", "terms")  # a version's data; its published generations are `g{N}`
 LAYOUT = 3  # docs rows name their passages' rows (2: rows carry their generation, our split BM25; 1: copied whole)
+SERVED_LAYOUTS = (2, 3)  # layouts a question can read (a layout-2 index is served; its next update is a full build)
 _GEN = re.compile(r"^(.*)__g(\d+)$")
 WAIT_ROWS = 10_000  # an update that writes this many passages waits for Milvus to index them (a small one is searched whole)
 
@@ -274,8 +275,10 @@ class MilvusBackend(IndexBackend):
             raise IndexMissing(f"no index in Milvus at {self.uri} (alias '{self.name}'): build one with `python -m qa index`")
         version, manifest, view, state = published
         fix = "rebuild with `python -m qa index --rebuild`"
-        if manifest.get("format") != FORMAT_VERSION or manifest.get("vectors", {}).get("layout") != LAYOUT:
-            raise IndexMismatch(f"the index in Milvus has format {manifest.get('format')}, this Tanya reads {FORMAT_VERSION}; {fix}")
+        layout = manifest.get("vectors", {}).get("layout")
+        if manifest.get("format") != FORMAT_VERSION or layout not in SERVED_LAYOUTS:
+            raise IndexMismatch(f"the index in Milvus has format {manifest.get('format')} (layout {layout}), this Tanya reads format "
+                                f"{FORMAT_VERSION} (layouts {', '.join(map(str, SERVED_LAYOUTS))}); {fix}")
         if model is not None and manifest["model"]["name"] != model:
             raise IndexMismatch(
                 f"the index in Milvus was built with model '{manifest['model']['name']}', but the configured model is "

@@ -48,7 +48,7 @@ def update_in_place(
     None when the served index cannot be updated in place (none yet, another model or chunking, an
     older layout): then a full build is needed."""
     from .build import BuildReport
-    from .milvus import View, Vocabulary
+    from .milvus import LAYOUT, View, Vocabulary
 
     started = time.perf_counter()
     notify = progress or (lambda stage, done, total: None)
@@ -61,6 +61,12 @@ def update_in_place(
     stamp, manifest, view, state = published
     if manifest["model"]["name"] != embedder.name or manifest.get("chunking") != settings.chunking():
         return None
+    if manifest.get("vectors", {}).get("layout") != LAYOUT:  # served, but its docs rows do not name their passages
+        raise IndexMismatch(
+            f"the index in Milvus was written by an older Tanya (layout {manifest.get('vectors', {}).get('layout')}); it is still "
+            "served, but to update it in place rebuild it once with `python -m qa index --rebuild` from the articles' files "
+            "(articles that only Milvus holds, uploaded through other app servers, must be indexed again)"
+        )
 
     if backend.after_unfinished:  # what a killed or failed update left: rows beyond the published generation, superseded rows
         backend.settle(stamp, view)

@@ -341,6 +341,27 @@ def test_an_update_survives_milvus_being_killed_after_it(tmp_path: Path) -> None
         stop_milvus(milvus)
 
 
+def test_an_index_of_the_previous_layout_is_served_and_its_update_asks_for_a_rebuild(milvus_uri: str, tmp_path: Path) -> None:
+    """An index written before docs rows named their passages (layout 2) still answers; updating it in
+    place stops with a clear message and changes nothing (a full build from this server's files could
+    drop what other servers added)."""
+    import json
+
+    from qa.errors import IndexMismatch
+
+    tanya = _milvus(tmp_path, milvus_uri, "older")
+    tanya.index()
+    record = tanya.backend.served().name
+    manifest = json.loads(tanya.backend.query(record, 'key == "manifest"', ["value"])[0]["value"])
+    manifest["vectors"]["layout"] = 2
+    tanya.backend.client.upsert(record, [{"key": "manifest", "value": json.dumps(manifest), "v": [0.0, 0.0]}])
+    older = _milvus(tmp_path / "other", milvus_uri, "older")  # another app server, reading it afresh
+    assert "Joko Widodo" in older.ask("Who offered Jack Ma the advisor role?").text
+    with pytest.raises(IndexMismatch, match="rebuild it once"):
+        older.index([SEEDS, write(tmp_path / "in" / "bus.txt", BUS).parent])
+    assert older.backend.served().name == record and len(older.files()) == 1
+
+
 def test_one_builder_at_a_time_across_machines(milvus_uri: str, tmp_path: Path) -> None:
     """A lease kept in Milvus: while one builder holds it another machine's build stops with a clear
     message and changes nothing; of two builders starting at the same moment exactly one goes on; a
