@@ -13,6 +13,7 @@ trained weights, `get_reader()` returns None and the linear span scorer answers 
 from __future__ import annotations
 
 import json
+import re
 import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -30,6 +31,9 @@ READER_DIR = DATA / "reader"
 MAX_TOKENS = 256  # question + passage window
 STRIDE = 96  # passage tokens two windows of a long passage share
 MAX_ANSWER_TOKENS = 24
+# a web address in an article's text (a link, an image's markdown) is never an answer: a span that
+# starts or ends inside one is not considered (its digits read as a year, a price, a boiling point)
+WEB_ADDRESS = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 
 
 @dataclass
@@ -40,6 +44,15 @@ class Window:
     first: int  # index of the first passage token in `ids`
     offsets: list[tuple[int, int]]  # character offsets (in the passage) of the passage tokens
     passage: int = 0  # which passage of the batch
+    blocked: np.ndarray | None = None  # passage tokens no answer may start or end on (web addresses)
+
+
+def address_tokens(passage: str, offsets: list[tuple[int, int]]) -> np.ndarray | None:
+    """Which tokens (by character offsets) fall inside a web address of `passage`; None when none does."""
+    ranges = [m.span() for m in WEB_ADDRESS.finditer(passage)]
+    if not ranges:
+        return None
+    return np.array([any(a < end and start < b for a, b in ranges) for start, end in offsets], dtype=bool)
 
 
 def windows(
@@ -72,24 +85,37 @@ class Encoding:
         self, question_ids: list[int], passage: str, index: int = 0, max_tokens: int = MAX_TOKENS, stride: int = STRIDE
     ) -> list[Window]:
         ids, offsets = self.ids(passage)
+        blocked = address_tokens(passage, offsets)
         out = []
         for a, b in windows(len(question_ids), len(ids), max_tokens, stride):
             seq = [self.bos, *question_ids, self.eos, *ids[a:b], self.eos]
-            out.append(Window(seq, len(question_ids) + 2, list(offsets[a:b]), index))
+            out.append(Window(seq, len(question_ids) + 2, list(offsets[a:b]), index, None if blocked is None else blocked[a:b]))
         return out
 
 
 def best_span(
-    start: np.ndarray, end: np.ndarray, first: int, count: int, longest: int = MAX_ANSWER_TOKENS
+    start: np.ndarray,
+    end: np.ndarray,
+    first: int,
+    count: int,
+    longest: int = MAX_ANSWER_TOKENS,
+    blocked: np.ndarray | None = None,
 ) -> tuple[int, int, float]:
-    """The passage tokens (i, j) maximising start[i] + end[j] with i ≤ j < i + longest, and that sum."""
+    """The passage tokens (i, j) maximising start[i] + end[j] with i ≤ j < i + longest, and that sum;
+    no span holds a `blocked` token."""
     s = start[first : first + count]
     e = end[first : first + count]
     if count == 0:
         return 0, 0, float("-inf")
     scores = s[:, None] + e[None, :]
     i_idx, j_idx = np.indices(scores.shape)
-    scores = np.where((j_idx >= i_idx) & (j_idx < i_idx + longest), scores, -np.inf)
+    allowed = (j_idx >= i_idx) & (j_idx < i_idx + longest)
+    if blocked is not None:
+        upto = np.concatenate([[0], np.cumsum(blocked)])  # blocked tokens before each position
+        allowed &= upto[j_idx + 1] == upto[i_idx]
+        if not allowed.any():
+            return 0, 0, float("-inf")
+    scores = np.where(allowed, scores, -np.inf)
     flat = int(np.argmax(scores))
     i, j = divmod(flat, count)
     return i, j, float(scores[i, j])
@@ -268,7 +294,7 @@ class TransformerReader(Reader):
             start, end = self._run([w.ids for w in batch])
         best: dict[int, Reading] = {}
         for r, w in enumerate(batch):
-            i, j, score = best_span(start[r], end[r], w.first, len(w.offsets))
+            i, j, score = best_span(start[r], end[r], w.first, len(w.offsets), blocked=w.blocked)
             null = float(start[r, 0] + end[r, 0])
             hit = hits[w.passage]
             if not w.offsets:

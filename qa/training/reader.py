@@ -281,7 +281,7 @@ def read_examples(model: Any, encoding: Encoding, examples: list[Example], batch
             ids, mask = pad_batch([w.ids for _, w in part], encoding.pad)
             start, end = (t.numpy() for t in model(ids, mask))
             for r, (n, w) in enumerate(part):
-                a, b, score = best_span(start[r], end[r], w.first, len(w.offsets))
+                a, b, score = best_span(start[r], end[r], w.first, len(w.offsets), blocked=w.blocked)
                 if not w.offsets:
                     continue
                 margin = score - float(start[r, 0] + end[r, 0])

@@ -48,6 +48,23 @@ def test_scores_compare_across_passages() -> None:
     assert best.margin > max(r.margin for r in readings[:2]) + 3
 
 
+@pytest.mark.parametrize("question, passage", [
+    ("What is the boiling point of mercury?",
+     "Pameran Batik ![judul](http://127.0.0.1:36285/title.png)\nGubernur Jawa Barat Ahmad Heryawan membuka pameran batik."),
+    ("Berapa harga tiketnya?", "Tiket dijual di https://tiket.example.com/acara/2017/harga-150000 mulai besok."),
+    ("Tahun berapa situs itu dibuat?", "Lihat www.acara2016.id untuk jadwal acara di Bandung."),
+])
+def test_no_answer_is_taken_from_a_web_address(question: str, passage: str) -> None:
+    """A link or an image's markdown in an article is never an answer (its digits read as a price, a year,
+    a boiling point): no span holds a piece of one."""
+    from qa.ask.reader import WEB_ADDRESS
+
+    reading = get_reader("e5").read(analyse(question), [_hit(passage, 1)])[0]
+    address = WEB_ADDRESS.search(passage)
+    assert address is not None
+    assert reading.end <= address.start() or reading.start >= address.end(), reading.text
+
+
 def test_the_passage_answered_from_is_listed_first() -> None:
     """The reader reorders what it read (a cross-encoder over the top passages): the passage it answers
     from comes first in the answer's sources, ranks renumbered, the others kept behind it."""
