@@ -111,6 +111,10 @@ class Settings:
     watch: str = ""  # the server keeps each collection's sources current: feeds fetched this often ("15m"); "" = no
     host: str = "127.0.0.1"
     port: int = 7860
+    # Host names the server answers to besides addresses and "localhost" (comma-separated). On loopback
+    # no other name is answered (a web page that rebinds its own name to 127.0.0.1 gets nothing); on a
+    # network address "" answers any name: set it there too (SECURITY.md)
+    allowed_hosts: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":

@@ -34,7 +34,7 @@ from ..library import Library  # noqa: E402
 from ..settings import DEFAULT_COLLECTION, Settings  # noqa: E402
 from .api import api_router  # noqa: E402
 from .bounded_log import BoundedLog  # noqa: E402
-from .gate import Gate  # noqa: E402
+from .gate import Gate, HostNames  # noqa: E402
 from .page import Page  # noqa: E402
 from .render import CSS, JS  # noqa: E402
 from .users import Access  # noqa: E402
@@ -65,7 +65,8 @@ def create_app(library: Library, access: Access) -> FastAPI:
     # check is switched on as a second layer behind the gate's.
     blocks.has_launched = True
     gradio_app = next(r.app for r in server.routes if isinstance(r, Mount))
-    server.add_middleware(Gate, access=access, gradio=lambda: gradio_app)
+    hosts = HostNames(library.settings.host, library.settings.allowed_hosts)
+    server.add_middleware(Gate, access=access, gradio=lambda: gradio_app, hosts=hosts)
     return server
 
 

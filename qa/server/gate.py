@@ -12,12 +12,16 @@ page (Gradio) or the API sees a request, whether it may go on.
 - **Sessions** end when their user is removed or their role changes (the next request gets 401 and
   the cookie is cleared).
 - **Wrong logins** are throttled per user name and per address, with a backoff that doubles.
+- **Host names**: a request must name the server by an address, `localhost`, or a name in
+  QA_ALLOWED_HOSTS; on loopback no other name is answered (400). Otherwise a web page could rebind its
+  own name to 127.0.0.1 and use an open local server as its own site (read articles, change the index).
 - **Every response** carries a Content-Security-Policy that keeps the page to its own origin (no remote
   image, script, frame or connection), and `nosniff`/no-referrer/no-framing headers.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import math
 import re
@@ -60,9 +64,46 @@ OPEN = re.compile(
     r"^/($|login/?$|logout/?$|assets/|static/|svelte/|favicon\.ico$|theme\.css$|robots\.txt$"
     r"|gradio_api/(theme\.css|login_check/?|user/?|startup-events)|config/?$|v1/)"
 )
+UNKNOWN_HOST = "Unknown host name: this server answers to its address, localhost and the names in QA_ALLOWED_HOSTS."
 HANDLER_POST = re.compile(r"^/gradio_api/")
 UPLOAD = "/gradio_api/upload"
 MAX_HANDLER_BODY = 32 * 1024 * 1024  # a page request (kept chats included) is far smaller
+
+
+class HostNames:
+    """Which names in a request's Host header the server answers to: any address (an address is its
+    own origin: no other site's page can speak to it under it), `localhost`, the `names` given, and, when
+    the server listens on a network address and no names are given, any name."""
+
+    def __init__(self, listen_on: str, names: str) -> None:
+        self.names = {_bare_host(n) for n in names.split(",") if n.strip()} | {"localhost"}
+        self.any_name = not names.strip() and not _is_loopback(listen_on)
+
+    def allows(self, host_header: str | None) -> bool:
+        if host_header is None:  # HTTP/1.0 without Host: no browser sends that
+            return True
+        host = _bare_host(host_header)
+        return self.any_name or host in self.names or _is_address(host) or host.endswith(".localhost")
+
+
+def _bare_host(header: str) -> str:
+    """'Example.org.:7860' → 'example.org'; '[::1]:7860' → '::1'."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        return header[1:].split("]", 1)[0]
+    return header.rsplit(":", 1)[0].rstrip(".") if header.count(":") == 1 else header.rstrip(".")
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_loopback(host: str) -> bool:
+    return host == "localhost" or (_is_address(host) and ipaddress.ip_address(host).is_loopback)
 
 
 class LoginThrottle:
@@ -156,10 +197,11 @@ class Gate:
     """The ASGI middleware (see the module's docstring). `gradio` gives the mounted Gradio app (its
     login tokens and cookie name), looked up when the first request arrives."""
 
-    def __init__(self, app: ASGIApp, access: Access, gradio: Callable[[], Any]) -> None:
+    def __init__(self, app: ASGIApp, access: Access, gradio: Callable[[], Any], hosts: HostNames) -> None:
         self.app = app
         self.access = access
         self.gradio = gradio
+        self.hosts = hosts
         # a user name gets 5 free wrong passwords, an address (many people behind one proxy) 20
         self.users, self.addresses = LoginThrottle(free=5), LoginThrottle(free=20)
         self.ledger = UploadLedger()
@@ -171,6 +213,8 @@ class Gate:
         path = scope.get("path", "")
         method = scope.get("method", "GET")
         send = _with_headers(send) if scope["type"] == "http" else send
+        if not self.hosts.allows(_header(scope, b"host")):
+            return await _reply(scope, send, 400, {"detail": UNKNOWN_HOST})
         if CLOSED.match(path):
             return await _reply(scope, send, 404, {"detail": "Not Found"})
         token, user = self._session(scope)
@@ -389,6 +433,10 @@ def _replay(body: bytes, receive: Receive) -> Receive:
         return await receive()
 
     return replaying
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    return next((value.decode("latin-1") for key, value in scope.get("headers", []) if key == name), None)
 
 
 def _cookies(scope: Scope) -> dict[str, str]:

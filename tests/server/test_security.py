@@ -204,6 +204,28 @@ def test_anonymous_visitors_on_a_network_only_read(tmp_path: Path) -> None:
         assert response.json()["answer"] == "Taobao Mall"
 
 
+@pytest.mark.slow  # a server of its own
+def test_an_open_local_server_answers_only_to_its_own_names(tmp_path: Path) -> None:
+    """DNS rebinding: a web page whose name now resolves to 127.0.0.1 would be same-origin with an open
+    local server (read its articles, change its index). Such a name gets 400 before anything else."""
+    with serve_app(tmp_path, SEEDS, QA_ALLOWED_HOSTS="tanya.example.org") as url:
+        port = url.rstrip("/").rsplit(":", 1)[1]
+        served = _served(tmp_path)
+        for host in (f"evil.example.com:{port}", "evil.example.com", f"127.0.0.1.nip.io:{port}"):
+            headers = {"Host": host}
+            page = httpx.get(url, headers=headers, timeout=30)
+            assert page.status_code == 400 and "QA_ALLOWED_HOSTS" in page.text and "Tanya" not in page.text
+            asked = httpx.post(url + "v1/ask", json={"question": "Apa nama sebelumnya dari Tmall?"}, headers=headers, timeout=60)
+            assert asked.status_code == 400 and "Taobao" not in asked.text
+            upload = httpx.post(url + "gradio_api/upload", headers=headers, timeout=30,
+                                files={"files": ("bus.txt", GOOD.encode(), "text/plain")})
+            assert upload.status_code == 400
+        assert _served(tmp_path) == served
+        for host in (f"127.0.0.1:{port}", f"localhost:{port}", "tanya.example.org", f"TANYA.example.org:{port}"):
+            asked = httpx.post(url + "v1/ask", json={"question": "Apa nama sebelumnya dari Tmall?"}, headers={"Host": host}, timeout=60)
+            assert asked.status_code == 200 and asked.json()["answer"] == "Taobao Mall", host
+
+
 @pytest.mark.browser
 def test_the_page_shows_editing_to_editors_only(team: dict, browser) -> None:
     for name, sees in (("bob", False), ("alice", True)):
