@@ -44,12 +44,15 @@ DATA = ROOT.parent / "shared" / "data" / "facqa-id"
 KEYS = ("recall@5", "mrr@10", "answer_em", "answer_f1", "abstained_wrongly", "latency_ms_p50", "latency_ms_p95")
 
 
-def start_milvus(data: Path) -> tuple[str, subprocess.Popen]:
+def start_milvus(data: Path, blas_threads: int = 1) -> tuple[str, subprocess.Popen]:
+    """A `milvus-lite server` over `data`, its BLAS kept to `blas_threads` (0: OpenBLAS's own default, a
+    thread per core, idle ones spinning after each search: docs/milvus.md)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": str(blas_threads)} if blas_threads else dict(os.environ)
     proc = subprocess.Popen([str(Path(sys.executable).parent / "milvus-lite"), "server", "--data-dir", str(data), "--host", "127.0.0.1",
-                             "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     while True:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
@@ -59,10 +62,10 @@ def start_milvus(data: Path) -> tuple[str, subprocess.Popen]:
 
 
 @contextmanager
-def milvus_in(prefix: str) -> Iterator[tuple[Path, str, subprocess.Popen]]:
+def milvus_in(prefix: str, blas_threads: int = 1) -> Iterator[tuple[Path, str, subprocess.Popen]]:
     """A temporary folder and a `milvus-lite server` with its data in it, both gone afterwards."""
     tmp = Path(tempfile.mkdtemp(prefix=prefix))
-    uri, proc = start_milvus(tmp / "milvus-data")
+    uri, proc = start_milvus(tmp / "milvus-data", blas_threads)
     try:
         yield tmp, uri, proc
     finally:

@@ -154,6 +154,18 @@ def ask(tanya: Tanya, questions: list[str]) -> float:
     return statistics.median(latencies)
 
 
+def interleaved_p50(a: Tanya, b: Tanya, questions: list[str]) -> tuple[float, float]:
+    """Median latency of each store, asked each question in turn (so that the machine's drift and the
+    other's after-effects fall on both alike), ms."""
+    times: tuple[list[float], list[float]] = ([], [])
+    for q in questions:
+        for tanya, kept in zip((a, b), times):
+            t = time.perf_counter()
+            tanya.ask(q)
+            kept.append((time.perf_counter() - t) * 1000)
+    return statistics.median(times[0]), statistics.median(times[1])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10000,100000")
@@ -161,11 +173,13 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=1, help="add and remove this many times (the first update of a collection "
                                                               "also creates its lease collection)")
     parser.add_argument("--trace", action="store_true", help="where each update's time goes, by kind of Milvus call")
+    parser.add_argument("--server-blas-threads", type=int, default=1,
+                        help="OPENBLAS_NUM_THREADS of the Milvus Lite server (0: OpenBLAS's default, as before session 12)")
     args = parser.parse_args()
     global TRACE
     TRACE = Trace() if args.trace else None
     questions = [q["question"] for q in load_questions(DATA / "questions-dev.jsonl")[: args.questions]]
-    with milvus_in("tanya-milvus-updates-") as (tmp, uri, proc):
+    with milvus_in("tanya-milvus-updates-", args.server_blas_threads) as (tmp, uri, proc):
         print("| collection | passages | add one article s | remove it s | question p50 ms |\n|---|---|---|---|---|", flush=True)
         local = Tanya(Settings.from_env(env={}, index_dir=tmp / "local"))
         local.index([DATA / "articles"])
@@ -173,6 +187,9 @@ def main() -> int:
         facqa = _milvus(tmp, uri, "facqa")
         facqa.index([DATA / "articles"])
         measure(facqa, tmp, "FacQA, Milvus", questions, rounds=args.rounds)
+        on_milvus, embedded = interleaved_p50(facqa, local, questions)
+        print(f"Question p50 asked in turn (each question of Milvus, then of the embedded store): Milvus {on_milvus:.0f} ms, "
+              f"embedded {embedded:.0f} ms, {on_milvus / embedded:.2f}×", flush=True)
         for size in (int(s) for s in args.sizes.split(",") if s):
             measure(synthetic(tmp, uri, size, local), tmp, f"synthetic {size:,}, Milvus", questions, rounds=args.rounds)
         print(f"Milvus Lite server RSS: {rss_of(proc.pid):.0f} MB", flush=True)

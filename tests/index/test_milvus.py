@@ -36,7 +36,7 @@ def start_milvus(data: Path, port: int) -> subprocess.Popen:
     data.mkdir(parents=True, exist_ok=True)
     log = open(data / "server.log", "a")
     proc = subprocess.Popen([str(MILVUS_LITE), "server", "--data-dir", str(data / "data"), "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT)
+                            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})  # docs/milvus.md
     deadline = time.time() + 60
     while True:
         assert proc.poll() is None and time.time() < deadline, (data / "server.log").read_text()
@@ -208,6 +208,11 @@ def test_milvus_lite_in_a_file(tmp_path: Path) -> None:
     tanya.index()
     assert "Joko Widodo" in tanya.ask("Who offered Jack Ma the advisor role?").text
     assert (tmp_path / "db" / "tanya.db").exists()
+    # Lite searches inside this process: its BLAS must not keep idle threads spinning beside the reader
+    from threadpoolctl import threadpool_info
+
+    numpy_blas = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas" and "numpy" in pool["filepath"]]
+    assert numpy_blas == [1], threadpool_info()
 
 
 def test_a_bad_milvus_address_is_a_clear_error(tmp_path: Path) -> None:
