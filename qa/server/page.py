@@ -19,6 +19,7 @@ from typing import Any
 
 import gradio as gr
 
+from ..ask.when import Dates
 from ..errors import EXPECTED_ERRORS, QuestionError, public_message
 from ..ingest.documents import SUPPORTED_SUFFIXES, inside
 from ..library import Library
@@ -113,11 +114,20 @@ class Page:
         )
 
     def respond(
-        self, question: str, shown: list[dict], said: list[dict], written: bool, kept: Any, asking: Any, request: gr.Request
+        self,
+        question: str,
+        shown: list[dict],
+        said: list[dict],
+        written: bool,
+        kept: Any,
+        asking: Any,
+        since: Any,
+        until: Any,
+        request: gr.Request,
     ):
-        """One turn over the chosen collections (those the caller may read). `shown` (the chat as shown)
-        and `said` (the conversation as plain messages) are server-side state; the finished turn is kept
-        in the browser, sealed."""
+        """One turn over the chosen collections (those the caller may read), only over articles published
+        `since`..`until` when given. `shown` (the chat as shown) and `said` (the conversation as plain
+        messages) are server-side state; the finished turn is kept in the browser, sealed."""
         question = question if isinstance(question, str) else ""
         names = self.chosen(asking, request) or self.allowed(request, READ)[:1]
         shown = messages_only(shown)
@@ -133,9 +143,10 @@ class Page:
         settings = self.library.settings
         try:
             messages = said + [{"role": "user", "content": question}]
+            dates = Dates.of(*(value if isinstance(value, str) else "" for value in (since, until)))
             answer = None
             asker = self.library.asker(names)
-            for event in asker.converse_stream(messages, llm=settings.llm if written else ""):
+            for event in asker.converse_stream(messages, llm=settings.llm if written else "", dates=dates):
                 if isinstance(event, Answer):
                     answer = event
                 else:  # the written answer as it grows; its citations are checked when it is complete
@@ -334,6 +345,10 @@ class Page:
                                 placeholder="Ask a question… / Tanyakan sesuatu…", show_label=False, scale=5, elem_id="question"
                             )
                             send = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
+                        with gr.Accordion("Only articles published…", open=False, elem_id="dates"):
+                            with gr.Row():
+                                since = gr.Textbox(label="since", placeholder="YYYY-MM-DD", elem_id="since")
+                                until = gr.Textbox(label="until", placeholder="YYYY-MM-DD", elem_id="until")
                         with gr.Row():
                             written = gr.Checkbox(
                                 value=bool(settings.llm),
@@ -395,7 +410,7 @@ class Page:
                 article = gr.HTML(elem_id="article")
 
             shown_outputs = [chat, shown, sources, said, kept, past, export]
-            turn = [box, shown, said, written, kept, asking]
+            turn = [box, shown, said, written, kept, asking, since, until]
             send.click(self.respond, turn, [box, *shown_outputs])
             box.submit(self.respond, turn, [box, *shown_outputs])
             past.input(self.switch, [past, kept], shown_outputs)

@@ -138,8 +138,8 @@ def test_page_routes_never_show_an_unreadable_collection(office: dict) -> None:
         bob.call("/search", ["", "hr"])[1],
         bob.call("/search", ["Pengumuman", "hr"])[1],
         bob.call("/ask_remove", ["hr"])[1],
-        bob.call("/respond", [HR_Q, False, {}, ["hr"]])[1],
-        bob.call("/respond", [HR_Q, False, {}, "hr"])[1],
+        bob.call("/respond", [HR_Q, False, {}, ["hr"], "", ""])[1],
+        bob.call("/respond", [HR_Q, False, {}, "hr", "", ""])[1],
         bob.event("/open_article", ["hr"], {"index": [0, 0], "value": hr_doc, "row_value": ["", "", "", "", "", hr_doc]}),
     ]
     for text in seen:
@@ -187,7 +187,7 @@ def test_editing_wants_the_edit_right_on_that_collection(office: dict) -> None:
 
 def test_kept_chats_follow_the_rights(office: dict) -> None:
     bob = Session(office["url"], "bob")
-    turn = bob.result("/respond", [FINANCE_Q, False, {}, ["finance"]])
+    turn = bob.result("/respond", [FINANCE_Q, False, {}, ["finance"], "", ""])
     kept = turn[5]
     assert "7,3 triliun" in json.dumps(turn[3]) and kept["bob"]["chats"][0]["collections"] == ["finance"]
     assert bob.result("/restore", [kept])[5]["choices"]  # the chat is listed

@@ -134,6 +134,27 @@ def test_no_answer_is_said_plainly(app_url: str, browser) -> None:
     page.close()
 
 
+def test_questions_can_be_kept_to_articles_published_between_dates(app_url: str, browser) -> None:
+    """The seed article is dated 2016-09-09: kept to 2015 its answer is not offered, kept to 2016 it is."""
+    page = browser.new_page()
+    page.goto(app_url)
+    page.locator("#dates").get_by_text("Only articles published").click()
+    turns = [("", "2015-12-31", "No article in the index was published"),
+             ("2016-01-01", "", "Joko Widodo [1]"),
+             ("9 September 2017", "", "No article in the index was published"),
+             ("kemarin lusa", "", "Please ask again: cannot read the date since")]
+    for n, (since, until, expected) in enumerate(turns, 1):
+        page.locator("#since input, #since textarea").first.fill(since)
+        page.locator("#until input, #until textarea").first.fill(until)
+        ask_in_page(page, "Who offered Jack Ma the advisor role?")
+        page.wait_for_function(f"document.querySelector('#chat').innerText.split('Who offered Jack Ma the advisor role?').length > {n} && "
+                               "!document.querySelector('#chat').innerText.endsWith('Searching…')", timeout=60_000)
+        page.locator("#chat").get_by_text(expected).last.wait_for(timeout=30_000)
+        last = page.locator("#chat").inner_text().split("Who offered Jack Ma the advisor role?")[-1]
+        assert expected in last and ("Joko Widodo" in last) == (expected.startswith("Joko")), (since, until, last)
+    page.close()
+
+
 def test_article_html_is_shown_as_text_and_runs_nothing(app_url: str, browser) -> None:
     page = browser.new_page()
     dialogs: list[str] = []
