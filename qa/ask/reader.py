@@ -31,8 +31,8 @@ READER_DIR = DATA / "reader"
 MAX_TOKENS = 256  # question + passage window
 STRIDE = 96  # passage tokens two windows of a long passage share
 MAX_ANSWER_TOKENS = 24
-# a web address in an article's text (a link, an image's markdown) is never an answer: a span that
-# starts or ends inside one is not considered (its digits read as a year, a price, a boiling point)
+# a web address in an article's text (a link, an image's markdown) is never an answer: no span holds a
+# piece of one (its digits read as a year, a price, a boiling point)
 WEB_ADDRESS = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 
 
@@ -44,7 +44,7 @@ class Window:
     first: int  # index of the first passage token in `ids`
     offsets: list[tuple[int, int]]  # character offsets (in the passage) of the passage tokens
     passage: int = 0  # which passage of the batch
-    blocked: np.ndarray | None = None  # passage tokens no answer may start or end on (web addresses)
+    blocked: np.ndarray | None = None  # passage tokens no answer may hold (web addresses)
 
 
 def address_tokens(passage: str, offsets: list[tuple[int, int]]) -> np.ndarray | None:
