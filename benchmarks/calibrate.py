@@ -74,6 +74,7 @@ def read(sets: list[str], reader: str, out: Path) -> None:
                     "set": name, "id": record.get("id", n), "answerable": bool(golds), "answer": text,
                     "f1": round(f1, 4), "em": exact_match(text, golds) if golds else 0.0, "right": bool(golds) and f1 >= RIGHT_F1,
                     "old_answers": bool(old_answers), "features": reading_features(q, best, readings, support),
+                    "passage": Path(best.hit.chunk.source).stem, "about": record.get("doc_id") or record.get("about_doc"),
                 }, ensure_ascii=False) + "\n")
                 if (n + 1) % 100 == 0:
                     print(f"{name}: {n + 1}/{len(questions)}", file=sys.stderr, flush=True)
