@@ -3,6 +3,7 @@
     python benchmarks/calibrate.py read  SET… [--reader DIR] --out FEATURES.jsonl
     python benchmarks/calibrate.py fit   FEATURES.jsonl [--write]        # qa/data/confidence.json
     python benchmarks/calibrate.py score FEATURES.jsonl [--model FILE]   # figures per set, old rule beside
+    python benchmarks/calibrate.py compare A.jsonl B.jsonl [--at 0.03 0.05]  # readers at equal FacQA withheld
 
 A SET is NAME=QUESTIONS@INDEX_DIR: questions (JSONL, `"answers": []` = should not be answered) asked
 end to end of the index in INDEX_DIR. `read` answers each one with the decision forced open (so the
@@ -171,12 +172,9 @@ def probabilities(model: LinearModel, rows: list[dict]) -> np.ndarray:
     return np.array([c.probability(r["features"]) for r in rows])
 
 
-def fit(path: Path, write: bool) -> None:
-    rows = _load(path)
-    print("old rule (margin, weak margin + support):")
-    for name, f in figures(rows, [r["old_answers"] and bool(r["answer"]) for r in rows]).items():
-        print(f"  {name:24s} {json.dumps(f)}")
-    # cross-fitted: halves of every set, each scored by the model fitted on the other halves
+def cross_fitted(rows: list[dict]) -> tuple[np.ndarray, list[float]]:
+    """Honest dev probabilities: each half of the rows (a fixed random split) scored by the model fitted
+    on the other half; and the threshold chosen on each training half."""
     rng = random.Random(7)
     fold = [rng.random() < 0.5 for _ in rows]
     probs = np.zeros(len(rows))
@@ -187,6 +185,41 @@ def fit(path: Path, write: bool) -> None:
         thresholds.append(choose_threshold(train, probabilities(model, train)))
         held = [i for i, f in enumerate(fold) if f == k]
         probs[held] = probabilities(model, [rows[i] for i in held])
+    return probs, thresholds
+
+
+def compare(paths: list[Path], rates: list[float], anchor: str = "facqa") -> None:
+    """Readers side by side, each with its own cross-fitted decision, at thresholds where the `anchor`
+    set is wrongly withheld at the same rate: what is left to differ is the reading."""
+    results = []
+    for path in paths:
+        rows = _load(path)
+        probs, _ = cross_fitted(rows)
+        pos = np.array([p for r, p in zip(rows, probs) if r["set"] == anchor and r["answerable"] and r["answer"]])
+        n_pos = sum(1 for r in rows if r["set"] == anchor and r["answerable"])
+        per_rate = {}
+        for rate in rates:
+            # the highest threshold at which at most `rate` of the anchor's answerable questions are withheld
+            t = max((t for t in np.arange(0.0, 1.0, 0.005) if (n_pos - (pos >= t).sum()) / n_pos <= rate), default=0.0)
+            per_rate[rate] = figures(rows, [bool(p >= t) and bool(r["answer"]) for r, p in zip(rows, probs)])
+            per_rate[rate]["threshold"] = {"t": round(float(t), 3)}
+        results.append(per_rate)
+    keys = ("f1", "abstained_wrongly", "unanswerable_answered")
+    for rate in rates:
+        print(f"{anchor} wrongly withheld held at {rate:.0%}: " + " | ".join(p.name for p in paths))
+        names = list(dict.fromkeys(n for res in results for n in res[rate]))
+        for name in names:
+            cells = [" ".join(f"{k[:6]}={res[rate].get(name, {}).get(k, '-')}" for k in keys + ("t",) if k in res[rate].get(name, {}))
+                     for res in results]
+            print(f"  {name:16s} " + " | ".join(cells))
+
+
+def fit(path: Path, write: bool) -> None:
+    rows = _load(path)
+    print("old rule (margin, weak margin + support):")
+    for name, f in figures(rows, [r["old_answers"] and bool(r["answer"]) for r in rows]).items():
+        print(f"  {name:24s} {json.dumps(f)}")
+    probs, thresholds = cross_fitted(rows)
     # calibration: predicted probability against the share right, by decile
     order = np.argsort(probs)
     bins = np.array_split(order, 10)
@@ -232,12 +265,18 @@ def main() -> int:
     p = sub.add_parser("fit")
     p.add_argument("features", type=Path)
     p.add_argument("--write", action="store_true")
+    p = sub.add_parser("compare")
+    p.add_argument("features", type=Path, nargs="+")
+    p.add_argument("--at", type=float, nargs="+", default=[0.03, 0.05, 0.07], help="the anchor set's wrongly withheld rates")
+    p.add_argument("--anchor", default="facqa")
     p = sub.add_parser("score")
     p.add_argument("features", type=Path)
     p.add_argument("--model", type=Path, default=CONFIDENCE_FILE)
     args = parser.parse_args()
     if args.command == "read":
         read(args.sets, args.reader, args.out)
+    elif args.command == "compare":
+        compare(args.features, args.at, args.anchor)
     elif args.command == "fit":
         fit(args.features, args.write)
     else:
