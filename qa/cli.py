@@ -142,7 +142,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--dev", type=Path, nargs="+", default=[], help="with --reader: dev question files read after each epoch")
     p.add_argument("--epochs", type=int, default=2, help="with --reader: passes over the training windows")
     p.add_argument("--negatives", type=int, default=1, help="with --reader: hard negatives per question")
-    p.add_argument("--trained-layers", type=int, default=6, help="with --reader: how many top layers are fine-tuned")
+    p.add_argument(
+        "--trained-layers",
+        type=int,
+        help="with --reader: how many top layers are fine-tuned (default 6; with --init, as many as it trained)",
+    )
     p.add_argument("--lr", type=float, default=1.5e-4, help="with --reader: peak learning rate")
     p.add_argument(
         "--out", type=Path, help="with --reader: where to write the weights (default: qa/data/reader, the shipped ones)"

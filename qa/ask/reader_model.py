@@ -86,6 +86,15 @@ class ReaderModel(nn.Module):
     def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.upper(self.lower(ids, mask), mask)
 
+    def train_from(self, split: int) -> None:
+        """Train layers `split`… and the head, the rest frozen. Only widening: a reader saved with its
+        lower trained layers frozen would lose them (they are not saved below `split`)."""
+        if split > self.split:
+            raise ValueError(f"layers {self.split}–{split - 1} were trained: they cannot be frozen back")
+        self.split = split
+        for name, p in self.named_parameters():
+            p.requires_grad = name.startswith("head.") or (name.startswith("layers.") and int(name.split(".")[1]) >= split)
+
     def trained_state(self) -> dict[str, torch.Tensor]:
         """What training changes: the upper layers and the head."""
         return {
@@ -122,8 +131,7 @@ def new_reader_model(split: int) -> ReaderModel:
     model = ReaderModel(config, split)
     missing, unexpected = model.load_state_dict(base_state(folder), strict=False)
     assert not unexpected and set(missing) == {"head.weight", "head.bias"}, (missing, unexpected)
-    for name, p in model.named_parameters():
-        p.requires_grad = name.startswith("head.") or (name.startswith("layers.") and int(name.split(".")[1]) >= split)
+    model.train_from(split)
     return model
 
 

@@ -174,7 +174,7 @@ def train_reader_on_files(
     limit: int | None = None,
     negatives: int = 1,
     epochs: int = 2,
-    trained_layers: int = 6,
+    trained_layers: int | None = None,
     lr: float = 1.5e-4,
     out: Path | None = None,
     log: Log = print,
@@ -186,7 +186,8 @@ def train_reader_on_files(
     corpus.jsonl beside each; `:N` samples N questions; a file named twice is read twice an epoch; the
     same question on the same passage from two files is taken once per naming), dev figures after each
     epoch, weights saved to qa/data/reader/. `init` starts from a trained reader instead of a fresh
-    head; `work` keeps the checkpoints a killed run resumes from."""
+    head (`trained_layers` may train more of its layers than it did, not fewer; by default the same);
+    `work` keeps the checkpoints a killed run resumes from."""
     from .evaluation import load_questions
 
     train: list[Example] = []
@@ -203,7 +204,7 @@ def train_reader_on_files(
         train,
         dev,
         epochs=epochs,
-        split=12 - trained_layers,
+        split=None if trained_layers is None else 12 - trained_layers,
         lr=lr,
         log=log,
         out=out or READER_DIR,
@@ -310,11 +311,14 @@ def dev_figures(model: Any, encoding: Encoding, examples: list[Example]) -> dict
 # --- training ---------------------------------------------------------------------------------
 
 
+FRESH_SPLIT = 6  # a fresh head trains the upper 6 layers (the lower ones are cached once)
+
+
 def train_reader(
     train: list[Example],
     dev: dict[str, list[Example]],
     epochs: int = 2,
-    split: int = 6,
+    split: int | None = None,
     lr: float = 1e-4,
     batch: int = 16,
     seed: int = 13,
@@ -326,7 +330,8 @@ def train_reader(
     checkpoint_every: int = 200,
 ) -> dict[str, Any]:
     """Fine-tune layers `split`… and the span head on `train` (from a fresh head, or from the reader in
-    `init`); read `dev` after each epoch; save the final weights to `out`.
+    `init`: by default its own split, or a lower one to train more of its layers); read `dev` after
+    each epoch; save the final weights to `out`.
 
     Resumable: every `checkpoint_every` steps and after each epoch the trained layers, the optimiser,
     the schedule and the place in the epoch are written to `work` (with that epoch's weights); a run
@@ -340,9 +345,12 @@ def train_reader(
     clock = time.perf_counter()
     encoding = Encoding()
     # the upper layers and the head are trained (new_reader_model leaves only them trainable)
-    model = load_reader_model(init).train() if init else new_reader_model(split)
-    if init and model.split != split:
-        raise ConfigError(f"--init {init} trains {12 - model.split} layers, not {12 - split}")
+    model = load_reader_model(init).train() if init else new_reader_model(FRESH_SPLIT if split is None else split)
+    if split is not None and split != model.split:
+        if split > model.split:
+            raise ConfigError(f"--init {init} trained {12 - model.split} layers: training only {12 - split} would lose some")
+        model.train_from(split)  # its lower layers, still the encoder's, are trained too from here
+    split = model.split
     items = featurise(encoding, train)
     log(
         f"{len(train)} examples ({sum(e.answer is None for e in train)} negatives) → {len(items)} windows; "

@@ -153,6 +153,24 @@ def test_training_command_writes_a_reader_that_loads(tmp_path: Path) -> None:
     readings = reader.read(analyse("Siapa presiden pertama Indonesia?"), [_hit("Presiden pertama Indonesia adalah Soekarno.", 1)])
     assert len(readings) == 1 and readings[0].end >= readings[0].start
 
+    # from that reader, two more of its layers trained (layers 4 and 5 were the encoder's, frozen)
+    def train_from(init: Path, layers: int, into: Path) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "qa", "train", str(tydi), "--reader", "--limit", "8", "--epochs", "1", "--init", str(init),
+             "--trained-layers", str(layers), "--out", str(into), "--index-dir", str(tmp_path / "none")],
+            cwd=ROOT, capture_output=True, text=True, timeout=600,
+        )
+
+    assert train_from(out, 8, tmp_path / "wider").returncode == 0
+    from safetensors import safe_open
+
+    with safe_open(str(tmp_path / "wider" / "weights.safetensors"), "pt") as f:
+        trained = {int(k.split(".")[1]) for k in f.keys() if k.startswith("layers.")}
+    assert json.loads((tmp_path / "wider" / "meta.json").read_text())["split"] == 4 and trained == set(range(4, 12))
+    # fewer layers than it trained: its lower trained layers would be lost
+    narrower = train_from(tmp_path / "wider", 6, tmp_path / "narrower")
+    assert narrower.returncode != 0 and "trained 8 layers" in narrower.stderr and not (tmp_path / "narrower").exists()
+
 
 @pytest.mark.slow
 def test_training_takes_unanswerables_samples_and_resumes_when_killed(tmp_path: Path) -> None:
