@@ -153,6 +153,16 @@ _AGO = re.compile(r"\b(\d{1,2}|dua|tiga|empat|lima|two|three|four|five)\s+(tahun
 _NUMBER_WORDS = {"dua": 2, "tiga": 3, "empat": 4, "lima": 5, "two": 2, "three": 3, "four": 4, "five": 5}
 
 
+def without_relative_times(text: str) -> str:
+    """`text` without the times it names relative to a day ("Berapa pengunjung festival tahun lalu?" →
+    "Berapa pengunjung festival?")."""
+    text = _AGO.sub("", text)  # "2 tahun lalu" before "tahun lalu"
+    for pattern, _ in _RELATIVE:
+        text = pattern.sub("", text)
+    text = re.sub(r"\s{2,}", " ", text)
+    return re.sub(r"\s+([?.!,])", r"\1", text).strip()
+
+
 def relative_period(what: str, written: date) -> Period:
     """The period a relative expression names, seen from the day it was written."""
     if what == "yesterday":

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..dates import without_relative_times
 from ..errors import ConfigError
 from ..linear import DATA
 from ..records import Hit, Reading
@@ -286,7 +287,7 @@ class TransformerReader(Reader):
         if not hits:
             return []
 
-        q_ids = self.encoding.question(question.text)
+        q_ids = self.encoding.question(reading_text(question))
         batch = [w for n, h in enumerate(hits) for w in self.encoding.windows(q_ids, h.chunk.text, n)]
         if self.batcher is not None:
             start, end = self.batcher([w.ids for w in batch])
@@ -338,3 +339,12 @@ def get_reader(name: str = "e5", threads: int = 0, batch_ms: float = 2.0) -> Rea
     except ImportError:
         return None
     return TransformerReader(folder, threads or None, batch_ms)
+
+
+def reading_text(question: Question) -> str:
+    """What the reader is asked. A time named relative to the asking day ("tahun lalu") has already
+    chosen the articles of that time; left in, it would tell the reader that an article's own "tahun
+    ini" is another time (unanswerable questions taught it that kind of mismatch), so it is taken out."""
+    if question.time is None or question.time.period is None:
+        return question.text
+    return without_relative_times(question.text) or question.text
