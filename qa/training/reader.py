@@ -46,7 +46,7 @@ class Example:
 def load_corpus(questions_file: Path, records: list[dict[str, Any]] | None = None) -> dict[str, str]:
     """doc_id → passage text, from `corpus.jsonl` beside a questions file, or from the file its records
     name in `corpus` (relative to the questions file: questions written in another language over the
-    same passages, e.g. benchmarks/facqa-train-en.jsonl)."""
+    same passages, e.g. data/train/facqa-train-en.jsonl)."""
     path = Path(questions_file).with_name("corpus.jsonl")
     named = {r["corpus"] for r in records or [] if r.get("corpus")}
     if not path.is_file() and len(named) == 1:
