@@ -115,6 +115,9 @@ class Settings:
     # no other name is answered (a web page that rebinds its own name to 127.0.0.1 gets nothing); on a
     # network address "" answers any name: set it there too (SECURITY.md)
     allowed_hosts: str = ""
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated addresses or
+    # networks, "*" for any); "" = none: the login throttle counts the connection's own address
+    trusted_proxies: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":

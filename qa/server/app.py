@@ -24,6 +24,7 @@ import gradio as gr  # noqa: E402
 import uvicorn  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
 from starlette.routing import Mount  # noqa: E402
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware  # noqa: E402
 
 from ..errors import (
     EXPECTED_ERRORS,  # noqa: E402
@@ -67,6 +68,9 @@ def create_app(library: Library, access: Access) -> FastAPI:
     gradio_app = next(r.app for r in server.routes if isinstance(r, Mount))
     hosts = HostNames(library.settings.host, library.settings.allowed_hosts)
     server.add_middleware(Gate, access=access, gradio=lambda: gradio_app, hosts=hosts)
+    trusted = [p.strip() for p in library.settings.trusted_proxies.split(",") if p.strip()]
+    if trusted:  # outside the gate: the gate sees the forwarded address and scheme
+        server.add_middleware(ProxyHeadersMiddleware, trusted_hosts=trusted)
     return server
 
 
@@ -98,7 +102,15 @@ def serve(settings: Settings, allow_anonymous: bool = False) -> int:
     app = create_app(library, access)
     sys.stderr = BoundedLog(sys.stderr)
     print(f"Tanya on http://{settings.host}:{settings.port}/ (API: /v1/chat/completions)", flush=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", timeout_graceful_shutdown=5)
+    # forwarded headers are believed only from QA_TRUSTED_PROXIES (create_app), never by uvicorn's default
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        timeout_graceful_shutdown=5,
+        proxy_headers=False,
+    )
     return 0
 
 

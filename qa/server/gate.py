@@ -4,14 +4,19 @@ page (Gradio) or the API sees a request, whether it may go on.
 - **Strangers** (no login, on a server that wants one) reach only the login form and what it needs to
   draw itself; every other route answers 401 — no handler list, no configuration, no files.
 - **Routes nobody needs** (OpenAPI schemas, monitoring, run history, proxies, the MCP and vibe-edit
-  routes, media streams) answer 404 to everyone.
-- **Files in a request**: a request to a page handler may name a file only if this login session
-  uploaded it through `/gradio_api/upload` (recorded here as the upload route answers). Any other
-  file object — a server path in a chat history, a path in a "file" input, a URL — is refused with
-  403 before Gradio reads or copies it, whatever Gradio's own checks do when it is mounted.
+  routes, media streams, the direct handler routes) answer 404 to everyone, and so does a file route
+  that names a URL: no route fetches anything from the web for a visitor.
+- **Handler calls** are checked before Gradio reads them (qa/server/calls.py): files only from this
+  login session's uploads, session hashes only this login session's, a handler that exists with the
+  parameters it takes, Unicode text. A malformed call gets a 4xx, never a 500.
+- **Other sites' pages** cannot act for a visitor: a request that changes something (any POST, the
+  logout, a websocket) from a foreign `Origin` (or marked cross-site by the browser) gets 403, and the
+  login cookie is `SameSite=Lax` (`Secure` over HTTPS).
 - **Sessions** end when their user is removed or their role changes (the next request gets 401 and
   the cookie is cleared).
-- **Wrong logins** are throttled per user name and per address, with a backoff that doubles.
+- **Wrong logins** are throttled per user name (exactly the name the login checks) and per address
+  (the connection's, or one forwarded by a proxy named in QA_TRUSTED_PROXIES), with a backoff that
+  doubles.
 - **Host names**: a request must name the server by an address, `localhost`, or a name in
   QA_ALLOWED_HOSTS; on loopback no other name is answered (400). Otherwise a web page could rebind its
   own name to 127.0.0.1 and use an open local server as its own site (read articles, change the index).
@@ -25,13 +30,12 @@ import ipaddress
 import json
 import math
 import re
-import threading
-import time
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
+from .calls import Handlers, Refusal, SessionHashes, UploadLedger, inspect_payload, session_hashes_in
+from .logins import BadLoginForm, LoginThrottle, read_login_form
 from .users import Access
 
 Scope = dict[str, Any]
@@ -54,11 +58,18 @@ SECURITY_HEADERS = [
 
 # Nobody needs these: schemas and monitoring show the handlers; proxies, streams and recordings are
 # features the page does not use.
+# The page calls its handlers through the queue (`queue/join`); `call/` serves API clients. The direct
+# routes (`run/`, `api/`, `call/v2/`) answer a failing handler with a 500 and are not used.
 CLOSED = re.compile(
     r"^/(openapi\.json|docs|redoc|monitoring|manifest\.json|pwa_icon"
-    r"|gradio_api/(openapi\.json|monitoring|runs|run-history|vibe-edit|proxy=|process_recording|dev/|mcp"
-    r"|stream/|custom_component/|deep_link|token))"
+    r"|gradio_api/(openapi\.json|monitoring|runs|run-history|vibe-edit|undo-vibe-edit|vibe-code|proxy="
+    r"|process_recording|dev/|mcp|stream/|custom_component/|deep_link|token|run/|api/|call/v2/))"
 )
+# Gradio's file routes fetch a URL for the visitor (and serve it from this origin): never.
+FILE_ROUTE = re.compile(r"^/gradio_api/file(=|/)(?P<target>.*)$", re.DOTALL)
+URL_LIKE = re.compile(r"^\s*([a-z][a-z0-9+.\-]*:|[/\\]{2})", re.IGNORECASE)
+CROSS_SITE = "Refused: this request comes from another site's page."
+FOREIGN_HASH = "Refused: this page session belongs to another login."
 # What a stranger may reach: the login form and the files that draw it, and the API (its own keys).
 OPEN = re.compile(
     r"^/($|login/?$|logout/?$|assets/|static/|svelte/|favicon\.ico$|theme\.css$|robots\.txt$"
@@ -106,93 +117,6 @@ def _is_loopback(host: str) -> bool:
     return host == "localhost" or (_is_address(host) and ipaddress.ip_address(host).is_loopback)
 
 
-class LoginThrottle:
-    """Wrong logins per key (a user name, or an address): the first `free` are free, then each further
-    attempt must wait 2, 4, 8 … seconds (at most MAX_WAIT) after the last failure. A success clears
-    the key's count."""
-
-    MAX_WAIT = 900.0
-    KEEP = 10_000  # keys remembered (the oldest forgotten first)
-
-    def __init__(self, free: int = 5, clock: Callable[[], float] = time.monotonic) -> None:
-        self.free = free
-        self.clock = clock
-        self.failures: OrderedDict[str, tuple[int, float]] = OrderedDict()
-        self.lock = threading.Lock()
-
-    def wait(self, key: str) -> float:
-        """Seconds until another attempt with this key is allowed (0: now)."""
-        with self.lock:
-            failures = self.failures.get(key)
-        return max(0.0, self._delay(*failures) - self.clock()) if failures else 0.0
-
-    def _delay(self, count: int, last: float) -> float:
-        if count < self.free:
-            return last
-        return last + min(self.MAX_WAIT, 2.0 ** (count - self.free + 1))
-
-    def failed(self, key: str) -> None:
-        with self.lock:
-            count = self.failures.pop(key, (0, 0.0))[0]
-            self.failures[key] = (count + 1, self.clock())
-            while len(self.failures) > self.KEEP:
-                self.failures.popitem(last=False)
-
-    def succeeded(self, key: str) -> None:
-        with self.lock:
-            self.failures.pop(key, None)
-
-
-class UploadLedger:
-    """Which files each login session uploaded through Gradio's upload route (the paths it answered)."""
-
-    PER_SESSION = 2_000
-    SESSIONS = 10_000
-
-    def __init__(self) -> None:
-        self.files: OrderedDict[str, OrderedDict[str, None]] = OrderedDict()
-        self.lock = threading.Lock()
-
-    def add(self, session: str, paths: list[str]) -> None:
-        with self.lock:
-            mine = self.files.pop(session, None) or OrderedDict()
-            for p in paths:
-                mine[p] = None
-            while len(mine) > self.PER_SESSION:
-                mine.popitem(last=False)
-            self.files[session] = mine
-            while len(self.files) > self.SESSIONS:
-                self.files.popitem(last=False)
-
-    def owns(self, session: str, path: str) -> bool:
-        with self.lock:
-            return path in self.files.get(session, ())
-
-
-MAX_LIST = 2_000  # items in one list of a page request (kept chats hold at most 30 × 200 messages)
-
-
-class Oversized(ValueError):
-    """A page request with a list longer than any the page sends."""
-
-
-def file_paths(data: Any) -> Iterator[Any]:
-    """Every file a request names: the `path` (or, without one, the `url`) of each object that has one,
-    at any depth (a FileData, a chat message's file, a gallery item …). Oversized for a list longer
-    than MAX_LIST."""
-    stack = [data]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            if "path" in item or "url" in item:
-                yield item.get("path") if "path" in item else item.get("url")
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            if len(item) > MAX_LIST:
-                raise Oversized(f"a list in the request has {len(item):,} items (at most {MAX_LIST:,})")
-            stack.extend(item)
-
-
 class Gate:
     """The ASGI middleware (see the module's docstring). `gradio` gives the mounted Gradio app (its
     login tokens and cookie name), looked up when the first request arrives."""
@@ -205,6 +129,7 @@ class Gate:
         # a user name gets 5 free wrong passwords, an address (many people behind one proxy) 20
         self.users, self.addresses = LoginThrottle(free=5), LoginThrottle(free=20)
         self.ledger = UploadLedger()
+        self.hashes = SessionHashes()
         self.roles: dict[str, tuple[str, str | None]] = {}  # login token → (user, role when first seen)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -212,11 +137,13 @@ class Gate:
             return await self.app(scope, receive, send)
         path = scope.get("path", "")
         method = scope.get("method", "GET")
-        send = _with_headers(send) if scope["type"] == "http" else send
+        send = _with_headers(send, secure=scope.get("scheme") == "https") if scope["type"] == "http" else send
         if not self.hosts.allows(_header(scope, b"host")):
             return await _reply(scope, send, 400, {"detail": UNKNOWN_HOST})
-        if CLOSED.match(path):
+        if CLOSED.match(path) or _names_a_url(path):
             return await _reply(scope, send, 404, {"detail": "Not Found"})
+        if _cross_site(scope, method, path):
+            return await _reply(scope, send, 403, {"detail": CROSS_SITE})
         token, user = self._session(scope)
         if token and user is not None and not self._still_valid(token, user):
             return await _reply(
@@ -236,7 +163,14 @@ class Gate:
             return await self.app(scope, receive, self._recording_uploads(session, send))
         if HANDLER_POST.match(path) and method == "POST":
             return await self._checked_handler(scope, receive, send, session)
+        if HANDLER_POST.match(path) and not self._owns_hashes(scope, session, None):
+            return await _reply(scope, send, 403, {"detail": FOREIGN_HASH})
         return await self.app(scope, receive, send)
+
+    def _owns_hashes(self, scope: Scope, session: str, body: Any) -> bool:
+        """Whether every Gradio session hash the request names belongs to this login session."""
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        return all(self.hashes.claim(h, session) for h in session_hashes_in(scope.get("path", ""), query, body))
 
     # -- sessions ---------------------------------------------------------------------------------
     def _cookie_names(self) -> list[str]:
@@ -294,8 +228,11 @@ class Gate:
         body = await _read_body(receive, 64 * 1024)
         if body is None:
             return await _reply(scope, send, 413, {"detail": "The login form is too large."})
-        form = parse_qs(body.decode("utf-8", "replace"))
-        name, address = (form.get("username") or [""])[0].strip().lower(), _address(scope)
+        try:
+            form = await read_login_form(scope.get("headers", []), body)
+        except BadLoginForm as exc:
+            return await _reply(scope, send, 400, {"detail": str(exc)})
+        name, address = form.username, _address(scope)
         wait = max(self.users.wait(name), self.addresses.wait(address))
         if wait > 0:
             return await _reply(
@@ -342,24 +279,32 @@ class Gate:
         return recording
 
     async def _checked_handler(self, scope: Scope, receive: Receive, send: Send, session: str) -> None:
-        """A page handler's request goes on only if every file it names was uploaded by this session."""
+        """A page handler's request goes on only if it is well formed (calls.py: a handler that exists,
+        its parameters, Unicode text), every file it names was uploaded by this session, and every
+        session hash it names is this session's."""
         body = await _read_body(receive, MAX_HANDLER_BODY)
         if body is None:
             return await _reply(scope, send, 413, {"detail": "The request is too large."})
+        data: Any = None
         if body.strip():
             try:
                 data = json.loads(body)
             except (ValueError, RecursionError):
                 return await _reply(scope, send, 400, {"detail": "The request is not valid JSON."})
+            if not self._owns_hashes(scope, session, data):
+                return await _reply(scope, send, 403, {"detail": FOREIGN_HASH})
             try:
-                named = list(file_paths(data))
-            except Oversized as exc:
-                return await _reply(scope, send, 413, {"detail": f"The request is too large: {exc}."})
-            foreign = [p for p in named if not (isinstance(p, str) and self.ledger.owns(session, p))]
-            if foreign:
-                return await _reply(
-                    scope, send, 403, {"detail": "A file in this request was not uploaded by you in this session."}
-                )
+                payload = inspect_payload(data)
+                if any(not (isinstance(p, str) and self.ledger.owns(session, p)) for p in payload.files):
+                    raise Refusal(403, "A file in this request was not uploaded by you in this session.")
+                if not payload.unicode:
+                    raise Refusal(400, "The request holds text that is not valid Unicode (a lone surrogate).")
+                if isinstance(data, dict):
+                    Handlers(self.gradio().get_blocks()).check(scope.get("path", ""), data)
+            except Refusal as refused:
+                return await _reply(scope, send, refused.status, {"detail": refused.detail})
+        elif not self._owns_hashes(scope, session, None):
+            return await _reply(scope, send, 403, {"detail": FOREIGN_HASH})
         await self.app(scope, _replay(body, receive), send)
 
 
@@ -377,14 +322,69 @@ def _without_api_info(page: bytes) -> bytes:
     return page[:at] + _API_INFO + b'{"named_endpoints": {}, "unnamed_endpoints": {}};' + page[end:]
 
 
-def _with_headers(send: Send) -> Send:
+def _with_headers(send: Send, secure: bool) -> Send:
+    """A `send` that adds the security headers and makes every cookie `SameSite=Lax`, `Secure` only
+    when the page is served over HTTPS (Gradio sets its login cookie `SameSite=None; Secure`)."""
+
     async def sending(message: Message) -> None:
         if message["type"] == "http.response.start":
-            headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in dict(SECURITY_HEADERS)]
+            headers = [
+                (k, _lax_cookie(v, secure) if k.lower() == b"set-cookie" else v)
+                for k, v in message.get("headers", [])
+                if k.lower() not in dict(SECURITY_HEADERS)
+            ]
             message = {**message, "headers": headers + SECURITY_HEADERS}
         await send(message)
 
     return sending
+
+
+def _lax_cookie(header: bytes, secure: bool) -> bytes:
+    parts = [p.strip() for p in header.decode("latin-1").split(";")]
+    kept = [p for p in parts[1:] if p.lower().split("=", 1)[0] not in ("samesite", "secure")]
+    return "; ".join([parts[0], *kept, "SameSite=Lax", *(["Secure"] if secure else [])]).encode("latin-1")
+
+
+def _names_a_url(path: str) -> bool:
+    """Whether a request asks Gradio's file route for a URL (any scheme, or `//host`)."""
+    match = FILE_ROUTE.match(path)
+    return bool(match and URL_LIKE.match(match["target"]))
+
+
+UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def _cross_site(scope: Scope, method: str, path: str) -> bool:
+    """Whether a request that changes something (an unsafe method, a websocket, the logout) comes from
+    another site's page: its `Origin` is not this server's as the request names it (`Host`), or the
+    browser marks it `Sec-Fetch-Site: cross-site`. Clients that are not browsers send neither."""
+    changes = scope["type"] == "websocket" or method in UNSAFE or path.rstrip("/") == "/logout"
+    if not changes:
+        return False
+    if (_header(scope, b"sec-fetch-site") or "").lower() == "cross-site":
+        return True
+    origin = _header(scope, b"origin")
+    if origin is None:
+        return False
+    host = _header(scope, b"host") or ""
+    try:
+        named = urlsplit(origin.strip())
+        port = named.port
+    except ValueError:
+        return True
+    if named.scheme not in ("http", "https") or not named.hostname:
+        return True  # "null" (a sandboxed frame, a file:// page) and anything stranger
+    default = 443 if named.scheme == "https" else 80
+    return (named.hostname, port or default) != _host_and_port(host, default)
+
+
+def _host_and_port(header: str, default: int) -> tuple[str, int]:
+    """'Example.org:7860' → ('example.org', 7860); '[::1]' → ('::1', default)."""
+    try:
+        parsed = urlsplit(f"//{header.strip()}")
+        return (parsed.hostname or "", parsed.port or default)
+    except ValueError:
+        return ("", -1)
 
 
 async def _reply(

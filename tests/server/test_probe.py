@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from conftest import SEEDS, serve_app, write
+from conftest import SEEDS, Site, log_in_page, serve_app, write
 from test_security import PASSWORDS, _qa
 
 MARK = "hunter2-XYZ"
@@ -36,9 +37,10 @@ class PageSession:
         assert done.status_code == 200, done.text
         return done.json()[0]
 
-    def call(self, api_name: str, data: list) -> tuple[int, str]:
+    def call(self, api_name: str, data: list, session_hash: str | None = None) -> tuple[int, str]:
         """Status of the call and everything the server said back (the event stream included)."""
-        started = self.http.post(f"gradio_api/call/{api_name.lstrip('/')}", json={"data": data})
+        body = {"data": data} if session_hash is None else {"data": data, "session_hash": session_hash}
+        started = self.http.post(f"gradio_api/call/{api_name.lstrip('/')}", json=body)
         if started.status_code != 200:
             return started.status_code, started.text
         event = started.json()["event_id"]
@@ -265,3 +267,152 @@ def test_an_upload_keeps_what_it_did_not_read(tmp_path: Path) -> None:
         asked = httpx.post(url + "v1/ask", json={"question": "Siapa yang menawari Jack Ma menjadi penasehat?"}, timeout=60).json()
         assert "Joko Widodo" in asked["answer"], asked
         assert [c["source"] for c in asked["citations"]][0].startswith("seeds/")
+
+
+# -- second round: what an attacker tried next (issue: no page fetches the internet, no stranger locks the team out)
+
+ASKED = "Siapa yang menawari Jack Ma menjadi penasehat?"
+
+
+def test_no_file_route_fetches_a_url(probed: dict) -> None:
+    """Gradio's file route proxies a URL for the visitor and serves it from Tanya's origin (a page's
+    script would run as Tanya): every form of it is 404 before Gradio sees it, and nothing is fetched."""
+    site = Site()
+    target = site.put("/page.html", b"<html><script>fetch('/gradio_api/info')</script></html>")
+    bob = PageSession(probed["url"], "bob")
+    bare = target.removeprefix("http:")
+    for path in (
+        f"gradio_api/file={target}",
+        f"gradio_api/file/{target}",
+        f"gradio_api/file={target.replace('http://', 'HTTP://')}",
+        f"gradio_api/file={target.replace('http://', 'https://')}",
+        f"gradio_api/file={bare}",
+        f"gradio_api/file=ftp:{bare}",
+    ):
+        for method in (bob.http.get, bob.http.head):
+            assert method(path).status_code == 404, path
+    assert site.hits == {}
+
+
+def test_a_page_session_belongs_to_the_login_that_first_used_it(probed: dict) -> None:
+    url = probed["url"]
+    bob, alice = PageSession(url, "bob"), PageSession(url, "alice")
+    mine = "tanya" + secrets.token_hex(6)
+    status, said = bob.call("/respond", [ASKED, False, {}, ["default"], "", ""], session_hash=mine)
+    assert status == 200 and "Joko Widodo" in said, said[-500:]
+    # another login naming bob's page session reaches nothing of it
+    assert alice.call("/restore", [{}], session_hash=mine)[0] == 403
+    assert alice.call("/respond", ["Di bidang apa?", False, {}, ["default"], "", ""], session_hash=mine)[0] == 403
+    assert alice.http.get("gradio_api/queue/data", params={"session_hash": mine}).status_code == 403
+    assert alice.http.get(f"gradio_api/heartbeat/{mine}").status_code == 403
+    joined = {"data": ["x", False, {}, ["default"], "", ""], "fn_index": 0, "session_hash": mine}
+    assert alice.http.post("gradio_api/queue/join", json=joined).status_code == 403
+    # bob goes on in it
+    assert bob.call("/respond", ["Di bidang apa?", False, {}, ["default"], "", ""], session_hash=mine)[0] == 200
+
+
+def test_malformed_page_calls_get_4xx_and_the_server_answers_on(probed: dict) -> None:
+    url = probed["url"]
+    bob = PageSession(url, "bob")
+    statuses: dict[str, int] = {}
+    for name, arity in _endpoints(url).items():
+        shapes = {"too many": ["x"] * (arity + 1), "numbers": [12345] * arity, "objects": [{"x": [1, None]}] * arity,
+                  "nulls": [None] * arity, "lists": [[["a", 1]]] * arity}
+        if arity:
+            shapes["too few"] = ["x"] * (arity - 1)
+        for shape, data in shapes.items():
+            statuses[f"{name} {shape}"] = bob.call(name, data)[0]
+    for name in ("nope", "respond/../info"):
+        statuses[f"call {name}"] = bob.http.post(f"gradio_api/call/{name}", json={"data": []}).status_code
+    for fn_index in (9999, -1, 10**30, "x", True, None, 1.5):
+        body = {"data": [], "fn_index": fn_index, "session_hash": "h" + secrets.token_hex(4)}
+        statuses[f"join {fn_index}"] = bob.http.post("gradio_api/queue/join", json=body).status_code
+    for route in ("run/nope", "run/respond", "api/respond", "call/v2/respond"):
+        statuses[route] = bob.http.post(f"gradio_api/{route}", json={"data": []}).status_code
+    for component in (99999, -1, "x", 0):
+        body = {"component_id": component, "fn_name": "nope", "data": None, "session_hash": "h" + secrets.token_hex(4)}
+        statuses[f"component {component}"] = bob.http.post("gradio_api/component_server", json=body).status_code
+    surrogate = b'{"data": ["\\ud800 siapa?", false, {}, ["default"], "", ""]}'
+    statuses["lone surrogate"] = bob.http.post(
+        "gradio_api/call/respond", content=surrogate, headers={"Content-Type": "application/json"}
+    ).status_code
+    failed = {what: status for what, status in statuses.items() if status >= 500}
+    assert not failed, failed
+    refused = {what for what, status in statuses.items() if 400 <= status < 500}
+    assert {"call nope", "join 9999", "join -1", f"join {10**30}", "run/nope", "component 99999", "lone surrogate",
+            "/respond too few", "/respond too many"} <= refused, statuses
+    answered = bob.result("/respond", [ASKED, False, {}, ["default"], "", ""])
+    assert "Joko Widodo" in json.dumps(answered)
+
+
+def test_another_sites_page_cannot_act_for_a_visitor(probed: dict) -> None:
+    url = probed["url"]
+    evil = {"Origin": "https://evil.example"}
+    login = {"username": "bob", "password": PASSWORDS["bob"]}
+    refused = httpx.post(url + "login", data=login, headers=evil, timeout=30)
+    assert refused.status_code == 403 and "set-cookie" not in refused.headers
+    sneaky = httpx.post(url + "login", data=login, headers={"Sec-Fetch-Site": "cross-site"}, timeout=30)
+    assert sneaky.status_code == 403
+    bob = PageSession(url, "bob")
+    upload = bob.http.post("gradio_api/upload", files={"files": ("a.txt", b"x", "text/plain")}, headers=evil)
+    assert upload.status_code == 403
+    called = bob.http.post("gradio_api/call/respond", json={"data": [ASKED, False, {}, ["default"], "", ""]}, headers=evil)
+    assert called.status_code == 403
+    asked = httpx.post(url + "v1/ask", json={"question": ASKED}, headers={**evil, "Authorization": f"Bearer {probed['key']}"},
+                       timeout=60)
+    assert asked.status_code == 403
+    assert bob.http.get("logout", headers={"Sec-Fetch-Site": "cross-site"}).status_code == 403
+    # the page's own requests go through, and its login cookie is not sent along by other sites' requests
+    own = httpx.post(url + "login", data=login, headers={"Origin": url.rstrip("/")}, timeout=30)
+    assert own.status_code == 200
+    cookies = own.headers.get_list("set-cookie")
+    assert cookies and all("SameSite=Lax" in c and "SameSite=none" not in c and "Secure" not in c for c in cookies), cookies
+    assert PageSession(url, "bob").http.get("gradio_api/info").status_code == 200
+
+
+def _multipart_login(url: str, name: str, password: str, **headers: str) -> int:
+    form = {"username": (None, name), "password": (None, password)}
+    return httpx.post(url + "login", files=form, headers=headers, timeout=30).status_code
+
+
+@pytest.mark.browser
+def test_strangers_cannot_delay_a_users_login(tmp_path: Path, browser) -> None:
+    """Gradio's login form sends multipart: wrong logins are counted under the name the login checks,
+    so six for made-up names leave a real user's browser login alone, and six for that user do not."""
+    _team(tmp_path)
+    with serve_app(tmp_path, SEEDS) as url:
+        assert [_multipart_login(url, f"nobody{n}", "wrong") for n in range(6)] == [400] * 6
+        log_in_page(browser, url, "alice", PASSWORDS["alice"]).close()  # through the form, in Chromium
+        tries = [_multipart_login(url, "alice", "wrong") for _ in range(6)]
+        assert tries[:5] == [400] * 5 and tries[5] == 429, tries
+        page = browser.new_page()
+        page.goto(url)
+        page.locator("input[type=password]").wait_for(timeout=30_000)
+        page.locator("input:not([type=password])").first.fill("alice")
+        page.locator("input[type=password]").fill(PASSWORDS["alice"])
+        with page.expect_response(lambda r: r.url.endswith("/login") and r.request.method == "POST") as sent:
+            page.locator("input[type=password]").press("Enter")
+        assert sent.value.status == 429
+        page.close()
+        # a name given twice is refused, whichever of the two the login would have checked
+        twice = httpx.post(url + "login", content=f"username=decoy&username=bob&password={PASSWORDS['bob']}",
+                           headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=30)
+        assert twice.status_code == 400 and "more than once" in twice.text
+        assert _multipart_login(url, "bob", PASSWORDS["bob"]) == 200
+
+
+@pytest.mark.slow  # two servers of their own
+def test_forwarded_addresses_are_believed_only_from_named_proxies(tmp_path: Path) -> None:
+    _team(tmp_path)
+
+    def guesses(url: str) -> list[int]:
+        return [_multipart_login(url, f"guess{n}", "wrong", **{"X-Forwarded-For": f"203.0.113.{n}"}) for n in range(21)]
+
+    with serve_app(tmp_path, SEEDS) as url:  # nobody named: forged addresses are the same connection
+        assert guesses(url)[-1] == 429
+    with serve_app(tmp_path, SEEDS, QA_TRUSTED_PROXIES="127.0.0.1") as url:  # a proxy on 127.0.0.1 named
+        assert guesses(url) == [400] * 21  # each forwarded address counted on its own
+        over_https = httpx.post(url + "login", data={"username": "bob", "password": PASSWORDS["bob"]},
+                                headers={"X-Forwarded-Proto": "https"}, timeout=30)
+        assert over_https.status_code == 200
+        assert all("Secure" in c and "SameSite=Lax" in c for c in over_https.headers.get_list("set-cookie"))
