@@ -44,20 +44,22 @@ class Example:
 
 
 def load_corpus(questions_file: Path, records: list[dict[str, Any]] | None = None) -> dict[str, str]:
-    """doc_id → passage text, from `corpus.jsonl` beside a questions file, or from the file its records
-    name in `corpus` (relative to the questions file: questions written in another language over the
-    same passages, e.g. data/train/facqa-train-en.jsonl)."""
-    path = Path(questions_file).with_name("corpus.jsonl")
-    named = {r["corpus"] for r in records or [] if r.get("corpus")}
-    if not path.is_file() and len(named) == 1:
-        path = (Path(questions_file).parent / named.pop()).resolve()
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"{path}: the reader is trained on gold passages, read from corpus.jsonl beside the "
-            "questions (or the file their `corpus` field names)"
-        )
-    with open(path, encoding="utf-8") as fh:
-        return {r["doc_id"]: r["text"] for r in map(json.loads, fh)}
+    """doc_id → passage text, from `corpus.jsonl` beside a questions file, or from the files its records
+    name in `corpus` (relative to the questions file: questions written over passages of other sets,
+    e.g. data/train/facqa-train-en.jsonl; a file may name several)."""
+    beside = Path(questions_file).with_name("corpus.jsonl")
+    named = sorted({r["corpus"] for r in records or [] if r.get("corpus")})
+    paths = [beside] if beside.is_file() or not named else [(Path(questions_file).parent / n).resolve() for n in named]
+    corpus: dict[str, str] = {}
+    for path in paths:
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{path}: the reader is trained on gold passages, read from corpus.jsonl beside the "
+                "questions (or the files their `corpus` field names)"
+            )
+        with open(path, encoding="utf-8") as fh:
+            corpus.update((r["doc_id"], r["text"]) for r in map(json.loads, fh))
+    return corpus
 
 
 def answer_span(record: dict[str, Any], passage: str) -> tuple[int, int] | None:
