@@ -129,6 +129,13 @@ def _parser() -> argparse.ArgumentParser:
         "questions with no answers are taught as 'no answer' on their own passage",
     )
     p.add_argument(
+        "--yesno",
+        nargs="*",
+        metavar="MORE",
+        help="instead: fit the yes/no label model on QUESTIONS and MORE (yes/no questions with a `label` and "
+        "their answer sentence); --dev chooses the probability below which no label is given (qa/data/yesno.json)",
+    )
+    p.add_argument(
         "--init",
         type=Path,
         help="with --reader: start from this trained reader (e.g. qa/data/reader) instead of a fresh span head",
@@ -389,6 +396,13 @@ def _train(args: argparse.Namespace, tanya: Tanya) -> int:
 
     if args.reader is not None:
         return _train_reader(args, tanya)
+    if args.yesno is not None:
+        from .training.yesno import train_yesno
+
+        if not args.dev:
+            raise InputError("--yesno needs --dev files to choose where a label is given")
+        print(json.dumps(train_yesno([args.questions, *args.yesno], args.dev)))
+        return 0
     questions = load_questions(args.questions)[: args.limit]
     if args.support:
         from .training.ranking import train_support

@@ -154,6 +154,7 @@ class Answer:
     reader_margin: float | None = None  # the reader's certainty (span over "no answer") in the passage it chose
     confidence: float | None = None  # the calibrated probability that the answer is right (qa/answer.py Confidence)
     asked: str = ""  # the question as the user wrote it, when `question` is how it was understood in a conversation
+    label: str = ""  # a yes/no question's answer when the label model is sure of it: yes, no or uncertain
 
     def to_json(self) -> dict[str, Any]:
         """The `ask --json` object."""
@@ -164,6 +165,7 @@ class Answer:
             "answer": self.text,
             "reply": self.reply,
             "abstained": self.abstained,
+            "label": self.label or None,
             "support": self.support,
             "span": list(self.span) if self.span else None,
             "support_score": round(self.support_score, 4),

@@ -17,7 +17,8 @@ from ..linear import DATA, LinearModel
 from ..records import Answer, Citation, Hit, Reading
 from ..settings import Settings
 from ..text import STOPWORDS, detect_language, sentence_spans, stem, terms
-from .question import DATE, ENTITY, NUMBER, OTHER, PERSON, PLACE, SPAN, Question, names_found, overlap
+from .question import DATE, ENTITY, NUMBER, OTHER, PERSON, PLACE, SPAN, YESNO, Question, names_found, overlap
+from .yesno import YesNo
 
 _DATE_WORDS = (
     "januari februari maret april mei juni juli agustus september oktober november desember "
@@ -558,11 +559,17 @@ def _answer(
 ) -> Answer:
     t = _TEMPLATES.get(q.language, _TEMPLATES["en"])
     markers = "][".join(str(c.n) for c in citations)
-    # "kemarin" means the day before its article's: say which day
-    meant = when_said(text, parse_date(citations[0].date), q.language) if citations else None
-    reply = t["answer"].format(answer=f"{text} ({meant})" if meant else text, n=markers)
-    if show_support and text != sentence:
-        reply += "\n" + t["support"].format(sentence=sentence, n=1)
+    verdict = None
+    if q.form == SPAN:
+        # "kemarin" means the day before its article's: say which day
+        meant = when_said(text, parse_date(citations[0].date), q.language) if citations else None
+        reply = t["answer"].format(answer=f"{text} ({meant})" if meant else text, n=markers)
+        if show_support and text != sentence:
+            reply += "\n" + t["support"].format(sentence=sentence, n=1)
+    else:  # yes/no, why/how: the sentence, said to be the article's, in which language, and a yes/no label
+        labels = YesNo.shipped() if q.form == YESNO else None
+        verdict = labels.verdict(q, text) if labels else None
+        reply = sentence_reply(q.language, text, verdict.label if verdict else "", markers)
     return Answer(
         question=q.text,
         language=q.language,
@@ -574,7 +581,25 @@ def _answer(
         citations=citations,
         hits=hits,
         support_score=support,
+        label=verdict.label if verdict else "",
     )
+
+
+_SENTENCE_REPLY = {
+    "en": {"yes": "Yes.", "no": "No.", "uncertain": "Not certain.", "says": "The article says", "other": " (in Indonesian)"},
+    "id": {"yes": "Ya.", "no": "Tidak.", "uncertain": "Belum pasti.", "says": "Artikel menyebutkan", "other": " (dalam bahasa Inggris)"},
+}
+
+
+def sentence_reply(language: str, sentence: str, label: str, markers: str) -> str:
+    """The reply to a yes/no or why/how question: its label if one is given ("Yes." / "Ya."), then the
+    sentence quoted as the article's, saying so when it is in the other language: "Yes. The article
+    says (in Indonesian): “Jack Ma kemungkinan akan menerima tawaran itu.” [1]". Never an
+    untranslated sentence passed off as an answer in the question's language."""
+    t = _SENTENCE_REPLY.get(language, _SENTENCE_REPLY["en"])
+    other = t["other"] if detect_language(sentence) != language else ""
+    lead = f"{t[label]} " if label else ""
+    return f"{lead}{t['says']}{other}: “{sentence}” [{markers}]"
 
 
 _UNIT = re.compile(r"\s([^\W\d_][\w-]*)")

@@ -92,6 +92,7 @@ def _extension(answer: Answer) -> dict[str, Any]:
     return {
         "answer": answer.text,
         "abstained": answer.abstained,
+        "label": answer.label or None,
         "confidence": answer.confidence,
         "question": answer.asked or answer.question,
         "understood_as": answer.question,

@@ -1,0 +1,39 @@
+"""Yes/no labels and sentence answers (qa/ask/yesno.py, the sentence reply in qa/ask/answer.py)."""
+
+from __future__ import annotations
+
+from qa.ask.answer import sentence_reply
+from qa.ask.question import analyse
+from qa.ask.yesno import YesNo, features
+
+ID_SENTENCE = "Meski demikian, ucap pernyataan itu, Jack Ma kemungkinan akan menerima tawaran itu."
+
+
+def test_a_sentence_in_the_other_language_is_said_to_be_the_articles() -> None:
+    assert sentence_reply("en", ID_SENTENCE, "uncertain", "1") == (
+        f"Not certain. The article says (in Indonesian): “{ID_SENTENCE}” [1]"
+    )
+    assert sentence_reply("id", ID_SENTENCE, "", "1") == f"Artikel menyebutkan: “{ID_SENTENCE}” [1]"
+    english = "The meeting was postponed until next week because the minister was ill."
+    assert sentence_reply("id", english, "no", "2") == f"Tidak. Artikel menyebutkan (dalam bahasa Inggris): “{english}” [2]"
+    assert sentence_reply("en", english, "yes", "1][2") == f"Yes. The article says: “{english}” [1][2]"
+
+
+def test_the_label_features_see_negation_doubt_and_missing_numbers() -> None:
+    q = analyse("Was the meeting held on 12 March?")
+    said = features(q, "Rapat itu tidak jadi digelar pada 14 Maret karena menteri sakit.")
+    assert said["neg_sentence"] == 1 and said["neg_one_side"] == 1 and said["numbers_missing"] == 1
+    doubt = features(analyse("Apakah Jack Ma menerima tawaran itu?"), ID_SENTENCE)
+    assert doubt["doubt_sentence"] >= 2 and doubt["neg_one_side"] == 0
+    opposite = features(analyse("Did corporate bond trading fall?"), "Corporate bond trading rose 44 percent.")
+    assert opposite["opposite"] == 1
+
+
+def test_the_shipped_label_model_labels_only_when_sure() -> None:
+    model = YesNo.shipped()
+    assert model is not None and 0 < model.min_probability <= 1
+    q = analyse("Apakah Jack Ma menerima tawaran itu?")
+    probs = model.probabilities(q, ID_SENTENCE)
+    assert abs(sum(probs.values()) - 1) < 1e-9
+    verdict = model.verdict(q, ID_SENTENCE)
+    assert verdict is None or (verdict.probability >= model.min_probability and verdict.label == max(probs, key=probs.get))
