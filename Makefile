@@ -12,8 +12,8 @@ test: setup-test browser ## install everything, then run the tests (the browser 
 	$(BIN)/python -m pytest
 
 check: setup-test       ## lint, format check and type check (CI runs it before the tests)
-	$(BIN)/ruff check qa tests benchmarks app.py
-	$(BIN)/ruff format --check qa
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
 setup: $(VENV)/.installed-run

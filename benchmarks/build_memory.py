@@ -57,7 +57,9 @@ print(json.dumps({"before": before, "peak": peak, "seconds": seconds, "chunks": 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "facqa-id")
-    parser.add_argument("--index-dir", type=Path, default=Path("/tmp/facqa"), help="an index of the FacQA articles (built if missing)")
+    parser.add_argument(
+        "--index-dir", type=Path, default=Path("/tmp/facqa"), help="an index of the FacQA articles (built if missing)"
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 50_000])
     args = parser.parse_args()
 
@@ -67,7 +69,9 @@ def main() -> int:
     base = snapshot.vectors.vectors(range(len(snapshot.vectors)))
     passages = [c.text for _, c in sorted(snapshot.table.chunks(range(len(base))).items())]
     rng = np.random.default_rng(0)
-    print("| articles | passages | build s | build's own peak RSS MB | KB per passage | process peak RSS MB | build's RSS MB as each stage begins/ends |")
+    print(
+        "| articles | passages | build s | build's own peak RSS MB | KB per passage | process peak RSS MB | build's RSS MB as each stage begins/ends |"
+    )
     print("|---|---|---|---|---|---|---|")
     for size in args.sizes:
         with tempfile.TemporaryDirectory() as tmp_name:
@@ -88,15 +92,24 @@ def main() -> int:
                 part = keys[at : at + 10_000]
                 vectors = base[rng.integers(0, len(base), len(part))] + rng.normal(0, 0.03, (len(part), base.shape[1]))
                 cache.put(part, (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32))
-            run = subprocess.run([sys.executable, "-c", CHILD, str(folder), str(index_dir)], cwd=ROOT,
-                                 capture_output=True, text=True, env={**os.environ, "QA_INDEX_DIR": str(index_dir)})
+            run = subprocess.run(
+                [sys.executable, "-c", CHILD, str(folder), str(index_dir)],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                env={**os.environ, "QA_INDEX_DIR": str(index_dir)},
+            )
             if run.returncode:
                 raise RuntimeError(run.stderr[-2000:])
             r = json.loads(run.stdout.strip().splitlines()[-1])
             assert r["embedded"] == 0, r
             own = r["peak"] - r["before"]
-            print(f"| {size:,} | {r['chunks']:,} | {r['seconds']:.1f} | {own:.0f} | {own * 1024 / r['chunks']:.1f} | {r['peak']:.0f} | "
-                  + ", ".join(f"{k} {v - r['before']:.0f}" for k, v in r["stages"].items()) + " |", flush=True)
+            print(
+                f"| {size:,} | {r['chunks']:,} | {r['seconds']:.1f} | {own:.0f} | {own * 1024 / r['chunks']:.1f} | {r['peak']:.0f} | "
+                + ", ".join(f"{k} {v - r['before']:.0f}" for k, v in r["stages"].items())
+                + " |",
+                flush=True,
+            )
     return 0
 
 

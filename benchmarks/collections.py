@@ -72,12 +72,16 @@ def main() -> None:
             times[name].append((time.perf_counter() - started) * 1000)
             if name != "one" or q["doc_id"] in in_a:
                 f1[name].append(0.0 if answer.abstained else token_f1(answer.text, q["answers"]))
-    print(f"{len(questions)} questions of {args.questions.name}; {len(files)} articles, split {len(files[0::3])}/"
-          f"{len(files[1::3])}/{len(files[2::3])}")
+    print(
+        f"{len(questions)} questions of {args.questions.name}; {len(files)} articles, split {len(files[0::3])}/"
+        f"{len(files[1::3])}/{len(files[2::3])}"
+    )
     print(f"{'':8} {'p50 ms':>8} {'p95 ms':>8} {'F1':>6} {'n':>4}")
     for name in askers:
         t = sorted(times[name])
-        print(f"{name:8} {statistics.median(t):8.0f} {t[int(0.95 * (len(t) - 1))]:8.0f} {statistics.mean(f1[name]):6.3f} {len(f1[name]):4}")
+        print(
+            f"{name:8} {statistics.median(t):8.0f} {t[int(0.95 * (len(t) - 1))]:8.0f} {statistics.mean(f1[name]):6.3f} {len(f1[name]):4}"
+        )
 
 
 if __name__ == "__main__":

@@ -37,8 +37,13 @@ def _server(index_dir: Path, batch_ms: float, log: Path) -> tuple[subprocess.Pop
     port = _port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
     env.update(QA_READER_BATCH_MS=str(batch_ms), QA_USERS_FILE=str(log.with_suffix(".users.json")))
-    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port), "--index-dir", str(index_dir)],
-                            cwd=ROOT, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "app.py"), "--port", str(port), "--index-dir", str(index_dir)],
+        cwd=ROOT,
+        env=env,
+        stdout=open(log, "w"),
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}/"
     for _ in range(240):
         try:
@@ -77,9 +82,14 @@ def _load(url: str, questions: list[str], clients: int, seconds: float) -> dict:
         t.join()
     elapsed = time.perf_counter() - started
     latencies.sort()
-    return {"clients": clients, "questions": len(latencies), "per_s": round(len(latencies) / elapsed, 2),
-            "p50_ms": round(statistics.median(latencies) * 1000), "p95_ms": round(latencies[int(0.95 * (len(latencies) - 1))] * 1000),
-            "answers": answers}
+    return {
+        "clients": clients,
+        "questions": len(latencies),
+        "per_s": round(len(latencies) / elapsed, 2),
+        "p50_ms": round(statistics.median(latencies) * 1000),
+        "p95_ms": round(latencies[int(0.95 * (len(latencies) - 1))] * 1000),
+        "answers": answers,
+    }
 
 
 def main() -> int:

@@ -88,8 +88,11 @@ def main() -> int:
         both += ok and ok_full
         if args.verbose or not ok:
             mark = "ok " if ok else "BAD"
-            print(f"{mark} {d['id']} [{d['kind']}] {d['turns'][-1]!r} → understood {last.question!r} → "
-                  f"{'(abstained)' if last.abstained else last.text!r}; full alone {'right' if ok_full else 'wrong'}", file=sys.stderr)
+            print(
+                f"{mark} {d['id']} [{d['kind']}] {d['turns'][-1]!r} → understood {last.question!r} → "
+                f"{'(abstained)' if last.abstained else last.text!r}; full alone {'right' if ok_full else 'wrong'}",
+                file=sys.stderr,
+            )
     n = len(dialogues)
     result = {
         "method": "rewrite+ask (legacy)" if args.legacy else "converse(messages)",

@@ -46,7 +46,10 @@ def main() -> None:
     undated = [f["source"] for f in tanya.files() if not f.get("date")]
     print(f"{len(tanya.files())} articles, {len(undated)} without a date: {', '.join(Path(u).name for u in undated)}")
     runs = [("no date preference", replace(settings, time_preference=False))]
-    runs += [(f"preference, margin {m}", replace(settings, time_preference=True, time_margin=float(m))) for m in args.margins.split(",")]
+    runs += [
+        (f"preference, margin {m}", replace(settings, time_preference=True, time_margin=float(m)))
+        for m in args.margins.split(",")
+    ]
     print(f"{len(questions)} questions ({args.split})")
     for label, run_settings in runs:
         asker = Tanya(run_settings)
@@ -67,13 +70,17 @@ def main() -> None:
                 s["withheld"] += answer.abstained
             if args.show:
                 mark = "✓" if right_article else "✗"
-                print(f"  {mark} {q['id']} {q['kind']:<8} {q['question'][:70]!r} → {predicted[:40]!r} ({answer.citations[0].source if answer.citations else '-'})")
+                print(
+                    f"  {mark} {q['id']} {q['kind']:<8} {q['question'][:70]!r} → {predicted[:40]!r} ({answer.citations[0].source if answer.citations else '-'})"
+                )
         print(f"\n{label}  (p50 {statistics.median(latencies):.0f} ms)")
         print(f"  {'':<10} {'n':>3}  {'EM':>5}  {'F1':>5}  {'article':>7}  {'withheld':>8}")
         for group in ["all", *sorted(k for k in sums if k != "all")]:
             s = sums[group]
             n = s["n"]
-            print(f"  {group:<10} {n:>3.0f}  {s['em'] / n:>5.3f}  {s['f1'] / n:>5.3f}  {s['article'] / n:>7.3f}  {s['withheld'] / n:>8.3f}")
+            print(
+                f"  {group:<10} {n:>3.0f}  {s['em'] / n:>5.3f}  {s['f1'] / n:>5.3f}  {s['article'] / n:>7.3f}  {s['withheld'] / n:>8.3f}"
+            )
 
 
 if __name__ == "__main__":

@@ -33,7 +33,9 @@ DATA = ROOT.parent / "shared" / "data" / "facqa-id"
 def build(folder: Path, tmp: Path, label: str, **settings) -> None:
     tanya = Tanya(Settings.from_env(env={}, index_dir=tmp / label.replace(" ", "-"), **settings))
     report = tanya.index([folder])
-    print(f"| {label} | {report.embedded} | {report.embed_seconds:.1f} | {report.embedded / report.embed_seconds:.1f} |", flush=True)
+    print(
+        f"| {label} | {report.embedded} | {report.embed_seconds:.1f} | {report.embedded / report.embed_seconds:.1f} |", flush=True
+    )
 
 
 def main() -> int:

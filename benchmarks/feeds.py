@@ -31,17 +31,31 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=20)
     args = parser.parse_args()
     shutil.rmtree(args.work, ignore_errors=True)
-    articles = [(f"Kabar Daerah {i}", f"Bupati Kabupaten Contoh {i} meresmikan jembatan sepanjang {10 + i} meter di desa "
-                 f"Sukamaju {i} pada hari Senin. Jembatan itu menghubungkan dua kecamatan dan dibangun selama {i + 2} bulan.")
-                for i in range(args.n)]
-    pages = {f"/berita/{i}.html": (f"<html><head><title>{t}</title></head><body><article><h1>{t}</h1><p>{b}</p></article>"
-                                   "</body></html>").encode() for i, (t, b) in enumerate(articles)}
-    items = "".join(f"<item><title>{t}</title><link>http://127.0.0.1:{{port}}/berita/{i}.html</link></item>" for i, (t, _) in enumerate(articles))
+    articles = [
+        (
+            f"Kabar Daerah {i}",
+            f"Bupati Kabupaten Contoh {i} meresmikan jembatan sepanjang {10 + i} meter di desa "
+            f"Sukamaju {i} pada hari Senin. Jembatan itu menghubungkan dua kecamatan dan dibangun selama {i + 2} bulan.",
+        )
+        for i in range(args.n)
+    ]
+    pages = {
+        f"/berita/{i}.html": (
+            f"<html><head><title>{t}</title></head><body><article><h1>{t}</h1><p>{b}</p></article></body></html>"
+        ).encode()
+        for i, (t, b) in enumerate(articles)
+    }
+    items = "".join(
+        f"<item><title>{t}</title><link>http://127.0.0.1:{{port}}/berita/{i}.html</link></item>"
+        for i, (t, _) in enumerate(articles)
+    )
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             if self.path == "/feed.xml":
-                body = f'<?xml version="1.0"?><rss version="2.0"><channel><title>x</title>{items}</channel></rss>'.format(port=port).encode()
+                body = f'<?xml version="1.0"?><rss version="2.0"><channel><title>x</title>{items}</channel></rss>'.format(
+                    port=port
+                ).encode()
             else:
                 body = pages.get(self.path, b"")
             self.send_response(200 if body else 404)
@@ -78,12 +92,16 @@ def main() -> None:
             report = tanya.index([tanya.web().folder], keep_missing=True)
         results[kind] = (report.embedded, time.perf_counter() - started, fetch, report.documents)
     server.shutdown()
-    print(f"{args.n} new articles added to {args.index} ({results['files'][3] - args.n} articles before); the first run also warms the models up")
+    print(
+        f"{args.n} new articles added to {args.index} ({results['files'][3] - args.n} articles before); the first run also warms the models up"
+    )
     print(f"{'':6} {'embedded':>9} {'seconds':>8} {'fetching':>9}")
     for kind, (embedded, seconds, fetch, _) in results.items():
         print(f"{kind:6} {embedded:9} {seconds:8.1f} {fetch:9.1f}")
-    print(f"politeness: with the default {1.0:g} s between requests to one host, fetching {args.n} articles from one site "
-          f"adds about {args.n:g} s")
+    print(
+        f"politeness: with the default {1.0:g} s between requests to one host, fetching {args.n} articles from one site "
+        f"adds about {args.n:g} s"
+    )
 
 
 if __name__ == "__main__":

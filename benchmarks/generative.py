@@ -73,10 +73,16 @@ def main() -> int:
     print(f"## Written answers — {args.llm}, {n} FacQA dev questions ({'English' if args.en else 'Indonesian'})\n")
     print("| measure | value |\n|---|---|")
     print(f"| gold answer in the reply as written | {mean([contains(a.raw_reply, q['answers']) for q, a, _, _ in rows]):.2f} |")
-    print(f"| gold answer in the extracted answer (default mode, no model) | {mean([contains(tanya.ask(q['question'], llm='').text, q['answers']) for q, _, _, _ in rows]):.2f} |")
-    print(f"| gold answer in the answer shown (written, or extracted on fallback) | {mean([contains(a.text, q['answers']) for q, a, _, _ in rows]):.2f} |")
+    print(
+        f"| gold answer in the extracted answer (default mode, no model) | {mean([contains(tanya.ask(q['question'], llm='').text, q['answers']) for q, _, _, _ in rows]):.2f} |"
+    )
+    print(
+        f"| gold answer in the answer shown (written, or extracted on fallback) | {mean([contains(a.text, q['answers']) for q, a, _, _ in rows]):.2f} |"
+    )
     shown_written = [(q, a) for q, a, _, _ in rows if a.mode == "generative" and not a.abstained]
-    print(f"| answers shown as written by the model | {len(shown_written)}/{n}, of which {sum(contains(a.text, q['answers']) for q, a in shown_written)} hold the gold answer |")
+    print(
+        f"| answers shown as written by the model | {len(shown_written)}/{n}, of which {sum(contains(a.text, q['answers']) for q, a in shown_written)} hold the gold answer |"
+    )
     print(f"| fell back to the extracted answer | {sum(a.mode == 'extractive' for _, a, _, _ in rows)}/{n} |")
     print(f"| abstained | {sum(a.abstained for _, a, _, _ in rows)}/{n} |")
     for key, label in (("recall", "citation recall"), ("precision", "citation precision")):
@@ -85,11 +91,15 @@ def main() -> int:
         print(f"| {label} (ALCE, our support model as judge): as written → after the check | {before:.2f} → {after:.2f} |")
     for when in ("before", "after"):
         cites = [g for *_, gc in rows for g in gc[when]]
-        print(f"| citations pointing at the gold passage, {'as written' if when == 'before' else 'after the check'} | "
-              f"{mean(cites):.2f} ({len(cites)} citations) |")
+        print(
+            f"| citations pointing at the gold passage, {'as written' if when == 'before' else 'after the check'} | "
+            f"{mean(cites):.2f} ({len(cites)} citations) |"
+        )
     statements = [st for a in written for st in a.statements]
-    print(f"| sentences: supported as cited / corrected / unsupported | {sum(st.supported and not st.corrected for st in statements)} / "
-          f"{sum(st.corrected for st in statements)} / {sum(not st.supported for st in statements)} |")
+    print(
+        f"| sentences: supported as cited / corrected / unsupported | {sum(st.supported and not st.corrected for st in statements)} / "
+        f"{sum(st.corrected for st in statements)} / {sum(not st.supported for st in statements)} |"
+    )
     pairs = [(contains(st.text, q["answers"]), st.supported) for q, a, _, _ in rows for st in a.statements]
     right = [sup for gold, sup in pairs if gold]
     wrong = [sup for gold, sup in pairs if not gold]
@@ -106,8 +116,10 @@ def main() -> int:
         checks = "; ".join(
             f"“{st.text}” cited {list(st.cited) or 'nothing'} → {list(st.citations) or 'unsupported'}" for st in a.statements
         )
-        print(f"- **{q['question']}** (gold: {q['answers'][0]})  \n  model wrote: `{a.raw_reply.strip()}`  \n"
-              f"  check: {checks}  \n  shown: `{a.reply.splitlines()[0]}`{' — ' + a.notice if a.notice else ''} ({s:.1f} s)")
+        print(
+            f"- **{q['question']}** (gold: {q['answers'][0]})  \n  model wrote: `{a.raw_reply.strip()}`  \n"
+            f"  check: {checks}  \n  shown: `{a.reply.splitlines()[0]}`{' — ' + a.notice if a.notice else ''} ({s:.1f} s)"
+        )
 
     if args.proposer_n:
         split = [q for q in load_questions(args.data / f"questions-{args.proposer_split}.jsonl") if q["answers"]]
@@ -132,8 +144,10 @@ def proposer(tanya: Tanya, questions: list[dict], spec: str, split: str) -> None
     print(f"\n## Short-answer proposer — {spec}, {n} answerable FacQA {split} questions (Indonesian)\n")
     print("| answer span | F1 | EM |\n|---|---|---|")
     print(f"| heuristic extractor (default) | {sum(f for f, _ in heuristic) / n:.3f} | {sum(e for _, e in heuristic) / n:.3f} |")
-    print(f"| QA_LLM_MODE=proposer: the model's span where the support model prefers it | {sum(f for f, _ in proposed) / n:.3f} | "
-          f"{sum(e for _, e in proposed) / n:.3f} |")
+    print(
+        f"| QA_LLM_MODE=proposer: the model's span where the support model prefers it | {sum(f for f, _ in proposed) / n:.3f} | "
+        f"{sum(e for _, e in proposed) / n:.3f} |"
+    )
     print(f"\nspans replaced by the model's: {replaced}/{n}; seconds per answer with the proposer: mean {sum(seconds) / n:.2f}")
 
 

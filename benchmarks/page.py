@@ -52,7 +52,10 @@ def main() -> int:
         env.update(QA_UPLOAD_DIR=str(Path(tmp) / "uploads"), HF_HUB_OFFLINE="1")
         app = subprocess.Popen(
             [sys.executable, "app.py", "--port", str(port), "--index-dir", str(Path(tmp) / "index")],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         try:
             for _ in range(240):
@@ -83,8 +86,10 @@ def main() -> int:
                     )
                     times.append((time.perf_counter() - started) * 1000)
                 times.sort()
-                print(f"click to answer, {len(times)} questions: median {statistics.median(times):.0f} ms, "
-                      f"p90 {times[int(0.9 * (len(times) - 1))]:.0f} ms, max {times[-1]:.0f} ms")
+                print(
+                    f"click to answer, {len(times)} questions: median {statistics.median(times):.0f} ms, "
+                    f"p90 {times[int(0.9 * (len(times) - 1))]:.0f} ms, max {times[-1]:.0f} ms"
+                )
 
                 files = sorted((args.data / "articles").glob("*.txt"))[: args.uploads]
                 page.get_by_role("tab", name="Add articles").click()

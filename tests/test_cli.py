@@ -59,20 +59,28 @@ def test_ask_reads_questions_from_stdin_one_json_line_each(index_dir: str) -> No
 
 def test_stdin_takes_conversations_as_json_lines_and_survives_bad_ones(index_dir: str) -> None:
     lines_in = [
-        json.dumps({"messages": [
-            {"role": "user", "content": "Who offered Jack Ma the advisor role?"},
-            {"role": "assistant", "content": "Presiden Joko Widodo [1]"},
-            {"role": "user", "content": "In which field?"},
-        ]}),
+        json.dumps(
+            {
+                "messages": [
+                    {"role": "user", "content": "Who offered Jack Ma the advisor role?"},
+                    {"role": "assistant", "content": "Presiden Joko Widodo [1]"},
+                    {"role": "user", "content": "In which field?"},
+                ]
+            }
+        ),
         '{"messages": [{"role": "user", "content": "Who offered',  # cut off: not JSON
         json.dumps({"question": "Apa nama sebelumnya dari Tmall?"}),
         json.dumps({"messages": [{"role": "assistant", "content": "hello"}]}),  # no user question
         "Siapa yang menawari Jack Ma menjadi penasehat?",
-        json.dumps({"messages": [  # a new question after a follow-up is not rewritten
-            {"role": "user", "content": "Who offered Jack Ma the advisor role?"},
-            {"role": "assistant", "content": "Presiden Joko Widodo [1]"},
-            {"role": "user", "content": "Apa nama sebelumnya dari Tmall?"},
-        ]}),
+        json.dumps(
+            {
+                "messages": [  # a new question after a follow-up is not rewritten
+                    {"role": "user", "content": "Who offered Jack Ma the advisor role?"},
+                    {"role": "assistant", "content": "Presiden Joko Widodo [1]"},
+                    {"role": "user", "content": "Apa nama sebelumnya dari Tmall?"},
+                ]
+            }
+        ),
     ]
     done = qa("ask", "--index-dir", index_dir, stdin="\n".join(lines_in) + "\n")
     out = [json.loads(line) for line in done.stdout.splitlines()]
@@ -88,7 +96,12 @@ def test_stdin_takes_conversations_as_json_lines_and_survives_bad_ones(index_dir
 
 def test_eval_reports_the_figures(index_dir: str, tmp_path: Path) -> None:
     questions = [
-        {"id": "1", "question": "Siapa yang menawari Jack Ma menjadi penasehat?", "answers": ["Presiden Joko Widodo"], "doc_id": SEED_ID},
+        {
+            "id": "1",
+            "question": "Siapa yang menawari Jack Ma menjadi penasehat?",
+            "answers": ["Presiden Joko Widodo"],
+            "doc_id": SEED_ID,
+        },
         {"id": "2", "question": "Apa nama sebelumnya dari Tmall?", "answers": ["Taobao Mall"], "evidence": "Taobao Mall"},
         {"id": "3", "question": "What is the boiling point of mercury?", "answers": []},
     ]

@@ -41,7 +41,10 @@ _OPPOSITES = [  # words of one side, words of the other
     ("hidup selamat", "meninggal tewas wafat"),
     ("lulus berhasil sukses", "gagal"),
     ("sebelum", "sesudah setelah"),
-    ("rise rose risen rising increase increased grew grow higher up", "fall fell fallen falling decrease decreased declined drop dropped lower down"),
+    (
+        "rise rose risen rising increase increased grew grow higher up",
+        "fall fell fallen falling decrease decreased declined drop dropped lower down",
+    ),
     ("win won winning", "lose lost losing defeated"),
     ("accept accepted agree agreed", "reject rejected refuse refused"),
     ("alive survived", "died dead killed"),

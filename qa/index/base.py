@@ -9,24 +9,18 @@ The embedded store's parts live beside this file: `vectors.py` (FAISS), `chunks.
 
 from __future__ import annotations
 
-import json
 import os
-import secrets
-import shutil
-import sqlite3
-import threading
-import time
 from abc import ABC, abstractmethod
-from contextlib import AbstractContextManager, nullcontext
 from collections.abc import Collection, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from ..errors import IndexProblem
 from ..records import Chunk, Document
-from ..errors import IndexCorrupt, IndexMismatch, IndexMissing, IndexProblem
 
 if TYPE_CHECKING:
     from .vectors import VectorFile
@@ -49,7 +43,6 @@ class VectorStore(ABC):
     @abstractmethod
     def vectors(self, rows: Sequence[int]) -> np.ndarray:
         """The stored vectors of `rows`."""
-
 
 
 @runtime_checkable
@@ -120,7 +113,6 @@ class Snapshot:
         self.table.close()
 
 
-
 class IndexBackend(ABC):
     """Where built index versions are served from. A build is always staged in a local version
     directory (chunk table, keyword index, vectors) and then handed to `publish`."""
@@ -149,8 +141,15 @@ class IndexBackend(ABC):
     def size_bytes(self) -> int:
         return 0
 
-    def update_in_place(self, paths: Iterable[Path], settings: Any, embedder: Any, excluded: Collection[str] = (),
-                        progress: Any = None, remove: Collection[str] | None = None) -> Any:
+    def update_in_place(
+        self,
+        paths: Iterable[Path],
+        settings: Any,
+        embedder: Any,
+        excluded: Collection[str] = (),
+        progress: Any = None,
+        remove: Collection[str] | None = None,
+    ) -> Any:
         """Add and replace the articles under `paths` (or take out `remove`) writing only what changed, or
         None when this store cannot (the embedded store: a version is a folder, built whole; Milvus
         before its first build): then a full build is made. Called under the build lock."""
@@ -179,13 +178,3 @@ def fsync_file(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-

@@ -15,68 +15,35 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import hashlib
 import shutil
 import sqlite3
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
+from ..errors import BuildInProgress, IndexProblem, MachineError, NothingToIndex, TanyaError
 from ..ingest.chunking import chunk_document
-from .embedding import Embedder, bulk_embedder, embedder_for
 from ..ingest.documents import iter_documents, iter_files
-from .keywords import KeywordIndexWriter
-from ..records import Document, Skipped
+from ..records import BuildReport, Document, Skipped
 from ..settings import Settings
+from ..text import terms
 from .base import CHUNKS, FORMAT_VERSION, KEYWORD, Snapshot
-from ..errors import IndexProblem
 from .chunks import ChunkTable, text_hash
 from .embed_cache import EmbeddingCache
+from .embedding import Embedder, bulk_embedder, embedder_for
 from .factory import backend_for
+from .keywords import KeywordIndexWriter
 from .vectors import VectorFile
 from .versions import current_version, new_version_dir
-from ..text import terms
-from ..errors import BuildInProgress, MachineError, NothingToIndex, TanyaError
 
 # Bump when tokenising/stemming changes: the keyword index must then be rebuilt.
 ANALYZER = "id-sastrawi-v1"
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
-
-
-@dataclass
-class BuildReport:
-    """What a build did."""
-
-    index_dir: Path
-    documents: int = 0
-    chunks: int = 0
-    embedded: int = 0
-    reused: int = 0
-    added: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    skipped: list[Skipped] = field(default_factory=list)
-    seconds: float = 0.0
-    embed_seconds: float = 0.0  # of `seconds`, the time spent in the embedding model
-    resumed: int = 0  # of `reused`, vectors kept from an interrupted build
-
-    def summary(self) -> str:
-        """One line for people."""
-        parts = [
-            f"{self.documents} files, {self.chunks} chunks in {self.seconds:.1f} s",
-            f"added {len(self.added)}, updated {len(self.updated)}, removed {len(self.removed)}, "
-            f"unchanged {len(self.unchanged)}, skipped {len(self.skipped)}",
-            f"embedded {self.embedded}, reused {self.reused}"
-            + (f" ({self.resumed} from an interrupted build)" if self.resumed else ""),
-        ]
-        return "; ".join(parts)
 
 
 @contextmanager
@@ -115,7 +82,9 @@ def build_index(
     paths = list(paths)
     with _machine_errors(settings), build_lock(settings):
         if not rebuild:  # a store that updates in place writes only what changed (Milvus)
-            report = backend_for(settings).update_in_place(paths, settings, embedder or embedder_for(settings), excluded, progress)
+            report = backend_for(settings).update_in_place(
+                paths, settings, embedder or embedder_for(settings), excluded, progress
+            )
             if report is not None:
                 return report
         return _build(paths, settings, rebuild, progress, embedder, keep_missing, excluded, watched)
@@ -222,7 +191,7 @@ class _Build:
         self.given = embedder or embedder_for(settings)
         self.embedder = bulk_embedder(settings, self.given)  # passages only; the same vectors
         self.embedded_by = self.given
-        self.now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self.now = datetime.now(UTC).isoformat(timespec="seconds")
         # the served version: its vectors are reused (same model, not a rebuild); its document
         # records say what was added, changed or removed, and when each article first came in
         self.backend = backend_for(settings)
@@ -393,5 +362,3 @@ class _Build:
         self.report.embed_seconds = embed_seconds
         self.notify("embedding", total, total)
         return out
-
-

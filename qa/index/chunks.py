@@ -4,23 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import secrets
-import shutil
 import sqlite3
 import threading
-import time
-from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
-
-import numpy as np
+from typing import Any
 
 from ..dates import iso
 from ..records import Chunk, Document
-from .base import CHUNKS, Passages, fsync_file
+from .base import Passages, fsync_file
 
 # --- chunk records -----------------------------------------------------------------------
 
@@ -85,8 +77,18 @@ class ChunkTable(Passages):
         """Store one document's record and full text (for showing the whole article)."""
         self._db.execute(
             "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?)",
-            (doc.doc_id, doc.source, doc.title, doc.sha256, chunks, added_at, doc.text, doc.date, doc.url,
-             json.dumps(list(doc.page_starts)) if doc.page_starts else None),
+            (
+                doc.doc_id,
+                doc.source,
+                doc.title,
+                doc.sha256,
+                chunks,
+                added_at,
+                doc.text,
+                doc.date,
+                doc.url,
+                json.dumps(list(doc.page_starts)) if doc.page_starts else None,
+            ),
         )
 
     def commit(self) -> None:
@@ -138,9 +140,13 @@ class ChunkTable(Passages):
 
     def documents(self) -> Iterator[Document]:
         """Every stored document, in the order they were indexed (read a few at a time)."""
-        for row in _streamed(self._db.execute("SELECT doc_id, source, title, text, sha256, date, url, page_starts FROM documents ORDER BY rowid")):
+        for row in _streamed(
+            self._db.execute("SELECT doc_id, source, title, text, sha256, date, url, page_starts FROM documents ORDER BY rowid")
+        ):
             doc_id, source, title, text, sha256, date, url, starts = row
-            yield Document(doc_id, source, title, text, sha256, date, url, page_starts=tuple(json.loads(starts)) if starts else ())
+            yield Document(
+                doc_id, source, title, text, sha256, date, url, page_starts=tuple(json.loads(starts)) if starts else ()
+            )
 
     def files(self, query: str = "", newest_first: bool = False, limit: int | None = None) -> list[dict[str, Any]]:
         """Records of the indexed articles (doc_id, source, title, sha256, chunks, added_at, date, url),
@@ -182,7 +188,9 @@ class ChunkTable(Passages):
     def passages(self, start: int, stop: int) -> list[tuple[str, str]]:
         """(text, text hash) of rows start..stop-1, in row order."""
         with self._lock:
-            return self._db.execute("SELECT text, text_hash FROM chunks WHERE row >= ? AND row < ? ORDER BY row", (start, stop)).fetchall()
+            return self._db.execute(
+                "SELECT text, text_hash FROM chunks WHERE row >= ? AND row < ? ORDER BY row", (start, stop)
+            ).fetchall()
 
     def rows_for_hashes(self, hashes: Sequence[str]) -> dict[str, int]:
         """Content hash → a row with that text, for those of `hashes` stored here."""
@@ -229,5 +237,3 @@ def _in_parts(keys: Sequence[str], size: int = 500) -> Iterator[tuple[list[str],
     for at in range(0, len(unique), size):
         part = unique[at : at + size]
         yield part, ",".join("?" * len(part))
-
-

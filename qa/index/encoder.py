@@ -29,6 +29,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+
 from ..errors import EncoderError
 
 QK = 32  # Q4_0 block size
@@ -120,17 +121,27 @@ def read_e5_file(path: Path) -> E5File:
         else:
             tensors[name] = np.frombuffer(raw, np.float32, count).copy()
     config = {
-        "hidden_size": hidden, "num_hidden_layers": layers, "num_attention_heads": heads,
-        "intermediate_size": ff, "vocab_size": vocab, "max_position_embeddings": positions,
-        "type_vocab_size": types, "layer_norm_eps": float(np.float32(eps)),
+        "hidden_size": hidden,
+        "num_hidden_layers": layers,
+        "num_attention_heads": heads,
+        "intermediate_size": ff,
+        "vocab_size": vocab,
+        "max_position_embeddings": positions,
+        "type_vocab_size": types,
+        "layer_norm_eps": float(np.float32(eps)),
     }
     return E5File(config, pieces, {"bos": bos, "eos": eos, "pad": pad, "unk": unk}, normalisation, tensors)
 
 
 _HF_NAMES = {
-    "q": "attention.self.query", "k": "attention.self.key", "v": "attention.self.value",
-    "ao": "attention.output.dense", "aln": "attention.output.LayerNorm",
-    "fi": "intermediate.dense", "fo": "output.dense", "oln": "output.LayerNorm",
+    "q": "attention.self.query",
+    "k": "attention.self.key",
+    "v": "attention.self.value",
+    "ao": "attention.output.dense",
+    "aln": "attention.output.LayerNorm",
+    "fi": "intermediate.dense",
+    "fo": "output.dense",
+    "oln": "output.LayerNorm",
 }
 
 
@@ -166,7 +177,8 @@ def _tokenizer_json(e5: E5File) -> str:
     drop = [cp for cp, out in e5.normalisation.items() if out == ""]
     space = [cp for cp, out in e5.normalisation.items() if out == " " and unicodedata.normalize("NFKC", chr(cp)) != " "]
     others = [
-        (cp, out) for cp, out in e5.normalisation.items()
+        (cp, out)
+        for cp, out in e5.normalisation.items()
         if out not in ("", " ") and unicodedata.normalize("NFKC", chr(cp)) != out
     ]
 
@@ -192,6 +204,7 @@ def _tokenizer_json(e5: E5File) -> str:
 
 
 # --- the converted folder -----------------------------------------------------------------------
+
 
 def cache_root() -> Path:
     """Where converted models live (outside the repository)."""
@@ -265,32 +278,62 @@ def _convert(source: Path, target: Path) -> None:
     tmp = target
     tmp.mkdir(parents=True)
     config = {
-        "architectures": ["BertModel"], "model_type": "bert", "hidden_act": "gelu",
-        "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1, "initializer_range": 0.02,
-        "pad_token_id": e5.special["pad"], "position_embedding_type": "absolute", **e5.config,
+        "architectures": ["BertModel"],
+        "model_type": "bert",
+        "hidden_act": "gelu",
+        "hidden_dropout_prob": 0.1,
+        "attention_probs_dropout_prob": 0.1,
+        "initializer_range": 0.02,
+        "pad_token_id": e5.special["pad"],
+        "position_embedding_type": "absolute",
+        **e5.config,
     }
     (tmp / "config.json").write_text(json.dumps(config, indent=1))
     save_file({k: np.ascontiguousarray(v) for k, v in bert_state_dict(e5).items()}, str(tmp / "model.safetensors"))
     (tmp / "tokenizer.json").write_text(_tokenizer_json(e5), encoding="utf-8")
-    (tmp / "tokenizer_config.json").write_text(json.dumps({
-        "tokenizer_class": "PreTrainedTokenizerFast", "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>",
-        "pad_token": "<pad>", "cls_token": "<s>", "sep_token": "</s>", "mask_token": "<mask>",
-        "model_max_length": 512,
-    }))
-    (tmp / "special_tokens_map.json").write_text(json.dumps({
-        "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>",
-        "cls_token": "<s>", "sep_token": "</s>", "mask_token": "<mask>",
-    }))
+    (tmp / "tokenizer_config.json").write_text(
+        json.dumps(
+            {
+                "tokenizer_class": "PreTrainedTokenizerFast",
+                "bos_token": "<s>",
+                "eos_token": "</s>",
+                "unk_token": "<unk>",
+                "pad_token": "<pad>",
+                "cls_token": "<s>",
+                "sep_token": "</s>",
+                "mask_token": "<mask>",
+                "model_max_length": 512,
+            }
+        )
+    )
+    (tmp / "special_tokens_map.json").write_text(
+        json.dumps(
+            {
+                "bos_token": "<s>",
+                "eos_token": "</s>",
+                "unk_token": "<unk>",
+                "pad_token": "<pad>",
+                "cls_token": "<s>",
+                "sep_token": "</s>",
+                "mask_token": "<mask>",
+            }
+        )
+    )
     # sentence-transformers: transformer → mean pooling → L2 normalisation
-    (tmp / "modules.json").write_text(json.dumps([
-        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
-        {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
-    ]))
+    (tmp / "modules.json").write_text(
+        json.dumps(
+            [
+                {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+                {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+                {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
+            ]
+        )
+    )
     (tmp / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": 512, "do_lower_case": False}))
     (tmp / "1_Pooling").mkdir(exist_ok=True)
-    (tmp / "1_Pooling" / "config.json").write_text(json.dumps({"word_embedding_dimension": e5.config["hidden_size"],
-                                                              "pooling_mode_mean_tokens": True}))
+    (tmp / "1_Pooling" / "config.json").write_text(
+        json.dumps({"word_embedding_dimension": e5.config["hidden_size"], "pooling_mode_mean_tokens": True})
+    )
     (tmp / "2_Normalize").mkdir(exist_ok=True)
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..errors import ConfigError
 from .base import IndexBackend
 from .versions import LocalBackend
-from ..errors import ConfigError
+
 
 def backend_for(settings: Any) -> IndexBackend:
     """The backend `settings.store` names: "local" (default) or "milvus" (QA_MILVUS_URI)."""
@@ -18,5 +19,3 @@ def backend_for(settings: Any) -> IndexBackend:
     if settings.store not in ("local", ""):
         raise ConfigError(f"QA_STORE={settings.store!r}: use local or milvus")
     return LocalBackend(Path(settings.index_dir))
-
-

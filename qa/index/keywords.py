@@ -120,7 +120,10 @@ class KeywordIndexWriter:
         norm = K1 * ((1 - B) + B * lengths / avg) if n and avg else np.full(n, K1 * (1 - B))
         indptr = np.concatenate([[0], np.cumsum(df)]).astype(np.int64)
         nnz = int(indptr[-1])
-        with _NpyWriter(path / _FILES["data"], np.float32, nnz) as data, _NpyWriter(path / _FILES["indices"], np.int32, nnz) as indices:
+        with (
+            _NpyWriter(path / _FILES["data"], np.float32, nnz) as data,
+            _NpyWriter(path / _FILES["indices"], np.int32, nnz) as indices,
+        ):
             for t0, t1 in _term_blocks(indptr, self.buffer):
                 terms, rows, tf = self._read_terms(t0, t1)
                 order = np.argsort(terms, kind="stable")  # runs are in row order, so rows stay ascending
@@ -165,8 +168,18 @@ def _term_blocks(indptr: np.ndarray, size: int) -> list[tuple[int, int]]:
 def _params(num_docs: int) -> dict[str, Any]:
     import bm25s
 
-    return {"k1": K1, "b": B, "delta": 0.5, "method": "lucene", "idf_method": "lucene", "dtype": "float32",
-            "int_dtype": "int32", "num_docs": num_docs, "version": bm25s.__version__, "backend": "numpy"}
+    return {
+        "k1": K1,
+        "b": B,
+        "delta": 0.5,
+        "method": "lucene",
+        "idf_method": "lucene",
+        "dtype": "float32",
+        "int_dtype": "int32",
+        "num_docs": num_docs,
+        "version": bm25s.__version__,
+        "backend": "numpy",
+    }
 
 
 class _NpyWriter:
@@ -175,7 +188,9 @@ class _NpyWriter:
     def __init__(self, path: Path, dtype: type, length: int) -> None:
         self._fh = open(path, "wb")
         self._dtype, self._length, self._written = np.dtype(dtype), length, 0
-        np.lib.format.write_array_header_1_0(self._fh, {"descr": np.lib.format.dtype_to_descr(self._dtype), "fortran_order": False, "shape": (length,)})
+        np.lib.format.write_array_header_1_0(
+            self._fh, {"descr": np.lib.format.dtype_to_descr(self._dtype), "fortran_order": False, "shape": (length,)}
+        )
 
     def write(self, block: np.ndarray) -> None:
         self._fh.write(np.ascontiguousarray(block, dtype=self._dtype).tobytes())

@@ -42,10 +42,9 @@ import threading
 import time
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
@@ -63,13 +62,21 @@ from ..records import Chunk, Document
 from ..text import terms
 from .base import CHUNKS, FORMAT_VERSION, IndexBackend, KeywordSearch, Passages, Snapshot, VectorStore
 from .chunks import ChunkTable
-from .keywords import K1, B
+from .milvus_rows import (
+    BATCH,
+    LAYOUT,
+    DocRecord,
+    View,
+    Vocabulary,
+    chunk_row,
+    doc_row,
+    literal,
+    ranged_rows,
+    text_rows,
+)
 
-PART = 16_000  # characters of article text per row of `texts`
-BATCH = 1000  # rows per insert
 PAGE = 16_000  # rows per query (Milvus returns at most 16,384)
 _KINDS = ("chunks", "docs", "texts", "terms")  # a version's data; its published generations are `g{N}`
-LAYOUT = 3  # docs rows name their passages' rows (2: rows carry their generation, our split BM25; 1: copied whole)
 SERVED_LAYOUTS = (2, 3)  # layouts a question can read (a layout-2 index is served; its next update is a full build)
 _GEN = re.compile(r"^(.*)__g(\d+)$")
 WAIT_ROWS = 10_000  # an update that writes this many passages waits for Milvus to index them (a small one is searched whole)
@@ -94,123 +101,6 @@ def _dead_here(owner: str) -> bool:
     except PermissionError:
         return False
     return False
-
-
-def _literal(values: Sequence[Any]) -> str:
-    """A list for a Milvus filter expression (strings JSON-quoted)."""
-    return json.dumps([v if isinstance(v, str) else int(v) for v in values], ensure_ascii=False)
-
-
-@dataclass(frozen=True)
-class View:
-    """The rows of a version a reader sees: those of generations up to `gen`, but not the older rows of
-    the articles that generation `superseded` (changed or removed; deleted soon after the switch)."""
-
-    gen: int = 0
-    superseded: tuple[str, ...] = ()
-
-    def where(self, extra: str = "") -> str:
-        """A filter expression for rows with `gen` and `doc_id` fields (and `extra`)."""
-        clauses = [f"gen <= {self.gen}"]
-        if self.superseded:
-            clauses.append(f"not (doc_id in {_literal(list(self.superseded))} and gen < {self.gen})")
-        if extra:
-            clauses.append(f"({extra})")
-        return " and ".join(clauses)
-
-
-def saturated(passage_terms: Sequence[str], avgdl: float) -> dict[str, float]:
-    """Each term's saturated frequency in a passage (bm25s's Lucene tf part, without the idf)."""
-    counts: dict[str, int] = {}
-    for t in passage_terms:
-        counts[t] = counts.get(t, 0) + 1
-    norm = K1 * (1 - B + B * len(passage_terms) / max(avgdl, 1e-9))
-    return {t: tf / (tf + norm) for t, tf in counts.items()}
-
-
-def chunk_row(row: int, gen: int, c: Chunk, text_hash: str, vector: Any, weights: dict[int, float], date: str | None) -> dict[str, Any]:
-    """A passage's row in `chunks` (`weights`: term id → saturated frequency; `date`: its article's)."""
-    return {
-        "row": row, "gen": gen, "chunk_id": c.chunk_id, "doc_id": c.doc_id, "source": c.source, "title": c.title,
-        "paragraph": c.paragraph, "start": c.start, "end": c.end, "page": -1 if c.page is None else c.page,
-        "text": c.text, "text_hash": text_hash, "date": date or "", "dense": np.asarray(vector, np.float32).tolist(),
-        "sparse": weights or {0: 0.0},
-    }
-
-
-def doc_row(doc: Document, gen: int, seq: int, rows: Sequence[int], added_at: str) -> dict[str, Any]:
-    """An article's row in `docs` (`rows`: its passages')."""
-    return {"key": f"{doc.doc_id}#{gen}", "doc_id": doc.doc_id, "gen": gen, "seq": seq, "source": doc.source, "title": doc.title,
-            "sha256": doc.sha256, "chunks": len(rows), "added_at": added_at, "date": doc.date or "", "url": doc.url or "",
-            "page_starts": json.dumps(list(doc.page_starts)), "rows": row_ranges(rows), "v": [0.0, 0.0]}
-
-
-def row_ranges(rows: Sequence[int]) -> str:
-    """Rows as ranges, "40-52,97-99" (end excluded): an article's passages are mostly one range."""
-    parts: list[str] = []
-    start = end = None
-    for r in sorted(rows):
-        if r != end:
-            if start is not None:
-                parts.append(f"{start}-{end}")
-            start = r
-        end = r + 1
-    if start is not None:
-        parts.append(f"{start}-{end}")
-    return ",".join(parts)
-
-
-def ranged_rows(text: str) -> list[int]:
-    """The rows `row_ranges` wrote."""
-    return [r for part in text.split(",") if part for a, b in [part.split("-")] for r in range(int(a), int(b))]
-
-
-class DocRecord(NamedTuple):
-    """What an update needs of an article Milvus holds."""
-
-    sha256: str
-    added_at: str
-    rows: list[int]
-
-
-def text_rows(doc: Document, gen: int) -> list[dict[str, Any]]:
-    """An article's text in `texts`, in parts of PART characters."""
-    return [{"key": f"{doc.doc_id}#{gen}#{part}", "doc_id": doc.doc_id, "gen": gen, "part": part,
-             "text": doc.text[part * PART : (part + 1) * PART], "v": [0.0, 0.0]} for part in range(max(1, -(-len(doc.text) // PART)))]
-
-
-class Vocabulary:
-    """Term ids and document-frequency changes while rows are written: known ids from `terms`, new terms
-    numbered from `next_id`."""
-
-    def __init__(self, backend: "MilvusBackend", stamp: str, next_id: int, avgdl: float) -> None:
-        self.backend, self.stamp, self.next_id, self.avgdl = backend, stamp, next_id, avgdl
-        self.ids: dict[str, int] = {}
-        self.new: set[str] = set()
-        self.df: dict[str, int] = {}
-
-    def weights(self, text: str, sign: int = 1) -> dict[int, float]:
-        """A passage's sparse vector (term ids looked up or made); its terms counted in `df` (`sign` −1: a
-        passage going)."""
-        passage_terms = [t for t in terms(text) if len(t.encode("utf-8")) <= 1024]
-        tfs = saturated(passage_terms, self.avgdl)
-        self._known(list(tfs))
-        for t in tfs:
-            self.df[t] = self.df.get(t, 0) + sign
-        return {self.ids[t]: w for t, w in tfs.items()}
-
-    def _known(self, wanted: list[str]) -> None:
-        missing = [t for t in wanted if t not in self.ids]
-        if not missing:
-            return
-        for at in range(0, len(missing), BATCH):
-            part = missing[at : at + BATCH]
-            rows = self.backend.query(f"{self.stamp}__terms", f"term in {_literal(part)}", ["term", "id"]) if self.backend else []
-            self.ids.update({r["term"]: int(r["id"]) for r in rows})
-        for t in missing:
-            if t not in self.ids:
-                self.ids[t], self.next_id = self.next_id, self.next_id + 1
-                self.new.add(t)
 
 
 class MilvusBackend(IndexBackend):
@@ -249,7 +139,9 @@ class MilvusBackend(IndexBackend):
         except MilvusException:  # no such alias (nothing built yet), or Milvus is not answering
             if self.name not in self._read("list aliases", None, self.client.list_aliases).get("aliases", []):
                 return None
-            target = self._read(f"describe the alias '{self.name}'", None, self.client.describe_alias, self.name)["collection_name"]
+            target = self._read(f"describe the alias '{self.name}'", None, self.client.describe_alias, self.name)[
+                "collection_name"
+            ]
         return Path(target)
 
     def published(self) -> tuple[str, dict[str, Any], View, dict[str, Any]] | None:
@@ -261,8 +153,14 @@ class MilvusBackend(IndexBackend):
         fix = "rebuild with `python -m qa index --rebuild`"
         if found is None:  # layout 1: the alias named the chunks collection
             raise IndexMismatch(f"the index in Milvus was written by an older Tanya (one copy per update); {fix}")
-        rows = self._read("read the manifest", served.name, self.client.query, served.name, filter='key in ["manifest", "state"]',
-                          output_fields=["key", "value"])
+        rows = self._read(
+            "read the manifest",
+            served.name,
+            self.client.query,
+            served.name,
+            filter='key in ["manifest", "state"]',
+            output_fields=["key", "value"],
+        )
         values = {r["key"]: json.loads(r["value"]) for r in rows}
         if "manifest" not in values or "state" not in values:
             raise IndexCorrupt(f"the Milvus version {served.name} has no manifest; {fix}")
@@ -277,8 +175,10 @@ class MilvusBackend(IndexBackend):
         fix = "rebuild with `python -m qa index --rebuild`"
         layout = manifest.get("vectors", {}).get("layout")
         if manifest.get("format") != FORMAT_VERSION or layout not in SERVED_LAYOUTS:
-            raise IndexMismatch(f"the index in Milvus has format {manifest.get('format')} (layout {layout}), this Tanya reads format "
-                                f"{FORMAT_VERSION} (layouts {', '.join(map(str, SERVED_LAYOUTS))}); {fix}")
+            raise IndexMismatch(
+                f"the index in Milvus has format {manifest.get('format')} (layout {layout}), this Tanya reads format "
+                f"{FORMAT_VERSION} (layouts {', '.join(map(str, SERVED_LAYOUTS))}); {fix}"
+            )
         if model is not None and manifest["model"]["name"] != model:
             raise IndexMismatch(
                 f"the index in Milvus was built with model '{manifest['model']['name']}', but the configured model is "
@@ -286,17 +186,24 @@ class MilvusBackend(IndexBackend):
             )
         chunks = int(manifest["chunks"])
         found = Found()  # what the searches brought back with them, read by the passage table and the vectors
-        return Snapshot(Path(f"{version}__g{view.gen}"), manifest,
-                        MilvusVectors(self, version, int(manifest["model"]["dim"]), chunks, view, found),
-                        MilvusKeywords(self, version, chunks, view, found, int(state.get("next_term", 0))),
-                        MilvusTable(self, version, manifest, view, found), remote=True)
+        return Snapshot(
+            Path(f"{version}__g{view.gen}"),
+            manifest,
+            MilvusVectors(self, version, int(manifest["model"]["dim"]), chunks, view, found),
+            MilvusKeywords(self, version, chunks, view, found, int(state.get("next_term", 0))),
+            MilvusTable(self, version, manifest, view, found),
+            remote=True,
+        )
 
     # --- publishing a build ------------------------------------------------------------------
 
     def publish(self, version: Path, manifest: dict[str, Any], vectors: Any, exact_max: int) -> dict[str, Any]:
         """Copy the staged version into new collections, move the alias, drop versions older than the last."""
         stamp = self.name + "__" + re.sub(r"[^A-Za-z0-9]", "", version.name)
-        manifest = {**manifest, "vectors": {"type": "milvus", "metric": "inner_product", "uri_kind": _uri_kind(self.uri), "layout": LAYOUT}}
+        manifest = {
+            **manifest,
+            "vectors": {"type": "milvus", "metric": "inner_product", "uri_kind": _uri_kind(self.uri), "layout": LAYOUT},
+        }
         for name in self._call("list collections", self.client.list_collections):  # a half-copied retry is replaced
             if name.startswith(stamp + "__"):
                 self._call("drop a collection", self.client.drop_collection, name)
@@ -306,38 +213,72 @@ class MilvusBackend(IndexBackend):
         for kind in _KINDS:
             self._call("flush", self.client.flush, f"{stamp}__{kind}")
         self._wait_for_indexes(f"{stamp}__chunks")
-        self.switch(stamp, 0, manifest, {"gen": 0, "superseded": [], "next_row": rows, "next_seq": seq, "next_term": vocabulary.next_id})
+        self.switch(
+            stamp, 0, manifest, {"gen": 0, "superseded": [], "next_row": rows, "next_seq": seq, "next_term": vocabulary.next_id}
+        )
         return manifest
 
     def create_version(self, stamp: str, dim: int, exact: bool) -> None:
         """The four data collections of a new version."""
         from pymilvus import DataType
 
-        self._create(f"{stamp}__chunks", [
-            ("row", DataType.INT64, {"is_primary": True}), ("gen", DataType.INT64, {}),
-            ("chunk_id", DataType.VARCHAR, {"max_length": 1024}),
-            ("doc_id", DataType.VARCHAR, {"max_length": 1024}), ("source", DataType.VARCHAR, {"max_length": 4096}),
-            ("title", DataType.VARCHAR, {"max_length": 4096}), ("paragraph", DataType.INT64, {}),
-            ("start", DataType.INT64, {}), ("end", DataType.INT64, {}), ("page", DataType.INT64, {}),
-            ("text", DataType.VARCHAR, {"max_length": 65535}), ("text_hash", DataType.VARCHAR, {"max_length": 64}),
-            ("date", DataType.VARCHAR, {"max_length": 64}),
-            ("dense", DataType.FLOAT_VECTOR, {"dim": dim}), ("sparse", DataType.SPARSE_FLOAT_VECTOR, {}),
-        ], {"dense": ("FLAT" if exact else "HNSW", "IP", {}), "sparse": ("SPARSE_INVERTED_INDEX", "IP", {})})
-        self._create(f"{stamp}__docs", [
-            ("key", DataType.VARCHAR, {"is_primary": True, "max_length": 1100}), ("doc_id", DataType.VARCHAR, {"max_length": 1024}),
-            ("gen", DataType.INT64, {}), ("seq", DataType.INT64, {}),
-            ("source", DataType.VARCHAR, {"max_length": 4096}), ("title", DataType.VARCHAR, {"max_length": 4096}),
-            ("sha256", DataType.VARCHAR, {"max_length": 64}), ("chunks", DataType.INT64, {}),
-            ("added_at", DataType.VARCHAR, {"max_length": 64}), ("date", DataType.VARCHAR, {"max_length": 64}),
-            ("url", DataType.VARCHAR, {"max_length": 4096}), ("page_starts", DataType.VARCHAR, {"max_length": 65535}),
-            ("rows", DataType.VARCHAR, {"max_length": 65535}),
-        ])
-        self._create(f"{stamp}__texts", [
-            ("key", DataType.VARCHAR, {"is_primary": True, "max_length": 1200}), ("doc_id", DataType.VARCHAR, {"max_length": 1024}),
-            ("gen", DataType.INT64, {}), ("part", DataType.INT64, {}), ("text", DataType.VARCHAR, {"max_length": 65535}),
-        ])
-        self._create(f"{stamp}__terms", [("term", DataType.VARCHAR, {"is_primary": True, "max_length": 1024}), ("id", DataType.INT64, {}),
-                                         ("df", DataType.INT64, {})])
+        self._create(
+            f"{stamp}__chunks",
+            [
+                ("row", DataType.INT64, {"is_primary": True}),
+                ("gen", DataType.INT64, {}),
+                ("chunk_id", DataType.VARCHAR, {"max_length": 1024}),
+                ("doc_id", DataType.VARCHAR, {"max_length": 1024}),
+                ("source", DataType.VARCHAR, {"max_length": 4096}),
+                ("title", DataType.VARCHAR, {"max_length": 4096}),
+                ("paragraph", DataType.INT64, {}),
+                ("start", DataType.INT64, {}),
+                ("end", DataType.INT64, {}),
+                ("page", DataType.INT64, {}),
+                ("text", DataType.VARCHAR, {"max_length": 65535}),
+                ("text_hash", DataType.VARCHAR, {"max_length": 64}),
+                ("date", DataType.VARCHAR, {"max_length": 64}),
+                ("dense", DataType.FLOAT_VECTOR, {"dim": dim}),
+                ("sparse", DataType.SPARSE_FLOAT_VECTOR, {}),
+            ],
+            {"dense": ("FLAT" if exact else "HNSW", "IP", {}), "sparse": ("SPARSE_INVERTED_INDEX", "IP", {})},
+        )
+        self._create(
+            f"{stamp}__docs",
+            [
+                ("key", DataType.VARCHAR, {"is_primary": True, "max_length": 1100}),
+                ("doc_id", DataType.VARCHAR, {"max_length": 1024}),
+                ("gen", DataType.INT64, {}),
+                ("seq", DataType.INT64, {}),
+                ("source", DataType.VARCHAR, {"max_length": 4096}),
+                ("title", DataType.VARCHAR, {"max_length": 4096}),
+                ("sha256", DataType.VARCHAR, {"max_length": 64}),
+                ("chunks", DataType.INT64, {}),
+                ("added_at", DataType.VARCHAR, {"max_length": 64}),
+                ("date", DataType.VARCHAR, {"max_length": 64}),
+                ("url", DataType.VARCHAR, {"max_length": 4096}),
+                ("page_starts", DataType.VARCHAR, {"max_length": 65535}),
+                ("rows", DataType.VARCHAR, {"max_length": 65535}),
+            ],
+        )
+        self._create(
+            f"{stamp}__texts",
+            [
+                ("key", DataType.VARCHAR, {"is_primary": True, "max_length": 1200}),
+                ("doc_id", DataType.VARCHAR, {"max_length": 1024}),
+                ("gen", DataType.INT64, {}),
+                ("part", DataType.INT64, {}),
+                ("text", DataType.VARCHAR, {"max_length": 65535}),
+            ],
+        )
+        self._create(
+            f"{stamp}__terms",
+            [
+                ("term", DataType.VARCHAR, {"is_primary": True, "max_length": 1024}),
+                ("id", DataType.INT64, {}),
+                ("df", DataType.INT64, {}),
+            ],
+        )
 
     def switch(self, stamp: str, gen: int, manifest: dict[str, Any], state: dict[str, Any]) -> None:
         """Publish generation `gen` of version `stamp`: its record (`…__g{gen}`: manifest and state) is
@@ -348,11 +289,21 @@ class MilvusBackend(IndexBackend):
         record = f"{stamp}__g{gen}"
         if self._call("list collections", self.client.has_collection, record):
             self._call("drop a collection", self.client.drop_collection, record)
-        self._create(record, [("key", DataType.VARCHAR, {"is_primary": True, "max_length": 64}),
-                              ("value", DataType.VARCHAR, {"max_length": 65535})])
+        self._create(
+            record,
+            [
+                ("key", DataType.VARCHAR, {"is_primary": True, "max_length": 64}),
+                ("value", DataType.VARCHAR, {"max_length": 65535}),
+            ],
+        )
         manifest = {**manifest, "next_seq": state["next_seq"]}
-        self._insert(record, [{"key": "manifest", "value": json.dumps(manifest, ensure_ascii=False), "v": [0.0, 0.0]},
-                              {"key": "state", "value": json.dumps(state), "v": [0.0, 0.0]}])
+        self._insert(
+            record,
+            [
+                {"key": "manifest", "value": json.dumps(manifest, ensure_ascii=False), "v": [0.0, 0.0]},
+                {"key": "state", "value": json.dumps(state), "v": [0.0, 0.0]},
+            ],
+        )
         self._call("flush", self.client.flush, record)
         self.check_lease()
         previous = self.served()
@@ -383,8 +334,13 @@ class MilvusBackend(IndexBackend):
                     raise MilvusUnavailable(f"Milvus at {self.uri} did not finish indexing {collection} in {timeout:.0f} s")
                 time.sleep(0.5)
 
-    def _create(self, name: str, fields: list[tuple[str, Any, dict]], indexes: dict[str, tuple[str, str, dict]] | None = None,
-                functions: Sequence[Any] = ()) -> None:
+    def _create(
+        self,
+        name: str,
+        fields: list[tuple[str, Any, dict]],
+        indexes: dict[str, tuple[str, str, dict]] | None = None,
+        functions: Sequence[Any] = (),
+    ) -> None:
         from pymilvus import DataType
 
         schema = self.client.create_schema(auto_id=False, enable_dynamic_field=False)
@@ -421,8 +377,10 @@ class MilvusBackend(IndexBackend):
                 for r in rows:
                     rows_of.setdefault(chunks[r].doc_id, []).append(r)
                 hashes = [h for _, h in table.passages(rows[0], rows[-1] + 1)] if rows else []
-                batch = [chunk_row(r, 0, chunks[r], hashes[r - offset], vector, vocabulary.weights(chunks[r].text), chunks[r].date)
-                         for r, vector in zip(rows, block)]
+                batch = [
+                    chunk_row(r, 0, chunks[r], hashes[r - offset], vector, vocabulary.weights(chunks[r].text), chunks[r].date)
+                    for r, vector in zip(rows, block)
+                ]
                 self.insert(f"{stamp}__chunks", batch)
                 offset += len(block)
             docs, texts = [], []
@@ -444,8 +402,15 @@ class MilvusBackend(IndexBackend):
 
     # --- updates in place (qa/index/milvus_update.py) ---------------------------------------------
 
-    def update_in_place(self, paths: Iterable[Path], settings: Any, embedder: Any, excluded: Collection[str] = (),
-                        progress: Any = None, remove: Collection[str] | None = None) -> Any:
+    def update_in_place(
+        self,
+        paths: Iterable[Path],
+        settings: Any,
+        embedder: Any,
+        excluded: Collection[str] = (),
+        progress: Any = None,
+        remove: Collection[str] | None = None,
+    ) -> Any:
         from .milvus_update import update_in_place
 
         return update_in_place(self, settings, paths, embedder, excluded, progress, remove)
@@ -462,14 +427,14 @@ class MilvusBackend(IndexBackend):
                 if rows:
                     self._call("delete superseded rows", self.client.delete, f"{stamp}__{kind}", ids=sorted(rows))
             elif view.superseded:
-                where = f"doc_id in {_literal(list(view.superseded))} and gen < {view.gen}"
+                where = f"doc_id in {literal(list(view.superseded))} and gen < {view.gen}"
                 self._call("delete superseded rows", self.client.delete, f"{stamp}__{kind}", filter=where)
 
     def doc_records(self, stamp: str, view: View, doc_ids: Sequence[str]) -> dict[str, DocRecord]:
         """doc_id → its record, for those of `doc_ids` the view holds."""
         found: dict[str, DocRecord] = {}
         for at in range(0, len(doc_ids), BATCH):
-            where = view.where(f"doc_id in {_literal(list(doc_ids[at : at + BATCH]))}")
+            where = view.where(f"doc_id in {literal(list(doc_ids[at : at + BATCH]))}")
             rows = self.query(f"{stamp}__docs", where, ["doc_id", "sha256", "added_at", "rows"])
             found.update({r["doc_id"]: DocRecord(r["sha256"], r["added_at"], ranged_rows(r["rows"])) for r in rows})
         return found
@@ -479,7 +444,9 @@ class MilvusBackend(IndexBackend):
         texts: dict[int, str] = {}
         for at in range(0, len(rows), BATCH):
             part = [int(r) for r in rows[at : at + BATCH]]
-            texts.update({int(r["row"]): r["text"] for r in self.query(f"{stamp}__chunks", f"row in {_literal(part)}", ["row", "text"])})
+            texts.update(
+                {int(r["row"]): r["text"] for r in self.query(f"{stamp}__chunks", f"row in {literal(part)}", ["row", "text"])}
+            )
         return texts
 
     def insert(self, collection: str, rows: list[dict[str, Any]]) -> None:
@@ -500,11 +467,11 @@ class MilvusBackend(IndexBackend):
         changed = [t for t, d in vocabulary.df.items() if d or t in vocabulary.new]
         for at in range(0, len(changed), BATCH):
             part = changed[at : at + BATCH]
-            now = {r["term"]: int(r["df"]) for r in self.query(f"{stamp}__terms", f"term in {_literal(part)}", ["term", "df"])}
+            now = {r["term"]: int(r["df"]) for r in self.query(f"{stamp}__terms", f"term in {literal(part)}", ["term", "df"])}
             counts = {t: now.get(t, 0) + vocabulary.df.get(t, 0) for t in part}
             gone = [t for t, n in counts.items() if n <= 0 and t in now]
             if gone:
-                self._call("update terms", self.client.delete, f"{stamp}__terms", filter=f"term in {_literal(gone)}")
+                self._call("update terms", self.client.delete, f"{stamp}__terms", filter=f"term in {literal(gone)}")
             kept = [{"term": t, "id": vocabulary.ids[t], "df": n, "v": [0.0, 0.0]} for t, n in counts.items() if n > 0]
             if kept:
                 self._call("update terms", self.client.upsert, f"{stamp}__terms", kept)
@@ -587,8 +554,15 @@ class MilvusBackend(IndexBackend):
         """The lease row (owner, since, expires), lapsed or not, or None."""
         if not self._call("look for the build lease", self.client.has_collection, self._lease):
             return None
-        rows = self._read("read the build lease", self._lease, self.client.query, self._lease, filter='key == "lease"',
-                          output_fields=["owner", "since", "expires"], consistency_level="Strong")
+        rows = self._read(
+            "read the build lease",
+            self._lease,
+            self.client.query,
+            self._lease,
+            filter='key == "lease"',
+            output_fields=["owner", "since", "expires"],
+            consistency_level="Strong",
+        )
         return rows[0] if rows else None
 
     def _lease_holder(self) -> dict[str, Any] | None:
@@ -601,14 +575,26 @@ class MilvusBackend(IndexBackend):
 
         if not self._call("look for the build lease", self.client.has_collection, self._lease):
             try:
-                self._create(self._lease, [("key", DataType.VARCHAR, {"is_primary": True, "max_length": 16}),
-                                           ("owner", DataType.VARCHAR, {"max_length": 256}), ("since", DataType.DOUBLE, {}),
-                                           ("expires", DataType.DOUBLE, {})])
+                self._create(
+                    self._lease,
+                    [
+                        ("key", DataType.VARCHAR, {"is_primary": True, "max_length": 16}),
+                        ("owner", DataType.VARCHAR, {"max_length": 256}),
+                        ("since", DataType.DOUBLE, {}),
+                        ("expires", DataType.DOUBLE, {}),
+                    ],
+                )
             except MilvusUnavailable:
                 if not self._call("look for the build lease", self.client.has_collection, self._lease):
                     raise  # (else another builder made it first)
         now = time.time()
-        row = {"key": "lease", "owner": me, "since": now, "expires": now + LEASE_SECONDS if expires is None else expires, "v": [0.0, 0.0]}
+        row = {
+            "key": "lease",
+            "owner": me,
+            "since": now,
+            "expires": now + LEASE_SECONDS if expires is None else expires,
+            "v": [0.0, 0.0],
+        }
         self._call("write the build lease", self.client.upsert, self._lease, [row])
         self._call("flush the build lease", self.client.flush, self._lease)
 
@@ -646,14 +632,26 @@ class MilvusBackend(IndexBackend):
 
     def query(self, collection: str, filter: str, fields: list[str], limit: int | None = None) -> list[dict[str, Any]]:
         kwargs = {"limit": limit} if limit else {}
-        return self._read(f"query {collection}", collection, self.client.query, collection, filter=filter, output_fields=fields, **kwargs)
+        return self._read(
+            f"query {collection}", collection, self.client.query, collection, filter=filter, output_fields=fields, **kwargs
+        )
 
-    def search(self, collection: str, data: list, field: str, limit: int, filter: str = "",
-               fields: Sequence[str] = ("row",)) -> list[list[dict[str, Any]]]:
+    def search(
+        self, collection: str, data: list, field: str, limit: int, filter: str = "", fields: Sequence[str] = ("row",)
+    ) -> list[list[dict[str, Any]]]:
         params = {"ef": max(128, limit)} if field == "dense" else {}  # HNSW's search breadth (FLAT ignores it)
-        return self._read(f"search {collection}", collection, self.client.search, collection, data=data, anns_field=field,
-                          limit=limit, output_fields=list(fields), filter=filter,
-                          search_params={"metric_type": "IP", "params": params})
+        return self._read(
+            f"search {collection}",
+            collection,
+            self.client.search,
+            collection,
+            data=data,
+            anns_field=field,
+            limit=limit,
+            output_fields=list(fields),
+            filter=filter,
+            search_params={"metric_type": "IP", "params": params},
+        )
 
     def _read(self, what: str, collection: str | None, fn: Any, *args: Any, **kwargs: Any) -> Any:
         """A read (of `collection`), tried again while Milvus comes back from a restart (the client's
@@ -684,7 +682,9 @@ def _connect(uri: str, token: str, name: str) -> MilvusBackend:
         from pymilvus import MilvusClient
         from pymilvus.exceptions import MilvusException
     except ImportError:
-        raise Unavailable("QA_STORE=milvus needs pymilvus (and milvus-lite for a file): run `make milvus` (or pip install -e '.[milvus]')") from None
+        raise Unavailable(
+            "QA_STORE=milvus needs pymilvus (and milvus-lite for a file): run `make milvus` (or pip install -e '.[milvus]')"
+        ) from None
     if _uri_kind(uri) == "lite":
         Path(uri).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
         uri = str(Path(uri).expanduser().resolve())
@@ -760,7 +760,9 @@ class MilvusVectors(VectorStore):
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         k = min(k, max(self._count, 1))
-        results = self.backend.search(self.collection, np.asarray(queries, np.float32).tolist(), "dense", k, self.view.where(), _FOUND_FIELDS)
+        results = self.backend.search(
+            self.collection, np.asarray(queries, np.float32).tolist(), "dense", k, self.view.where(), _FOUND_FIELDS
+        )
         for hits in results:
             self.found.keep(hits)
         scores = np.full((len(results), k), -np.inf, np.float32)
@@ -775,7 +777,12 @@ class MilvusVectors(VectorStore):
         known, missing = self.found.take(rows)
         found = {r: e["dense"] for r, e in known.items()}
         if missing:
-            found.update({r["row"]: r["dense"] for r in self.backend.query(self.collection, f"row in {_literal(missing)}", ["row", "dense"])})
+            found.update(
+                {
+                    r["row"]: r["dense"]
+                    for r in self.backend.query(self.collection, f"row in {literal(missing)}", ["row", "dense"])
+                }
+            )
         return np.asarray([found[r] for r in rows], np.float32).reshape(len(rows), self._dim)
 
 
@@ -797,7 +804,9 @@ class MilvusKeywords(KeywordSearch):
         """Every term of the version (ids are below `terms_made`), a page of ids at a time."""
         read: dict[str, tuple[int, int] | None] = {}
         for start in range(0, self._terms_made, PAGE):
-            rows = self.backend.query(f"{self.version}__terms", f"id >= {start} and id < {start + PAGE}", ["term", "id", "df"], limit=PAGE)
+            rows = self.backend.query(
+                f"{self.version}__terms", f"id >= {start} and id < {start + PAGE}", ["term", "id", "df"], limit=PAGE
+            )
             read.update({r["term"]: (int(r["id"]), int(r["df"])) for r in rows})
         with self._lock:
             self._terms.update(read)
@@ -812,8 +821,10 @@ class MilvusKeywords(KeywordSearch):
         with self._lock:
             missing = [t for t in dict.fromkeys(wanted) if t not in self._terms]
         if missing:
-            found = {r["term"]: (int(r["id"]), int(r["df"]))
-                     for r in self.backend.query(f"{self.version}__terms", f"term in {_literal(missing)}", ["term", "id", "df"])}
+            found = {
+                r["term"]: (int(r["id"]), int(r["df"]))
+                for r in self.backend.query(f"{self.version}__terms", f"term in {literal(missing)}", ["term", "id", "df"])
+            }
             with self._lock:
                 if len(self._terms) > self.WHOLE:
                     self._terms.clear()
@@ -833,8 +844,9 @@ class MilvusKeywords(KeywordSearch):
         if not known:
             return np.zeros(0, np.float32), np.zeros(0, np.int64)
         query = {i: known[i] for i in sorted(known)}
-        hits = self.backend.search(f"{self.version}__chunks", [query], "sparse", min(k, max(self.num_docs, 1)), self.view.where(),
-                                   _FOUND_FIELDS)[0]
+        hits = self.backend.search(
+            f"{self.version}__chunks", [query], "sparse", min(k, max(self.num_docs, 1)), self.view.where(), _FOUND_FIELDS
+        )[0]
         hits = [h for h in hits if h["distance"] > 0]
         self.found.keep(hits)
         return np.asarray([h["distance"] for h in hits], np.float32), np.asarray([h["entity"]["row"] for h in hits], np.int64)
@@ -864,25 +876,47 @@ class MilvusTable(Passages):
         known, missing = self.found.take(rows)
         found = list(known.values())
         if missing:
-            found += self.backend.query(f"{self.version}__chunks", f"row in {_literal(missing)}", _CHUNK_FIELDS)
-        return {r["row"]: Chunk(r["chunk_id"], r["doc_id"], r["source"], r["title"], r["paragraph"], r["start"], r["end"],
-                                r["text"], None if r["page"] < 0 else r["page"], iso(r["date"]) if r["date"] else None) for r in found}
+            found += self.backend.query(f"{self.version}__chunks", f"row in {literal(missing)}", _CHUNK_FIELDS)
+        return {
+            r["row"]: Chunk(
+                r["chunk_id"],
+                r["doc_id"],
+                r["source"],
+                r["title"],
+                r["paragraph"],
+                r["start"],
+                r["end"],
+                r["text"],
+                None if r["page"] < 0 else r["page"],
+                iso(r["date"]) if r["date"] else None,
+            )
+            for r in found
+        }
 
     def rows_dated(self, since: str | None, until: str | None) -> list[int]:
         # dates are stored as YYYY-MM-DD (older builds: maybe with a time after it, which sorts before "~")
-        clauses = ['date != ""'] + [f"date >= {json.dumps(since)}"] * bool(since) + [f"date <= {json.dumps(f'{until}~')}"] * bool(until)
-        docs = [r["doc_id"] for r in self.backend.query(f"{self.version}__docs", self.view.where(" and ".join(clauses)), ["doc_id"])]
+        clauses = (
+            ['date != ""'] + [f"date >= {json.dumps(since)}"] * bool(since) + [f"date <= {json.dumps(f'{until}~')}"] * bool(until)
+        )
+        docs = [
+            r["doc_id"] for r in self.backend.query(f"{self.version}__docs", self.view.where(" and ".join(clauses)), ["doc_id"])
+        ]
         rows: list[int] = []
         for at in range(0, len(docs), 1000):
             part = docs[at : at + 1000]
-            rows += [r["row"] for r in self.backend.query(f"{self.version}__chunks", self.view.where(f"doc_id in {_literal(part)}"), ["row"])]
+            rows += [
+                r["row"]
+                for r in self.backend.query(f"{self.version}__chunks", self.view.where(f"doc_id in {literal(part)}"), ["row"])
+            ]
         return sorted(rows)
 
     def rows_for_hashes(self, hashes: Sequence[str]) -> dict[str, int]:
         found: dict[str, int] = {}
         for at in range(0, len(hashes), 1000):
-            part = list(hashes[at:at + 1000])
-            for r in self.backend.query(f"{self.version}__chunks", self.view.where(f"text_hash in {_literal(part)}"), ["row", "text_hash"]):
+            part = list(hashes[at : at + 1000])
+            for r in self.backend.query(
+                f"{self.version}__chunks", self.view.where(f"text_hash in {literal(part)}"), ["row", "text_hash"]
+            ):
                 found.setdefault(r["text_hash"], r["row"])
         return found
 
@@ -916,13 +950,25 @@ class MilvusTable(Passages):
         records = self._docs()
         while page := [r for _, r in zip(range(200), records)]:
             parts: dict[str, list[tuple[int, str]]] = {}
-            for p in self.backend.query(f"{self.version}__texts", self.view.where(f"doc_id in {_literal([r['doc_id'] for r in page])}"),
-                                        ["doc_id", "part", "text"], limit=PAGE):
+            for p in self.backend.query(
+                f"{self.version}__texts",
+                self.view.where(f"doc_id in {literal([r['doc_id'] for r in page])}"),
+                ["doc_id", "part", "text"],
+                limit=PAGE,
+            ):
                 parts.setdefault(p["doc_id"], []).append((p["part"], p["text"]))
             for r in page:
                 text = "".join(t for _, t in sorted(parts.get(r["doc_id"], [])))
-                yield Document(r["doc_id"], r["source"], r["title"], text, r["sha256"], r["date"] or None, r["url"] or None,
-                               page_starts=tuple(json.loads(r["page_starts"] or "[]")))
+                yield Document(
+                    r["doc_id"],
+                    r["source"],
+                    r["title"],
+                    text,
+                    r["sha256"],
+                    r["date"] or None,
+                    r["url"] or None,
+                    page_starts=tuple(json.loads(r["page_starts"] or "[]")),
+                )
 
     def _one(self, doc_id: str) -> dict[str, Any] | None:
         found = self.backend.query(f"{self.version}__docs", self.view.where(f"doc_id == {json.dumps(doc_id)}"), _DOC_FIELDS)

@@ -14,22 +14,22 @@ and the vectors of unchanged passages are never read.
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Iterable
-from datetime import datetime, timezone
+from collections.abc import Callable, Collection, Iterable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from ..errors import IndexMismatch, NothingToIndex
 from ..ingest.chunking import chunk_document
 from ..ingest.documents import iter_documents
-from ..records import Document, Skipped
+from ..records import BuildReport, Document, Skipped
 from ..settings import Settings
 from .chunks import text_hash
 from .embedding import Embedder
+from .milvus_rows import LAYOUT, View, Vocabulary, chunk_row, doc_row, text_rows
 
 if TYPE_CHECKING:
-    from .build import BuildReport
-    from .milvus import MilvusBackend, View, Vocabulary
+    from .milvus import MilvusBackend
 
 Progress = Callable[[str, int, int], None]
 READ_BATCH = 200  # articles looked up in Milvus at a time
@@ -43,12 +43,10 @@ def update_in_place(
     excluded: Collection[str] = (),
     progress: Progress | None = None,
     remove: Collection[str] | None = None,
-) -> "BuildReport | None":
+) -> BuildReport | None:
     """Add and replace the articles under `paths` (or take out the `remove` doc_ids) as one new generation;
     None when the served index cannot be updated in place (none yet, another model or chunking, an
     older layout): then a full build is needed."""
-    from .build import BuildReport
-    from .milvus import LAYOUT, View, Vocabulary
 
     started = time.perf_counter()
     notify = progress or (lambda stage, done, total: None)
@@ -71,7 +69,7 @@ def update_in_place(
     if backend.after_unfinished:  # what a killed or failed update left: rows beyond the published generation, superseded rows
         backend.settle(stamp, view)
     report = BuildReport(index_dir=Path(settings.index_dir))
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    now = datetime.now(UTC).isoformat(timespec="seconds")
     fresh: list[tuple[Document, str]] = []  # new or changed articles, with when each first came in
     superseded: set[str] = set()
     old_rows: list[int] = []  # the passages of the articles superseded (changed or removed)
@@ -131,10 +129,22 @@ def update_in_place(
     report.documents, report.chunks = documents, chunks
     report.reused = chunks - report.embedded
     report.seconds = time.perf_counter() - started
-    new_manifest = {**manifest, "documents": documents, "chunks": chunks, "built_at": now, "build_seconds": round(report.seconds, 2),
-                    "embedded": report.embedded, "reused": report.reused}
-    next_state = {"gen": gen, "superseded": sorted(superseded), "next_row": state["next_row"] + added_rows,
-                  "next_seq": state["next_seq"] + len(fresh), "next_term": vocabulary.next_id}
+    new_manifest = {
+        **manifest,
+        "documents": documents,
+        "chunks": chunks,
+        "built_at": now,
+        "build_seconds": round(report.seconds, 2),
+        "embedded": report.embedded,
+        "reused": report.reused,
+    }
+    next_state = {
+        "gen": gen,
+        "superseded": sorted(superseded),
+        "next_row": state["next_row"] + added_rows,
+        "next_seq": state["next_seq"] + len(fresh),
+        "next_term": vocabulary.next_id,
+    }
     notify("writing", 0, 1)
     backend.switch(stamp, gen, new_manifest, next_state)
     for text in gone.values():  # the superseded passages no longer count
@@ -160,7 +170,6 @@ def _write(
 ) -> int:
     """The fresh articles' rows (passages embedded here), as generation `gen`, indexed (their
     terms counted in `vocabulary`); returns how many passages were written."""
-    from .milvus import chunk_row, doc_row, text_rows
 
     row, seq = int(state["next_row"]), int(state["next_seq"])
     pending: list[tuple[Any, str, str | None]] = []  # (chunk, text hash, date), embedded a batch at a time
@@ -173,7 +182,10 @@ def _write(
         t = time.perf_counter()
         vectors = embedder.embed_passages([c.text for c, _, _ in pending])
         report.embed_seconds += time.perf_counter() - t
-        rows = [chunk_row(row + i, gen, c, h, v, vocabulary.weights(c.text), d) for i, ((c, h, d), v) in enumerate(zip(pending, vectors))]
+        rows = [
+            chunk_row(row + i, gen, c, h, v, vocabulary.weights(c.text), d)
+            for i, ((c, h, d), v) in enumerate(zip(pending, vectors))
+        ]
         backend.insert(f"{stamp}__chunks", rows)
         row += len(pending)
         total += len(pending)

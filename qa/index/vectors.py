@@ -3,22 +3,15 @@ IVF-SQ8 beyond), and the scratch file a build gathers vectors in."""
 
 from __future__ import annotations
 
-import json
 import os
-import secrets
-import shutil
-import sqlite3
-import threading
-import time
-from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import numpy as np
 
 from .base import VectorStore
+
 
 class FaissVectorStore(VectorStore):
     """Inner-product search with FAISS over unit vectors (cosine similarity).
@@ -185,5 +178,3 @@ class _ArrayRows:
 
     def take(self, rows: np.ndarray) -> np.ndarray:
         return self.vectors[rows]
-
-

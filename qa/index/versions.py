@@ -17,26 +17,31 @@ A half-written build is never served.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import shutil
 import sqlite3
-import threading
 import time
-from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
-import numpy as np
-
-from .base import CHUNKS, CURRENT, FORMAT_VERSION, KEYWORD, MANIFEST, VECTORS, IndexBackend, Passages, Snapshot, fsync_file, write_atomic
-
-from ..errors import IndexCorrupt, IndexMismatch, IndexMissing, IndexProblem
+from ..errors import IndexCorrupt, IndexMismatch, IndexMissing
+from ..files import write_atomic
+from .base import (
+    CHUNKS,
+    CURRENT,
+    FORMAT_VERSION,
+    KEYWORD,
+    MANIFEST,
+    VECTORS,
+    IndexBackend,
+    Passages,
+    Snapshot,
+    fsync_file,
+)
 from .chunks import ChunkTable
 from .keywords import KeywordIndex
 from .vectors import FaissVectorStore, VectorFile
+
 
 def new_version_dir(index_dir: Path) -> Path:
     """A fresh, empty directory for a build, beside the served versions."""
@@ -122,7 +127,6 @@ def load_snapshot(index_dir: Path, model: str | None = None) -> Snapshot:
         table.close()
         raise IndexCorrupt(f"{version / CHUNKS} holds {count} chunks but {len(vectors)} vectors; {fix}")
     return Snapshot(version, manifest, vectors, keywords, table)
-
 
 
 class LocalBackend(IndexBackend):

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..files import write_atomic
 from .web import is_url
 
 SOURCES = "sources.json"
@@ -86,7 +87,6 @@ class Sources:
         self._save(listed)
 
     def _save(self, listed: list[dict[str, Any]]) -> None:
-        from ..index.base import write_atomic
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(self.path, json.dumps(listed, indent=1, ensure_ascii=False))

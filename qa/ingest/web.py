@@ -32,6 +32,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from ..errors import FetchFailed, FetchRefused, TanyaError
+from ..files import write_atomic
 from ..records import Skipped
 from ..text import normalise
 
@@ -255,7 +256,6 @@ class WebSources:
         """Fetch the URLs (articles, feeds, sitemaps) into the folder; returns (articles kept — new,
         changed or unchanged —, of them new or changed, what was skipped and why). Nothing is written
         for a URL that fails."""
-        from ..index.base import write_atomic
 
         self.folder.mkdir(parents=True, exist_ok=True)
         state, skipped, kept, changed = self._state(), [], 0, 0
@@ -284,7 +284,6 @@ class WebSources:
     def _keep(self, fetcher: Fetcher, entry: Entry, response: Response | None, state: dict, texts: dict) -> int:
         """Fetch one article (unless its page came with the URL) and write its record; 1 when it is new
         or changed, 0 when it is as it was (FetchFailed when it cannot be kept)."""
-        from ..index.base import write_atomic
 
         known = state.get(entry.url)
         if response is None:

@@ -60,8 +60,14 @@ def train_yesno(
     scorer = YesNo(model)
     accuracy = float(np.mean([_top(scorer, r) == r["label"] for r in dev_rows]))
     threshold, coverage, right = choose_threshold(scorer, dev_rows, precision)
-    model.meta.update(min_probability=threshold, dev_n=len(dev_rows), dev_accuracy=round(accuracy, 4),
-                      dev_labelled=round(coverage, 4), dev_labelled_right=round(right, 4), train_n=len(rows))
+    model.meta.update(
+        min_probability=threshold,
+        dev_n=len(dev_rows),
+        dev_accuracy=round(accuracy, 4),
+        dev_labelled=round(coverage, 4),
+        dev_labelled_right=round(right, 4),
+        train_n=len(rows),
+    )
     model.save(out)
     return model.meta
 

@@ -30,8 +30,12 @@ KEY = "llm-test-key"
 def llm_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     log = open(tmp_path_factory.mktemp("llm") / "server.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "qa", "serve-llm", "gemma3-270m", "--port", str(port), "--api-key", KEY],
-                            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "qa", "serve-llm", "gemma3-270m", "--port", str(port), "--api-key", KEY],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}/v1"
     deadline = time.time() + 180
     while True:
@@ -82,8 +86,11 @@ def test_our_api_streams_the_written_answer_through(app_with_llm: str) -> None:
     import openai
 
     client = openai.OpenAI(base_url=app_with_llm + "v1", api_key="open-loopback", max_retries=0)
-    chunks = list(client.chat.completions.create(
-        model="tanya", stream=True, messages=[{"role": "user", "content": "Kapan Alibaba Group menguasai saham Lazada?"}]))
+    chunks = list(
+        client.chat.completions.create(
+            model="tanya", stream=True, messages=[{"role": "user", "content": "Kapan Alibaba Group menguasai saham Lazada?"}]
+        )
+    )
     content = [c.choices[0].delta.content for c in chunks if c.choices[0].delta.content]
     assert len(content) >= 2  # the model's words as they came, not one block at the end
     final = chunks[-1].model_extra
@@ -95,7 +102,10 @@ def test_our_api_streams_the_written_answer_through(app_with_llm: str) -> None:
     # a client that only shows the streamed text still ends with the checked reply
     assert streamed == checked["raw_reply"] or streamed.endswith(checked["reply"])
     extracted = client.chat.completions.create(
-        model="tanya", extra_body={"written": False}, messages=[{"role": "user", "content": "Kapan Alibaba Group menguasai saham Lazada?"}])
+        model="tanya",
+        extra_body={"written": False},
+        messages=[{"role": "user", "content": "Kapan Alibaba Group menguasai saham Lazada?"}],
+    )
     assert extracted.model_extra["tanya"]["mode"] == "extractive"
 
 
@@ -116,6 +126,12 @@ def test_the_page_shows_the_served_models_answer_and_its_check(app_with_llm: str
 
 def test_serve_llm_names_a_missing_model_file(tmp_path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
-    done = subprocess.run([sys.executable, "-m", "qa", "serve-llm", str(tmp_path / "none.gguf"), "--port", str(free_port())],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "qa", "serve-llm", str(tmp_path / "none.gguf"), "--port", str(free_port())],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2 and "no GGUF model file" in done.stderr

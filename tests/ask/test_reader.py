@@ -48,12 +48,17 @@ def test_scores_compare_across_passages() -> None:
     assert best.margin > max(r.margin for r in readings[:2]) + 3
 
 
-@pytest.mark.parametrize("question, passage", [
-    ("What is the boiling point of mercury?",
-     "Pameran Batik ![judul](http://127.0.0.1:36285/title.png)\nGubernur Jawa Barat Ahmad Heryawan membuka pameran batik."),
-    ("Berapa harga tiketnya?", "Tiket dijual di https://tiket.example.com/acara/2017/harga-150000 mulai besok."),
-    ("Tahun berapa situs itu dibuat?", "Lihat www.acara2016.id untuk jadwal acara di Bandung."),
-])
+@pytest.mark.parametrize(
+    "question, passage",
+    [
+        (
+            "What is the boiling point of mercury?",
+            "Pameran Batik ![judul](http://127.0.0.1:36285/title.png)\nGubernur Jawa Barat Ahmad Heryawan membuka pameran batik.",
+        ),
+        ("Berapa harga tiketnya?", "Tiket dijual di https://tiket.example.com/acara/2017/harga-150000 mulai besok."),
+        ("Tahun berapa situs itu dibuat?", "Lihat www.acara2016.id untuk jadwal acara di Bandung."),
+    ],
+)
 def test_no_answer_is_taken_from_a_web_address(question: str, passage: str) -> None:
     """A link or an image's markdown in an article is never an answer (its digits read as a price, a year,
     a boiling point): no span holds a piece of one."""
@@ -72,11 +77,17 @@ def test_the_passage_answered_from_is_listed_first() -> None:
     from qa.settings import Settings
 
     q = analyse("Siapa yang menawari Jack Ma menjadi penasehat?")
-    hits = [_hit(t, n) for n, t in enumerate([
-        "Banjir merendam ribuan rumah di Jakarta Timur setelah hujan deras sejak Senin malam.",
-        "Jack Ma sempat berada dalam posisi dilematis setelah ditawari Presiden Joko Widodo menjadi penasehat.",
-        "Harimau Sumatera terancam punah karena hutan terus dibuka untuk perkebunan kelapa sawit.",
-    ], start=1)]
+    hits = [
+        _hit(t, n)
+        for n, t in enumerate(
+            [
+                "Banjir merendam ribuan rumah di Jakarta Timur setelah hujan deras sejak Senin malam.",
+                "Jack Ma sempat berada dalam posisi dilematis setelah ditawari Presiden Joko Widodo menjadi penasehat.",
+                "Harimau Sumatera terancam punah karena hutan terus dibuka untuk perkebunan kelapa sawit.",
+            ],
+            start=1,
+        )
+    ]
     readings = get_reader("e5").read(q, hits[:2])
     answer = extract_answer(q, hits, readings=readings, policy=ReaderPolicy.of(Settings()))
     assert "Joko Widodo" in answer.text and answer.citations[0].chunk_id == "c2"
@@ -140,9 +151,27 @@ def test_training_command_writes_a_reader_that_loads(tmp_path: Path) -> None:
     tydi = ROOT.parent / "shared" / "data" / "tydiqa-id" / "questions-train.jsonl"
     out = tmp_path / "reader"
     run = subprocess.run(
-        [sys.executable, "-m", "qa", "train", str(tydi), "--reader", "benchmarks/tydiqa-train-en.jsonl", "--limit", "12", "--epochs", "1",
-         "--out", str(out), "--index-dir", str(tmp_path / "none")],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "qa",
+            "train",
+            str(tydi),
+            "--reader",
+            "benchmarks/tydiqa-train-en.jsonl",
+            "--limit",
+            "12",
+            "--epochs",
+            "1",
+            "--out",
+            str(out),
+            "--index-dir",
+            str(tmp_path / "none"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert run.returncode == 0, run.stderr
     assert "tydiqa-train-en.jsonl: hard negatives from BM25" in run.stderr
@@ -156,9 +185,30 @@ def test_training_command_writes_a_reader_that_loads(tmp_path: Path) -> None:
     # from that reader, two more of its layers trained (layers 4 and 5 were the encoder's, frozen)
     def train_from(init: Path, layers: int, into: Path) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [sys.executable, "-m", "qa", "train", str(tydi), "--reader", "--limit", "8", "--epochs", "1", "--init", str(init),
-             "--trained-layers", str(layers), "--out", str(into), "--index-dir", str(tmp_path / "none")],
-            cwd=ROOT, capture_output=True, text=True, timeout=600,
+            [
+                sys.executable,
+                "-m",
+                "qa",
+                "train",
+                str(tydi),
+                "--reader",
+                "--limit",
+                "8",
+                "--epochs",
+                "1",
+                "--init",
+                str(init),
+                "--trained-layers",
+                str(layers),
+                "--out",
+                str(into),
+                "--index-dir",
+                str(tmp_path / "none"),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
         )
 
     assert train_from(out, 8, tmp_path / "wider").returncode == 0
@@ -186,9 +236,29 @@ def test_training_takes_unanswerables_samples_and_resumes_when_killed(tmp_path: 
 
     idk = ROOT.parent / "shared" / "data" / "idk-mrc" / "questions-train.jsonl"
     out, work = tmp_path / "reader", tmp_path / "work"
-    command = [sys.executable, "-m", "qa", "train", f"{idk}:60", "--reader", "benchmarks/idkmrc-train-en.jsonl:20",
-               "--epochs", "2", "--negatives", "0", "--init", str(READER_DIR), "--work", str(work),
-               "--checkpoint-every", "1", "--out", str(out), "--index-dir", str(tmp_path / "none")]
+    command = [
+        sys.executable,
+        "-m",
+        "qa",
+        "train",
+        f"{idk}:60",
+        "--reader",
+        "benchmarks/idkmrc-train-en.jsonl:20",
+        "--epochs",
+        "2",
+        "--negatives",
+        "0",
+        "--init",
+        str(READER_DIR),
+        "--work",
+        str(work),
+        "--checkpoint-every",
+        "1",
+        "--out",
+        str(out),
+        "--index-dir",
+        str(tmp_path / "none"),
+    ]
     first = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 300
     while not (work / "checkpoint.pt").exists() and first.poll() is None and time.time() < deadline:
@@ -229,8 +299,10 @@ def test_questions_asked_at_once_share_passes_and_get_their_own_readings() -> No
     run = together.batcher.run
     together.batcher.run = lambda rows: (passes.append(len(rows)), run(rows))[1]
     got: dict[int, object] = {}
-    threads = [threading.Thread(target=lambda n=n: got.__setitem__(n, together.read(analyse(cases[n][0]), [_hit(cases[n][1], 1)])[0]))
-               for n in range(len(cases))]
+    threads = [
+        threading.Thread(target=lambda n=n: got.__setitem__(n, together.read(analyse(cases[n][0]), [_hit(cases[n][1], 1)])[0]))
+        for n in range(len(cases))
+    ]
     for t in threads:
         t.start()
     for t in threads:

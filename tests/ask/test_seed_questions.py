@@ -125,7 +125,10 @@ def test_abstention_is_said_in_the_question_language(seed_tanya: Tanya) -> None:
     assert "tidak ditemukan" in seed_tanya.ask("Siapa pemenang Piala Dunia 2018?").reply
 
 
-SAID = [{"role": "user", "content": "Who offered Jack Ma the advisor role?"}, {"role": "assistant", "content": "Presiden Joko Widodo [1]"}]
+SAID = [
+    {"role": "user", "content": "Who offered Jack Ma the advisor role?"},
+    {"role": "assistant", "content": "Presiden Joko Widodo [1]"},
+]
 
 
 def test_follow_up_names_the_ministry(seed_tanya: Tanya) -> None:
@@ -141,4 +144,3 @@ def test_follow_up_questions_are_answered_in_the_conversation(seed_tanya: Tanya)
     # a question that names its own subject stays as it is, after any turn
     alone = seed_tanya.converse(SAID + [{"role": "user", "content": "Siapa Menteri Komunikasi dan Informatika?"}])
     assert alone.question == "Siapa Menteri Komunikasi dan Informatika?" and "Rudiantara" in alone.text
-

@@ -32,17 +32,31 @@ def tanya(tmp_path_factory: pytest.TempPathFactory) -> Tanya:
     root = tmp_path_factory.mktemp("dated")
     text = {y: FESTIVAL.format(winner=w, village=v, visitors=n) for y, (w, v, n) in YEARS.items()}
     write(root / "articles" / "festival-a.txt", f"LEMBAH HIJAU, Antara - Sabtu (12/9/2015). {text[2015]}")
-    write(root / "articles" / "festival-b.json", json.dumps({"title": "Festival Kopi Lembah Hijau", "date": "2016-09-10", "text": text[2016]}))
+    write(
+        root / "articles" / "festival-b.json",
+        json.dumps({"title": "Festival Kopi Lembah Hijau", "date": "2016-09-10", "text": text[2016]}),
+    )
     write(
         root / "articles" / "festival-c.html",
         "<html><head><title>Festival Kopi Lembah Hijau</title>"
         '<meta property="article:published_time" content="2017-09-09T08:00:00+07:00"></head>'
         f"<body><article><h1>Festival Kopi Lembah Hijau</h1><p>{text[2017]}</p></article></body></html>",
     )
-    write(root / "articles" / "tol.txt", "Jakarta, 9 September 2016 - Bupati Lembah Hijau meresmikan jembatan Cikaret kemarin. "
-          "Jembatan sepanjang 120 meter itu menghubungkan dua desa penghasil kopi.")
-    write(root / "articles" / "pasar.json", json.dumps({"title": "Pasar Ikan Muara Jaya", "date": "2016-10-05", "text":
-          "Pasar Ikan Muara Jaya diresmikan kemarin oleh Wali Kota. Pasar itu menampung 300 pedagang ikan."}))
+    write(
+        root / "articles" / "tol.txt",
+        "Jakarta, 9 September 2016 - Bupati Lembah Hijau meresmikan jembatan Cikaret kemarin. "
+        "Jembatan sepanjang 120 meter itu menghubungkan dua desa penghasil kopi.",
+    )
+    write(
+        root / "articles" / "pasar.json",
+        json.dumps(
+            {
+                "title": "Pasar Ikan Muara Jaya",
+                "date": "2016-10-05",
+                "text": "Pasar Ikan Muara Jaya diresmikan kemarin oleh Wali Kota. Pasar itu menampung 300 pedagang ikan.",
+            }
+        ),
+    )
     tanya = Tanya(settings_for(root / "index"))
     tanya.index([root / "articles"])
     return tanya
@@ -50,8 +64,13 @@ def tanya(tmp_path_factory: pytest.TempPathFactory) -> Tanya:
 
 def test_every_article_gets_its_date_whatever_gives_it(tanya: Tanya) -> None:
     dates = {Path(f["source"]).name: f.get("date") for f in tanya.files()}
-    assert dates == {"festival-a.txt": "2015-09-12", "festival-b.json": "2016-09-10", "festival-c.html": "2017-09-09",
-                     "tol.txt": "2016-09-09", "pasar.json": "2016-10-05"}
+    assert dates == {
+        "festival-a.txt": "2015-09-12",
+        "festival-b.json": "2016-09-10",
+        "festival-c.html": "2017-09-09",
+        "tol.txt": "2016-09-09",
+        "pasar.json": "2016-10-05",
+    }
     answer = tanya.ask("Siapa juara lomba seduh kopi di Festival Kopi Lembah Hijau pada 2016?")
     assert answer.citations and answer.citations[0].date == "2016-09-10"
     assert answer.to_json()["citations"][0]["date"] == "2016-09-10"
@@ -60,8 +79,10 @@ def test_every_article_gets_its_date_whatever_gives_it(tanya: Tanya) -> None:
 @pytest.mark.parametrize("year", sorted(YEARS))
 def test_a_question_naming_a_year_reads_that_years_article(tanya: Tanya, year: int) -> None:
     winner = YEARS[year][0]
-    for question in (f"Siapa juara lomba seduh kopi Festival Kopi Lembah Hijau pada {year}?",
-                     f"Who won the coffee brewing contest at the Lembah Hijau Coffee Festival in {year}?"):
+    for question in (
+        f"Siapa juara lomba seduh kopi Festival Kopi Lembah Hijau pada {year}?",
+        f"Who won the coffee brewing contest at the Lembah Hijau Coffee Festival in {year}?",
+    ):
         answer = tanya.ask(question)
         assert winner in answer.text, (question, answer.text)
         assert all(str(year) in (h.chunk.date or "") for h in answer.hits if "Festival" in h.chunk.text)

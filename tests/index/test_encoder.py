@@ -108,8 +108,12 @@ def test_two_processes_on_an_empty_cache_both_load_the_model(tmp_path: Path) -> 
     (cache / "e5-small-0123456789abcdef.tmp99999").mkdir(parents=True)  # a conversion that was killed
     env = {**os.environ, "QA_CACHE_DIR": str(cache)}
     start = str(time.time() + 8)  # after both interpreters have imported torch
-    procs = [subprocess.Popen([sys.executable, "-c", LOAD_AT, start], cwd=ROOT, env=env, text=True,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", LOAD_AT, start], cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        for _ in range(2)
+    ]
     outs = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], [err[-2000:] for _, err in outs]
     folders = {out.strip().splitlines()[-1] for out, _ in outs}

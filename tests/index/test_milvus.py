@@ -25,8 +25,12 @@ pytestmark = pytest.mark.slow  # starts a Milvus server
 pytest.importorskip("pymilvus")
 MILVUS_LITE = Path(sys.executable).parent / "milvus-lite"
 QUESTIONS = [
-    "Who offered Jack Ma the advisor role?", "Siapa yang menawari Jack Ma menjadi penasehat?", "Apa nama sebelumnya dari Tmall?",
-    "Berapa kementerian dalam steering committee?", "Kapan Alibaba menguasai saham Lazada?", "What is the boiling point of mercury?",
+    "Who offered Jack Ma the advisor role?",
+    "Siapa yang menawari Jack Ma menjadi penasehat?",
+    "Apa nama sebelumnya dari Tmall?",
+    "Berapa kementerian dalam steering committee?",
+    "Kapan Alibaba menguasai saham Lazada?",
+    "What is the boiling point of mercury?",
 ]
 BUS = "Bus Listrik Bandung\nWali Kota Bandung Ridwan Kamil meresmikan 25 bus listrik baru pada Senin (3/10/2016).\n"
 
@@ -35,8 +39,12 @@ def start_milvus(data: Path, port: int) -> subprocess.Popen:
     """`milvus-lite server` over `data` on 127.0.0.1:`port`, once it listens."""
     data.mkdir(parents=True, exist_ok=True)
     log = open(data / "server.log", "a")
-    proc = subprocess.Popen([str(MILVUS_LITE), "server", "--data-dir", str(data / "data"), "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})  # docs/milvus.md
+    proc = subprocess.Popen(
+        [str(MILVUS_LITE), "server", "--data-dir", str(data / "data"), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "OPENBLAS_NUM_THREADS": "1"},
+    )  # docs/milvus.md
     deadline = time.time() + 60
     while True:
         assert proc.poll() is None and time.time() < deadline, (data / "server.log").read_text()
@@ -61,8 +69,11 @@ def milvus_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def _milvus(tmp: Path, uri: str, name: str, **overrides) -> Tanya:
-    return Tanya(settings_for(tmp / "index", store="milvus", milvus_uri=uri, milvus_collection=name,
-                              upload_dir=tmp / "uploads", **overrides))
+    return Tanya(
+        settings_for(
+            tmp / "index", store="milvus", milvus_uri=uri, milvus_collection=name, upload_dir=tmp / "uploads", **overrides
+        )
+    )
 
 
 def test_same_passages_and_answers_as_the_embedded_store(milvus_uri: str, tmp_path: Path) -> None:
@@ -74,7 +85,11 @@ def test_same_passages_and_answers_as_the_embedded_store(milvus_uri: str, tmp_pa
         assert [round(h.keyword or 0, 4) for h in ours] == [round(h.keyword or 0, 4) for h in theirs]  # the same BM25
         assert [round(h.dense or 0, 4) for h in ours] == [round(h.dense or 0, 4) for h in theirs]
         a, b = on_milvus.ask(question), local.ask(question)
-        assert (a.text, a.abstained, [c.paragraph for c in a.citations]) == (b.text, b.abstained, [c.paragraph for c in b.citations])
+        assert (a.text, a.abstained, [c.paragraph for c in a.citations]) == (
+            b.text,
+            b.abstained,
+            [c.paragraph for c in b.citations],
+        )
     assert on_milvus.files()[0]["doc_id"] == local.files()[0]["doc_id"]
     seed = local.files()[0]["doc_id"]
     assert on_milvus.document_text(seed) == local.document_text(seed)
@@ -108,8 +123,13 @@ def test_an_update_killed_midway_leaves_the_served_generation(milvus_uri: str, t
         write(articles / f"berita-{i:03d}.txt", f"Berita {i}\nWarga desa {i} membangun jembatan bambu sepanjang {i + 3} meter.\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
     env.update(QA_STORE="milvus", QA_MILVUS_URI=milvus_uri, QA_MILVUS_COLLECTION="killed")
-    build = subprocess.Popen([sys.executable, "-m", "qa", "index", str(SEEDS), str(articles), "--index-dir", str(tmp_path / "index"), "--quiet"],
-                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    build = subprocess.Popen(
+        [sys.executable, "-m", "qa", "index", str(SEEDS), str(articles), "--index-dir", str(tmp_path / "index"), "--quiet"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 300
     while not tanya.backend.query(f"{stamp}__chunks", "gen > 0", ["row"], limit=1):  # the next generation is being written
         assert build.poll() is None and time.time() < deadline, "the update finished before it could be killed"
@@ -219,7 +239,11 @@ def test_a_bad_milvus_address_is_a_clear_error(tmp_path: Path) -> None:
     from qa.errors import MilvusUnavailable
 
     with pytest.raises(MilvusUnavailable, match="cannot connect to Milvus at http://127.0.0.1"):
-        Tanya(settings_for(tmp_path / "index", store="milvus", milvus_uri=f"http://127.0.0.1:{free_port()}", milvus_collection="nowhere")).ask("Siapa?")
+        Tanya(
+            settings_for(
+                tmp_path / "index", store="milvus", milvus_uri=f"http://127.0.0.1:{free_port()}", milvus_collection="nowhere"
+            )
+        ).ask("Siapa?")
 
 
 def test_two_app_servers_share_one_milvus(milvus_uri: str, tmp_path: Path) -> None:
@@ -255,7 +279,9 @@ def test_collections_on_milvus(milvus_uri: str, tmp_path: Path) -> None:
     from qa.library import Library
 
     def library(folder: str) -> Library:
-        return Library(settings_for(tmp_path / folder / "index", store="milvus", milvus_uri=milvus_uri, milvus_collection="office"))
+        return Library(
+            settings_for(tmp_path / folder / "index", store="milvus", milvus_uri=milvus_uri, milvus_collection="office")
+        )
 
     here = library("a")
     here.get("default").index()
@@ -273,6 +299,7 @@ def test_collections_on_milvus(milvus_uri: str, tmp_path: Path) -> None:
     keys = {name: _qa_ok("user", "key", name, "--users-file", users).strip() for name in ("alice", "bob")}
     env = dict(QA_STORE="milvus", QA_MILVUS_URI=milvus_uri, QA_MILVUS_COLLECTION="office")
     with serve_app(tmp_path / "a", SEEDS, **env) as url:
+
         def call(route: str, who: str, body: dict | None = None) -> httpx.Response:
             headers = {"Authorization": f"Bearer {keys[who]}"}
             if body is None:
@@ -381,8 +408,16 @@ def test_one_builder_at_a_time_across_machines(milvus_uri: str, tmp_path: Path) 
     served = first.backend.served()
     env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
     env.update(QA_STORE="milvus", QA_MILVUS_URI=milvus_uri, QA_MILVUS_COLLECTION="leased", QA_UPLOAD_DIR=str(tmp_path / "up"))
-    other = [sys.executable, "-m", "qa", "index", str(write(tmp_path / "in" / "bus.txt", BUS).parent),
-             "--keep-missing", "--index-dir", str(tmp_path / "b" / "index")]  # another machine: its own folder
+    other = [
+        sys.executable,
+        "-m",
+        "qa",
+        "index",
+        str(write(tmp_path / "in" / "bus.txt", BUS).parent),
+        "--keep-missing",
+        "--index-dir",
+        str(tmp_path / "b" / "index"),
+    ]  # another machine: its own folder
     with first.backend.builder_lease():
         done = subprocess.run(other, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
         assert done.returncode == 2 and "another build is updating this index in Milvus" in done.stderr, done.stderr
@@ -391,8 +426,9 @@ def test_one_builder_at_a_time_across_machines(milvus_uri: str, tmp_path: Path) 
     assert done.returncode == 0, done.stderr  # released: the other machine's build goes on
     assert "Ridwan Kamil" in first.ask("Siapa Wali Kota Bandung?").text
 
-    backends = [store.MilvusBackend(store._connect.__wrapped__(milvus_uri, "", "leased").client, "leased", milvus_uri)
-                for _ in range(2)]
+    backends = [
+        store.MilvusBackend(store._connect.__wrapped__(milvus_uri, "", "leased").client, "leased", milvus_uri) for _ in range(2)
+    ]
     entered, refused, go = [], [], threading.Barrier(2)
 
     def build(backend) -> None:
@@ -414,7 +450,9 @@ def test_one_builder_at_a_time_across_machines(milvus_uri: str, tmp_path: Path) 
     with pytest.raises(BuildInProgress, match="dead-builder"):
         with backends[1].builder_lease():
             pass
-    backends[0].client.upsert(backends[0]._lease, [{"key": "lease", "owner": "dead-builder:1:x", "since": 0.0,
-                                                    "expires": time.time() - 1, "v": [0.0, 0.0]}])
+    backends[0].client.upsert(
+        backends[0]._lease,
+        [{"key": "lease", "owner": "dead-builder:1:x", "since": 0.0, "expires": time.time() - 1, "v": [0.0, 0.0]}],
+    )
     with backends[1].builder_lease():  # … and whose lease has lapsed
         pass

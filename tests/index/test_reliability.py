@@ -48,7 +48,11 @@ def _index_process(folder: Path, index_dir: Path) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
     return subprocess.Popen(
         [sys.executable, "-m", "qa", "index", str(folder), "--index-dir", str(index_dir), "--quiet"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -140,7 +144,11 @@ def test_questions_keep_being_answered_during_a_1000_article_update(tmp_path: Pa
         t.start()
     reader = subprocess.run(
         [sys.executable, "-m", "qa", "ask", "--index-dir", str(index_dir)],
-        input="\n".join(q for q, _ in SEED_QUESTIONS * 5), capture_output=True, text=True, cwd=ROOT, timeout=600,
+        input="\n".join(q for q, _ in SEED_QUESTIONS * 5),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
     )
     for t in askers:
         t.join()

@@ -75,7 +75,9 @@ def test_faiss_filled_block_by_block_from_a_scratch_file_is_the_in_memory_index(
 
 def test_a_build_in_tiny_windows_and_runs_is_the_same_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = _articles(tmp_path / "articles", 60)
-    (folder / "zz-copy.txt").write_text("Judul lain\n\n" + (folder / "000_3a3f117793ab0552.txt").read_text(encoding="utf-8"), encoding="utf-8")
+    (folder / "zz-copy.txt").write_text(
+        "Judul lain\n\n" + (folder / "000_3a3f117793ab0552.txt").read_text(encoding="utf-8"), encoding="utf-8"
+    )
     whole = Tanya(settings_for(tmp_path / "whole"))
     whole.index([folder])
     monkeypatch.setattr(_Build, "WINDOW", 7)  # texts repeated across windows (the copy) are embedded once

@@ -89,9 +89,9 @@ def test_hard_wrapped_text_is_joined_into_paragraphs(tmp_path: Path) -> None:
 
 
 def test_sentences_survive_abbreviations_and_initials() -> None:
-    text = "Dr. H. Ahmad tiba pukul 10.00 WIB. Ia membawa Rp. 5 juta! \"Benar,\" katanya. Lalu pergi?"
+    text = 'Dr. H. Ahmad tiba pukul 10.00 WIB. Ia membawa Rp. 5 juta! "Benar," katanya. Lalu pergi?'
     spans = [text[s:e] for s, e in sentence_spans(text)]
-    assert spans == ["Dr. H. Ahmad tiba pukul 10.00 WIB.", "Ia membawa Rp. 5 juta!", "\"Benar,\" katanya.", "Lalu pergi?"]
+    assert spans == ["Dr. H. Ahmad tiba pukul 10.00 WIB.", "Ia membawa Rp. 5 juta!", '"Benar," katanya.', "Lalu pergi?"]
 
 
 def test_language_detection_and_english_terms_translated() -> None:

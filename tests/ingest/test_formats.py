@@ -25,8 +25,10 @@ def make_pdf(pages: list[str]) -> bytes:
         page_no, content_no = len(objects) + 1, len(objects) + 2
         kids.append(f"{page_no} 0 R")
         stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET" if text else ""
-        objects.append(f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {content_no} 0 R "
-                       f"/Resources << /Font << /F1 {len(pages) * 2 + 3} 0 R >> >> >>")
+        objects.append(
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {content_no} 0 R "
+            f"/Resources << /Font << /F1 {len(pages) * 2 + 3} 0 R >> >> >>"
+        )
         objects.append(f"<< /Length {len(stream)} >>\nstream\n{stream}\nendstream")
     objects[1] = f"<< /Type /Pages /Kids [{' '.join(kids)}] /Count {len(pages)} >>"
     objects.append("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
@@ -69,12 +71,32 @@ HTML = """<!doctype html><html><head><title>Banjir Jakarta Timur</title>
 def test_each_format_is_read_with_title_date_and_pages(tmp_path: Path) -> None:
     folder = tmp_path / "articles"
     write(folder / "banjir.html", HTML)
-    write(folder / "laporan.pdf", make_pdf(["Laporan Tahunan Bank Sentral", "Inflasi tahun ini tercatat 3,2 persen menurut Gubernur Agus Martowardojo."]))
-    write(folder / "rapat.docx", make_docx("Rapat Kabinet", ["Rapat Kabinet", "Presiden memimpin rapat kabinet terbatas di Istana Bogor pada Rabu."]))
-    write(folder / "feed.jsonl", "\n".join(json.dumps(r) for r in [
-        {"title": "Gempa Lombok", "text": "Gempa bermagnitudo 6,4 mengguncang Lombok Timur pada Minggu pagi.", "url": "https://example.org/gempa", "date": "2018-07-29"},
-        {"title": "Harga Beras", "text": "Harga beras medium naik menjadi Rp 11.000 per kilogram di Pasar Induk Cipinang."},
-    ]))
+    write(
+        folder / "laporan.pdf",
+        make_pdf(["Laporan Tahunan Bank Sentral", "Inflasi tahun ini tercatat 3,2 persen menurut Gubernur Agus Martowardojo."]),
+    )
+    write(
+        folder / "rapat.docx",
+        make_docx("Rapat Kabinet", ["Rapat Kabinet", "Presiden memimpin rapat kabinet terbatas di Istana Bogor pada Rabu."]),
+    )
+    write(
+        folder / "feed.jsonl",
+        "\n".join(
+            json.dumps(r)
+            for r in [
+                {
+                    "title": "Gempa Lombok",
+                    "text": "Gempa bermagnitudo 6,4 mengguncang Lombok Timur pada Minggu pagi.",
+                    "url": "https://example.org/gempa",
+                    "date": "2018-07-29",
+                },
+                {
+                    "title": "Harga Beras",
+                    "text": "Harga beras medium naik menjadi Rp 11.000 per kilogram di Pasar Induk Cipinang.",
+                },
+            ]
+        ),
+    )
     result = read_documents([folder])
     assert result.skipped == []
     docs = {d.doc_id: d for d in result.documents}

@@ -23,8 +23,11 @@ def test_sources_are_checked_and_remembered(tmp_path: Path) -> None:
     folder.mkdir()
     assert sources.add("https://example.org/feed.xml")["kind"] == "url"
     assert sources.add(str(tmp_path / "incoming"))["source"] == str(folder)
-    for bad, reason in (("ftp://example.org/x", "only http and https"), (str(tmp_path / "nope"), "not a folder"),
-                        ("https://example.org/feed.xml", "already a source")):
+    for bad, reason in (
+        ("ftp://example.org/x", "only http and https"),
+        (str(tmp_path / "nope"), "not a folder"),
+        ("https://example.org/feed.xml", "already a source"),
+    ):
         with pytest.raises(InputError, match=reason):
             sources.add(bad)
     sources.remove("https://example.org/feed.xml")

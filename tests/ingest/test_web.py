@@ -48,7 +48,11 @@ def test_an_updated_feed_costs_only_what_is_new_or_changed(site: Site, tmp_path:
     tanya = _tanya(tmp_path)
     tanya.index([rss])
     site.put("/pasar.html", PASAR)
-    site.put("/feed.xml", feed(site.url, [("/bus.html", "Bus"), ("/kereta.html", "Kereta"), ("/pasar.html", "Pasar")]), "application/rss+xml")
+    site.put(
+        "/feed.xml",
+        feed(site.url, [("/bus.html", "Bus"), ("/kereta.html", "Kereta"), ("/pasar.html", "Pasar")]),
+        "application/rss+xml",
+    )
     bodies_before = {p: site.hits.get(p, 0) for p in ("/bus.html", "/kereta.html")}
     report = tanya.index([rss])
     assert len(report.added) == 1 and report.embedded == 2 and len(report.unchanged) == 2, report.summary()  # 304s
@@ -68,10 +72,15 @@ def test_a_story_under_two_urls_is_kept_once_and_sitemaps_and_redirects_work(sit
     site.put("/amp/bus.html", page("Bus Listrik Bandung", "Wali Kota Bandung Ridwan Kamil meresmikan bus listrik.", canonical))
     site.put("/kereta.html", KERETA)
     site.put("/old-kereta", b"/kereta.html", status=301)
-    sitemap = site.put("/sitemap.xml", (
-        '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
-        f"<url><loc>{site.url}/bus.html</loc></url><url><loc>{site.url}/amp/bus.html</loc></url>"
-        f"<url><loc>{site.url}/old-kereta</loc></url></urlset>").encode(), "application/xml")
+    sitemap = site.put(
+        "/sitemap.xml",
+        (
+            '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+            f"<url><loc>{site.url}/bus.html</loc></url><url><loc>{site.url}/amp/bus.html</loc></url>"
+            f"<url><loc>{site.url}/old-kereta</loc></url></urlset>"
+        ).encode(),
+        "application/xml",
+    )
     tanya = _tanya(tmp_path)
     report = tanya.index([sitemap])
     sources = sorted(f["source"] for f in tanya.files())
@@ -104,11 +113,16 @@ def test_failures_say_why_and_change_nothing(site: Site, tmp_path: Path) -> None
 
 
 def test_a_feed_cannot_point_into_the_servers_network(site: Site, tmp_path: Path) -> None:
-    rss = site.put("/feed.xml", (
-        '<?xml version="1.0"?><rss version="2.0"><channel><title>x</title>'
-        "<item><title>meta</title><link>http://169.254.169.254/latest/meta-data/iam</link></item>"
-        "<item><title>file</title><link>file:///etc/passwd</link></item>"
-        f"<item><title>bus</title><link>{site.url}/bus.html</link></item></channel></rss>").encode(), "application/rss+xml")
+    rss = site.put(
+        "/feed.xml",
+        (
+            '<?xml version="1.0"?><rss version="2.0"><channel><title>x</title>'
+            "<item><title>meta</title><link>http://169.254.169.254/latest/meta-data/iam</link></item>"
+            "<item><title>file</title><link>file:///etc/passwd</link></item>"
+            f"<item><title>bus</title><link>{site.url}/bus.html</link></item></channel></rss>"
+        ).encode(),
+        "application/rss+xml",
+    )
     site.put("/bus.html", BUS)
     report = _tanya(tmp_path).index([rss])
     reasons = {s.path: s.reason for s in report.skipped}
@@ -135,8 +149,17 @@ def test_index_a_feed_from_the_command_line(site: Site, tmp_path: Path) -> None:
     site.put("/bus.html", BUS)
     rss = site.put("/feed.xml", feed(site.url, [("/bus.html", "Bus")]), "application/rss+xml")
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "QA_ALLOW_PRIVATE_URLS": "1"}
-    run = lambda *a: subprocess.run([sys.executable, "-m", "qa", *a, "--index-dir", str(tmp_path / "index")],  # noqa: E731
-                                    cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+    def run(*a: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "qa", *a, "--index-dir", str(tmp_path / "index")],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
     done = run("index", rss, "--quiet")
     assert done.returncode == 0, done.stderr
     asked = json.loads(run("ask", "Siapa yang meresmikan bus listrik di Bandung?", "--json").stdout)

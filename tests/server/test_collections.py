@@ -145,7 +145,9 @@ def test_page_routes_never_show_an_unreadable_collection(office: dict) -> None:
     for text in seen:
         assert "complete" in text or "process_completed" in text, text
         assert _clean(text, HR_SECRETS), text
-    opened = bob.event("/open_article", ["finance"], {"index": [0, 0], "value": "", "row_value": [""] * 5 + [_doc(office, "finance")]})
+    opened = bob.event(
+        "/open_article", ["finance"], {"index": [0, 0], "value": "", "row_value": [""] * 5 + [_doc(office, "finance")]}
+    )
     assert "Melati" in opened  # the same route opens what bob may read
 
 
@@ -217,8 +219,15 @@ def test_collections_on_the_command_line(tmp_path: Path) -> None:
     write(tmp_path / "hr" / "kepala.txt", HR)
 
     def qa(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "qa", *args, "--index-dir", index], cwd=ROOT, input=stdin,
-                              capture_output=True, text=True, timeout=120, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+        return subprocess.run(
+            [sys.executable, "-m", "qa", *args, "--index-dir", index],
+            cwd=ROOT,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        )
 
     assert qa("index", str(tmp_path / "hr"), "--collection", "hr", "--quiet").returncode == 0
     assert "Bambang" in qa("ask", HR_Q, "--collection", "hr").stdout

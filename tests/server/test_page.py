@@ -41,9 +41,11 @@ def pixel() -> Iterator[dict]:
 
 
 def _markdown_article(pixel_url: str) -> str:
-    return (f"Pameran Batik ![judul]({pixel_url}/title.png)\n"
-            f"Gubernur Jawa Barat Ahmad Heryawan membuka pameran batik ![pixel]({pixel_url}/pixel.png) "
-            f"[tautan](javascript:alert('md')) <img src=\"{pixel_url}/html.png\"> di Gedung Sate.\n")
+    return (
+        f"Pameran Batik ![judul]({pixel_url}/title.png)\n"
+        f"Gubernur Jawa Barat Ahmad Heryawan membuka pameran batik ![pixel]({pixel_url}/pixel.png) "
+        f"[tautan](javascript:alert('md')) <img src=\"{pixel_url}/html.png\"> di Gedung Sate.\n"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -57,9 +59,7 @@ def app_url(tmp_path_factory: pytest.TempPathFactory, pixel: dict) -> Iterator[s
         yield url
 
 
-@pytest.mark.parametrize(
-    "question", ["Who offered Jack Ma the advisor role?", "Siapa yang menawari Jack Ma menjadi penasehat?"]
-)
+@pytest.mark.parametrize("question", ["Who offered Jack Ma the advisor role?", "Siapa yang menawari Jack Ma menjadi penasehat?"])
 def test_jack_ma_question_is_answered_with_a_citation(app_url: str, browser, question: str) -> None:
     page = browser.new_page()
     page.goto(app_url)
@@ -95,15 +95,21 @@ def test_follow_up_question_is_understood_in_context(app_url: str, browser) -> N
     assert "e-commerce" in last
     # a question that names its own subject is not polluted by the turns before it
     ask_in_page(page, "Apa nama sebelumnya dari Tmall?")
-    page.wait_for_function("document.querySelector('#chat').innerText.split('Apa nama sebelumnya dari Tmall?').length > 1 && "
-                           "document.querySelector('#chat').innerText.split('Apa nama sebelumnya dari Tmall?')[1].includes('[1]')", timeout=30_000)
+    page.wait_for_function(
+        "document.querySelector('#chat').innerText.split('Apa nama sebelumnya dari Tmall?').length > 1 && "
+        "document.querySelector('#chat').innerText.split('Apa nama sebelumnya dari Tmall?')[1].includes('[1]')",
+        timeout=30_000,
+    )
     assert "Taobao Mall" in page.locator("#chat").inner_text().split("Apa nama sebelumnya dari Tmall?")[-1]
     assert page.locator("#rewritten").count() == 0
     page.close()
 
 
 def test_uploaded_article_becomes_answerable_without_restart(app_url: str, browser, tmp_path: Path) -> None:
-    article = write(tmp_path / "bandung-bus.txt", "Bus Listrik Bandung\nWali Kota Bandung Ridwan Kamil meresmikan 25 bus listrik baru pada Senin (3/10/2016).\n")
+    article = write(
+        tmp_path / "bandung-bus.txt",
+        "Bus Listrik Bandung\nWali Kota Bandung Ridwan Kamil meresmikan 25 bus listrik baru pada Senin (3/10/2016).\n",
+    )
     page = browser.new_page()
     page.goto(app_url)
     page.get_by_role("tab", name="Add articles").click()
@@ -139,16 +145,21 @@ def test_questions_can_be_kept_to_articles_published_between_dates(app_url: str,
     page = browser.new_page()
     page.goto(app_url)
     page.locator("#dates").get_by_text("Only articles published").click()
-    turns = [("", "2015-12-31", "No article in the index was published"),
-             ("2016-01-01", "", "Joko Widodo [1]"),
-             ("9 September 2017", "", "No article in the index was published"),
-             ("kemarin lusa", "", "Please ask again: cannot read the date since")]
+    turns = [
+        ("", "2015-12-31", "No article in the index was published"),
+        ("2016-01-01", "", "Joko Widodo [1]"),
+        ("9 September 2017", "", "No article in the index was published"),
+        ("kemarin lusa", "", "Please ask again: cannot read the date since"),
+    ]
     for n, (since, until, expected) in enumerate(turns, 1):
         page.locator("#since input, #since textarea").first.fill(since)
         page.locator("#until input, #until textarea").first.fill(until)
         ask_in_page(page, "Who offered Jack Ma the advisor role?")
-        page.wait_for_function(f"document.querySelector('#chat').innerText.split('Who offered Jack Ma the advisor role?').length > {n} && "
-                               "!document.querySelector('#chat').innerText.endsWith('Searching…')", timeout=60_000)
+        page.wait_for_function(
+            f"document.querySelector('#chat').innerText.split('Who offered Jack Ma the advisor role?').length > {n} && "
+            "!document.querySelector('#chat').innerText.endsWith('Searching…')",
+            timeout=60_000,
+        )
         page.locator("#chat").get_by_text(expected).last.wait_for(timeout=30_000)
         last = page.locator("#chat").inner_text().split("Who offered Jack Ma the advisor role?")[-1]
         assert expected in last and ("Joko Widodo" in last) == (expected.startswith("Joko")), (since, until, last)
@@ -201,7 +212,10 @@ def _answered(page, question: str) -> str:
     ask_in_page(page, question)
     page.wait_for_function(
         "q => { const t = document.querySelector('#chat').innerText.split(q); "
-        "return t.length > 1 && /\\[1\\]|could not find|tidak ditemukan/.test(t[t.length - 1]); }", arg=question, timeout=30_000)
+        "return t.length > 1 && /\\[1\\]|could not find|tidak ditemukan/.test(t[t.length - 1]); }",
+        arg=question,
+        timeout=30_000,
+    )
     return page.locator("#chat").inner_text().split(question)[-1]
 
 
@@ -233,7 +247,11 @@ def test_chats_are_kept_reopened_deleted_and_exported(app_url: str, browser) -> 
     markdown = Path(download.value.path()).read_text(encoding="utf-8")
     assert "**Q:** Who offered Jack Ma the advisor role?" in markdown and "**Q:** In which field?" in markdown
     assert "Presiden Joko Widodo [1]" in markdown
-    assert "[1] " in markdown and "000_3a3f117793ab0552.txt, 2016-09-09, ¶1" in markdown and "ditawari Presiden Joko Widodo" in markdown
+    assert (
+        "[1] " in markdown
+        and "000_3a3f117793ab0552.txt, 2016-09-09, ¶1" in markdown
+        and "ditawari Presiden Joko Widodo" in markdown
+    )
     page.locator("#delete-chat").click()  # the Jack Ma chat goes; the Tmall one is opened
     page.locator("#chat").get_by_text("Apa nama sebelumnya dari Tmall?").wait_for(timeout=10_000)
     page.reload()

@@ -68,8 +68,12 @@ def file_payloads(secret: Path) -> list[Any]:
         {"path": f"../../../..{path}", "meta": {"_type": "gradio.FileData"}},
         [message],
         [{"role": "user", "content": {"path": path, "meta": {"_type": "gradio.FileData"}}}],
-        {"": {"chats": [{"id": "x", "title": "t", "shown": [message], "said": [], "markdown": [], "sources": ""}],
-              "current": "x"}},
+        {
+            "": {
+                "chats": [{"id": "x", "title": "t", "shown": [message], "said": [], "markdown": [], "sources": ""}],
+                "current": "x",
+            }
+        },
         {"__type__": "update", "value": data},
         {"index": [0, 0], "value": data, "row_value": [data], "col_value": [data], "selected": True},
         path,
@@ -127,12 +131,19 @@ def test_no_handler_gives_out_copies_or_indexes_a_server_file(probed: dict) -> N
     assert not leaked, leaked
 
     # never indexed: asked of the API, and no passage holds it
-    asked = httpx.post(url + "v1/ask", json={"question": "What is the database password for the payroll server?"},
-                       headers={"Authorization": f"Bearer {probed['key']}"}, timeout=60)
+    asked = httpx.post(
+        url + "v1/ask",
+        json={"question": "What is the database password for the payroll server?"},
+        headers={"Authorization": f"Bearer {probed['key']}"},
+        timeout=60,
+    )
     assert asked.status_code == 200 and MARK not in asked.text
     # never copied: not in Gradio's cache, the uploads, the index, or anywhere else under the server's folder
-    copies = [p for p in probed["tmp"].rglob("*") if p.is_file() and p != secret and p.name != "app.log"
-              and MARK.encode() in p.read_bytes()]
+    copies = [
+        p
+        for p in probed["tmp"].rglob("*")
+        if p.is_file() and p != secret and p.name != "app.log" and MARK.encode() in p.read_bytes()
+    ]
     assert not copies, copies
 
 
@@ -162,7 +173,10 @@ def test_strangers_see_the_login_form_and_nothing_else(probed: dict) -> None:
         for session in (PageSession(url), PageSession(url, "alice")):
             assert session.http.get(path).status_code == 404, path
     headers = httpx.get(url, timeout=30).headers
-    assert "default-src 'self'" in headers["content-security-policy"] and "img-src 'self' data: blob:" in headers["content-security-policy"]
+    assert (
+        "default-src 'self'" in headers["content-security-policy"]
+        and "img-src 'self' data: blob:" in headers["content-security-policy"]
+    )
 
 
 def test_a_reader_sees_no_server_paths(probed: dict) -> None:
@@ -171,8 +185,12 @@ def test_a_reader_sees_no_server_paths(probed: dict) -> None:
     bob = PageSession(probed["url"], "bob")
     config = bob.http.get("config").text
     assert str(probed["tmp"]) not in config and "import-root" not in config
-    answer = httpx.post(probed["url"] + "v1/ask", json={"question": "Who offered Jack Ma the advisor role?"},
-                        headers={"Authorization": f"Bearer {probed['key']}"}, timeout=60).json()
+    answer = httpx.post(
+        probed["url"] + "v1/ask",
+        json={"question": "Who offered Jack Ma the advisor role?"},
+        headers={"Authorization": f"Bearer {probed['key']}"},
+        timeout=60,
+    ).json()
     assert answer["citations"]
     for c in answer["citations"]:
         assert not c["source"].startswith("/") and str(probed["tmp"]) not in c["source"]
@@ -193,8 +211,9 @@ def test_wrong_logins_are_throttled_per_user_then_per_address(tmp_path: Path) ->
 
 
 def _throttled(url: str) -> None:
-    statuses = [httpx.post(url + "login", data={"username": "bob", "password": "not-it"}, timeout=30).status_code
-                for _ in range(7)]
+    statuses = [
+        httpx.post(url + "login", data={"username": "bob", "password": "not-it"}, timeout=30).status_code for _ in range(7)
+    ]
     assert statuses[:5] == [400] * 5 and statuses[5:] == [429, 429]
     throttled = httpx.post(url + "login", data={"username": "bob", "password": PASSWORDS["bob"]}, timeout=30)
     assert throttled.status_code == 429 and int(throttled.headers["retry-after"]) >= 1  # even the right password waits
@@ -316,8 +335,13 @@ def test_malformed_page_calls_get_4xx_and_the_server_answers_on(probed: dict) ->
     bob = PageSession(url, "bob")
     statuses: dict[str, int] = {}
     for name, arity in _endpoints(url).items():
-        shapes = {"too many": ["x"] * (arity + 1), "numbers": [12345] * arity, "objects": [{"x": [1, None]}] * arity,
-                  "nulls": [None] * arity, "lists": [[["a", 1]]] * arity}
+        shapes = {
+            "too many": ["x"] * (arity + 1),
+            "numbers": [12345] * arity,
+            "objects": [{"x": [1, None]}] * arity,
+            "nulls": [None] * arity,
+            "lists": [[["a", 1]]] * arity,
+        }
         if arity:
             shapes["too few"] = ["x"] * (arity - 1)
         for shape, data in shapes.items():
@@ -339,8 +363,17 @@ def test_malformed_page_calls_get_4xx_and_the_server_answers_on(probed: dict) ->
     failed = {what: status for what, status in statuses.items() if status >= 500}
     assert not failed, failed
     refused = {what for what, status in statuses.items() if 400 <= status < 500}
-    assert {"call nope", "join 9999", "join -1", f"join {10**30}", "run/nope", "component 99999", "lone surrogate",
-            "/respond too few", "/respond too many"} <= refused, statuses
+    assert {
+        "call nope",
+        "join 9999",
+        "join -1",
+        f"join {10**30}",
+        "run/nope",
+        "component 99999",
+        "lone surrogate",
+        "/respond too few",
+        "/respond too many",
+    } <= refused, statuses
     answered = bob.result("/respond", [ASKED, False, {}, ["default"], "", ""])
     assert "Joko Widodo" in json.dumps(answered)
 
@@ -358,8 +391,9 @@ def test_another_sites_page_cannot_act_for_a_visitor(probed: dict) -> None:
     assert upload.status_code == 403
     called = bob.http.post("gradio_api/call/respond", json={"data": [ASKED, False, {}, ["default"], "", ""]}, headers=evil)
     assert called.status_code == 403
-    asked = httpx.post(url + "v1/ask", json={"question": ASKED}, headers={**evil, "Authorization": f"Bearer {probed['key']}"},
-                       timeout=60)
+    asked = httpx.post(
+        url + "v1/ask", json={"question": ASKED}, headers={**evil, "Authorization": f"Bearer {probed['key']}"}, timeout=60
+    )
     assert asked.status_code == 403
     assert bob.http.get("logout", headers={"Sec-Fetch-Site": "cross-site"}).status_code == 403
     # the page's own requests go through, and its login cookie is not sent along by other sites' requests
@@ -395,8 +429,12 @@ def test_strangers_cannot_delay_a_users_login(tmp_path: Path, browser) -> None:
         assert sent.value.status == 429
         page.close()
         # a name given twice is refused, whichever of the two the login would have checked
-        twice = httpx.post(url + "login", content=f"username=decoy&username=bob&password={PASSWORDS['bob']}",
-                           headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=30)
+        twice = httpx.post(
+            url + "login",
+            content=f"username=decoy&username=bob&password={PASSWORDS['bob']}",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            timeout=30,
+        )
         assert twice.status_code == 400 and "more than once" in twice.text
         assert _multipart_login(url, "bob", PASSWORDS["bob"]) == 200
 
@@ -412,7 +450,11 @@ def test_forwarded_addresses_are_believed_only_from_named_proxies(tmp_path: Path
         assert guesses(url)[-1] == 429
     with serve_app(tmp_path, SEEDS, QA_TRUSTED_PROXIES="127.0.0.1") as url:  # a proxy on 127.0.0.1 named
         assert guesses(url) == [400] * 21  # each forwarded address counted on its own
-        over_https = httpx.post(url + "login", data={"username": "bob", "password": PASSWORDS["bob"]},
-                                headers={"X-Forwarded-Proto": "https"}, timeout=30)
+        over_https = httpx.post(
+            url + "login",
+            data={"username": "bob", "password": PASSWORDS["bob"]},
+            headers={"X-Forwarded-Proto": "https"},
+            timeout=30,
+        )
         assert over_https.status_code == 200
         assert all("Secure" in c and "SameSite=Lax" in c for c in over_https.headers.get_list("set-cookie"))

@@ -186,8 +186,14 @@ def test_an_editor_imports_only_from_the_import_root(team: dict) -> None:
 def test_no_open_server_on_a_network_address(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
     env.update(QA_USERS_FILE=str(tmp_path / "users.json"), QA_SEEDS_DIR=str(SEEDS))
-    done = subprocess.run([sys.executable, "app.py", "--host", "0.0.0.0", "--port", str(free_port()), "--index-dir", str(tmp_path / "index")],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "app.py", "--host", "0.0.0.0", "--port", str(free_port()), "--index-dir", str(tmp_path / "index")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2 and "refusing to serve on 0.0.0.0 with no users" in done.stderr
 
 
@@ -217,12 +223,15 @@ def test_an_open_local_server_answers_only_to_its_own_names(tmp_path: Path) -> N
             assert page.status_code == 400 and "QA_ALLOWED_HOSTS" in page.text and "Tanya" not in page.text
             asked = httpx.post(url + "v1/ask", json={"question": "Apa nama sebelumnya dari Tmall?"}, headers=headers, timeout=60)
             assert asked.status_code == 400 and "Taobao" not in asked.text
-            upload = httpx.post(url + "gradio_api/upload", headers=headers, timeout=30,
-                                files={"files": ("bus.txt", GOOD.encode(), "text/plain")})
+            upload = httpx.post(
+                url + "gradio_api/upload", headers=headers, timeout=30, files={"files": ("bus.txt", GOOD.encode(), "text/plain")}
+            )
             assert upload.status_code == 400
         assert _served(tmp_path) == served
         for host in (f"127.0.0.1:{port}", f"localhost:{port}", "tanya.example.org", f"TANYA.example.org:{port}"):
-            asked = httpx.post(url + "v1/ask", json={"question": "Apa nama sebelumnya dari Tmall?"}, headers={"Host": host}, timeout=60)
+            asked = httpx.post(
+                url + "v1/ask", json={"question": "Apa nama sebelumnya dari Tmall?"}, headers={"Host": host}, timeout=60
+            )
             assert asked.status_code == 200 and asked.json()["answer"] == "Taobao Mall", host
 
 
@@ -243,8 +252,12 @@ def test_uploads_through_http_lose_their_folders(team: dict) -> None:
     from gradio_client import Client
 
     cookies = httpx.post(team["url"] + "login", data={"username": "alice", "password": PASSWORDS["alice"]}, timeout=30).cookies
-    uploaded = httpx.post(team["url"] + "gradio_api/upload", cookies=cookies, timeout=30,
-                          files={"files": ("../../escape.txt", GOOD.replace("Bandung", "Bogor").encode(), "text/plain")})
+    uploaded = httpx.post(
+        team["url"] + "gradio_api/upload",
+        cookies=cookies,
+        timeout=30,
+        files={"files": ("../../escape.txt", GOOD.replace("Bandung", "Bogor").encode(), "text/plain")},
+    )
     assert uploaded.status_code == 200, uploaded.text
     [server_path] = uploaded.json()
     alice = Client(team["url"], auth=("alice", PASSWORDS["alice"]), verbose=False)

@@ -36,8 +36,12 @@ def test_editors_add_fetch_and_remove_feeds(newsroom: dict) -> None:
     assert "Added" in message and rss in listed.replace("\\", "") and "never fetched" in listed
     fetched = alice.result("/fetch_sources", ["default"])
     assert "Index updated" in fetched[0] and "1 new or changed" in fetched[4], fetched
-    asked = httpx.post(newsroom["url"] + "v1/ask", json={"question": "Siapa yang meresmikan bus listrik di Bandung?"},
-                       headers={"Authorization": f"Bearer {newsroom['key']}"}, timeout=60).json()
+    asked = httpx.post(
+        newsroom["url"] + "v1/ask",
+        json={"question": "Siapa yang meresmikan bus listrik di Bandung?"},
+        headers={"Authorization": f"Bearer {newsroom['key']}"},
+        timeout=60,
+    ).json()
     assert "Ridwan Kamil" in asked["answer"] and asked["citations"][0]["source"] == site.url + "/bus.html"
     assert "updated" in alice.result("/collection", ["default"])[1]  # readers see when it was last fetched
     for refused in ("file:///etc/passwd", str(newsroom["tmp"]), "http://169.254.169.254/latest/"):
@@ -50,7 +54,10 @@ def test_editors_add_fetch_and_remove_feeds(newsroom: dict) -> None:
 def test_readers_may_not_touch_sources(newsroom: dict) -> None:
     bob = Session(newsroom["url"], "bob")
     site: Site = newsroom["site"]
-    for name, data in (("/add_source", [site.url + "/feed.xml", "default"]), ("/remove_source", ["x", "default"]),
-                       ("/fetch_sources", ["default"])):
+    for name, data in (
+        ("/add_source", [site.url + "/feed.xml", "default"]),
+        ("/remove_source", ["x", "default"]),
+        ("/fetch_sources", ["default"]),
+    ):
         assert bob.result(name, data)[0] == "**Refused:** you may not change that collection."
     assert bob.result("/source_list", ["default"])[0] == ""
