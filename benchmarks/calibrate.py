@@ -38,8 +38,10 @@ sys.path.insert(0, str(ROOT))
 
 from qa import Settings, Tanya  # noqa: E402
 from qa.ask.answer import CONFIDENCE_FILE, Confidence, ReaderPolicy, extract_answer, reading_features  # noqa: E402
-from qa.ask.question import analyse  # noqa: E402
+from qa.ask.forms import SPAN  # noqa: E402
+from qa.ask.question import Question, analyse  # noqa: E402
 from qa.linear import LinearModel  # noqa: E402
+from qa.text import detect_language  # noqa: E402
 from qa.training.evaluation import exact_match, load_questions, token_f1  # noqa: E402
 
 RIGHT_F1 = 0.5
@@ -71,14 +73,34 @@ def read(sets: list[str], reader: str, out: Path) -> None:
                 f1 = token_f1(text, golds) if golds else 0.0
                 support = answer.support_score
                 old_answers, _ = old.decide(q, best, readings, support, settings.min_support)
-                fh.write(json.dumps({
-                    "set": name, "id": record.get("id", n), "answerable": bool(golds), "answer": text,
-                    "f1": round(f1, 4), "em": exact_match(text, golds) if golds else 0.0, "right": bool(golds) and f1 >= RIGHT_F1,
-                    "old_answers": bool(old_answers), "features": reading_features(q, best, readings, support),
-                    "passage": Path(best.hit.chunk.source).stem, "about": record.get("doc_id") or record.get("about_doc"),
-                }, ensure_ascii=False) + "\n")
+                fh.write(
+                    json.dumps(
+                        {
+                            "set": name,
+                            "id": record.get("id", n),
+                            "answerable": bool(golds),
+                            "answer": text,
+                            "f1": round(f1, 4),
+                            "em": exact_match(text, golds) if golds else 0.0,
+                            "right": bool(golds) and f1 >= RIGHT_F1,
+                            "old_answers": bool(old_answers),
+                            "features": reading_features(q, best, readings, support),
+                            "passage": Path(best.hit.chunk.source).stem,
+                            "about": record.get("doc_id") or record.get("about_doc"),
+                            "group": group_of(q, best.hit.chunk.text),
+                        },
+                        ensure_ascii=False,
+                    )
+                    + "\n"
+                )
                 if (n + 1) % 100 == 0:
                     print(f"{name}: {n + 1}/{len(questions)}", file=sys.stderr, flush=True)
+
+
+def group_of(q: Question, passage: str) -> str:
+    """The kind of question, as the decision is judged per kind: question language × language of the
+    passage read × a span or a sentence answer (yes/no, why/how), e.g. "en>id span"."""
+    return f"{q.language}>{detect_language(passage)} {'span' if q.form == SPAN else 'sentence'}"
 
 
 def _load(path: Path) -> list[dict]:
@@ -155,6 +177,7 @@ KEEP = ("facqa", "seed")
 def choose_threshold(rows: list[dict], probs: np.ndarray, keep: tuple[str, ...] = KEEP) -> float:
     """The highest threshold at which every answerable news dev set (name starting with `keep`) keeps
     its answer F1 within F1_GIVEN of answering everything: abstain as much as news questions allow."""
+
     def f1s(answered: list[bool]) -> dict[str, float]:
         return {k: v["f1"] for k, v in figures(rows, answered).items() if "f1" in v and k.startswith(keep)}
 
@@ -209,8 +232,10 @@ def compare(paths: list[Path], rates: list[float], anchor: str = "facqa") -> Non
         print(f"{anchor} wrongly withheld held at {rate:.0%}: " + " | ".join(p.name for p in paths))
         names = list(dict.fromkeys(n for res in results for n in res[rate]))
         for name in names:
-            cells = [" ".join(f"{k[:6]}={res[rate].get(name, {}).get(k, '-')}" for k in keys + ("t",) if k in res[rate].get(name, {}))
-                     for res in results]
+            cells = [
+                " ".join(f"{k[:6]}={res[rate].get(name, {}).get(k, '-')}" for k in keys + ("t",) if k in res[rate].get(name, {}))
+                for res in results
+            ]
             print(f"  {name:16s} " + " | ".join(cells))
 
 
@@ -237,8 +262,12 @@ def fit(path: Path, write: bool) -> None:
     chosen = choose_threshold(rows, probabilities(model, rows))
     print(f"fitted on all of dev: threshold {chosen}; weights {json.dumps({k: round(v, 3) for k, v in model.weights.items()})}")
     if write:
-        model.meta = {"threshold": chosen, "right": f"token F1 >= {RIGHT_F1}", "dev": sorted({r['set'] for r in rows}),
-                      "features": str(path.name)}
+        model.meta = {
+            "threshold": chosen,
+            "right": f"token F1 >= {RIGHT_F1}",
+            "dev": sorted({r["set"] for r in rows}),
+            "features": str(path.name),
+        }
         model.save(CONFIDENCE_FILE)
         print(f"written to {CONFIDENCE_FILE}")
 
@@ -251,8 +280,33 @@ def score(path: Path, model_file: Path) -> None:
     for name, f in figures(rows, [r["old_answers"] and bool(r["answer"]) for r in rows]).items():
         print(f"  {name:24s} {json.dumps(f)}")
     print(f"calibrated decision (threshold {confidence.threshold}):")
-    for name, f in figures(rows, [bool(p >= confidence.threshold) and bool(r["answer"]) for r, p in zip(rows, probs)]).items():
+    decided = [bool(p >= confidence.threshold) and bool(r["answer"]) for r, p in zip(rows, probs)]
+    for name, f in figures(rows, decided).items():
         print(f"  {name:24s} {json.dumps(f)}")
+    by_group(rows, probs, decided)
+
+
+def by_group(rows: list[dict], probs: np.ndarray, decided: list[bool]) -> None:
+    """Per kind of question (`group`): how many, answered right, withheld though answerable, unanswerable
+    answered, and calibration (mean predicted probability of a right answer against the observed
+    share right, over answerable questions)."""
+    print("per group (question>passage language, span/sentence):")
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, r in enumerate(rows):
+        groups[r.get("group", "?")].append(i)
+    for name in sorted(groups):
+        pos = [i for i in groups[name] if rows[i]["answerable"]]
+        neg = [i for i in groups[name] if not rows[i]["answerable"]]
+        line = {"n": len(groups[name])}
+        if pos:
+            line["right"] = round(float(np.mean([rows[i]["right"] and decided[i] for i in pos])), 3)
+            line["withheld_wrongly"] = round(float(np.mean([not decided[i] for i in pos])), 3)
+            line["predicted"] = round(float(np.mean([probs[i] for i in pos])), 3)
+            line["observed"] = round(float(np.mean([rows[i]["right"] for i in pos])), 3)
+        if neg:
+            line["unanswerable_n"] = len(neg)
+            line["unanswerable_answered"] = round(float(np.mean([decided[i] for i in neg])), 3)
+        print(f"  {name:20s} {json.dumps(line)}")
 
 
 def main() -> int:

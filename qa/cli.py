@@ -136,6 +136,13 @@ def _parser() -> argparse.ArgumentParser:
         "their answer sentence); --dev chooses the probability below which no label is given (qa/data/yesno.json)",
     )
     p.add_argument(
+        "--forms",
+        nargs="*",
+        metavar="MORE",
+        help="instead: fit the model that tells 'Apakah …' = whether from = what, on QUESTIONS and MORE "
+        "(yes/no sentence sets and span sets); --dev files are scored (qa/data/apakah.json)",
+    )
+    p.add_argument(
         "--init",
         type=Path,
         help="with --reader: start from this trained reader (e.g. qa/data/reader) instead of a fresh span head",
@@ -396,6 +403,11 @@ def _train(args: argparse.Namespace, tanya: Tanya) -> int:
 
     if args.reader is not None:
         return _train_reader(args, tanya)
+    if args.forms is not None:
+        from .training.forms import train_forms
+
+        print(json.dumps(train_forms([args.questions, *args.forms], args.dev)))
+        return 0
     if args.yesno is not None:
         from .training.yesno import train_yesno
 

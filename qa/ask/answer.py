@@ -17,7 +17,8 @@ from ..linear import DATA, LinearModel
 from ..records import Answer, Citation, Hit, Reading
 from ..settings import Settings
 from ..text import STOPWORDS, detect_language, sentence_spans, stem, terms
-from .question import DATE, ENTITY, NUMBER, OTHER, PERSON, PLACE, SPAN, YESNO, Question, names_found, overlap
+from .forms import SPAN, YESNO
+from .question import DATE, ENTITY, NUMBER, OTHER, PERSON, PLACE, Question, names_found, overlap
 from .yesno import YesNo
 
 _DATE_WORDS = (
@@ -587,7 +588,13 @@ def _answer(
 
 _SENTENCE_REPLY = {
     "en": {"yes": "Yes.", "no": "No.", "uncertain": "Not certain.", "says": "The article says", "other": " (in Indonesian)"},
-    "id": {"yes": "Ya.", "no": "Tidak.", "uncertain": "Belum pasti.", "says": "Artikel menyebutkan", "other": " (dalam bahasa Inggris)"},
+    "id": {
+        "yes": "Ya.",
+        "no": "Tidak.",
+        "uncertain": "Belum pasti.",
+        "says": "Artikel menyebutkan",
+        "other": " (dalam bahasa Inggris)",
+    },
 }
 
 

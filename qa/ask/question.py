@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 
 from ..text import STOPWORDS, concept_terms, detect_language, query_concepts, stem, terms, tokens
+from .forms import SPAN, form_of
 from .when import Dates, TimeAsked, time_asked
 
 # --- answer types --------------------------------------------------------------------------
@@ -41,14 +42,7 @@ _QTYPE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
 ]
 
 # Questions whose answer is not a short span: yes/no ("Did Jack Ma accept at once?") and why/how
-# ("Mengapa Jack Ma bingung?"); they are answered with the supporting sentence.
-SPAN, YESNO, REASON = "span", "yesno", "reason"
-_YESNO_EN = re.compile(r"^(did|does|do|is|are|was|were|has|have|had|can|could|will|would|should)\b")
-# "Apakah nama/warna/yang …" asks what; "Apakah Jack Ma …", "Apakah dia …" asks whether
-_YESNO_ID = re.compile(r"^apakah\s+(?=[A-Z]|(dia|ia|mereka|beliau|ada|benar|sudah|telah|pernah|masih|bisa|dapat|akan)\b)")
-_REASON = re.compile(
-    r"^(mengapa|kenapa|why|how come|bagaimana(kah)?( cara)?|how(?! (many|much|long|far|old|big|large|high|heavy|tall|deep|wide|fast|often)\b))\b"
-)
+# ("Mengapa Jack Ma bingung?"); they are answered with the supporting sentence (qa/ask/forms.py).
 
 
 @dataclass(frozen=True)
@@ -88,12 +82,7 @@ def analyse(question: str, dates: Dates | None = None) -> Question:
     names = {n for n in names if n and n not in STOPWORDS}
     concepts = tuple(query_concepts(question, language))
     keywords = tuple(concept_terms(concepts))
-    stripped = question.strip()
-    form = (
-        YESNO
-        if _YESNO_EN.match(stripped.lower()) or _YESNO_ID.match(stripped[:1].lower() + stripped[1:])
-        else (REASON if _REASON.match(stripped.lower()) else SPAN)
-    )
+    form = form_of(question)
     return Question(
         question,
         language,
