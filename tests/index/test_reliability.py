@@ -23,7 +23,7 @@ from qa import Tanya
 from qa.index.versions import current_version
 
 FACQA = ROOT.parent / "shared" / "data" / "facqa-id" / "articles"
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.shared, pytest.mark.slow]
 
 SEED_QUESTIONS = [
     ("Siapa yang menawari Jack Ma menjadi penasehat?", "Joko Widodo"),

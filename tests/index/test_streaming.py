@@ -20,6 +20,7 @@ from qa.index.versions import load_snapshot
 from qa.text import terms
 
 FACQA = ROOT.parent / "shared" / "data" / "facqa-id" / "articles"
+pytestmark = pytest.mark.shared
 
 
 def _articles(folder: Path, n: int) -> Path:

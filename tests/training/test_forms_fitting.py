@@ -12,7 +12,7 @@ from qa.linear import LinearModel, sigmoid
 from qa.training.forms import train_forms
 
 SHARED = ROOT.parent / "shared" / "data"
-pytestmark = pytest.mark.skipif(not SHARED.is_dir(), reason="needs ../shared/data (FacQA and TyDi QA train questions)")
+pytestmark = pytest.mark.shared
 
 
 def test_the_apakah_model_finds_yes_no_questions_and_keeps_what_questions(tmp_path: Path) -> None:
