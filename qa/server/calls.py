@@ -2,11 +2,14 @@
 body (qa/server/gate.py decides when they run).
 
 - **Files**: a request may name a file only if this login session uploaded it through
-  `/gradio_api/upload` (the `UploadLedger`). Any other file object (a server path in a chat history,
+  `/gradio_api/upload` (a `Ledger`). Any other file object (a server path in a chat history,
   a URL, a path in a "file" input) is refused.
 - **Session hashes**: the page's state (its chat, the article shown) is kept per Gradio session hash;
   a hash belongs to the login session that first used it (`SessionHashes`), so naming another
   user's hash reaches nothing of theirs.
+- **Results**: a stream of results names a session hash or an event this login session started
+  (`queue/data` after `queue/join`, `call/NAME/EVENT` after `call/NAME`); any other is 404 before
+  Gradio opens a stream it would break off.
 - **Shape**: a handler that exists (`fn_index`, api name, `component_id` and its server function), as
   many parameters as it takes, text that is Unicode (no lone surrogate), lists no longer than any the
   page sends. A malformed call gets a 4xx with a short reason, never reaches Gradio to become a 500.
@@ -33,8 +36,9 @@ class Refusal(Exception):
         self.detail = detail
 
 
-class UploadLedger:
-    """Which files each login session uploaded through Gradio's upload route (the paths it answered)."""
+class Ledger:
+    """What each login session was handed: the files Gradio's upload route stored for it (the paths it
+    answered), or the events its handler calls started (their ids)."""
 
     PER_SESSION = 2_000
     SESSIONS = 10_000
@@ -76,6 +80,11 @@ class SessionHashes:
             while len(self.owners) > self.KEEP:
                 self.owners.popitem(last=False)
             return owner == session
+
+    def owner(self, session_hash: str) -> str | None:
+        """The login session that used `session_hash` first (None: nobody has used it)."""
+        with self.lock:
+            return self.owners.get(session_hash)
 
 
 @dataclass

@@ -34,7 +34,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from .calls import Handlers, Refusal, SessionHashes, UploadLedger, inspect_payload, session_hashes_in
+from .calls import Handlers, Ledger, Refusal, SessionHashes, inspect_payload, session_hashes_in
 from .logins import BadLoginForm, LoginThrottle, read_login_form
 from .users import Access
 
@@ -68,6 +68,9 @@ CLOSED = re.compile(
 # Gradio's file routes fetch a URL for the visitor (and serve it from this origin): never.
 FILE_ROUTE = re.compile(r"^/gradio_api/file(=|/)(?P<target>.*)$", re.DOTALL)
 URL_LIKE = re.compile(r"^\s*([a-z][a-z0-9+.\-]*:|[/\\]{2})", re.IGNORECASE)
+CALL = re.compile(r"^/gradio_api/call/[^/]+/?$")
+CALL_RESULT = re.compile(r"^/gradio_api/call/[^/]+/(?P<event>[^/]+)/?$")
+NO_STREAM = "No such event or page session: results are read after the call that starts them."
 CROSS_SITE = "Refused: this request comes from another site's page."
 FOREIGN_HASH = "Refused: this page session belongs to another login."
 # What a stranger may reach: the login form and the files that draw it, and the API (its own keys).
@@ -128,7 +131,8 @@ class Gate:
         self.hosts = hosts
         # a user name gets 5 free wrong passwords, an address (many people behind one proxy) 20
         self.users, self.addresses = LoginThrottle(free=5), LoginThrottle(free=20)
-        self.ledger = UploadLedger()
+        self.ledger = Ledger()  # files uploaded, per login session
+        self.events = Ledger()  # events started by `call/NAME`, per login session
         self.hashes = SessionHashes()
         self.roles: dict[str, tuple[str, str | None]] = {}  # login token → (user, role when first seen)
 
@@ -160,12 +164,31 @@ class Gate:
         if path.rstrip("/") == "/login" and method == "POST":
             return await self._login(scope, receive, send)
         if path.rstrip("/") == UPLOAD and method == "POST":
-            return await self.app(scope, receive, self._recording_uploads(session, send))
+            return await self.app(scope, receive, self._recording(self.ledger, session, send))
         if HANDLER_POST.match(path) and method == "POST":
             return await self._checked_handler(scope, receive, send, session)
-        if HANDLER_POST.match(path) and not self._owns_hashes(scope, session, None):
-            return await _reply(scope, send, 403, {"detail": FOREIGN_HASH})
+        if HANDLER_POST.match(path):
+            refused = self._stream_refusal(scope, session)
+            if refused is None and not self._owns_hashes(scope, session, None):
+                refused = (403, FOREIGN_HASH)
+            if refused:
+                return await _reply(scope, send, refused[0], {"detail": refused[1]})
         return await self.app(scope, receive, send)
+
+    def _stream_refusal(self, scope: Scope, session: str) -> tuple[int, str] | None:
+        """Why a stream of results may not be opened, if it may not: it must name what this login session
+        started — `queue/data` a session hash its call used (403 another login's, 404 nobody's),
+        `call/NAME/EVENT` an event its `call/NAME` started (404 otherwise)."""
+        path = scope.get("path", "")
+        if path.rstrip("/") == "/gradio_api/queue/data":
+            query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+            owners = {self.hashes.owner(h) for h in query.get("session_hash", [""])}
+            if owners - {session, None}:
+                return 403, FOREIGN_HASH
+            return (404, NO_STREAM) if None in owners else None
+        if (match := CALL_RESULT.match(path)) and not self.events.owns(session, match["event"]):
+            return 404, NO_STREAM
+        return None
 
     def _owns_hashes(self, scope: Scope, session: str, body: Any) -> bool:
         """Whether every Gradio session hash the request names belongs to this login session."""
@@ -256,9 +279,10 @@ class Gate:
             self.users.failed(name)
             self.addresses.failed(address)
 
-    # -- files ------------------------------------------------------------------------------------
-    def _recording_uploads(self, session: str, send: Send) -> Send:
-        """A `send` that passes the upload route's answer on and records the paths it names."""
+    # -- files and events ---------------------------------------------------------------------------
+    def _recording(self, ledger: Ledger, session: str, send: Send) -> Send:
+        """A `send` that passes a route's answer on and records for the session what it hands out: the
+        paths the upload route answers (a list), or the event a call started (`{"event_id": …}`)."""
         chunks: list[bytes] = []
         status: list[int] = []
 
@@ -269,11 +293,11 @@ class Gate:
                 chunks.append(message.get("body", b""))
                 if not message.get("more_body") and status and status[0] == 200:
                     try:
-                        paths = json.loads(b"".join(chunks))
+                        said = json.loads(b"".join(chunks))
                     except ValueError:
-                        paths = []
-                    if isinstance(paths, list):
-                        self.ledger.add(session, [p for p in paths if isinstance(p, str)])
+                        said = []
+                    handed = said if isinstance(said, list) else [said.get("event_id")] if isinstance(said, dict) else []
+                    ledger.add(session, [p for p in handed if isinstance(p, str)])
             await send(message)
 
         return recording
@@ -305,6 +329,8 @@ class Gate:
                 return await _reply(scope, send, refused.status, {"detail": refused.detail})
         elif not self._owns_hashes(scope, session, None):
             return await _reply(scope, send, 403, {"detail": FOREIGN_HASH})
+        if CALL.match(scope.get("path", "")):
+            send = self._recording(self.events, session, send)
         await self.app(scope, _replay(body, receive), send)
 
 

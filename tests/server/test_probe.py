@@ -326,6 +326,11 @@ def test_a_page_session_belongs_to_the_login_that_first_used_it(probed: dict) ->
     assert alice.http.get(f"gradio_api/heartbeat/{mine}").status_code == 403
     joined = {"data": ["x", False, {}, ["default"], "", ""], "fn_index": 0, "session_hash": mine}
     assert alice.http.post("gradio_api/queue/join", json=joined).status_code == 403
+    # nor the results of an event bob's call started
+    started = bob.http.post("gradio_api/call/respond", json={"data": [ASKED, False, {}, ["default"], "", ""]}).json()
+    assert alice.http.get(f"gradio_api/call/respond/{started['event_id']}").status_code == 404
+    with bob.http.stream("GET", f"gradio_api/call/respond/{started['event_id']}") as stream:
+        assert stream.status_code == 200 and "Joko Widodo" in "".join(stream.iter_text())
     # bob goes on in it
     assert bob.call("/respond", ["Di bidang apa?", False, {}, ["default"], "", ""], session_hash=mine)[0] == 200
 
@@ -356,6 +361,9 @@ def test_malformed_page_calls_get_4xx_and_the_server_answers_on(probed: dict) ->
     for component in (99999, -1, "x", 0):
         body = {"component_id": component, "fn_name": "nope", "data": None, "session_hash": "h" + secrets.token_hex(4)}
         statuses[f"component {component}"] = bob.http.post("gradio_api/component_server", json=body).status_code
+    for query in ("", "?session_hash=", "?session_hash=never-used"):  # Gradio would break off a stream
+        statuses[f"queue/data{query}"] = bob.http.get(f"gradio_api/queue/data{query}").status_code
+    statuses["unknown event"] = bob.http.get("gradio_api/call/respond/no-such-event").status_code
     surrogate = b'{"data": ["\\ud800 siapa?", false, {}, ["default"], "", ""]}'
     statuses["lone surrogate"] = bob.http.post(
         "gradio_api/call/respond", content=surrogate, headers={"Content-Type": "application/json"}
@@ -373,6 +381,9 @@ def test_malformed_page_calls_get_4xx_and_the_server_answers_on(probed: dict) ->
         "lone surrogate",
         "/respond too few",
         "/respond too many",
+        "queue/data?session_hash=",
+        "queue/data?session_hash=never-used",
+        "unknown event",
     } <= refused, statuses
     answered = bob.result("/respond", [ASKED, False, {}, ["default"], "", ""])
     assert "Joko Widodo" in json.dumps(answered)
