@@ -239,6 +239,24 @@ def compare(paths: list[Path], rates: list[float], anchor: str = "facqa") -> Non
             print(f"  {name:16s} " + " | ".join(cells))
 
 
+def choose_sentence_threshold(rows: list[dict], probs: np.ndarray, floor: float) -> float:
+    """For questions answered with a sentence (yes/no, why/how): the threshold (not below `floor`) with
+    the best balanced accuracy over their dev questions — answerable ones answered right, unanswerable
+    ones refused — or `floor` when dev has no such questions of both kinds."""
+    mine = [(r, p) for r, p in zip(rows, probs, strict=True) if r.get("group", "").endswith("sentence")]
+    pos = [(r, p) for r, p in mine if r["answerable"]]
+    neg = [p for r, p in mine if not r["answerable"]]
+    if not pos or not neg:
+        return floor
+    best, chosen = -1.0, floor
+    for t in np.arange(floor, 0.9, 0.01):
+        right = np.mean([r["right"] and bool(r["answer"]) and p >= t for r, p in pos])
+        refused = np.mean([p < t for p in neg])
+        if (right + refused) / 2 > best + 1e-9:
+            best, chosen = (right + refused) / 2, round(float(t), 2)
+    return chosen
+
+
 def fit(path: Path, write: bool) -> None:
     rows = _load(path)
     print("old rule (margin, weak margin + support):")
@@ -260,10 +278,14 @@ def fit(path: Path, write: bool) -> None:
     print(f"balanced accuracy: old rule {balanced_accuracy(rows, old):.4f}, calibrated {balanced_accuracy(rows, decided):.4f}")
     model = fit_logistic(rows)
     chosen = choose_threshold(rows, probabilities(model, rows))
-    print(f"fitted on all of dev: threshold {chosen}; weights {json.dumps({k: round(v, 3) for k, v in model.weights.items()})}")
+    sentence = choose_sentence_threshold(rows, probabilities(model, rows), chosen)
+    print(
+        f"fitted on all of dev: threshold {chosen} (sentence answers {sentence}); weights {json.dumps({k: round(v, 3) for k, v in model.weights.items()})}"
+    )
     if write:
         model.meta = {
             "threshold": chosen,
+            "thresholds": {"sentence": sentence},
             "right": f"token F1 >= {RIGHT_F1}",
             "dev": sorted({r["set"] for r in rows}),
             "features": str(path.name),
@@ -279,8 +301,9 @@ def score(path: Path, model_file: Path) -> None:
     print("old rule:")
     for name, f in figures(rows, [r["old_answers"] and bool(r["answer"]) for r in rows]).items():
         print(f"  {name:24s} {json.dumps(f)}")
-    print(f"calibrated decision (threshold {confidence.threshold}):")
-    decided = [bool(p >= confidence.threshold) and bool(r["answer"]) for r, p in zip(rows, probs)]
+    print(f"calibrated decision (threshold {confidence.threshold}, sentence answers {confidence.sentence_threshold}):")
+    limits = [confidence.sentence_threshold if r.get("group", "").endswith("sentence") else confidence.threshold for r in rows]
+    decided = [bool(p >= t) and bool(r["answer"]) for r, p, t in zip(rows, probs, limits)]
     for name, f in figures(rows, decided).items():
         print(f"  {name:24s} {json.dumps(f)}")
     by_group(rows, probs, decided)

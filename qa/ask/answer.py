@@ -403,6 +403,12 @@ class Confidence:
     def __init__(self, model: LinearModel) -> None:
         self.model = model
         self.threshold = float(model.meta.get("threshold", 0.5))
+        # a threshold of their own for questions answered with a sentence (yes/no, why/how), chosen on
+        # their dev questions: their answers and their unanswerables are told apart differently
+        self.sentence_threshold = float(model.meta.get("thresholds", {}).get("sentence", self.threshold))
+
+    def threshold_for(self, q: Question) -> float:
+        return self.threshold if q.form == SPAN else self.sentence_threshold
 
     @staticmethod
     @lru_cache(maxsize=1)
@@ -433,6 +439,7 @@ def reading_features(q: Question, best: Reading, readings: list[Reading], suppor
         "english_question": float(q.language == "en"),
         "across_languages": float(detect_language(passage) != q.language),
         "span_words": min(len(span.split()), 20) / 20,
+        "sentence": float(q.form != SPAN),  # answered with a sentence (yes/no, why/how): read differently
     }
 
 
@@ -473,7 +480,7 @@ class ReaderPolicy:
         if self.confidence is None:
             return best.margin >= self.threshold(q) or (support >= min_support and best.margin >= self.weak_margin), None
         p = self.confidence.probability(reading_features(q, best, readings, support))
-        return p >= (self.min_confidence if self.min_confidence >= 0 else self.confidence.threshold), p
+        return p >= (self.min_confidence if self.min_confidence >= 0 else self.confidence.threshold_for(q)), p
 
     def threshold(self, q: Question) -> float:
         return self.min_margin_en if q.language == "en" and self.min_margin_en is not None else self.min_margin

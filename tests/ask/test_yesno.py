@@ -37,3 +37,15 @@ def test_the_shipped_label_model_labels_only_when_sure() -> None:
     assert abs(sum(probs.values()) - 1) < 1e-9
     verdict = model.verdict(q, ID_SENTENCE)
     assert verdict is None or (verdict.probability >= model.min_probability and verdict.label == max(probs, key=probs.get))
+
+
+def test_sentence_answers_have_a_threshold_of_their_own() -> None:
+    from qa.ask.answer import Confidence
+    from qa.linear import LinearModel
+
+    decision = Confidence(LinearModel({"margin": 1.0}, meta={"threshold": 0.2, "thresholds": {"sentence": 0.45}}))
+    assert decision.threshold_for(analyse("Siapa yang menawari Jack Ma menjadi penasehat?")) == 0.2
+    assert decision.threshold_for(analyse("Apakah Jack Ma menerima tawaran itu?")) == 0.45
+    assert decision.threshold_for(analyse("Why was Jack Ma confused?")) == 0.45
+    shipped = Confidence.shipped()
+    assert shipped is not None and shipped.sentence_threshold >= shipped.threshold
