@@ -170,7 +170,7 @@ F1_GIVEN = 0.02  # answer F1 an answerable dev set may lose to abstention (the i
 
 
 # the answerable sets whose F1 is kept: news — FacQA in Indonesian and in English, and the seed article's
-# own questions (tests/ask/test_seed_questions.py, written before the reader answered them; session 8)
+# own questions (tests/ask/test_seed_questions.py, written before the reader answered them, 2026-11-30)
 KEEP = ("facqa", "seed")
 
 

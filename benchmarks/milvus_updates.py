@@ -192,7 +192,7 @@ def main() -> int:
         "--server-blas-threads",
         type=int,
         default=1,
-        help="OPENBLAS_NUM_THREADS of the Milvus Lite server (0: OpenBLAS's default, as before session 12)",
+        help="OPENBLAS_NUM_THREADS of the Milvus Lite server (0: OpenBLAS's default, as before bd9bae3)",
     )
     args = parser.parse_args()
     global TRACE

@@ -116,7 +116,7 @@ def test_long_passages_are_read_in_overlapping_windows() -> None:
 
 
 def test_yes_no_questions_get_the_supporting_sentence(seed_tanya: Tanya) -> None:
-    # whether to answer is the decision's business (this one is withheld since session 8): forced open here
+    # whether to answer is the decision's business (this one is withheld since the reader of a05b34f): forced open here
     opened = Tanya(replace(seed_tanya.settings, reader_min_confidence=0.0))
     answer = opened.ask("Did Jack Ma immediately accept the offer?")
     assert not answer.abstained

@@ -29,10 +29,10 @@ QUESTIONS = [
     ("Saham perusahaan apa yang dikuasai Alibaba Group pada awal 2016?", "Lazada", {6}, "id"),
     ("Perusahaan apa yang didirikan Jack Ma?", "Alibaba", {1, 9}, "id"),
     ("In which region is the e-commerce industry still very young?", "Asia Tenggara", {2}, "en"),
-    # known misses until the reader was trained on unanswerable questions and English passages (session 7)
-    # known misses until session 8's reader
+    # known misses until the reader was trained on unanswerable questions and English passages (the reader of 2b1a1e5)
+    # known misses until the reader of a05b34f
     ("Apa nama Tmall sebelumnya?", "Taobao Mall", {12}, "id"),
-    # known misses until session 14's reader (ten layers trained)
+    # known misses until the reader of 327b093 (ten layers trained)
     ("Which company's shares did Alibaba take control of in early 2016?", "Lazada", {6}, "en"),
     ("Through which platform are Indonesian products marketed in China?", "Tmall", {12}, "en"),
 ]
@@ -40,16 +40,16 @@ QUESTIONS = [
 # Written with the ones above, before the reader answered them; it gets these wrong (issue: a trained
 # reader, closing note). Strict: a reader that gets one right makes the run fail until it moves up.
 KNOWN_MISSES = [
-    # session 7: the calibrated decision withholds these (confidence under its threshold) or the new
+    # since 2b1a1e5: the calibrated decision withholds these (confidence under its threshold) or the new
     # reader cuts the span short ("teknologi" for "akses terhadap teknologi"); the other tests ask the
     # Tmall question as "Apa nama sebelumnya dari Tmall?", which is answered
     ("Apa yang harus diberikan kepada UKM menurut Jokowi dan Jack Ma?", "akses terhadap teknologi", {10}, "id"),
     ("Where are Indonesian products sold through Tmall?", "China", {12}, "en"),
     ("What is Rudiantara's position?", "Menteri Komunikasi dan Informatika", {2, 10}, "en"),
     ("Apakah Jack Ma langsung menerima tawaran itu?", "menerima", {4, 5}, "id"),
-    # session 8's reader: the yes/no question withheld (confidence under the threshold)
+    # the reader of a05b34f: the yes/no question withheld (confidence under the threshold)
     ("Did Jack Ma immediately accept the offer?", "menerima", {4, 5}, "en"),
-    # session 14's reader (ten layers trained): "Tmall" for the payment service (a platform named in
+    # the reader of 327b093 (ten layers trained): "Tmall" for the payment service (a platform named in
     # another paragraph), "industri e-commerce Indonesia" cited from paragraph 8 (the advisor's possible
     # influence on e-commerce policy), and the access question withheld (confidence 0.16)
     ("Which Alibaba payment service is integrated with Lazada Indonesia?", "Alipay", {6}, "en"),
@@ -71,7 +71,7 @@ NO_ANSWER = [
     "How old is Jack Ma?",
     "Kapan Jack Ma lahir?",
     "In which city is Alibaba headquartered?",
-    # refused since session 8's reader
+    # refused since the reader of a05b34f
     "Siapa istri Presiden Joko Widodo?",
 ]
 
@@ -114,7 +114,7 @@ def test_abstains_when_the_article_does_not_say(seed_tanya: Tanya, question: str
     assert answer.hits, "the closest passages are still returned, to show what was found"
 
 
-@pytest.mark.xfail(strict=True, reason="answered though the article does not say (BENCHMARKS.md, The reader, session 7)")
+@pytest.mark.xfail(strict=True, reason="answered though the article does not say (BENCHMARKS.md, The reader; since 2b1a1e5)")
 @pytest.mark.parametrize("question", KNOWN_WRONG_ANSWERS)
 def test_known_wrong_answers(seed_tanya: Tanya, question: str) -> None:
     test_abstains_when_the_article_does_not_say(seed_tanya, question)
@@ -132,7 +132,7 @@ SAID = [
 
 
 def test_follow_up_names_the_ministry(seed_tanya: Tanya) -> None:
-    """Session 8's reader answered 'Alibaba Group Holding' (confidence 0.17, at the threshold)."""
+    """The reader of a05b34f answered 'Alibaba Group Holding' (confidence 0.17, at the threshold)."""
     answer = seed_tanya.converse(SAID + [{"role": "user", "content": "Which ministry was involved?"}])
     assert "Komunikasi dan Informatika" in answer.text
 

@@ -180,7 +180,7 @@ def test_past_exact_max_the_vectors_go_into_a_calibrated_ivf_index(tmp_path: Pat
     assert info["type"].startswith("IVF") and info["type"].endswith(",SQ8") and info["recall@10"] >= 0.95
     fresh = Tanya(settings_for(tmp_path / "index", exact_max=10))  # loads it back with its nprobe
     assert fresh.retriever().snapshot.vectors.index.nprobe == info["nprobe"]
-    # the IVF index answers as the exact one would (session 7: its reader answers "pemerintah" to "Siapa yang menawari Jack Ma menjadi penasehat?" here, a miss noted in BENCHMARKS.md)
+    # the IVF index answers as the exact one would (with the reader of 2b1a1e5 it answered "pemerintah" to "Siapa yang menawari Jack Ma menjadi penasehat?" here, a miss noted in BENCHMARKS.md)
     assert "Rudiantara" in fresh.ask("Siapa Menteri Komunikasi dan Informatika?").text
 
 
