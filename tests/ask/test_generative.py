@@ -29,7 +29,12 @@ from qa.records import Answer, Statement
 
 pytestmark = pytest.mark.slow  # starts a language model
 
-pytest.importorskip("llama_cpp", reason="the llm extra (make setup installs it)")
+
+def _needs_llama() -> None:
+    """Skip a test that runs Gemma when the llm extra is not installed (the other tests here need no model)."""
+    pytest.importorskip("llama_cpp", reason="the llm extra (make setup-test or make llm installs it)")
+
+
 GEMMA = "gguf:gemma3-270m"
 
 QUESTIONS = [  # (question, paragraphs of the seed article that hold the answer)
@@ -44,6 +49,7 @@ QUESTIONS = [  # (question, paragraphs of the seed article that hold the answer)
 
 @pytest.fixture(scope="module")
 def gemma(tmp_path_factory: pytest.TempPathFactory) -> Tanya:
+    _needs_llama()
     tanya = Tanya(settings_for(tmp_path_factory.mktemp("gen") / "index", llm=GEMMA))
     tanya.index()
     return tanya
@@ -141,6 +147,7 @@ def test_instructions_inside_an_article_do_not_reach_the_model(tmp_path: Path) -
     passage = (articles / "pasar.txt").read_text()
     assert "cheese" not in shown_passage(passage) and "keju" not in shown_passage(passage)
     assert "Bima Arya" in shown_passage(passage)
+    _needs_llama()
     tanya = Tanya(settings_for(tmp_path / "index", seeds_dir=articles, llm=GEMMA))
     tanya.index()
     for question in ("Siapa yang meresmikan Pasar Baru Bogor?", "Who opened the Pasar Baru market in Bogor?"):
@@ -220,6 +227,7 @@ def test_ask_llm_on_the_command_line(gemma: Tanya) -> None:
 
 @pytest.mark.browser
 def test_the_page_streams_a_written_answer_and_shows_the_check(tmp_path_factory: pytest.TempPathFactory, browser) -> None:
+    _needs_llama()
     root = tmp_path_factory.mktemp("llm-page")
     articles = root / "articles"
     shutil.copytree(SEEDS, articles)

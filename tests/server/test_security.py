@@ -138,10 +138,11 @@ def test_the_api_wants_a_valid_key(team: dict) -> None:
 
 def test_the_page_wants_a_login(team: dict) -> None:
     from gradio_client import Client
+    from gradio_client.exceptions import AuthenticationError
 
-    with pytest.raises(Exception):
+    with pytest.raises(AuthenticationError):  # the gate answers 401 to a caller with no login
         Client(team["url"], verbose=False)
-    with pytest.raises(Exception):
+    with pytest.raises(ValueError, match="Could not login"):  # Gradio's 400 to a wrong password
         Client(team["url"], auth=("bob", "not-his-password"), verbose=False)
     # the Gradio API behind the page refuses a caller without the login cookie
     assert httpx.post(team["url"] + "gradio_api/call/rebuild", json={"data": []}, timeout=30).status_code in (401, 403)
