@@ -29,7 +29,7 @@ _KAH = re.compile(
     r"^((masih|sudah|apa) )?(adakah|benarkah|betulkah|sudahkah|bisakah|pernahkah|masihkah|akankah|haruskah|perlukah"
     r"|bolehkah|dapatkah|mampukah|tepatkah|mungkinkah|bukankah|jadikah)\b"
 )
-_APAKAH = re.compile(r"^apakah\b")
+APAKAH_START = re.compile(r"^apakah\b")
 _REASON = re.compile(
     r"^(mengapa|kenapa|why|how come|bagaimana(kah)?( cara)?|apa (sebab|alasan)nya|"
     r"how(?! (many|much|long|far|old|big|large|high|heavy|tall|deep|wide|fast|often)\b))\b"
@@ -50,7 +50,7 @@ def form_of(question: str) -> str:
             return YESNO
         if _REASON.match(lower):
             return REASON
-        if _APAKAH.match(lower):
+        if APAKAH_START.match(lower):
             model = apakah_model()
             if model is None:
                 return SPAN

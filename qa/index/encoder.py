@@ -270,6 +270,17 @@ def _file_lock(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+SPECIAL_TOKENS = {
+    "bos_token": "<s>",
+    "eos_token": "</s>",
+    "unk_token": "<unk>",
+    "pad_token": "<pad>",
+    "cls_token": "<s>",
+    "sep_token": "</s>",
+    "mask_token": "<mask>",
+}
+
+
 def _convert(source: Path, target: Path) -> None:
     """Write the folder for `source` at `target` (a temporary name: model_dir renames it into place)."""
     from safetensors.numpy import save_file
@@ -292,33 +303,9 @@ def _convert(source: Path, target: Path) -> None:
     save_file({k: np.ascontiguousarray(v) for k, v in bert_state_dict(e5).items()}, str(tmp / "model.safetensors"))
     (tmp / "tokenizer.json").write_text(_tokenizer_json(e5), encoding="utf-8")
     (tmp / "tokenizer_config.json").write_text(
-        json.dumps(
-            {
-                "tokenizer_class": "PreTrainedTokenizerFast",
-                "bos_token": "<s>",
-                "eos_token": "</s>",
-                "unk_token": "<unk>",
-                "pad_token": "<pad>",
-                "cls_token": "<s>",
-                "sep_token": "</s>",
-                "mask_token": "<mask>",
-                "model_max_length": 512,
-            }
-        )
+        json.dumps({"tokenizer_class": "PreTrainedTokenizerFast", **SPECIAL_TOKENS, "model_max_length": 512})
     )
-    (tmp / "special_tokens_map.json").write_text(
-        json.dumps(
-            {
-                "bos_token": "<s>",
-                "eos_token": "</s>",
-                "unk_token": "<unk>",
-                "pad_token": "<pad>",
-                "cls_token": "<s>",
-                "sep_token": "</s>",
-                "mask_token": "<mask>",
-            }
-        )
-    )
+    (tmp / "special_tokens_map.json").write_text(json.dumps(SPECIAL_TOKENS))
     # sentence-transformers: transformer → mean pooling → L2 normalisation
     (tmp / "modules.json").write_text(
         json.dumps(

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..ask.forms import _APAKAH, APAKAH_FILE, apakah_features
+from ..ask.forms import APAKAH_FILE, APAKAH_START, apakah_features
 from ..linear import fit_binary, sigmoid
 from .evaluation import load_questions
 
@@ -23,7 +23,7 @@ def apakah_rows(paths: list[Path]) -> tuple[list[str], list[int]]:
     for path in paths:
         for r in load_questions(path):
             question = str(r.get("question", "")).strip()
-            if not _APAKAH.match(question.lower()):
+            if not APAKAH_START.match(question.lower()):
                 continue
             kind = r.get("kind")
             if kind in ("why", "how"):
