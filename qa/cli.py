@@ -193,6 +193,21 @@ def _parser() -> argparse.ArgumentParser:
         help="how often feeds and URLs are fetched (90s, 15m, 2h; default 15m); folders are looked at every 2 s",
     )
 
+    p = command("feedback", _feedback, "readers' ratings of answers: export them as an evaluation set", library=True)
+    actions = p.add_subparsers(dest="action", required=True)
+    e = actions.add_parser(
+        "export",
+        help="write the rated answers as JSONL questions for `qa eval` (a 👍 keeps its answer as gold, "
+        "a 👎 'should not have answered' is an unanswerable question, other 👎 have no known gold)",
+    )
+    e.add_argument(
+        "--collection", action="append", metavar="NAME", help="only answers from this collection (repeat; default: all)"
+    )
+    e.add_argument("--since", metavar="YYYY-MM-DD", default="", help="only answers given since this day")
+    e.add_argument("--out", type=Path, help="the file to write (default: standard output)")
+    e.add_argument("--index-dir", type=Path, help="index directory (default: $QA_INDEX_DIR or index/)")
+    e.add_argument("--feedback-file", type=Path, help="default: $QA_FEEDBACK_FILE, or feedback.sqlite3 beside the users file")
+
     p = command("collection", _collection, "list the collections, or remove one", library=True)
     actions = p.add_subparsers(dest="action", required=True)
     actions.add_parser("list", help="each collection, its articles and passages, who may read and edit it")
@@ -451,6 +466,25 @@ def _train_reader(args: argparse.Namespace, tanya: Tanya) -> int:
         log=lambda line: print(line, file=sys.stderr, flush=True),
     )
     print(json.dumps(result["history"][-1]))
+    return 0
+
+
+def _feedback(args: argparse.Namespace, library: Library) -> int:
+    from .server.feedback import FeedbackStore, feedback_path
+    from .server.quality import evaluation_set, jsonl
+
+    settings = library.settings
+    path = args.feedback_file or feedback_path(settings.users_file, settings.feedback_file)
+    if not Path(path).is_file():
+        raise InputError(f"no feedback store at {path} (QA_FEEDBACK_FILE): nothing has been rated there yet")
+    names = args.collection or library.names()
+    records = evaluation_set(FeedbackStore(path).answers(names, since=args.since))
+    text = jsonl(records)
+    if args.out:
+        args.out.write_text(text, encoding="utf-8")
+        print(f"{len(records)} rated answers written to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
     return 0
 
 

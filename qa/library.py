@@ -102,6 +102,22 @@ class Library:
         (self.root / name / MARKER).unlink(missing_ok=True)  # gone at once, even if the rest takes a while
         shutil.rmtree(self.root / name, ignore_errors=True)
 
+    def versions(self, names: list[str]) -> dict[str, object]:
+        """What answered, for a record of the answer: Tanya's version, the reader's weights, and each
+        collection's served index (when it was built)."""
+        from . import __version__
+
+        reader = self.get(DEFAULT_COLLECTION).reader
+        indexes = {}
+        for name in names:
+            member = self.get(name)
+            indexes[name] = member.manifest.get("built_at", "") if member.has_index() else ""
+        return {
+            "tanya": __version__,
+            "reader": f"{reader.name}:{reader.version}" if reader is not None else "linear",
+            "indexes": indexes,
+        }
+
     def asker(self, names: list[str]) -> Asker:
         """What to ask: one collection, or several whose passages are searched together."""
         if not names:

@@ -106,6 +106,28 @@ class Citation:
         """The supporting sentence's offsets inside the passage text."""
         return self.start - self.passage_start, self.end - self.passage_start
 
+    def to_json(self) -> dict[str, Any]:
+        """The citation as every output gives it (`ask --json`, the API, the feedback store): where the
+        passage is, the passage (`passage`, also as `text`), the sentence it supports (`quote`) and
+        that sentence's offsets in the article (`start`, `end`)."""
+        s, e = self.sentence
+        return {
+            "n": self.n,
+            "collection": self.collection,
+            "doc_id": self.doc_id,
+            "date": self.date,
+            "source": self.source,
+            "title": self.title,
+            "paragraph": self.paragraph,
+            "page": self.page,
+            "quote": self.text[s:e],
+            "passage": self.text,
+            "text": self.text,
+            "start": self.start,
+            "end": self.end,
+            "score": round(self.score, 4),
+        }
+
 
 @dataclass
 class Statement:
@@ -172,23 +194,7 @@ class Answer:
             "support_score": round(self.support_score, 4),
             "reader_margin": None if self.reader_margin is None else round(self.reader_margin, 3),
             "confidence": None if self.confidence is None else round(self.confidence, 3),
-            "citations": [
-                {
-                    "n": c.n,
-                    "collection": c.collection,
-                    "doc_id": c.doc_id,
-                    "date": c.date,
-                    "source": c.source,
-                    "title": c.title,
-                    "paragraph": c.paragraph,
-                    "page": c.page,
-                    "text": c.text,
-                    "start": c.start,
-                    "end": c.end,
-                    "score": round(c.score, 4),
-                }
-                for c in self.citations
-            ],
+            "citations": [c.to_json() for c in self.citations],
             "passages": [
                 {
                     "collection": h.collection,

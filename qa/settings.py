@@ -100,7 +100,10 @@ class Settings:
     max_file_mb: float = 50.0
     max_upload_files: int = 200  # files in one upload or folder import
     max_upload_mb: float = 200.0  # megabytes in one upload or folder import
-    users_file: Path = Path("users.json")  # users, roles, password hashes and API key digests (qa/users.py)
+    users_file: Path = Path("users.json")  # users, roles, password hashes and API key digests (qa/server/users.py)
+    # Answers given and readers' ratings of them (qa/server/feedback.py, SQLite); "" = feedback.sqlite3
+    # beside the users file. Several app servers on one machine may share it (docs/page.md)
+    feedback_file: str = ""
     max_request_mb: float = 1.0  # the largest JSON body the /v1 API reads
     chat_secret: str = ""  # seals the chats kept in browsers; give every app server behind one address the same
     import_root: str = ""  # folders under this one may be imported from the page; "" = no folder import

@@ -12,6 +12,7 @@ trained weights, `get_reader()` returns None and the linear span scorer answers 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import threading
@@ -162,6 +163,7 @@ class Reader(ABC):
     """Reads passages for a question: one Reading per hit."""
 
     name: str
+    version: str = ""  # which weights: trained readers name theirs (the first hex of their meta.json's SHA-256)
 
     @abstractmethod
     def read(self, question: Question, hits: list[Hit]) -> list[Reading]:
@@ -251,7 +253,9 @@ class TransformerReader(Reader):
 
         from .reader_model import load_reader_model
 
-        self.meta = json.loads((folder / "meta.json").read_text())
+        meta = (folder / "meta.json").read_bytes()
+        self.meta = json.loads(meta)
+        self.version = hashlib.sha256(meta).hexdigest()[:12]
         # fp32: int8 dynamic quantisation was measured and changes the answers (BENCHMARKS.md)
         self.model = load_reader_model(folder)
         if threads:

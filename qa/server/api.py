@@ -3,6 +3,12 @@
     GET  /v1/models              → the collections the key may read, as models (`default` also answers to "tanya")
     POST /v1/chat/completions    → {"model": "tanya", "messages": [...], "stream": false}
     POST /v1/ask                 → {"question": ...} or {"messages": [...]}: the `qa ask --json` object
+    POST /v1/feedback            → {"id": ANSWER_ID, "rating": "up"|"down"|null, "reason": ..., "comment": ...}
+    GET  /v1/feedback[/ID]       → the caller's own rated answers (or one answer they were given)
+
+Every answer carries an `id` (a chat completion's `id`, `/v1/ask`'s `id`): the answer is recorded with
+it (qa/server/feedback.py) so that the key's user can rate it. A rating of an answer that does not
+exist or was given to someone else is 404; `rating: null` withdraws it.
 
 Which collections are asked: `model` (a collection, or several joined by "+": "news+archive", so that
 any OpenAI client, which can set nothing but the model, asks several), or a `collections` list (for
@@ -31,7 +37,7 @@ import json
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -44,6 +50,7 @@ from ..library import Library
 from ..pipeline import Asker, final_answer
 from ..records import Answer
 from ..settings import DEFAULT_COLLECTION
+from .feedback import FeedbackInvalid, FeedbackNotFound, FeedbackStore, FeedbackUnavailable, Given, Rating, new_id
 from .users import READ, Access, User
 
 MODEL = "tanya"  # another name of the default collection
@@ -66,26 +73,7 @@ class ApiError(Exception):
 
 def citations_json(answer: Answer) -> list[dict[str, Any]]:
     """The citations as the API gives them: where each passage is and the sentence it supports."""
-    out = []
-    for c in answer.citations:
-        s, e = c.sentence
-        out.append(
-            {
-                "n": c.n,
-                "collection": c.collection,
-                "doc_id": c.doc_id,
-                "date": c.date,
-                "source": c.source,
-                "title": c.title,
-                "paragraph": c.paragraph,
-                "page": c.page,
-                "quote": c.text[s:e],
-                "passage": c.text,
-                "start": c.start,
-                "end": c.end,
-            }
-        )
-    return out
+    return [c.to_json() for c in answer.citations]
 
 
 def _extension(answer: Answer) -> dict[str, Any]:
@@ -104,11 +92,24 @@ def _extension(answer: Answer) -> dict[str, Any]:
     }
 
 
-def api_router(library: Library, access: Access) -> APIRouter:
-    """The /v1 routes over a library of collections; `access` says whose keys are good and who reads what."""
+def api_router(library: Library, access: Access, feedback: FeedbackStore) -> APIRouter:
+    """The /v1 routes over a library of collections; `access` says whose keys are good and who reads
+    what; every answer is recorded in `feedback`, where its user may rate it."""
     router = APIRouter(prefix="/v1")
     settings = library.settings
     limit = int(settings.max_request_mb * 1024 * 1024)
+
+    def recorded(user: User, answer: Answer, data: dict[str, Any], names: list[str], ident: str = "") -> str | None:
+        """Keep the answer for its user's rating; its id, or None when the store cannot take it (the
+        answer is given all the same)."""
+        said = data.get("messages")
+        conversation = [m for m in said[:-1] if isinstance(m, dict)] if isinstance(said, list) else []
+        try:
+            versions = library.versions(names)
+            return feedback.record(Given(user.name, answer, conversation, names, versions, via="api"), ident)
+        except FeedbackUnavailable as exc:
+            print(f"feedback: {exc}", file=sys.stderr, flush=True)
+            return None
 
     def asked(data: dict[str, Any], user: User) -> tuple[Asker, str]:
         """The collections the body picks (`collections`, else `model`), each readable by the caller, and
@@ -128,6 +129,13 @@ def api_router(library: Library, access: Access) -> APIRouter:
                 shown = name if len(name) <= 80 else name[:80] + "…"
                 raise ApiError(404, f"the model '{shown}' does not exist", "model_not_found")
         return library.asker(names), label or "+".join(names)
+
+    def names_of(data: dict[str, Any]) -> list[str]:
+        """The collections a body asked (after `asked` has checked them)."""
+        wanted = data.get("collections")
+        if wanted is None:
+            wanted = str(data.get("model", MODEL)).split("+")
+        return list(dict.fromkeys(DEFAULT_COLLECTION if n == MODEL else n for n in wanted))
 
     def caller(request: Request) -> User:
         user = access.by_key(request.headers.get("authorization"))
@@ -187,6 +195,11 @@ def api_router(library: Library, access: Access) -> APIRouter:
                     return exc.response()
                 except QuestionError as exc:
                     return ApiError(400, str(exc), code).response()
+                except FeedbackUnavailable as exc:
+                    print(f"503 on {request.url.path}: {exc}", file=sys.stderr, flush=True)
+                    return ApiError(
+                        503, "ratings cannot be saved right now; answers are still given", "feedback_unavailable", "server_error"
+                    ).response()
                 except UNAVAILABLE as exc:
                     print(f"503 on {request.url.path}: {exc}", file=sys.stderr, flush=True)  # the operator sees it all
                     return ApiError(
@@ -218,23 +231,28 @@ def api_router(library: Library, access: Access) -> APIRouter:
         llm = llm_of(data)
         events = asker.converse_stream(data["messages"], llm=llm, dates=dates_of(data))
         first = await run_in_threadpool(next, events)  # a malformed conversation fails here, before any output
-        ident, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+        ident, created = new_id(), int(time.time())
         if stream:
+
+            def keep(answer: Answer) -> str | None:
+                return recorded(user, answer, data, names_of(data), ident)
+
             return StreamingResponse(
-                iterate_in_threadpool(_sse(ident, created, model, first, events)),
+                iterate_in_threadpool(_sse(ident, created, model, first, events, keep)),
                 media_type="text/event-stream",
                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
             )
         answer = first if isinstance(first, Answer) else await run_in_threadpool(final_answer, events)
+        kept = await run_in_threadpool(recorded, user, answer, data, names_of(data), ident)
         return {
-            "id": ident,
+            "id": kept or f"chatcmpl-{uuid.uuid4().hex}",
             "object": "chat.completion",
             "created": created,
             "model": model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.reply}, "finish_reason": "stop"}],
             "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
             "citations": citations_json(answer),
-            "tanya": _extension(answer),
+            "tanya": {**_extension(answer), "answer_id": kept},
         }
 
     @router.post("/ask")
@@ -250,13 +268,61 @@ def api_router(library: Library, access: Access) -> APIRouter:
             answer = await run_in_threadpool(lambda: asker.converse(data["messages"], llm=llm, dates=dates))
         else:
             answer = await run_in_threadpool(lambda: asker.ask(data["question"], llm=llm, dates=dates))
-        return answer.to_json()
+        kept = await run_in_threadpool(recorded, user, answer, data, names_of(data))
+        return {"id": kept, **answer.to_json()}
+
+    def rated(user: User, answer_id: str) -> dict[str, Any]:
+        try:
+            return feedback.rating(answer_id, user.name).to_json()
+        except FeedbackNotFound as exc:
+            raise ApiError(404, str(exc), "answer_not_found") from None
+
+    @router.post("/feedback")
+    @handled("invalid_feedback")
+    async def rate(request: Request):
+        user = caller(request)
+        data = await body(request)
+        answer_id, rating = data.get("id"), data.get("rating")
+        if not isinstance(answer_id, str) or not answer_id:
+            raise ApiError(400, "'id' must be the id of an answer (the `id` an answer came with)", "invalid_type")
+        if rating is not None and not isinstance(rating, str):
+            raise ApiError(400, '\'rating\' must be "up", "down" or null (withdraw)', "invalid_type")
+        reason, comment = data.get("reason") or "", data.get("comment") or ""
+        try:
+            given = Rating(rating, reason, comment) if rating is not None else None
+            await run_in_threadpool(feedback.rate, answer_id, user.name, given)
+        except FeedbackNotFound as exc:
+            raise ApiError(404, str(exc), "answer_not_found") from None
+        except FeedbackInvalid as exc:
+            raise ApiError(400, str(exc), "invalid_feedback") from None
+        return await run_in_threadpool(rated, user, answer_id)
+
+    @router.get("/feedback")
+    @handled("invalid_request")
+    async def my_feedback(request: Request):
+        user = caller(request)
+        mine = await run_in_threadpool(feedback.mine, user.name)
+        return {"object": "list", "data": [r.to_json() for r in mine]}
+
+    @router.get("/feedback/{answer_id}")
+    @handled("invalid_request")
+    async def one_feedback(request: Request):
+        user = caller(request)
+        return await run_in_threadpool(rated, user, request.path_params["answer_id"])
 
     return router
 
 
-def _sse(ident: str, created: int, model: str, first: str | Answer, events: Iterator[str | Answer]) -> Iterator[str]:
-    """Server-sent chunks: the role, the reply as it grows, then the citations, then [DONE]."""
+def _sse(
+    ident: str,
+    created: int,
+    model: str,
+    first: str | Answer,
+    events: Iterator[str | Answer],
+    keep: Callable[[Answer], str | None],
+) -> Iterator[str]:
+    """Server-sent chunks: the role, the reply as it grows, then the citations, then [DONE]. The
+    finished answer is recorded (`keep`) before the last chunk, which says whether it was."""
 
     def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
         body = {
@@ -280,7 +346,8 @@ def _sse(ident: str, created: int, model: str, first: str | Answer, events: Iter
                 yield chunk({"content": event.reply})
             elif sent.strip() != event.reply.strip():
                 yield chunk({"content": "\n\n" + (f"{event.notice}\n" if event.notice else "") + event.reply})
-            yield chunk({}, "stop", citations=citations_json(event), tanya=_extension(event))
+            kept = keep(event)
+            yield chunk({}, "stop", citations=citations_json(event), tanya={**_extension(event), "answer_id": kept})
             break
         if event.startswith(sent):
             yield chunk({"content": event[len(sent) :]})

@@ -35,7 +35,9 @@ from ..library import Library  # noqa: E402
 from ..settings import DEFAULT_COLLECTION, Settings  # noqa: E402
 from .api import api_router  # noqa: E402
 from .bounded_log import BoundedLog  # noqa: E402
+from .feedback import FeedbackStore, feedback_path  # noqa: E402
 from .gate import Gate, HostNames  # noqa: E402
+from .i18n import gradio_translations  # noqa: E402
 from .page import Page  # noqa: E402
 from .render import CSS, JS  # noqa: E402
 from .users import Access  # noqa: E402
@@ -44,8 +46,10 @@ from .users import Access  # noqa: E402
 def create_app(library: Library, access: Access) -> FastAPI:
     """The ASGI app: the gate, the /v1 API and the page, over the library's collections."""
     server = FastAPI(title="Tanya", docs_url=None, redoc_url=None, openapi_url=None)
-    server.include_router(api_router(library, access))
-    blocks = Page(library, access).build().queue(default_concurrency_limit=4)
+    settings = library.settings
+    feedback = FeedbackStore(feedback_path(settings.users_file, settings.feedback_file))
+    server.include_router(api_router(library, access, feedback))
+    blocks = Page(library, access, feedback).build().queue(default_concurrency_limit=4)
     server = gr.mount_gradio_app(
         server,
         blocks,
@@ -60,6 +64,7 @@ def create_app(library: Library, access: Access) -> FastAPI:
         enable_monitoring=False,
         mcp_server=False,
         ssr_mode=False,
+        i18n=gr.I18n(**gradio_translations()),
     )
     # Gradio checks that a file in a request was uploaded (and that a file it hands out lies in its cache,
     # the working folder or the temp folder) only once `launch()` has run; mounted, it never does. Its

@@ -32,15 +32,18 @@ from typing import Any
 
 from ..records import Answer
 from ..settings import DEFAULT_COLLECTION
+from .i18n import Texts, texts
+
+EN = texts("en")
 
 MAX_CHATS = 30
 MAX_TURNS = 100
 
 
-def turn_markdown(question: str, answer: Answer) -> str:
+def turn_markdown(question: str, answer: Answer, tr: Texts = EN) -> str:
     """One turn in Markdown: the question, the reply with its [n] markers, each citation written out
     (title, file, paragraph, the quoted sentence)."""
-    lines = [f"**Q:** {markdown_text(question.strip())}", ""]
+    lines = [f"**{tr('export.question')}** {markdown_text(question.strip())}", ""]
     if answer.notice:
         lines += [f"_{markdown_text(answer.notice)}_", ""]
     reply = markdown_text(answer.reply.strip())
@@ -49,7 +52,7 @@ def turn_markdown(question: str, answer: Answer) -> str:
     lines += [reply, ""]
     for c in answer.citations:
         s, e = c.sentence
-        page = f", page {c.page}" if c.page else ""
+        page = ", " + tr("export.page", page=c.page) if c.page else ""
         dated = f", {c.date}" if c.date else ""
         lines.append(
             f"[{c.n}] {markdown_text(c.title)} — {markdown_text(Path(c.source).name)}{dated}{page}, ¶{c.paragraph} "
@@ -150,10 +153,18 @@ class Chats:
         self.current = self.chats[0]["id"] if self.chats else None
 
     def add_turn(
-        self, question: str, answer: Answer, shown: list[dict], said: list[dict], sources: str, collections: list[str]
+        self,
+        question: str,
+        answer: Answer,
+        shown: list[dict],
+        said: list[dict],
+        sources: str,
+        collections: list[str],
+        answer_id: str | None = None,
+        tr: Texts = EN,
     ) -> None:
-        """Record a finished turn in the open chat (a new chat is made if none is open), and the
-        collections it drew on."""
+        """Record a finished turn in the open chat (a new chat is made if none is open), the collections
+        it drew on, and the id its answer was recorded under (for a rating; qa/server/feedback.py)."""
         chat = self.open
         if chat is None:
             chat = {
@@ -174,7 +185,12 @@ class Chats:
             updated=time.strftime("%Y-%m-%d %H:%M"),
             collections=sorted(set(chat_collections(chat)) | set(collections)) if chat["shown"] else sorted(set(collections)),
         )
-        chat["markdown"] = (chat["markdown"] + [turn_markdown(question, answer)])[-MAX_TURNS:]
+        dropped = max(0, len(shown) - 2 * MAX_TURNS)  # messages cut from the front move the answers' places
+        ids = {str(int(k) - dropped): v for k, v in answer_ids(chat).items() if int(k) >= dropped}
+        if answer_id:
+            ids[str(len(chat["shown"]) - 1)] = answer_id
+        chat["answers"] = ids
+        chat["markdown"] = (chat["markdown"] + [turn_markdown(question, answer, tr)])[-MAX_TURNS:]
         self.chats.sort(key=lambda c: c["id"] != self.current)  # the open chat first, the rest as they were
         del self.chats[MAX_CHATS:]
 
@@ -182,12 +198,20 @@ class Chats:
         """(label, id) for a list of the kept chats, most recent first."""
         return [(f"{c['title']} · {c['updated']}", c["id"]) for c in self.chats]
 
-    def markdown(self) -> str:
+    def markdown(self, tr: Texts = EN) -> str:
         """The open chat as a Markdown document with every citation written out ('' if none is open)."""
         chat = self.open
         if chat is None:
             return ""
-        return f"# {chat['title']}\n\n_Tanya chat, {chat['updated']}_\n\n" + "\n---\n\n".join(chat["markdown"])
+        return f"# {chat['title']}\n\n_{tr('export.chat', updated=chat['updated'])}_\n\n" + "\n---\n\n".join(chat["markdown"])
+
+
+def answer_ids(chat: dict[str, Any] | None) -> dict[str, str]:
+    """The ids a kept chat's answers were recorded under, by their place in the chat as shown."""
+    ids = (chat or {}).get("answers")
+    if not isinstance(ids, dict):
+        return {}
+    return {k: v for k, v in ids.items() if isinstance(k, str) and k.isdigit() and isinstance(v, str)}
 
 
 def chat_collections(chat: dict[str, Any]) -> list[str]:

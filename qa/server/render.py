@@ -8,20 +8,24 @@ import html
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from ..index.build import BuildReport
 from ..pipeline import Tanya
 from ..records import Answer, Citation
 from ..settings import DEFAULT_COLLECTION
 from .chats import Chats, markdown_text
+from .i18n import Texts, catalogue, texts
 
-EXAMPLES = [
-    "Who offered Jack Ma the advisor role?",
-    "Siapa yang menawari Jack Ma menjadi penasehat?",
-    "How many ministries are in the steering committee?",
-    "Kapan Alibaba menguasai saham Lazada?",
-]
-LANGUAGE_NAMES = {"en": "English", "id": "Bahasa Indonesia"}
+EN = texts("en")
+EXAMPLE_KEYS = ("example.1", "example.2", "example.3", "example.4")
+
+
+def examples(tr: Texts = EN) -> list[list[str]]:
+    """The example questions, in the page's language."""
+    return [[tr(k)] for k in EXAMPLE_KEYS]
+
+
 CSS = """
 .source {border:1px solid var(--border-color-primary); border-radius:8px; padding:8px 12px; margin:8px 0}
 .source .meta {font-size:0.85em; opacity:0.75}
@@ -82,38 +86,36 @@ def _link_markers(line: str, answer: Answer) -> str:
     return line
 
 
-def render_sources(answer: Answer, article_text: Callable[[Citation], str | None]) -> str:
+def render_sources(answer: Answer, article_text: Callable[[Citation], str | None], tr: Texts = EN) -> str:
     """The side panel: each cited passage with its supporting sentence highlighted and the whole article
     one click away; on abstention, the closest passages, marked as not supporting an answer."""
-    language = LANGUAGE_NAMES.get(answer.language, answer.language)
-    sure = f" · confidence {answer.confidence:.2f}" if answer.confidence is not None else ""
-    parts = [f"<p class='meta'>Language: {html.escape(language)} · {answer.timings_ms.get('total', 0):.0f} ms{sure}</p>"]
+    language = catalogue(answer.language)["language.name"] if answer.language in ("en", "id") else answer.language
+    sure = f" · {tr('sources.confidence')} {answer.confidence:.2f}" if answer.confidence is not None else ""
+    parts = [
+        f"<p class='meta'>{tr('sources.language')}: {html.escape(language)} · "
+        f"{answer.timings_ms.get('total', 0):.0f} ms{sure}</p>"
+    ]
     if answer.asked and answer.asked != answer.question:
-        parts.append(f"<p class='meta' id='rewritten'>Understood as: <i>{html.escape(answer.question)}</i></p>")
+        parts.append(f"<p class='meta' id='rewritten'>{tr('sources.understood')} <i>{html.escape(answer.question)}</i></p>")
     for c in answer.citations:
         s, e = c.sentence
         article = article_text(c) or c.text
         a, b = c.start, c.end
         parts.append(
             f"<div class='source' id='source-{c.n}'><b><a href='#source-{c.n}'>[{c.n}]</a> {html.escape(c.title)}</b>"
-            f"<div class='meta'>{_where(c.collection, c.source, c.date)} · paragraph {c.paragraph}</div>"
+            f"<div class='meta'>{_where(c.collection, c.source, c.date)} · {tr('sources.paragraph')} {c.paragraph}</div>"
             f"<p>{_highlight(c.text, s, e)}</p>"
-            f"<details><summary>Whole article</summary><p>{_highlight(article, a, b)}</p></details></div>"
+            f"<details><summary>{tr('sources.whole_article')}</summary><p>{_highlight(article, a, b)}</p></details></div>"
         )
     if answer.statements:
-        parts.append(render_check(answer))
+        parts.append(render_check(answer, tr))
     if answer.abstained:
-        note = (
-            "Closest passages — they do not answer the question"
-            if answer.language == "en"
-            else "Bagian terdekat — tidak menjawab pertanyaan"
-        )
-        parts.append(f"<p><b>{note}</b></p>")
+        parts.append(f"<p><b>{tr('sources.closest')}</b></p>")
         for hit in answer.hits[:3]:
             chunk = hit.chunk
             parts.append(
                 f"<div class='source weak'><b>{html.escape(chunk.title)}</b><div class='meta'>{_where(hit.collection, chunk.source, chunk.date)} · "
-                f"paragraph {chunk.paragraph} · does not support an answer</div><p>{html.escape(chunk.text)}</p></div>"
+                f"{tr('sources.paragraph')} {chunk.paragraph} · {tr('sources.no_support')}</div><p>{html.escape(chunk.text)}</p></div>"
             )
     return "\n".join(parts)
 
@@ -125,21 +127,23 @@ def _where(collection: str, source: str, date: str | None = None) -> str:
     return html.escape(shown + (f" · {date}" if date else ""))
 
 
-def render_check(answer: Answer) -> str:
+def render_check(answer: Answer, tr: Texts = EN) -> str:
     """The citation check of a written answer: each sentence, the passage the model cited, what stands."""
     rows = []
     for st in answer.statements:
-        verdict = "corrected" if st.corrected else "supported" if st.supported else "not supported"
-        cited = ", ".join(str(n) for n in st.cited) or "none"
+        verdict = "corrected" if st.corrected else "supported" if st.supported else "not_supported"
+        cited = ", ".join(str(n) for n in st.cited) or tr("check.none")
         rows.append(
-            f"<li class='check {verdict.replace(' ', '-')}'><b>{verdict}</b> (model cited passage {cited}): "
+            f"<li class='check {verdict.replace('_', '-')}'><b>{tr('check.' + verdict)}</b> ({tr('check.cited', cited=cited)}): "
             f"{html.escape(st.text)}</li>"
         )
-    q = answer.citation_quality
+    q = {
+        k: f"{answer.citation_quality.get(k, 0):.2f}"
+        for k in ("recall_before", "recall_after", "precision_before", "precision_after")
+    }
     return (
-        "<div id='citation-check'><b>Citation check</b><ul>" + "".join(rows) + "</ul>"
-        f"<p class='meta'>citation recall {q.get('recall_before', 0):.2f} → {q.get('recall_after', 0):.2f} · "
-        f"precision {q.get('precision_before', 0):.2f} → {q.get('precision_after', 0):.2f} (as written → checked)</p></div>"
+        f"<div id='citation-check'><b>{tr('check.title')}</b><ul>" + "".join(rows) + "</ul>"
+        f"<p class='meta'>{tr('check.quality', **q)}</p></div>"
     )
 
 
@@ -147,9 +151,9 @@ def _highlight(text: str, start: int, end: int) -> str:
     return html.escape(text[:start]) + "<mark>" + html.escape(text[start:end]) + "</mark>" + html.escape(text[end:])
 
 
-def export_file(book: Chats) -> str | None:
+def export_file(book: Chats, tr: Texts = EN) -> str | None:
     """The open chat as a Markdown file to download (None when no chat is open)."""
-    text = book.markdown()
+    text = book.markdown(tr)
     if not text:
         return None
     path = Path(tempfile.mkdtemp(prefix="tanya-export-")) / f"tanya-chat-{book.current}.md"
@@ -157,49 +161,63 @@ def export_file(book: Chats) -> str | None:
     return str(path)
 
 
-def render_report(report: BuildReport) -> str:
+def render_report(report: BuildReport, tr: Texts = EN) -> str:
     """What an update did, for people."""
-    lines = [f"**Index updated** in {report.seconds:.1f} s: {report.documents} articles, {report.chunks} passages."]
-    for label, items in (("Added", report.added), ("Updated", report.updated), ("Removed", report.removed)):
+    lines = [tr("report.updated", seconds=f"{report.seconds:.1f}", documents=report.documents, chunks=report.chunks)]
+    for key, items in (("report.added", report.added), ("report.changed", report.updated), ("report.removed", report.removed)):
         if items:
-            lines.append(f"- {label} ({len(items)}): " + ", ".join(markdown_text(i) for i in items[:20]))
-    lines.append(f"- Unchanged: {len(report.unchanged)} · passages embedded: {report.embedded}, reused: {report.reused}")
+            lines.append(f"- {tr(key)} ({len(items)}): " + ", ".join(markdown_text(i) for i in items[:20]))
+    lines.append("- " + tr("report.unchanged", unchanged=len(report.unchanged), embedded=report.embedded, reused=report.reused))
     for s in report.skipped:
-        lines.append(f"- Skipped {markdown_text(Path(s.path).name)}: {markdown_text(s.reason)}")
+        lines.append("- " + tr("report.skipped", name=markdown_text(Path(s.path).name), reason=markdown_text(s.reason)))
     return "\n".join(lines)
 
 
 COLLECTION_ROWS = 500  # a collection of 100,000 articles is searched, not sent whole to the browser
 
 
-COLUMNS = ["title", "file", "date", "passages", "added", "doc id"]
+COLUMN_KEYS = ("column.title", "column.file", "column.date", "column.passages", "column.added", "column.doc_id")
 
 
-def collection_rows(tanya: Tanya | None, query: str = "") -> list[list]:
+def columns(tr: Texts = EN) -> list[str]:
+    """The collection table's headers, in the page's language."""
+    return [tr(k) for k in COLUMN_KEYS]
+
+
+def collection_rows(tanya: Tanya | None, query: str = "", tr: Texts = EN) -> dict[str, Any]:
     """Indexed articles (title, file, article date, passages, added, doc id), filtered by a search
-    string, newest first, at most COLLECTION_ROWS of them (none without a collection, or an index)."""
-    if tanya is None or not tanya.has_index():
-        return []
-    files = tanya.files((query or "").strip(), newest_first=True, limit=COLLECTION_ROWS)
-    return [
-        [f["title"], Path(f["source"]).name, f.get("date") or "", f["chunks"], f["added_at"].replace("T", " ")[:16], f["doc_id"]]
-        for f in files
-    ]
+    string, newest first, at most COLLECTION_ROWS of them (none without a collection, or an index),
+    under headers in the page's language."""
+    rows: list[list[Any]] = []
+    if tanya is not None and tanya.has_index():
+        files = tanya.files((query or "").strip(), newest_first=True, limit=COLLECTION_ROWS)
+        rows = [
+            [
+                f["title"],
+                Path(f["source"]).name,
+                f.get("date") or "",
+                f["chunks"],
+                f["added_at"].replace("T", " ")[:16],
+                f["doc_id"],
+            ]
+            for f in files
+        ]
+    return {"headers": columns(tr), "data": rows}
 
 
-def render_article(tanya: Tanya | None, doc_id: str) -> str:
+def render_article(tanya: Tanya | None, doc_id: str, tr: Texts = EN) -> str:
     """An article opened from the collection: its facts and whole text (escaped)."""
     record = article_record(tanya, doc_id)
     text = tanya.document_text(doc_id) if tanya is not None and record else None
     if record is None or text is None:
-        return "<p>This article is no longer in the index.</p>"
+        return f"<p>{tr('collection.gone')}</p>"
     facts = " · ".join(
         html.escape(str(x))
         for x in (
             record["source"],
-            record.get("date") or "no date",
-            f"{record['chunks']} passages",
-            f"added {record['added_at'][:16]}",
+            record.get("date") or tr("collection.no_date"),
+            tr("collection.passages", n=record["chunks"]),
+            tr("collection.added_at", at=record["added_at"][:16]),
         )
     )
     return (
@@ -208,24 +226,24 @@ def render_article(tanya: Tanya | None, doc_id: str) -> str:
     )
 
 
-def render_feeds(sources: list[dict]) -> str:
+def render_feeds(sources: list[dict], tr: Texts = EN) -> str:
     """A collection's sources and how their last fetch went (Markdown, escaped)."""
     if not sources:
-        return "No sources yet."
+        return tr("feeds.none")
     lines = []
     for s in sources:
         last = s.get("last") or {}
         if not last:
-            said = "never fetched"
+            said = tr("feeds.never")
         elif last.get("error"):
-            said = f"{last['at'].replace('T', ' ')}: error: {markdown_text(str(last['error']))}"
+            said = tr("feeds.error", at=last["at"].replace("T", " "), error=markdown_text(str(last["error"])))
         else:
-            said = f"{last['at'].replace('T', ' ')}: {last.get('added', 0)} new or changed"
+            said = tr("feeds.fetched", at=last["at"].replace("T", " "), added=last.get("added", 0))
         lines.append(f"- {markdown_text(s['source'])} ({s['kind']}) — {said}")
     return "\n".join(lines)
 
 
-def updated_ago(sources: list[dict], now: float | None = None) -> str:
+def updated_ago(sources: list[dict], now: float | None = None, tr: Texts = EN) -> str:
     """ "updated 3 min ago": when a source of the collection was last fetched without an error ('' if never)."""
     import time as _time
 
@@ -234,12 +252,12 @@ def updated_ago(sources: list[dict], now: float | None = None) -> str:
         return ""
     then = _time.mktime(_time.strptime(max(times), "%Y-%m-%dT%H:%M:%S"))
     minutes = max(0, int(((now or _time.time()) - then) // 60))
-    return f" · **updated** {minutes} min ago" if minutes < 120 else f" · **updated** {minutes // 60} h ago"
+    return tr("collection.updated_min", n=minutes) if minutes < 120 else tr("collection.updated_h", n=minutes // 60)
 
 
-def render_removal(record: dict) -> str:
+def render_removal(record: dict, tr: Texts = EN) -> str:
     """The question before an article is removed."""
-    return f"Remove **{markdown_text(record['title'])}** ({markdown_text(record['source'])}) from the collection?"
+    return tr("collection.ask_remove", title=markdown_text(record["title"]), source=markdown_text(record["source"]))
 
 
 def article_record(tanya: Tanya | None, doc_id: str) -> dict | None:
@@ -249,20 +267,25 @@ def article_record(tanya: Tanya | None, doc_id: str) -> dict | None:
     return next((f for f in tanya.files() if f["doc_id"] == doc_id), None)
 
 
-def collection_facts(tanya: Tanya | None) -> str:
+def collection_facts(tanya: Tanya | None, tr: Texts = EN) -> str:
     """The index facts line ('' without a collection; a note before its first build)."""
     if tanya is None:
         return ""
     if not tanya.has_index():
-        return f"**{markdown_text(tanya.name)}** has no articles yet."
+        return tr("collection.empty", name=markdown_text(tanya.name))
     m = tanya.manifest
     where = (
-        "**store** Milvus"
+        tr("collection.milvus")
         if m.get("vectors", {}).get("type") == "milvus"
-        else f"**size on disk** {tanya.index_size_bytes() / 1048576:.1f} MB"
+        else tr("collection.size", mb=f"{tanya.index_size_bytes() / 1048576:.1f}")
     )
-    return (
-        f"**Model** {m['model']['name']} ({m['model']['dim']} dimensions) · **articles** {m['documents']} · "
-        f"**passages** {m['chunks']} · {where} · **last update** {m['built_at'].replace('T', ' ')}"
-        + updated_ago(tanya.sources().all())
+    facts = tr(
+        "collection.facts",
+        model=m["model"]["name"],
+        dim=m["model"]["dim"],
+        documents=m["documents"],
+        chunks=m["chunks"],
+        where=where,
+        built=m["built_at"].replace("T", " "),
     )
+    return facts + updated_ago(tanya.sources().all(), tr=tr)

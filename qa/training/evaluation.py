@@ -2,7 +2,12 @@
 
 Question lines: `{"id", "question", "answers": [...], "doc_id"?, "evidence"?, "since"?, "until"?, "today"?}`. A retrieved chunk is
 gold when its doc_id equals `doc_id` or its text contains `evidence`; `answers: []` means the right
-reply is to abstain.
+reply is to abstain; `answers: null`, that the right answer is not known (a question readers rated 👎
+without saying what is right): it counts only in the feedback figures.
+
+Lines exported from readers' ratings (`qa feedback export`) carry `feedback` (the rating, its reason,
+the answer then given): `evaluate` then also says how many answers changed since, how many answers
+rated 👍 were lost, and how the 👎 ones fared (`feedback_changes`).
 """
 
 from __future__ import annotations
@@ -85,11 +90,20 @@ def evaluate(
     sums: defaultdict[str, float] = defaultdict(float)
     retrieval_n = answer_n = 0
     latencies = []
+    known_n = 0
+    changes = FeedbackChanges()
     for i, record in enumerate(questions):
         asked = Dates.of(*(record.get(f) or getattr(default, f) for f in ("since", "until", "today")))
         answer = tanya.ask(record["question"], k=max(10, tanya.settings.top_k), retriever=retriever, dates=asked)
         latencies.append(answer.timings_ms["total"])
-        golds = [str(a) for a in record.get("answers", [])]
+        if isinstance(record.get("feedback"), dict):
+            changes.add(record["feedback"], "" if answer.abstained else answer.text, answer.abstained)
+        if record.get("answers") is None:  # no known gold: only the feedback figures
+            if progress:
+                progress(i + 1, len(questions))
+            continue
+        known_n += 1
+        golds = [str(a) for a in record["answers"]]
         sums["abstain_ok"] += answer.abstained == (not golds)
         if record.get("doc_id") or record.get("evidence"):
             retrieval_n += 1
@@ -115,7 +129,52 @@ def evaluate(
         result[key] = round(sums[key] / retrieval_n, 4) if retrieval_n else None
     for key in ("answer_in_top5", "answer_em", "answer_f1", "abstained_wrongly"):
         result[key] = round(sums[key] / answer_n, 4) if answer_n else None
-    result["abstain_accuracy"] = round(sums["abstain_ok"] / n, 4) if n else None
+    result["abstain_accuracy"] = round(sums["abstain_ok"] / known_n, 4) if known_n else None
     result["latency_ms_p50"] = round(statistics.median(latencies), 1) if latencies else None
     result["latency_ms_p95"] = round(latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))], 1) if latencies else None
+    if changes.rated:
+        result["feedback"] = changes.figures()
     return result
+
+
+class FeedbackChanges:
+    """How today's answers compare with those readers rated: changed at all, 👍 answers lost, 👎 answers
+    changed, and for the two refusal reasons whether the decision now goes the reader's way."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.rated = 0
+
+    def add(self, feedback: dict[str, Any], text: str, abstained: bool) -> None:
+        self.rated += 1
+        before_text = str(feedback.get("answer") or "")
+        before_abstained = bool(feedback.get("abstained"))
+        changed = abstained != before_abstained or normalise_answer(text) != normalise_answer(before_text)
+        self.counts["changed"] += changed
+        if feedback.get("rating") == "up":
+            self.counts["rated_good"] += 1
+            self.counts["good_lost"] += changed
+        else:
+            self.counts["rated_bad"] += 1
+            self.counts["bad_changed"] += changed
+            reason = feedback.get("reason")
+            if reason == "should_not_answer":
+                self.counts["should_not_answer"] += 1
+                self.counts["should_not_answer_now_refused"] += abstained
+            elif reason == "should_answer":
+                self.counts["should_answer"] += 1
+                self.counts["should_answer_now_answered"] += not abstained
+
+    def figures(self) -> dict[str, int]:
+        keys = (
+            "changed",
+            "rated_good",
+            "good_lost",
+            "rated_bad",
+            "bad_changed",
+            "should_not_answer",
+            "should_not_answer_now_refused",
+            "should_answer",
+            "should_answer_now_answered",
+        )
+        return {"rated": self.rated, **{k: self.counts[k] for k in keys}}

@@ -128,9 +128,10 @@ def test_page_routes_never_show_an_unreadable_collection(office: dict) -> None:
     bob = Session(office["url"], "bob")
     config = bob.http.get("config").text
     assert '"finance"' not in config and '"hr"' not in config  # the layout names no collection
-    asking, browsing, editing, _ = bob.result("/choices", [])
+    asking, browsing, editing, _, judged, quality_tab = bob.result("/choices", [])
     assert asking["choices"] == browsing["choices"] == [["default", "default"], ["finance", "finance"]]
-    assert editing["choices"] == []  # a reader edits nothing
+    assert editing["choices"] == judged["choices"] == []  # a reader edits nothing, and sees no one's feedback
+    assert quality_tab["visible"] is False
     hr_doc = next(f["doc_id"] for f in json.loads(_qa("list", "--collection", "hr", "--json", "--index-dir", office["index"])))
     seen = [
         bob.call("/collection", ["hr"])[1],
@@ -140,13 +141,13 @@ def test_page_routes_never_show_an_unreadable_collection(office: dict) -> None:
         bob.call("/ask_remove", ["hr"])[1],
         bob.call("/respond", [HR_Q, False, {}, ["hr"], "", ""])[1],
         bob.call("/respond", [HR_Q, False, {}, "hr", "", ""])[1],
-        bob.event("/open_article", ["hr"], {"index": [0, 0], "value": hr_doc, "row_value": ["", "", "", "", "", hr_doc]}),
+        bob.event("/open_article", ["hr", None], {"index": [0, 0], "value": hr_doc, "row_value": ["", "", "", "", "", hr_doc]}),
     ]
     for text in seen:
         assert "complete" in text or "process_completed" in text, text
         assert _clean(text, HR_SECRETS), text
     opened = bob.event(
-        "/open_article", ["finance"], {"index": [0, 0], "value": "", "row_value": [""] * 5 + [_doc(office, "finance")]}
+        "/open_article", ["finance", None], {"index": [0, 0], "value": "", "row_value": [""] * 5 + [_doc(office, "finance")]}
     )
     assert "Melati" in opened  # the same route opens what bob may read
 
@@ -277,3 +278,31 @@ def test_each_user_sees_and_asks_only_their_collections(office: dict, browser) -
     assert "7,3 triliun" in page.locator("#chat").inner_text()
     assert "finance: finance/laba.txt" in page.locator("#sources").inner_text()  # collection: file
     page.close()
+
+
+def test_feedback_is_seen_only_by_its_reader_and_the_collections_editors(office: dict) -> None:
+    """bob rates an answer from finance 👎 and one from default; alice (editor of hr and, by her role,
+    of default) sees the default one in her quality view and not the finance one, nor bob's ratings
+    through the API; bob, a reader, has no quality view at all."""
+    office = {**office, "keys": {who: _qa("user", "key", who, "--users-file", office["users"]) for who in PASSWORDS}}
+    rated = {}
+    for name, question in (("finance", FINANCE_Q), ("default", "Siapa yang menawari Jack Ma menjadi penasehat?")):
+        asked = _post(office, "v1/ask", {"question": question, "collections": [name]}, "bob").json()
+        assert asked.get("id"), asked
+        done = _post(office, "v1/feedback", {"id": asked["id"], "rating": "down", "reason": "wrong_answer"}, "bob")
+        assert done.status_code == 200, done.text
+        rated[name] = asked["id"]
+    assert _post(office, "v1/feedback", {"id": rated["default"], "rating": "up"}, "alice").status_code == 404
+    listed = httpx.get(office["url"] + "v1/feedback", headers={"Authorization": f"Bearer {office['keys']['alice']}"}, timeout=30)
+    assert listed.json()["data"] == []
+    alice, bob = Session(office["url"], "alice"), Session(office["url"], "bob")
+    for name in ("finance", ["finance"], ["finance", "default"]):
+        summary, _, _, table, export = alice.result("/show", [name, 30, "", ""])
+        assert _clean(json.dumps(table), FINANCE_SECRETS) and _clean(json.dumps(export), FINANCE_SECRETS)
+        assert (export is None) == (name != ["finance", "default"])
+    summary, _, _, table, export = alice.result("/show", ["default", 30, "", ""])
+    assert "Jack Ma" in json.dumps(table) and "bob" in json.dumps(table) and _clean(json.dumps(table), FINANCE_SECRETS)
+    assert "1 👎" in summary.replace("*", "")
+    for name in ("finance", "default", "hr"):
+        summary, _, _, table, export = bob.result("/show", [name, 30, "", ""])
+        assert table["data"] == [] and export is None and "no feedback" in summary
