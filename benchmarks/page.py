@@ -1,11 +1,12 @@
 """How the chat page feels: click-to-answer time in a real browser, and uploading articles.
 
-    python benchmarks/page.py [--questions 20] [--uploads 100] [--data ../shared/data/facqa-id]
+    python benchmarks/page.py [--questions 20] [--uploads 100] [--data ../shared/data/facqa-id] [--root DIR]
 
 Starts app.py on a free port over a fresh index of the seed article, drives Debian's chromium with
 Playwright, and prints: the median (and p90) time from clicking "Ask" to the answer being shown,
 over N questions; and the time from clicking "Add to the index" with N FacQA articles to the
-result being shown.
+result being shown. `--root` serves another checkout's app.py (an older commit, for a before/after
+comparison in one session); `--uploads 0` skips the upload.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ def main() -> int:
     parser.add_argument("--questions", type=int, default=20)
     parser.add_argument("--uploads", type=int, default=100)
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "facqa-id")
+    parser.add_argument("--root", type=Path, default=ROOT, help="the checkout whose app.py is served")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -49,10 +51,12 @@ def main() -> int:
         port = s.getsockname()[1]
         s.close()
         env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
-        env.update(QA_UPLOAD_DIR=str(Path(tmp) / "uploads"), HF_HUB_OFFLINE="1")
+        env.update(
+            QA_UPLOAD_DIR=str(Path(tmp) / "uploads"), QA_USERS_FILE=str(Path(tmp) / "users.json"), HF_HUB_OFFLINE="1"
+        )
         app = subprocess.Popen(
             [sys.executable, "app.py", "--port", str(port), "--index-dir", str(Path(tmp) / "index")],
-            cwd=ROOT,
+            cwd=args.root,
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -72,8 +76,9 @@ def main() -> int:
                 page = browser.new_page()
                 page.goto(f"http://127.0.0.1:{port}/")
                 times = []
+                page.locator("#question").wait_for(timeout=120_000)
                 for i in range(args.questions):
-                    page.locator("#clear").click()
+                    page.locator("#new-chat").click()
                     page.wait_for_function("!document.querySelector('#chat').innerText.includes('[1]')")
                     page.locator("#question textarea").fill(QUESTIONS[i % len(QUESTIONS)])
                     started = time.perf_counter()
@@ -91,6 +96,9 @@ def main() -> int:
                     f"p90 {times[int(0.9 * (len(times) - 1))]:.0f} ms, max {times[-1]:.0f} ms"
                 )
 
+                if not args.uploads:
+                    browser.close()
+                    return 0
                 files = sorted((args.data / "articles").glob("*.txt"))[: args.uploads]
                 page.get_by_role("tab", name="Add articles").click()
                 page.locator("#upload input[type=file]").set_input_files([str(f) for f in files])

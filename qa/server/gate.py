@@ -35,6 +35,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from .calls import Handlers, Ledger, Refusal, SessionHashes, inspect_payload, session_hashes_in
+from .i18n import Texts, language_of, texts
 from .logins import BadLoginForm, LoginThrottle, read_login_form
 from .users import Access
 
@@ -150,9 +151,8 @@ class Gate:
             return await _reply(scope, send, 403, {"detail": CROSS_SITE})
         token, user = self._session(scope)
         if token and user is not None and not self._still_valid(token, user):
-            return await _reply(
-                scope, send, 401, {"detail": "Your session has ended: please log in again."}, clear=self._cookie_names()
-            )
+            ended = _words(scope)("login.session_ended")
+            return await _reply(scope, send, 401, {"detail": ended}, clear=self._cookie_names())
         stranger = self.access.needs_login and user is None
         if stranger and not (OPEN.match(path) and scope["type"] == "http"):
             return await _reply(scope, send, 401, {"detail": "Not authenticated"})
@@ -262,7 +262,7 @@ class Gate:
                 scope,
                 send,
                 429,
-                {"detail": f"Too many wrong logins: try again in {math.ceil(wait)} s."},
+                {"detail": _words(scope)("login.too_many", seconds=math.ceil(wait))},
                 headers=[(b"retry-after", str(math.ceil(wait)).encode())],
             )
         status: list[int] = []
@@ -459,6 +459,11 @@ def _replay(body: bytes, receive: Receive) -> Receive:
         return await receive()
 
     return replaying
+
+
+def _words(scope: Scope) -> Texts:
+    """The catalogue of the language the request's browser asks for (what the login form shows)."""
+    return texts(language_of(_header(scope, b"accept-language")))
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

@@ -54,6 +54,11 @@ class Page:
         lang = chosen_language(stored, request.headers.get("accept-language") if request else None)
         return (lang, gr.update(value=lang), *self.words.updates(texts(lang)))
 
+    def open_page(self, stored: Any, kept: Any, request: gr.Request):
+        """On load: the page's language and words (`language`), then the kept chat (`restore`)."""
+        first = self.language(stored, request)
+        return (*first, *self.restore(kept, first[0], request))
+
     def switch_language(self, chosen: Any):
         """The switch flipped: the page in that language, kept in the browser for the next visit."""
         lang = chosen if chosen in LANGUAGES else "en"
@@ -571,7 +576,9 @@ class Page:
             switch.input(self.switch_language, switch, [lang, stored_lang, *labelled]).then(
                 ed.collection, [browsing, lang], browse_outputs
             ).then(ed.source_list, [target, lang], feeds).then(self.quality.show, quality_inputs, quality_outputs)
-            page.load(self.language, stored_lang, [lang, switch, *labelled]).then(self.restore, [kept, lang], shown_outputs).then(
+            # the page's words and the kept chat in one first step: a question asked while the rest loads is
+            # not overwritten by a chat restored after it
+            page.load(self.open_page, [stored_lang, kept], [lang, switch, *labelled, *shown_outputs]).then(
                 self.choices, None, [asking, browsing, target, add_tab, judged, quality_tab]
             ).then(ed.collection, [browsing, lang], browse_outputs).then(ed.source_list, [target, lang], feeds).then(
                 self.quality.show, quality_inputs, quality_outputs

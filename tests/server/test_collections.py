@@ -193,10 +193,10 @@ def test_kept_chats_follow_the_rights(office: dict) -> None:
     turn = bob.result("/respond", [FINANCE_Q, False, {}, ["finance"], "", ""])
     kept = turn[5]
     assert "7,3 triliun" in json.dumps(turn[3]) and kept["bob"]["chats"][0]["collections"] == ["finance"]
-    assert bob.result("/restore", [kept])[5]["choices"]  # the chat is listed
+    assert bob.result("/open_page", ["", kept])[-10:][5]["choices"]  # the chat is listed
     _qa("revoke", "@accounts", "read", "finance", "--index-dir", office["index"], "--users-file", office["users"])
     try:
-        restored = bob.result("/restore", [kept])
+        restored = bob.result("/open_page", ["", kept])[-10:]
         assert restored[5]["choices"] == [] and restored[6] is None  # not listed, nothing to export
         assert _clean(json.dumps(restored[:4] + restored[5:]), FINANCE_SECRETS)
         assert restored[4]["bob"]["chats"] == kept["bob"]["chats"]  # still kept in the browser, hidden
@@ -205,7 +205,7 @@ def test_kept_chats_follow_the_rights(office: dict) -> None:
         assert _post(office, "v1/ask", {"question": FINANCE_Q, "model": "finance"}, "bob").status_code == 404
     finally:
         _qa("grant", "@accounts", "read", "finance", "--index-dir", office["index"], "--users-file", office["users"])
-    assert bob.result("/restore", [kept])[5]["choices"]  # the right is back: so is the chat
+    assert bob.result("/open_page", ["", kept])[-10:][5]["choices"]  # the right is back: so is the chat
 
 
 def test_z_a_revoked_key_stops_at_once(office: dict) -> None:

@@ -101,7 +101,18 @@ def _endpoints(url: str) -> dict[str, int]:
     for group in ("named_endpoints", "unnamed_endpoints"):
         for name, spec in (info.get(group) or {}).items():
             endpoints[str(name)] = len(spec.get("parameters", []))
-    assert {"/respond", "/add_files", "/add_folder", "/rebuild", "/remove_article", "/switch", "/restore"} <= set(endpoints)
+    assert {
+        "/respond",
+        "/add_files",
+        "/add_folder",
+        "/rebuild",
+        "/remove_article",
+        "/switch",
+        "/open_page",
+        "/like",
+        "/explain",
+        "/show",
+    } <= set(endpoints)
     return endpoints
 
 
@@ -320,7 +331,7 @@ def test_a_page_session_belongs_to_the_login_that_first_used_it(probed: dict) ->
     status, said = bob.call("/respond", [ASKED, False, {}, ["default"], "", ""], session_hash=mine)
     assert status == 200 and "Joko Widodo" in said, said[-500:]
     # another login naming bob's page session reaches nothing of it
-    assert alice.call("/restore", [{}], session_hash=mine)[0] == 403
+    assert alice.call("/open_page", ["", {}], session_hash=mine)[0] == 403
     assert alice.call("/respond", ["Di bidang apa?", False, {}, ["default"], "", ""], session_hash=mine)[0] == 403
     assert alice.http.get("gradio_api/queue/data", params={"session_hash": mine}).status_code == 403
     assert alice.http.get(f"gradio_api/heartbeat/{mine}").status_code == 403
