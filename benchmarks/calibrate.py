@@ -37,7 +37,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from qa import Settings, Tanya  # noqa: E402
-from qa.ask.answer import CONFIDENCE_FILE, Confidence, ReaderPolicy, extract_answer, reading_features  # noqa: E402
+from qa.ask.answer import extract_answer  # noqa: E402
+from qa.ask.decision import CONFIDENCE_FILE, Confidence, ReaderPolicy, reading_features  # noqa: E402
 from qa.ask.forms import SPAN  # noqa: E402
 from qa.ask.question import Question, analyse  # noqa: E402
 from qa.linear import LinearModel  # noqa: E402

@@ -51,9 +51,7 @@ def main() -> int:
         port = s.getsockname()[1]
         s.close()
         env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
-        env.update(
-            QA_UPLOAD_DIR=str(Path(tmp) / "uploads"), QA_USERS_FILE=str(Path(tmp) / "users.json"), HF_HUB_OFFLINE="1"
-        )
+        env.update(QA_UPLOAD_DIR=str(Path(tmp) / "uploads"), QA_USERS_FILE=str(Path(tmp) / "users.json"), HF_HUB_OFFLINE="1")
         app = subprocess.Popen(
             [sys.executable, "app.py", "--port", str(port), "--index-dir", str(Path(tmp) / "index")],
             cwd=args.root,

@@ -31,7 +31,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from qa import Settings, Tanya  # noqa: E402
-from qa.ask.answer import ReaderPolicy, extract_answer  # noqa: E402
+from qa.ask.answer import extract_answer  # noqa: E402
+from qa.ask.decision import ReaderPolicy  # noqa: E402
 from qa.ask.question import analyse  # noqa: E402
 from qa.ask.reader import get_reader  # noqa: E402
 from qa.training.evaluation import exact_match, load_questions, token_f1  # noqa: E402
@@ -208,7 +209,7 @@ def _memoise_sentences() -> None:
     """The grid re-answers the same questions over the same hits: their sentence scores are computed once."""
     import qa.ask.answer as answer
 
-    plain, memo = answer._sentences, {}
+    plain, memo = answer.best_sentences, {}
 
     def sentences(q, hits, passages):
         key = (id(q), id(hits), passages)
@@ -216,7 +217,7 @@ def _memoise_sentences() -> None:
             memo[key] = plain(q, hits, passages)
         return memo[key]
 
-    answer._sentences = sentences
+    answer.best_sentences = sentences  # type: ignore[assignment]
 
 
 def index(path: Path, articles: Path) -> Tanya:

@@ -17,9 +17,10 @@ from typing import Any, TypedDict, Unpack
 
 import numpy as np
 
-from .ask.answer import ReaderPolicy, extract_answer
+from .ask.answer import extract_answer
 from .ask.citation_check import declarative, support_features, support_probability, support_table
 from .ask.conversation import parse_messages, understand
+from .ask.decision import ReaderPolicy
 from .ask.generation import STOP, checked_answer, prompt, proposed_answer, span_prompt
 from .ask.llm import chat_model, passages_for, stream
 from .ask.question import Question, analyse

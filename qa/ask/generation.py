@@ -14,9 +14,10 @@ from typing import Any
 
 from ..records import Answer, Citation, Hit
 from ..text import sentence_spans
-from .answer import abstain_message, citation, gives_kind
+from .answer import abstain_message, citation
 from .citation_check import adds_information, best_sentence, check_statements, citation_quality, split_statements
 from .question import Question, as_question
+from .spans import gives_kind
 
 _LABELS = {
     "en": ("Passages", "Question", "Answer"),

@@ -38,6 +38,7 @@ from .bounded_log import BoundedLog  # noqa: E402
 from .feedback import FeedbackStore, feedback_path  # noqa: E402
 from .gate import Gate, HostNames  # noqa: E402
 from .i18n import gradio_translations  # noqa: E402
+from .layout import build_page  # noqa: E402
 from .page import Page  # noqa: E402
 from .render import CSS, JS  # noqa: E402
 from .users import Access  # noqa: E402
@@ -49,7 +50,7 @@ def create_app(library: Library, access: Access) -> FastAPI:
     settings = library.settings
     feedback = FeedbackStore(feedback_path(settings.users_file, settings.feedback_file))
     server.include_router(api_router(library, access, feedback))
-    blocks = Page(library, access, feedback).build().queue(default_concurrency_limit=4)
+    blocks = build_page(Page(library, access, feedback)).queue(default_concurrency_limit=4)
     server = gr.mount_gradio_app(
         server,
         blocks,

@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from ..ask.answer import candidates
 from ..ask.citation_check import SUPPORT_MODEL, declarative, support_features, support_model, support_probability
 from ..ask.question import analyse
+from ..ask.spans import candidates
 from ..linear import DATA, Group, LinearModel, fit, fit_binary
 from ..pipeline import Tanya
 from ..records import Hit

@@ -73,7 +73,8 @@ def test_no_answer_is_taken_from_a_web_address(question: str, passage: str) -> N
 def test_the_passage_answered_from_is_listed_first() -> None:
     """The reader reorders what it read (a cross-encoder over the top passages): the passage it answers
     from comes first in the answer's sources, ranks renumbered, the others kept behind it."""
-    from qa.ask.answer import ReaderPolicy, extract_answer
+    from qa.ask.answer import extract_answer
+    from qa.ask.decision import ReaderPolicy
     from qa.settings import Settings
 
     q = analyse("Siapa yang menawari Jack Ma menjadi penasehat?")

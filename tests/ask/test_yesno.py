@@ -40,7 +40,7 @@ def test_the_shipped_label_model_labels_only_when_sure() -> None:
 
 
 def test_sentence_answers_have_a_threshold_of_their_own() -> None:
-    from qa.ask.answer import Confidence
+    from qa.ask.decision import Confidence
     from qa.linear import LinearModel
 
     decision = Confidence(LinearModel({"margin": 1.0}, meta={"threshold": 0.2, "thresholds": {"sentence": 0.45}}))

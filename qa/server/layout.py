@@ -1,0 +1,329 @@
+"""The chat page's layout: every component, its words in the page's language (qa/server/i18n.py), and
+which handler of `Page` (qa/server/page.py) each event calls. Laid out once, the same for every
+visitor: it names no collection and no server path; what a visitor may see is filled in on load.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from ..ingest.documents import SUPPORTED_SUFFIXES
+from .feedback import MAX_COMMENT
+from .i18n import LANGUAGES, catalogue, texts
+from .page import Page
+from .quality_view import DAYS, list_columns, reason_choices
+from .render import columns, examples
+
+
+def build_page(page: Page) -> gr.Blocks:
+    """The page's Blocks, wired to `page`'s handlers."""
+    settings = page.library.settings
+    words = page.words
+    en = texts("en")
+    with gr.Blocks(title="Tanya") as blocks:
+        lang = gr.State("en")
+        stored_lang = gr.BrowserState("", storage_key="tanya-language", secret=page.storage_secret)
+        with gr.Row():
+            words(gr.Markdown(f"# Tanya\n{en('page.intro')}"), value=lambda tr: f"# Tanya\n{tr('page.intro')}")
+            # the switch names each language in itself, under a label in both
+            switch = gr.Radio(
+                [(catalogue(code)["language.name"], code) for code in LANGUAGES],
+                value="en",
+                label=en("language.switch"),
+                elem_id="language",
+                scale=0,
+                min_width=260,
+            )
+        with words(gr.Tab(en("tab.chat"), elem_id="chat-tab"), label="tab.chat"):
+            shown = gr.State([])
+            said = gr.State([])
+            ids = gr.State({})
+            rated = gr.State("")
+            kept = gr.BrowserState({}, storage_key="tanya-chats", secret=page.storage_secret)
+            # the page's layout (sent to every visitor) names no collection: each picker is filled for
+            # its caller on load, and any value that comes back is checked by the handler, not by Gradio
+            asking = words(
+                gr.Dropdown(
+                    choices=[],
+                    value=[],
+                    multiselect=True,
+                    allow_custom_value=True,
+                    visible=False,
+                    label=en("chat.collections"),
+                    elem_id="asking",
+                ),
+                label="chat.collections",
+            )
+            with gr.Row():
+                with gr.Column(scale=3):
+                    chat = words(
+                        gr.Chatbot(
+                            label=en("chat.label"),
+                            height=460,
+                            buttons=["copy"],
+                            elem_id="chat",
+                            feedback_options=("Like", "Dislike"),
+                        ),
+                        label="chat.label",
+                    )
+                    with gr.Group(visible=False, elem_id="feedback-form") as form:
+                        words(gr.Markdown(f"**{en('feedback.title')}**"), value=lambda tr: f"**{tr('feedback.title')}**")
+                        reason = words(
+                            gr.Radio(reason_choices(en), label=en("feedback.reason"), elem_id="feedback-reason"),
+                            label="feedback.reason",
+                            choices=reason_choices,
+                        )
+                        comment = words(
+                            gr.Textbox(
+                                label=en("feedback.comment"),
+                                placeholder=en("feedback.comment_placeholder"),
+                                lines=2,
+                                max_length=MAX_COMMENT,
+                                elem_id="feedback-comment",
+                            ),
+                            label="feedback.comment",
+                            placeholder="feedback.comment_placeholder",
+                        )
+                        send_reason = words(
+                            gr.Button(en("feedback.send"), size="sm", elem_id="feedback-send"), value="feedback.send"
+                        )
+                    note = gr.Markdown(elem_id="feedback-note")
+                    with gr.Row():
+                        box = words(
+                            gr.Textbox(
+                                label=en("chat.question_label"),
+                                placeholder=en("chat.placeholder"),
+                                show_label=False,
+                                scale=5,
+                                elem_id="question",
+                            ),
+                            label="chat.question_label",
+                            placeholder="chat.placeholder",
+                        )
+                        send = words(gr.Button(en("chat.ask"), variant="primary", scale=1, elem_id="ask"), value="chat.ask")
+                    with words(gr.Accordion(en("chat.dates"), open=False, elem_id="dates"), label="chat.dates"):
+                        with gr.Row():
+                            since = words(
+                                gr.Textbox(label=en("chat.since"), placeholder=en("chat.date_format"), elem_id="since"),
+                                label="chat.since",
+                                placeholder="chat.date_format",
+                            )
+                            until = words(
+                                gr.Textbox(label=en("chat.until"), placeholder=en("chat.date_format"), elem_id="until"),
+                                label="chat.until",
+                                placeholder="chat.date_format",
+                            )
+                    with gr.Row():
+                        written = words(
+                            gr.Checkbox(
+                                value=bool(settings.llm),
+                                visible=bool(settings.llm),
+                                elem_id="written",
+                                label=en("chat.written", model=settings.llm),
+                            ),
+                            label=lambda tr: tr("chat.written", model=settings.llm),
+                        )
+                    with gr.Row():
+                        past = words(
+                            gr.Dropdown(choices=[], value=None, label=en("chat.kept"), scale=4, elem_id="past-chats"),
+                            label="chat.kept",
+                        )
+                        new = words(gr.Button(en("chat.new"), size="sm", scale=1, elem_id="new-chat"), value="chat.new")
+                        delete = words(
+                            gr.Button(en("chat.delete"), size="sm", scale=1, elem_id="delete-chat"), value="chat.delete"
+                        )
+                        export = words(
+                            gr.DownloadButton(en("chat.export"), value=None, size="sm", scale=1, elem_id="export"),
+                            label="chat.export",
+                        )
+                    example_list = words(
+                        gr.Dataset(
+                            components=[box],
+                            samples=examples(en),
+                            label=en("chat.examples"),
+                            type="values",
+                            elem_id="examples",
+                        ),
+                        label="chat.examples",
+                        samples=examples,
+                    )
+                with gr.Column(scale=2):
+                    words(gr.Markdown(f"### {en('chat.sources')}"), value=lambda tr: f"### {tr('chat.sources')}")
+                    sources = gr.HTML(elem_id="sources")
+        with words(gr.Tab(en("tab.add"), visible=False, elem_id="add-tab"), label="tab.add") as add_tab:
+            mb = f"{settings.max_file_mb:g}"
+            intro = lambda tr: tr("add.intro", suffixes=", ".join(SUPPORTED_SUFFIXES), mb=mb)  # noqa: E731
+            words(gr.Markdown(intro(en)), value=intro)
+            target = words(
+                gr.Dropdown(choices=[], allow_custom_value=True, visible=False, label=en("add.target"), elem_id="target"),
+                label="add.target",
+            )
+            upload = words(
+                gr.File(file_count="multiple", file_types=list(SUPPORTED_SUFFIXES), label=en("add.files"), elem_id="upload"),
+                label="add.files",
+            )
+            add = words(gr.Button(en("add.add"), variant="primary", elem_id="add"), value="add.add")
+            # the library refuses folder import without a root, whatever the page shows; the root's
+            # path is not shown (the page's layout is visible to every reader)
+            with gr.Row(visible=bool(settings.import_root)):
+                folder = words(gr.Textbox(label=en("add.folder"), scale=4, elem_id="folder"), label="add.folder")
+                add_dir = words(gr.Button(en("add.add_folder"), scale=1, elem_id="add-folder"), value="add.add_folder")
+            with words(gr.Accordion(en("add.sources"), open=False, elem_id="sources-box"), label="add.sources"):
+                source_box = words(gr.Textbox(label=en("add.source"), elem_id="source"), label="add.source")
+                with gr.Row():
+                    add_source = words(gr.Button(en("add.add_source"), size="sm", elem_id="add-source"), value="add.add_source")
+                    remove_source = words(
+                        gr.Button(en("add.remove_source"), size="sm", elem_id="remove-source"), value="add.remove_source"
+                    )
+                    fetch_now = words(
+                        gr.Button(en("add.fetch"), size="sm", variant="primary", elem_id="fetch-sources"), value="add.fetch"
+                    )
+                feeds = gr.Markdown(elem_id="feeds")
+            rebuild_button = words(
+                gr.Button(en("add.rebuild"), variant="stop", size="sm", elem_id="rebuild"), value="add.rebuild"
+            )
+            result = gr.Markdown(elem_id="add-result")
+        with words(gr.Tab(en("tab.collection"), elem_id="collection-tab"), label="tab.collection"):
+            browsing = words(
+                gr.Dropdown(choices=[], allow_custom_value=True, visible=False, label=en("collection.label"), elem_id="browsing"),
+                label="collection.label",
+            )
+            facts = gr.Markdown(elem_id="facts")
+            search = words(
+                gr.Textbox(
+                    label=en("collection.search_label"),
+                    placeholder=en("collection.search"),
+                    show_label=False,
+                    elem_id="collection-search",
+                ),
+                label="collection.search_label",
+                placeholder="collection.search",
+            )
+            table = gr.Dataframe(headers=columns(en), interactive=False, elem_id="collection")
+            words(gr.Markdown(en("collection.click")), value="collection.click")
+            opened = gr.State("")
+            with gr.Row(visible=False, elem_id="article-actions") as actions:
+                remove = words(
+                    gr.Button(en("collection.remove"), variant="stop", size="sm", elem_id="remove"), value="collection.remove"
+                )
+            with gr.Row(visible=False, elem_id="confirm-remove") as confirm:
+                confirm_text = gr.Markdown(elem_id="confirm-text")
+                yes = words(
+                    gr.Button(en("collection.remove_yes"), variant="stop", size="sm", elem_id="remove-yes"),
+                    value="collection.remove_yes",
+                )
+                no = words(gr.Button(en("collection.remove_no"), size="sm", elem_id="remove-no"), value="collection.remove_no")
+            removed_note = gr.Markdown(elem_id="remove-result")
+            article = gr.HTML(elem_id="article")
+        with words(gr.Tab(en("tab.quality"), visible=False, elem_id="quality-tab"), label="tab.quality") as quality_tab:
+            words(gr.Markdown(en("quality.intro")), value="quality.intro")
+            with gr.Row():
+                judged = words(
+                    gr.Dropdown(
+                        choices=[], allow_custom_value=True, visible=False, label=en("quality.collection"), elem_id="judged"
+                    ),
+                    label="quality.collection",
+                )
+                days = words(
+                    gr.Radio(list(DAYS), value=30, label=en("quality.days"), elem_id="quality-days"), label="quality.days"
+                )
+                refresh = words(gr.Button(en("quality.refresh"), size="sm", elem_id="quality-refresh"), value="quality.refresh")
+            summary = gr.Markdown(elem_id="quality-summary")
+            with gr.Row():
+                per_day = words(
+                    gr.BarPlot(
+                        x="day",
+                        y="count",
+                        color="what",
+                        label=en("quality.per_day"),
+                        color_title=en("quality.what"),
+                        elem_id="quality-days-plot",
+                    ),
+                    label="quality.per_day",
+                    x_title="quality.day",
+                    y_title="quality.count",
+                    color_title="quality.what",
+                )
+                reasons_plot = words(
+                    gr.BarPlot(x="reason", y="count", label=en("quality.reasons"), elem_id="quality-reasons-plot"),
+                    label="quality.reasons",
+                    x_title="quality.reason",
+                    y_title="quality.count",
+                )
+            with gr.Row():
+                reason_filter = words(
+                    gr.Dropdown(
+                        reason_choices(en, any_reason=True), value="", label=en("quality.reason"), elem_id="quality-reason"
+                    ),
+                    label="quality.reason",
+                    choices=lambda tr: reason_choices(tr, any_reason=True),
+                )
+                quality_search = words(
+                    gr.Textbox(
+                        label=en("quality.search_label"),
+                        placeholder=en("quality.search"),
+                        show_label=False,
+                        elem_id="quality-search",
+                    ),
+                    label="quality.search_label",
+                    placeholder="quality.search",
+                )
+            words(gr.Markdown(f"### {en('quality.list')}"), value=lambda tr: f"### {tr('quality.list')}")
+            disliked = words(
+                gr.Dataframe(headers=list_columns(en), interactive=False, wrap=True, elem_id="quality-list"),
+                headers=list_columns,
+            )
+            quality_export = words(
+                gr.DownloadButton(en("quality.export"), value=None, size="sm", elem_id="quality-export"),
+                label="quality.export",
+            )
+
+        # -- wiring ----------------------------------------------------------------------------
+        labelled = words.components()
+        ed = page.editing
+        shown_outputs = [chat, shown, sources, said, kept, past, export, ids, form, note]
+        turn = [box, shown, said, ids, written, kept, asking, since, until, lang]
+        send.click(page.respond, turn, [box, *shown_outputs])
+        box.submit(page.respond, turn, [box, *shown_outputs])
+        example_list.click(lambda sample: sample[0] if isinstance(sample, list) and sample else "", example_list, box)
+        chat.like(page.like, [ids, lang], [rated, form, note])
+        send_reason.click(page.explain, [rated, reason, comment, lang], [form, note, comment])
+        past.input(page.switch, [past, kept, lang], shown_outputs)
+        new.click(page.new_chat, [kept, lang], shown_outputs)
+        delete.click(page.delete_chat, [kept, lang], shown_outputs)
+        updated = [result, table, facts, browsing]
+        add.click(ed.add_files, [upload, target, lang], updated, concurrency_limit=1, concurrency_id="index")
+        add_dir.click(ed.add_folder, [folder, target, lang], updated, concurrency_limit=1, concurrency_id="index")
+        rebuild_button.click(ed.rebuild, [target, lang], updated, concurrency_limit=1, concurrency_id="index")
+        add_source.click(ed.add_source, [source_box, target, lang], [result, feeds])
+        remove_source.click(ed.remove_source, [source_box, target, lang], [result, feeds])
+        fetch_now.click(ed.fetch_sources, [target, lang], [*updated, feeds], concurrency_limit=1, concurrency_id="index")
+        target.input(ed.source_list, [target, lang], feeds)
+        search.change(ed.search, [search, browsing, lang], table)
+        browse_outputs = [table, facts, opened, article, actions]
+        browsing.input(ed.collection, [browsing, lang], browse_outputs)
+        table.select(ed.open_article, [browsing, lang], [opened, article, actions, confirm, removed_note])
+        remove.click(ed.ask_remove, [opened, browsing, lang], [confirm, confirm_text])
+        no.click(lambda: gr.update(visible=False), None, confirm)
+        yes.click(
+            ed.remove_article,
+            [opened, search, browsing, lang],
+            [removed_note, table, facts, article, actions, confirm],
+            concurrency_limit=1,
+            concurrency_id="index",
+        )
+        quality_inputs = [judged, days, reason_filter, quality_search, lang]
+        quality_outputs = [summary, per_day, reasons_plot, disliked, quality_export]
+        for trigger in (refresh.click, judged.input, days.input, reason_filter.input, quality_search.submit):
+            trigger(page.quality.show, quality_inputs, quality_outputs)
+        switch.input(page.switch_language, switch, [lang, stored_lang, *labelled]).then(
+            ed.collection, [browsing, lang], browse_outputs
+        ).then(ed.source_list, [target, lang], feeds).then(page.quality.show, quality_inputs, quality_outputs)
+        # the page's words and the kept chat in one first step: a question asked while the rest loads is
+        # not overwritten by a chat restored after it
+        blocks.load(page.open_page, [stored_lang, kept], [lang, switch, *labelled, *shown_outputs]).then(
+            page.choices, None, [asking, browsing, target, add_tab, judged, quality_tab]
+        ).then(ed.collection, [browsing, lang], browse_outputs).then(ed.source_list, [target, lang], feeds).then(
+            page.quality.show, quality_inputs, quality_outputs
+        )
+    return blocks
