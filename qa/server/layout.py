@@ -283,47 +283,68 @@ def build_page(page: Page) -> gr.Blocks:
         ed = page.editing
         shown_outputs = [chat, shown, sources, said, kept, past, export, ids, form, note]
         turn = [box, shown, said, ids, written, kept, asking, since, until, lang]
-        send.click(page.respond, turn, [box, *shown_outputs])
-        box.submit(page.respond, turn, [box, *shown_outputs])
+        # Progress is shown on one or two components per event (`show_progress_on`): Gradio's page keeps a
+        # loading status for every output an event ever had and, on every later event, copies the state of
+        # each (of a tab, its whole subtree). With progress on all outputs of the events that relabel the
+        # page, every answer took ~40 ms longer in the browser (BENCHMARKS.md, *Feedback on every answer*).
+        busy = [chat, sources]
+        send.click(page.respond, turn, [box, *shown_outputs], show_progress_on=busy)
+        box.submit(page.respond, turn, [box, *shown_outputs], show_progress_on=busy)
         example_list.click(lambda sample: sample[0] if isinstance(sample, list) and sample else "", example_list, box)
-        chat.like(page.like, [ids, lang], [rated, form, note])
-        send_reason.click(page.explain, [rated, reason, comment, lang], [form, note, comment])
-        past.input(page.switch, [past, kept, lang], shown_outputs)
-        new.click(page.new_chat, [kept, lang], shown_outputs)
-        delete.click(page.delete_chat, [kept, lang], shown_outputs)
+        chat.like(page.like, [ids, lang], [rated, form, note], show_progress_on=note)
+        send_reason.click(page.explain, [rated, reason, comment, lang], [form, note, comment], show_progress_on=note)
+        past.input(page.switch, [past, kept, lang], shown_outputs, show_progress_on=busy)
+        new.click(page.new_chat, [kept, lang], shown_outputs, show_progress_on=busy)
+        delete.click(page.delete_chat, [kept, lang], shown_outputs, show_progress_on=busy)
         updated = [result, table, facts, browsing]
-        add.click(ed.add_files, [upload, target, lang], updated, concurrency_limit=1, concurrency_id="index")
-        add_dir.click(ed.add_folder, [folder, target, lang], updated, concurrency_limit=1, concurrency_id="index")
-        rebuild_button.click(ed.rebuild, [target, lang], updated, concurrency_limit=1, concurrency_id="index")
+        add.click(
+            ed.add_files, [upload, target, lang], updated, show_progress_on=result, concurrency_limit=1, concurrency_id="index"
+        )
+        add_dir.click(
+            ed.add_folder, [folder, target, lang], updated, show_progress_on=result, concurrency_limit=1, concurrency_id="index"
+        )
+        rebuild_button.click(
+            ed.rebuild, [target, lang], updated, show_progress_on=result, concurrency_limit=1, concurrency_id="index"
+        )
         add_source.click(ed.add_source, [source_box, target, lang], [result, feeds])
         remove_source.click(ed.remove_source, [source_box, target, lang], [result, feeds])
-        fetch_now.click(ed.fetch_sources, [target, lang], [*updated, feeds], concurrency_limit=1, concurrency_id="index")
+        fetch_now.click(
+            ed.fetch_sources,
+            [target, lang],
+            [*updated, feeds],
+            show_progress_on=result,
+            concurrency_limit=1,
+            concurrency_id="index",
+        )
         target.input(ed.source_list, [target, lang], feeds)
         search.change(ed.search, [search, browsing, lang], table)
         browse_outputs = [table, facts, opened, article, actions]
-        browsing.input(ed.collection, [browsing, lang], browse_outputs)
-        table.select(ed.open_article, [browsing, lang], [opened, article, actions, confirm, removed_note])
-        remove.click(ed.ask_remove, [opened, browsing, lang], [confirm, confirm_text])
-        no.click(lambda: gr.update(visible=False), None, confirm)
+        browsing.input(ed.collection, [browsing, lang], browse_outputs, show_progress_on=table)
+        table.select(
+            ed.open_article, [browsing, lang], [opened, article, actions, confirm, removed_note], show_progress_on=article
+        )
+        remove.click(ed.ask_remove, [opened, browsing, lang], [confirm, confirm_text], show_progress_on=confirm_text)
+        no.click(lambda: gr.update(visible=False), None, confirm, show_progress_on=confirm_text)
         yes.click(
             ed.remove_article,
             [opened, search, browsing, lang],
             [removed_note, table, facts, article, actions, confirm],
+            show_progress_on=removed_note,
             concurrency_limit=1,
             concurrency_id="index",
         )
         quality_inputs = [judged, days, reason_filter, quality_search, lang]
         quality_outputs = [summary, per_day, reasons_plot, disliked, quality_export]
         for trigger in (refresh.click, judged.input, days.input, reason_filter.input, quality_search.submit):
-            trigger(page.quality.show, quality_inputs, quality_outputs)
-        switch.input(page.switch_language, switch, [lang, stored_lang, *labelled]).then(
-            ed.collection, [browsing, lang], browse_outputs
-        ).then(ed.source_list, [target, lang], feeds).then(page.quality.show, quality_inputs, quality_outputs)
+            trigger(page.quality.show, quality_inputs, quality_outputs, show_progress_on=summary)
+        switch_words = switch.input(page.switch_language, switch, [lang, stored_lang, *labelled], show_progress_on=switch)
         # the page's words and the kept chat in one first step: a question asked while the rest loads is
         # not overwritten by a chat restored after it
-        blocks.load(page.open_page, [stored_lang, kept], [lang, switch, *labelled, *shown_outputs]).then(
-            page.choices, None, [asking, browsing, target, add_tab, judged, quality_tab]
-        ).then(ed.collection, [browsing, lang], browse_outputs).then(ed.source_list, [target, lang], feeds).then(
-            page.quality.show, quality_inputs, quality_outputs
-        )
+        opened_page = blocks.load(
+            page.open_page, [stored_lang, kept], [lang, switch, *labelled, *shown_outputs], show_progress_on=chat
+        ).then(page.choices, None, [asking, browsing, target, add_tab, judged, quality_tab], show_progress_on=asking)
+        for event in (switch_words, opened_page):  # then the views that hold words of their own
+            event.then(ed.collection, [browsing, lang], browse_outputs, show_progress_on=table).then(
+                ed.source_list, [target, lang], feeds
+            ).then(page.quality.show, quality_inputs, quality_outputs, show_progress_on=summary)
     return blocks
