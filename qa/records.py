@@ -7,6 +7,7 @@ Document → Chunk (knows its document and character offsets) → Hit (chunk + s
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -222,6 +223,9 @@ class Skipped:
 
     path: str
     reason: str
+
+
+Progress = Callable[[str, int, int], None]  # what a build tells as it goes: (stage, done, total)
 
 
 @dataclass

@@ -20,7 +20,9 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import numpy as np
 
 from ..errors import IndexProblem
-from ..records import Chunk, Document
+from ..records import BuildReport, Chunk, Document, Progress
+from ..settings import Settings
+from .embedding import Embedder
 
 if TYPE_CHECKING:
     from .vectors import VectorFile
@@ -97,7 +99,7 @@ class Passages(Protocol):
 @dataclass
 class Snapshot:
     """One complete, loaded index version (its parts: the embedded store's, or a backend's with the
-    same methods, e.g. qa/index/milvus.py)."""
+    same methods, e.g. qa/index/milvus/backend.py)."""
 
     path: Path
     manifest: dict[str, Any]
@@ -144,12 +146,12 @@ class IndexBackend(ABC):
     def update_in_place(
         self,
         paths: Iterable[Path],
-        settings: Any,
-        embedder: Any,
+        settings: Settings,
+        embedder: Embedder,
         excluded: Collection[str] = (),
-        progress: Any = None,
+        progress: Progress | None = None,
         remove: Collection[str] | None = None,
-    ) -> Any:
+    ) -> BuildReport | None:
         """Add and replace the articles under `paths` (or take out `remove`) writing only what changed, or
         None when this store cannot (the embedded store: a version is a folder, built whole; Milvus
         before its first build): then a full build is made. Called under the build lock."""

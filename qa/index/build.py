@@ -28,7 +28,7 @@ import numpy as np
 from ..errors import BuildInProgress, IndexProblem, MachineError, NothingToIndex, TanyaError
 from ..ingest.chunking import chunk_document
 from ..ingest.documents import iter_documents, iter_files
-from ..records import BuildReport, Document, Skipped
+from ..records import BuildReport, Document, Progress, Skipped
 from ..settings import Settings
 from ..text import terms
 from .base import CHUNKS, FORMAT_VERSION, KEYWORD, Snapshot
@@ -42,8 +42,6 @@ from .versions import current_version, new_version_dir
 
 # Bump when tokenising/stemming changes: the keyword index must then be rebuilt.
 ANALYZER = "id-sastrawi-v1"
-
-Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 
 @contextmanager

@@ -131,12 +131,12 @@ def test_an_update_killed_midway_leaves_the_served_generation(milvus_uri: str, t
         stderr=subprocess.DEVNULL,
     )
     deadline = time.time() + 300
-    while not tanya.backend.query(f"{stamp}__chunks", "gen > 0", ["row"], limit=1):  # the next generation is being written
+    while not tanya.backend.milvus.query(f"{stamp}__chunks", "gen > 0", ["row"], limit=1):  # the next generation is being written
         assert build.poll() is None and time.time() < deadline, "the update finished before it could be killed"
         time.sleep(0.05)
     build.send_signal(signal.SIGKILL)
     build.wait()
-    assert tanya.backend.served() == served and tanya.backend.query(f"{stamp}__chunks", "gen > 0", ["row"], limit=1)
+    assert tanya.backend.served() == served and tanya.backend.milvus.query(f"{stamp}__chunks", "gen > 0", ["row"], limit=1)
     fresh = _milvus(tmp_path, milvus_uri, "killed")  # another process would see the same
     assert fresh.manifest["chunks"] == 13 and "Joko Widodo" in fresh.ask("Who offered Jack Ma the advisor role?").text
     assert "bambu" not in fresh.ask("Berapa panjang jembatan bambu warga desa 7?").reply
@@ -144,7 +144,7 @@ def test_an_update_killed_midway_leaves_the_served_generation(milvus_uri: str, t
     report = fresh.index([SEEDS, articles])  # the next update rolls the half-written rows back, then writes its own
     assert report.documents == 401 and len(report.added) == 400 and report.embedded == fresh.manifest["chunks"] - 13
     assert "bambu" in fresh.ask("Berapa panjang jembatan bambu warga desa 7?").reply
-    rows = fresh.backend.query(f"{stamp}__chunks", "row >= 0", ["row"], limit=16_000)
+    rows = fresh.backend.milvus.query(f"{stamp}__chunks", "row >= 0", ["row"], limit=16_000)
     assert len(rows) == fresh.manifest["chunks"]  # nothing of the killed update is left
 
 
@@ -170,11 +170,11 @@ def test_an_update_that_fails_midway_is_rolled_back_by_the_next(milvus_uri: str,
 
     with pytest.raises(Cancelled):
         tanya.index([SEEDS, articles], progress=cancel)
-    assert tanya.backend.query(f"{stamp}__chunks", "gen > 0", ["row"], limit=1)  # written, never published
+    assert tanya.backend.milvus.query(f"{stamp}__chunks", "gen > 0", ["row"], limit=1)  # written, never published
     assert "bambu" not in tanya.ask("Berapa panjang jembatan bambu warga desa 7?").reply
     report = tanya.index([SEEDS, write(tmp_path / "in" / "bus.txt", BUS).parent])  # its generation is written again
     assert report.documents == 2 and report.added == ["bus"]
-    rows = tanya.backend.query(f"{stamp}__chunks", "row >= 0", ["row"], limit=16_000)
+    rows = tanya.backend.milvus.query(f"{stamp}__chunks", "row >= 0", ["row"], limit=16_000)
     assert len(rows) == tanya.manifest["chunks"]  # what the failed update wrote is gone
     assert "bambu" not in tanya.ask("Berapa panjang jembatan bambu warga desa 7?").reply
     assert "Ridwan Kamil" in tanya.ask("Siapa Wali Kota Bandung?").text
@@ -215,11 +215,11 @@ def test_a_changed_article_replaces_its_rows_and_answers_match_the_embedded_stor
         assert sorted(f["doc_id"] for f in on_milvus.files()) == sorted(f["doc_id"] for f in local.files())
         assert on_milvus.manifest["chunks"] == local.manifest["chunks"]
         stamp = on_milvus.backend.published()[0]
-        texts = [r["text"] for r in on_milvus.backend.query(f"{stamp}__chunks", 'doc_id == "bus"', ["text"])]
+        texts = [r["text"] for r in on_milvus.backend.milvus.query(f"{stamp}__chunks", 'doc_id == "bus"', ["text"])]
         if step == "change":  # the old rows were deleted
             assert len(texts) == 2 and any("40 bus" in t for t in texts) and not any("25 bus" in t for t in texts)
         if step == "remove":
-            assert texts == [] and not on_milvus.backend.query(f"{stamp}__docs", 'doc_id == "bus"', ["key"])
+            assert texts == [] and not on_milvus.backend.milvus.query(f"{stamp}__docs", 'doc_id == "bus"', ["key"])
     assert [name[-3:] for name in served] == ["_g0", "_g1", "_g2", "_g3"] and len(on_milvus.backend.versions()) == 1
 
 
@@ -384,9 +384,9 @@ def test_an_index_of_the_previous_layout_is_served_and_its_update_asks_for_a_reb
     tanya = _milvus(tmp_path, milvus_uri, "older")
     tanya.index()
     record = tanya.backend.served().name
-    manifest = json.loads(tanya.backend.query(record, 'key == "manifest"', ["value"])[0]["value"])
+    manifest = json.loads(tanya.backend.milvus.query(record, 'key == "manifest"', ["value"])[0]["value"])
     manifest["vectors"]["layout"] = 2
-    tanya.backend.client.upsert(record, [{"key": "manifest", "value": json.dumps(manifest), "v": [0.0, 0.0]}])
+    tanya.backend.milvus.client.upsert(record, [{"key": "manifest", "value": json.dumps(manifest), "v": [0.0, 0.0]}])
     older = _milvus(tmp_path / "other", milvus_uri, "older")  # another app server, reading it afresh
     assert "Joko Widodo" in older.ask("Who offered Jack Ma the advisor role?").text
     with pytest.raises(IndexMismatch, match="rebuild it once"):
@@ -401,7 +401,9 @@ def test_one_builder_at_a_time_across_machines(milvus_uri: str, tmp_path: Path) 
     import threading
 
     from qa.errors import BuildInProgress
-    from qa.index import milvus as store
+    from qa.index.milvus import lease
+    from qa.index.milvus.backend import MilvusBackend
+    from qa.index.milvus.connection import Connection
 
     first = _milvus(tmp_path / "a", milvus_uri, "leased")
     first.index()
@@ -426,9 +428,7 @@ def test_one_builder_at_a_time_across_machines(milvus_uri: str, tmp_path: Path) 
     assert done.returncode == 0, done.stderr  # released: the other machine's build goes on
     assert "Ridwan Kamil" in first.ask("Siapa Wali Kota Bandung?").text
 
-    backends = [
-        store.MilvusBackend(store._connect.__wrapped__(milvus_uri, "", "leased").client, "leased", milvus_uri) for _ in range(2)
-    ]
+    backends = [MilvusBackend(Connection.open(milvus_uri), "leased") for _ in range(2)]  # two clients, as two machines
     entered, refused, go = [], [], threading.Barrier(2)
 
     def build(backend) -> None:
@@ -436,7 +436,7 @@ def test_one_builder_at_a_time_across_machines(milvus_uri: str, tmp_path: Path) 
         try:
             with backend.builder_lease():
                 entered.append(backend)
-                time.sleep(2 * store.LEASE_SETTLE)
+                time.sleep(2 * lease.LEASE_SETTLE)
         except BuildInProgress:
             refused.append(backend)
 
@@ -446,12 +446,12 @@ def test_one_builder_at_a_time_across_machines(milvus_uri: str, tmp_path: Path) 
     for t in threads:
         t.join()
     assert len(entered) == 1 and len(refused) == 1
-    backends[0]._write_lease("dead-builder:1:x")  # a builder that died holding it …
+    backends[0].lease._write("dead-builder:1:x")  # a builder that died holding it …
     with pytest.raises(BuildInProgress, match="dead-builder"):
         with backends[1].builder_lease():
             pass
-    backends[0].client.upsert(
-        backends[0]._lease,
+    backends[0].milvus.client.upsert(
+        backends[0].lease.collection,
         [{"key": "lease", "owner": "dead-builder:1:x", "since": 0.0, "expires": time.time() - 1, "v": [0.0, 0.0]}],
     )
     with backends[1].builder_lease():  # … and whose lease has lapsed

@@ -14,29 +14,53 @@ and the vectors of unchanged passages are never read.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from ..errors import IndexMismatch, NothingToIndex
-from ..ingest.chunking import chunk_document
-from ..ingest.documents import iter_documents
-from ..records import BuildReport, Document, Skipped
-from ..settings import Settings
-from .chunks import text_hash
-from .embedding import Embedder
-from .milvus_rows import LAYOUT, View, Vocabulary, chunk_row, doc_row, text_rows
+from ...errors import IndexMismatch, NothingToIndex
+from ...ingest.chunking import chunk_document
+from ...ingest.documents import iter_documents
+from ...records import BuildReport, Document, Progress, Skipped
+from ...settings import Settings
+from ..chunks import text_hash
+from ..embedding import Embedder
+from .connection import Connection
+from .rows import LAYOUT, DocRecord, View, Vocabulary, chunk_row, doc_row, text_rows
 
-if TYPE_CHECKING:
-    from .milvus import MilvusBackend
 
-Progress = Callable[[str, int, int], None]
+class Generations(Protocol):
+    """What an update needs of the backend (qa/index/milvus/backend.py): the published generation, the
+    rows it holds, writing the next one and switching to it."""
+
+    milvus: Connection
+
+    @property
+    def after_unfinished(self) -> bool: ...
+
+    def published(self) -> tuple[str, dict[str, Any], View, dict[str, Any]] | None: ...
+
+    def settle(self, stamp: str, view: View, roll_back: bool = True, rows: Collection[int] | None = None) -> None: ...
+
+    def doc_records(self, stamp: str, view: View, doc_ids: Sequence[str]) -> dict[str, DocRecord]: ...
+
+    def passage_texts(self, stamp: str, rows: Sequence[int]) -> dict[int, str]: ...
+
+    def insert(self, collection: str, rows: list[dict[str, Any]]) -> None: ...
+
+    def written(self, stamp: str, rows: int) -> None: ...
+
+    def switch(self, stamp: str, gen: int, manifest: dict[str, Any], state: dict[str, Any]) -> None: ...
+
+    def add_df(self, stamp: str, vocabulary: Vocabulary) -> None: ...
+
+
 READ_BATCH = 200  # articles looked up in Milvus at a time
 
 
 def update_in_place(
-    backend: "MilvusBackend",
+    backend: Generations,
     settings: Settings,
     paths: Iterable[Path],
     embedder: Embedder,
@@ -122,7 +146,7 @@ def update_in_place(
         raise NothingToIndex("removing these would leave the index empty; the current index is unchanged")
 
     gen = view.gen + 1
-    vocabulary = Vocabulary(backend, stamp, int(state["next_term"]), float(manifest["keyword"]["avgdl"]))
+    vocabulary = Vocabulary(backend.milvus, stamp, int(state["next_term"]), float(manifest["keyword"]["avgdl"]))
     added_rows = _write(backend, stamp, gen, fresh, state, embedder, settings, report, notify, vocabulary)
     gone = backend.passage_texts(stamp, old_rows)
     chunks = int(manifest["chunks"]) + added_rows - len(gone)
@@ -157,16 +181,16 @@ def update_in_place(
 
 
 def _write(
-    backend: "MilvusBackend",
+    backend: Generations,
     stamp: str,
     gen: int,
     fresh: list[tuple[Document, str]],
     state: dict[str, Any],
     embedder: Embedder,
     settings: Settings,
-    report: "BuildReport",
+    report: BuildReport,
     notify: Progress,
-    vocabulary: "Vocabulary",
+    vocabulary: Vocabulary,
 ) -> int:
     """The fresh articles' rows (passages embedded here), as generation `gen`, indexed (their
     terms counted in `vocabulary`); returns how many passages were written."""

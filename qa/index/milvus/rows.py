@@ -1,22 +1,20 @@
 """What a Milvus row holds: the row layouts of passages, articles, article texts and the vocabulary,
 and the filter of a published generation (`View`). Read and written by the backend
-(qa/index/milvus.py) and by updates in place (qa/index/milvus_update.py)."""
+(backend.py) and by updates in place (update.py)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..records import Chunk, Document
-from ..text import terms
-from .keywords import K1, B
-
-if TYPE_CHECKING:
-    from .milvus import MilvusBackend
+from ...records import Chunk, Document
+from ...text import terms
+from ..keywords import K1, B
+from .connection import Connection
 
 PART = 16_000  # characters of article text per row of `texts`
 BATCH = 1000  # rows per insert
@@ -143,10 +141,10 @@ def text_rows(doc: Document, gen: int) -> list[dict[str, Any]]:
 
 class Vocabulary:
     """Term ids and document-frequency changes while rows are written: known ids from `terms`, new terms
-    numbered from `next_id`."""
+    numbered from `next_id` (`milvus` None: a new version, whose every term is new)."""
 
-    def __init__(self, backend: "MilvusBackend", stamp: str, next_id: int, avgdl: float) -> None:
-        self.backend, self.stamp, self.next_id, self.avgdl = backend, stamp, next_id, avgdl
+    def __init__(self, milvus: Connection | None, stamp: str, next_id: int, avgdl: float) -> None:
+        self.milvus, self.stamp, self.next_id, self.avgdl = milvus, stamp, next_id, avgdl
         self.ids: dict[str, int] = {}
         self.new: set[str] = set()
         self.df: dict[str, int] = {}
@@ -167,7 +165,7 @@ class Vocabulary:
             return
         for at in range(0, len(missing), BATCH):
             part = missing[at : at + BATCH]
-            rows = self.backend.query(f"{self.stamp}__terms", f"term in {literal(part)}", ["term", "id"]) if self.backend else []
+            rows = self.milvus.query(f"{self.stamp}__terms", f"term in {literal(part)}", ["term", "id"]) if self.milvus else []
             self.ids.update({r["term"]: int(r["id"]) for r in rows})
         for t in missing:
             if t not in self.ids:
