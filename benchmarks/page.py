@@ -6,7 +6,9 @@ Starts app.py on a free port over a fresh index of the seed article, drives Debi
 Playwright, and prints: the median (and p90) time from clicking "Ask" to the answer being shown,
 over N questions; and the time from clicking "Add to the index" with N FacQA articles to the
 result being shown. `--root` serves another checkout's app.py (an older commit, for a before/after
-comparison in one session); `--uploads 0` skips the upload.
+comparison in one session); `--uploads 0` skips the upload. It also prints how long the browser's
+main thread was busy per answer (Chrome's own counters): the page's share of the wait, apart from
+the server's.
 """
 
 from __future__ import annotations
@@ -73,6 +75,14 @@ def main() -> int:
                     args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
                 )
                 page = browser.new_page()
+                cdp = page.context.new_cdp_session(page)
+                cdp.send("Performance.enable")
+                busy: list[float] = []  # ms the browser's main thread worked per answer
+
+                def main_thread_seconds() -> float:
+                    metrics = cdp.send("Performance.getMetrics")["metrics"]
+                    return next(m["value"] for m in metrics if m["name"] == "TaskDuration")
+
                 page.goto(f"http://127.0.0.1:{port}/")
                 times: list[float] = []
                 pipeline: list[float] = []  # the answer's own time, as its sources panel says
@@ -81,6 +91,7 @@ def main() -> int:
                     page.locator("#new-chat").click()
                     page.wait_for_function("!document.querySelector('#chat').innerText.includes('[1]')")
                     page.locator("#question textarea").fill(QUESTIONS[i % len(QUESTIONS)])
+                    worked = main_thread_seconds()
                     started = time.perf_counter()
                     page.locator("#ask").click()
                     page.wait_for_function(
@@ -90,6 +101,7 @@ def main() -> int:
                         timeout=60_000,
                     )
                     times.append((time.perf_counter() - started) * 1000)
+                    busy.append((main_thread_seconds() - worked) * 1000)
                     said = re.search(r" (\d+) ms", page.locator("#sources").inner_text())
                     if said:
                         pipeline.append(float(said.group(1)))
@@ -97,7 +109,8 @@ def main() -> int:
                 print(
                     f"click to answer, {len(times)} questions: median {statistics.median(times):.0f} ms, "
                     f"p90 {times[int(0.9 * (len(times) - 1))]:.0f} ms, max {times[-1]:.0f} ms; "
-                    f"the answer's own time (median): {statistics.median(pipeline) if pipeline else float('nan'):.0f} ms"
+                    f"the answer's own time (median): {statistics.median(pipeline) if pipeline else float('nan'):.0f} ms; "
+                    f"the browser's main thread busy per answer (median): {statistics.median(busy):.0f} ms"
                 )
 
                 if not args.uploads:
