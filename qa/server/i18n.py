@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
@@ -85,17 +86,32 @@ def gradio_translations() -> dict[str, dict[str, str]]:
     return {lang: {k[7:]: v for k, v in catalogue(lang).items() if k.startswith("gradio.")} for lang in LANGUAGES}
 
 
+@dataclass(frozen=True)
+class Word:
+    """A component property shown in the page's language: a catalogue key, or a function of the
+    catalogue (for words inside Markdown, lists of choices …)."""
+
+    key: str | Callable[[Texts], Any]
+
+    def __call__(self, tr: Texts) -> Any:
+        return self.key(tr) if callable(self.key) else tr(self.key)
+
+
 class Words:
     """The fixed words of a page's layout: which property of which component shows which key. The
     layout is built once, in English; `updates` gives each component its words in a visitor's
     language (on load, and when the switch is flipped)."""
 
     def __init__(self) -> None:
-        self.entries: list[tuple[Any, dict[str, Callable[[Texts], Any]]]] = []
+        self.entries: list[tuple[Any, dict[str, Word]]] = []
+        self.english = texts(DEFAULT_LANGUAGE)
 
-    def __call__(self, component: T, **props: str | Callable[[Texts], Any]) -> T:
-        """Register `component`: each property names a key (or a function of the catalogue)."""
-        self.entries.append((component, {p: _getter(k) for p, k in props.items()}))
+    def make(self, kind: Callable[..., T], **props: Any) -> T:
+        """A component of `kind` whose `Word` properties are its words: built with them in English and
+        registered to be relabelled."""
+        said = {p: v for p, v in props.items() if isinstance(v, Word)}
+        component = kind(**{p: v(self.english) if isinstance(v, Word) else v for p, v in props.items()})
+        self.entries.append((component, said))
         return component
 
     def components(self) -> list[Any]:
@@ -104,10 +120,4 @@ class Words:
     def updates(self, tr: Texts) -> list[dict[str, Any]]:
         import gradio as gr
 
-        return [gr.update(**{p: get(tr) for p, get in props.items()}) for _, props in self.entries]
-
-
-def _getter(key: str | Callable[[Texts], Any]) -> Callable[[Texts], Any]:
-    if callable(key):
-        return key
-    return lambda tr: tr(key)
+        return [gr.update(**{p: word(tr) for p, word in props.items()}) for _, props in self.entries]

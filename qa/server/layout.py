@@ -9,7 +9,7 @@ import gradio as gr
 
 from ..ingest.documents import SUPPORTED_SUFFIXES
 from .feedback import MAX_COMMENT
-from .i18n import LANGUAGES, catalogue, texts
+from .i18n import LANGUAGES, Word, catalogue, texts
 from .page import Page
 from .quality_view import DAYS, list_columns, reason_choices
 from .render import columns, examples
@@ -24,7 +24,7 @@ def build_page(page: Page) -> gr.Blocks:
         lang = gr.State("en")
         stored_lang = gr.BrowserState("", storage_key="tanya-language", secret=page.storage_secret)
         with gr.Row():
-            words(gr.Markdown(f"# Tanya\n{en('page.intro')}"), value=lambda tr: f"# Tanya\n{tr('page.intro')}")
+            words.make(gr.Markdown, value=Word(lambda tr: f"# Tanya\n{tr('page.intro')}"))
             # the switch names each language in itself, under a label in both
             switch = gr.Radio(
                 [(catalogue(code)["language.name"], code) for code in LANGUAGES],
@@ -34,7 +34,7 @@ def build_page(page: Page) -> gr.Blocks:
                 scale=0,
                 min_width=260,
             )
-        with words(gr.Tab(en("tab.chat"), elem_id="chat-tab"), label="tab.chat"):
+        with words.make(gr.Tab, label=Word("tab.chat"), elem_id="chat-tab"):
             shown = gr.State([])
             said = gr.State([])
             ids = gr.State({})
@@ -42,240 +42,196 @@ def build_page(page: Page) -> gr.Blocks:
             kept = gr.BrowserState({}, storage_key="tanya-chats", secret=page.storage_secret)
             # the page's layout (sent to every visitor) names no collection: each picker is filled for
             # its caller on load, and any value that comes back is checked by the handler, not by Gradio
-            asking = words(
-                gr.Dropdown(
-                    choices=[],
-                    value=[],
-                    multiselect=True,
-                    allow_custom_value=True,
-                    visible=False,
-                    label=en("chat.collections"),
-                    elem_id="asking",
-                ),
-                label="chat.collections",
+            asking = words.make(
+                gr.Dropdown,
+                choices=[],
+                value=[],
+                multiselect=True,
+                allow_custom_value=True,
+                visible=False,
+                label=Word("chat.collections"),
+                elem_id="asking",
             )
             with gr.Row():
                 with gr.Column(scale=3):
-                    chat = words(
-                        gr.Chatbot(
-                            label=en("chat.label"),
-                            height=460,
-                            buttons=["copy"],
-                            elem_id="chat",
-                            feedback_options=("Like", "Dislike"),
-                        ),
-                        label="chat.label",
+                    chat = words.make(
+                        gr.Chatbot,
+                        label=Word("chat.label"),
+                        height=460,
+                        buttons=["copy"],
+                        elem_id="chat",
+                        feedback_options=("Like", "Dislike"),
                     )
                     with gr.Group(visible=False, elem_id="feedback-form") as form:
-                        words(gr.Markdown(f"**{en('feedback.title')}**"), value=lambda tr: f"**{tr('feedback.title')}**")
-                        reason = words(
-                            gr.Radio(reason_choices(en), label=en("feedback.reason"), elem_id="feedback-reason"),
-                            label="feedback.reason",
-                            choices=reason_choices,
+                        words.make(gr.Markdown, value=Word(lambda tr: f"**{tr('feedback.title')}**"))
+                        reason = words.make(
+                            gr.Radio, choices=Word(reason_choices), label=Word("feedback.reason"), elem_id="feedback-reason"
                         )
-                        comment = words(
-                            gr.Textbox(
-                                label=en("feedback.comment"),
-                                placeholder=en("feedback.comment_placeholder"),
-                                lines=2,
-                                max_length=MAX_COMMENT,
-                                elem_id="feedback-comment",
-                            ),
-                            label="feedback.comment",
-                            placeholder="feedback.comment_placeholder",
+                        comment = words.make(
+                            gr.Textbox,
+                            label=Word("feedback.comment"),
+                            placeholder=Word("feedback.comment_placeholder"),
+                            lines=2,
+                            max_length=MAX_COMMENT,
+                            elem_id="feedback-comment",
                         )
-                        send_reason = words(
-                            gr.Button(en("feedback.send"), size="sm", elem_id="feedback-send"), value="feedback.send"
-                        )
+                        send_reason = words.make(gr.Button, value=Word("feedback.send"), size="sm", elem_id="feedback-send")
                     note = gr.Markdown(elem_id="feedback-note")
                     with gr.Row():
-                        box = words(
-                            gr.Textbox(
-                                label=en("chat.question_label"),
-                                placeholder=en("chat.placeholder"),
-                                show_label=False,
-                                scale=5,
-                                elem_id="question",
-                            ),
-                            label="chat.question_label",
-                            placeholder="chat.placeholder",
+                        box = words.make(
+                            gr.Textbox,
+                            label=Word("chat.question_label"),
+                            placeholder=Word("chat.placeholder"),
+                            show_label=False,
+                            scale=5,
+                            elem_id="question",
                         )
-                        send = words(gr.Button(en("chat.ask"), variant="primary", scale=1, elem_id="ask"), value="chat.ask")
-                    with words(gr.Accordion(en("chat.dates"), open=False, elem_id="dates"), label="chat.dates"):
+                        send = words.make(gr.Button, value=Word("chat.ask"), variant="primary", scale=1, elem_id="ask")
+                    with words.make(gr.Accordion, label=Word("chat.dates"), open=False, elem_id="dates"):
                         with gr.Row():
-                            since = words(
-                                gr.Textbox(label=en("chat.since"), placeholder=en("chat.date_format"), elem_id="since"),
-                                label="chat.since",
-                                placeholder="chat.date_format",
+                            since = words.make(
+                                gr.Textbox, label=Word("chat.since"), placeholder=Word("chat.date_format"), elem_id="since"
                             )
-                            until = words(
-                                gr.Textbox(label=en("chat.until"), placeholder=en("chat.date_format"), elem_id="until"),
-                                label="chat.until",
-                                placeholder="chat.date_format",
+                            until = words.make(
+                                gr.Textbox, label=Word("chat.until"), placeholder=Word("chat.date_format"), elem_id="until"
                             )
                     with gr.Row():
-                        written = words(
-                            gr.Checkbox(
-                                value=bool(settings.llm),
-                                visible=bool(settings.llm),
-                                elem_id="written",
-                                label=en("chat.written", model=settings.llm),
-                            ),
-                            label=lambda tr: tr("chat.written", model=settings.llm),
+                        written = words.make(
+                            gr.Checkbox,
+                            value=bool(settings.llm),
+                            visible=bool(settings.llm),
+                            elem_id="written",
+                            label=Word(lambda tr: tr("chat.written", model=settings.llm)),
                         )
                     with gr.Row():
-                        past = words(
-                            gr.Dropdown(choices=[], value=None, label=en("chat.kept"), scale=4, elem_id="past-chats"),
-                            label="chat.kept",
+                        past = words.make(
+                            gr.Dropdown, choices=[], value=None, label=Word("chat.kept"), scale=4, elem_id="past-chats"
                         )
-                        new = words(gr.Button(en("chat.new"), size="sm", scale=1, elem_id="new-chat"), value="chat.new")
-                        delete = words(
-                            gr.Button(en("chat.delete"), size="sm", scale=1, elem_id="delete-chat"), value="chat.delete"
+                        new = words.make(gr.Button, value=Word("chat.new"), size="sm", scale=1, elem_id="new-chat")
+                        delete = words.make(gr.Button, value=Word("chat.delete"), size="sm", scale=1, elem_id="delete-chat")
+                        export = words.make(
+                            gr.DownloadButton, label=Word("chat.export"), value=None, size="sm", scale=1, elem_id="export"
                         )
-                        export = words(
-                            gr.DownloadButton(en("chat.export"), value=None, size="sm", scale=1, elem_id="export"),
-                            label="chat.export",
-                        )
-                    example_list = words(
-                        gr.Dataset(
-                            components=[box],
-                            samples=examples(en),
-                            label=en("chat.examples"),
-                            type="values",
-                            elem_id="examples",
-                        ),
-                        label="chat.examples",
-                        samples=examples,
+                    example_list = words.make(
+                        gr.Dataset,
+                        components=[box],
+                        samples=Word(examples),
+                        label=Word("chat.examples"),
+                        type="values",
+                        elem_id="examples",
                     )
                 with gr.Column(scale=2):
-                    words(gr.Markdown(f"### {en('chat.sources')}"), value=lambda tr: f"### {tr('chat.sources')}")
+                    words.make(gr.Markdown, value=Word(lambda tr: f"### {tr('chat.sources')}"))
                     sources = gr.HTML(elem_id="sources")
-        with words(gr.Tab(en("tab.add"), visible=False, elem_id="add-tab"), label="tab.add") as add_tab:
+        with words.make(gr.Tab, label=Word("tab.add"), visible=False, elem_id="add-tab") as add_tab:
             mb = f"{settings.max_file_mb:g}"
             intro = lambda tr: tr("add.intro", suffixes=", ".join(SUPPORTED_SUFFIXES), mb=mb)  # noqa: E731
-            words(gr.Markdown(intro(en)), value=intro)
-            target = words(
-                gr.Dropdown(choices=[], allow_custom_value=True, visible=False, label=en("add.target"), elem_id="target"),
-                label="add.target",
+            words.make(gr.Markdown, value=Word(intro))
+            target = words.make(
+                gr.Dropdown, choices=[], allow_custom_value=True, visible=False, label=Word("add.target"), elem_id="target"
             )
-            upload = words(
-                gr.File(file_count="multiple", file_types=list(SUPPORTED_SUFFIXES), label=en("add.files"), elem_id="upload"),
-                label="add.files",
+            upload = words.make(
+                gr.File, file_count="multiple", file_types=list(SUPPORTED_SUFFIXES), label=Word("add.files"), elem_id="upload"
             )
-            add = words(gr.Button(en("add.add"), variant="primary", elem_id="add"), value="add.add")
+            add = words.make(gr.Button, value=Word("add.add"), variant="primary", elem_id="add")
             # the library refuses folder import without a root, whatever the page shows; the root's
             # path is not shown (the page's layout is visible to every reader)
             with gr.Row(visible=bool(settings.import_root)):
-                folder = words(gr.Textbox(label=en("add.folder"), scale=4, elem_id="folder"), label="add.folder")
-                add_dir = words(gr.Button(en("add.add_folder"), scale=1, elem_id="add-folder"), value="add.add_folder")
-            with words(gr.Accordion(en("add.sources"), open=False, elem_id="sources-box"), label="add.sources"):
-                source_box = words(gr.Textbox(label=en("add.source"), elem_id="source"), label="add.source")
+                folder = words.make(gr.Textbox, label=Word("add.folder"), scale=4, elem_id="folder")
+                add_dir = words.make(gr.Button, value=Word("add.add_folder"), scale=1, elem_id="add-folder")
+            with words.make(gr.Accordion, label=Word("add.sources"), open=False, elem_id="sources-box"):
+                source_box = words.make(gr.Textbox, label=Word("add.source"), elem_id="source")
                 with gr.Row():
-                    add_source = words(gr.Button(en("add.add_source"), size="sm", elem_id="add-source"), value="add.add_source")
-                    remove_source = words(
-                        gr.Button(en("add.remove_source"), size="sm", elem_id="remove-source"), value="add.remove_source"
-                    )
-                    fetch_now = words(
-                        gr.Button(en("add.fetch"), size="sm", variant="primary", elem_id="fetch-sources"), value="add.fetch"
+                    add_source = words.make(gr.Button, value=Word("add.add_source"), size="sm", elem_id="add-source")
+                    remove_source = words.make(gr.Button, value=Word("add.remove_source"), size="sm", elem_id="remove-source")
+                    fetch_now = words.make(
+                        gr.Button, value=Word("add.fetch"), size="sm", variant="primary", elem_id="fetch-sources"
                     )
                 feeds = gr.Markdown(elem_id="feeds")
-            rebuild_button = words(
-                gr.Button(en("add.rebuild"), variant="stop", size="sm", elem_id="rebuild"), value="add.rebuild"
-            )
+            rebuild_button = words.make(gr.Button, value=Word("add.rebuild"), variant="stop", size="sm", elem_id="rebuild")
             result = gr.Markdown(elem_id="add-result")
-        with words(gr.Tab(en("tab.collection"), elem_id="collection-tab"), label="tab.collection"):
-            browsing = words(
-                gr.Dropdown(choices=[], allow_custom_value=True, visible=False, label=en("collection.label"), elem_id="browsing"),
-                label="collection.label",
+        with words.make(gr.Tab, label=Word("tab.collection"), elem_id="collection-tab"):
+            browsing = words.make(
+                gr.Dropdown,
+                choices=[],
+                allow_custom_value=True,
+                visible=False,
+                label=Word("collection.label"),
+                elem_id="browsing",
             )
             facts = gr.Markdown(elem_id="facts")
-            search = words(
-                gr.Textbox(
-                    label=en("collection.search_label"),
-                    placeholder=en("collection.search"),
-                    show_label=False,
-                    elem_id="collection-search",
-                ),
-                label="collection.search_label",
-                placeholder="collection.search",
+            search = words.make(
+                gr.Textbox,
+                label=Word("collection.search_label"),
+                placeholder=Word("collection.search"),
+                show_label=False,
+                elem_id="collection-search",
             )
             table = gr.Dataframe(headers=columns(en), interactive=False, elem_id="collection")
-            words(gr.Markdown(en("collection.click")), value="collection.click")
+            words.make(gr.Markdown, value=Word("collection.click"))
             opened = gr.State("")
             with gr.Row(visible=False, elem_id="article-actions") as actions:
-                remove = words(
-                    gr.Button(en("collection.remove"), variant="stop", size="sm", elem_id="remove"), value="collection.remove"
-                )
+                remove = words.make(gr.Button, value=Word("collection.remove"), variant="stop", size="sm", elem_id="remove")
             with gr.Row(visible=False, elem_id="confirm-remove") as confirm:
                 confirm_text = gr.Markdown(elem_id="confirm-text")
-                yes = words(
-                    gr.Button(en("collection.remove_yes"), variant="stop", size="sm", elem_id="remove-yes"),
-                    value="collection.remove_yes",
-                )
-                no = words(gr.Button(en("collection.remove_no"), size="sm", elem_id="remove-no"), value="collection.remove_no")
+                yes = words.make(gr.Button, value=Word("collection.remove_yes"), variant="stop", size="sm", elem_id="remove-yes")
+                no = words.make(gr.Button, value=Word("collection.remove_no"), size="sm", elem_id="remove-no")
             removed_note = gr.Markdown(elem_id="remove-result")
             article = gr.HTML(elem_id="article")
-        with words(gr.Tab(en("tab.quality"), visible=False, elem_id="quality-tab"), label="tab.quality") as quality_tab:
-            words(gr.Markdown(en("quality.intro")), value="quality.intro")
+        with words.make(gr.Tab, label=Word("tab.quality"), visible=False, elem_id="quality-tab") as quality_tab:
+            words.make(gr.Markdown, value=Word("quality.intro"))
             with gr.Row():
-                judged = words(
-                    gr.Dropdown(
-                        choices=[], allow_custom_value=True, visible=False, label=en("quality.collection"), elem_id="judged"
-                    ),
-                    label="quality.collection",
+                judged = words.make(
+                    gr.Dropdown,
+                    choices=[],
+                    allow_custom_value=True,
+                    visible=False,
+                    label=Word("quality.collection"),
+                    elem_id="judged",
                 )
-                days = words(
-                    gr.Radio(list(DAYS), value=30, label=en("quality.days"), elem_id="quality-days"), label="quality.days"
-                )
-                refresh = words(gr.Button(en("quality.refresh"), size="sm", elem_id="quality-refresh"), value="quality.refresh")
+                days = words.make(gr.Radio, choices=list(DAYS), value=30, label=Word("quality.days"), elem_id="quality-days")
+                refresh = words.make(gr.Button, value=Word("quality.refresh"), size="sm", elem_id="quality-refresh")
             summary = gr.Markdown(elem_id="quality-summary")
             with gr.Row():
-                per_day = words(
-                    gr.BarPlot(
-                        x="day",
-                        y="count",
-                        color="what",
-                        label=en("quality.per_day"),
-                        color_title=en("quality.what"),
-                        elem_id="quality-days-plot",
-                    ),
-                    label="quality.per_day",
-                    x_title="quality.day",
-                    y_title="quality.count",
-                    color_title="quality.what",
+                per_day = words.make(
+                    gr.BarPlot,
+                    x="day",
+                    y="count",
+                    color="what",
+                    label=Word("quality.per_day"),
+                    color_title=Word("quality.what"),
+                    elem_id="quality-days-plot",
+                    x_title=Word("quality.day"),
+                    y_title=Word("quality.count"),
                 )
-                reasons_plot = words(
-                    gr.BarPlot(x="reason", y="count", label=en("quality.reasons"), elem_id="quality-reasons-plot"),
-                    label="quality.reasons",
-                    x_title="quality.reason",
-                    y_title="quality.count",
+                reasons_plot = words.make(
+                    gr.BarPlot,
+                    x="reason",
+                    y="count",
+                    label=Word("quality.reasons"),
+                    elem_id="quality-reasons-plot",
+                    x_title=Word("quality.reason"),
+                    y_title=Word("quality.count"),
                 )
             with gr.Row():
-                reason_filter = words(
-                    gr.Dropdown(
-                        reason_choices(en, any_reason=True), value="", label=en("quality.reason"), elem_id="quality-reason"
-                    ),
-                    label="quality.reason",
-                    choices=lambda tr: reason_choices(tr, any_reason=True),
+                reason_filter = words.make(
+                    gr.Dropdown,
+                    choices=Word(lambda tr: reason_choices(tr, any_reason=True)),
+                    value="",
+                    label=Word("quality.reason"),
+                    elem_id="quality-reason",
                 )
-                quality_search = words(
-                    gr.Textbox(
-                        label=en("quality.search_label"),
-                        placeholder=en("quality.search"),
-                        show_label=False,
-                        elem_id="quality-search",
-                    ),
-                    label="quality.search_label",
-                    placeholder="quality.search",
+                quality_search = words.make(
+                    gr.Textbox,
+                    label=Word("quality.search_label"),
+                    placeholder=Word("quality.search"),
+                    show_label=False,
+                    elem_id="quality-search",
                 )
-            words(gr.Markdown(f"### {en('quality.list')}"), value=lambda tr: f"### {tr('quality.list')}")
-            disliked = words(
-                gr.Dataframe(headers=list_columns(en), interactive=False, wrap=True, elem_id="quality-list"),
-                headers=list_columns,
-            )
-            quality_export = words(
-                gr.DownloadButton(en("quality.export"), value=None, size="sm", elem_id="quality-export"),
-                label="quality.export",
+            words.make(gr.Markdown, value=Word(lambda tr: f"### {tr('quality.list')}"))
+            disliked = words.make(gr.Dataframe, headers=Word(list_columns), interactive=False, wrap=True, elem_id="quality-list")
+            quality_export = words.make(
+                gr.DownloadButton, label=Word("quality.export"), value=None, size="sm", elem_id="quality-export"
             )
 
         # -- wiring ----------------------------------------------------------------------------
