@@ -38,6 +38,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -55,6 +56,16 @@ from .users import READ, Access, User
 
 MODEL = "tanya"  # another name of the default collection
 UNAVAILABLE = (IndexProblem, EmbedderError, OSError)
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What a request asks: the collections (checked readable), what to ask them through, and the model
+    name the answer is given under."""
+
+    asker: Asker
+    model: str
+    names: list[str]
 
 
 class ApiError(Exception):
@@ -111,7 +122,7 @@ def api_router(library: Library, access: Access, feedback: FeedbackStore) -> API
             print(f"feedback: {exc}", file=sys.stderr, flush=True)
             return None
 
-    def asked(data: dict[str, Any], user: User) -> tuple[Asker, str]:
+    def asked(data: dict[str, Any], user: User) -> Asked:
         """The collections the body picks (`collections`, else `model`), each readable by the caller, and
         the model name to answer with; else 404, the same for a collection that is not there and one the
         caller may not read."""
@@ -128,14 +139,7 @@ def api_router(library: Library, access: Access, feedback: FeedbackStore) -> API
             if not library.exists(name) or not access.may(user.name, READ, name):
                 shown = name if len(name) <= 80 else name[:80] + "…"
                 raise ApiError(404, f"the model '{shown}' does not exist", "model_not_found")
-        return library.asker(names), label or "+".join(names)
-
-    def names_of(data: dict[str, Any]) -> list[str]:
-        """The collections a body asked (after `asked` has checked them)."""
-        wanted = data.get("collections")
-        if wanted is None:
-            wanted = str(data.get("model", MODEL)).split("+")
-        return list(dict.fromkeys(DEFAULT_COLLECTION if n == MODEL else n for n in wanted))
+        return Asked(library.asker(names), label or "+".join(names), names)
 
     def caller(request: Request) -> User:
         user = access.by_key(request.headers.get("authorization"))
@@ -222,7 +226,8 @@ def api_router(library: Library, access: Access, feedback: FeedbackStore) -> API
     async def chat_completions(request: Request):
         user = caller(request)
         data = await body(request)
-        asker, model = asked(data, user)
+        request_for = asked(data, user)
+        asker, model = request_for.asker, request_for.model
         if "messages" not in data:
             raise ApiError(400, "'messages' is required", "missing_messages")
         stream = data.get("stream", False)
@@ -235,7 +240,7 @@ def api_router(library: Library, access: Access, feedback: FeedbackStore) -> API
         if stream:
 
             def keep(answer: Answer) -> str | None:
-                return recorded(user, answer, data, names_of(data), ident)
+                return recorded(user, answer, data, request_for.names, ident)
 
             return StreamingResponse(
                 iterate_in_threadpool(_sse(ident, created, model, first, events, keep)),
@@ -243,7 +248,7 @@ def api_router(library: Library, access: Access, feedback: FeedbackStore) -> API
                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
             )
         answer = first if isinstance(first, Answer) else await run_in_threadpool(final_answer, events)
-        kept = await run_in_threadpool(recorded, user, answer, data, names_of(data), ident)
+        kept = await run_in_threadpool(recorded, user, answer, data, request_for.names, ident)
         return {
             "id": kept or f"chatcmpl-{uuid.uuid4().hex}",
             "object": "chat.completion",
@@ -260,7 +265,8 @@ def api_router(library: Library, access: Access, feedback: FeedbackStore) -> API
     async def ask(request: Request):
         user = caller(request)
         data = await body(request)
-        asker, _ = asked(data, user)
+        request_for = asked(data, user)
+        asker = request_for.asker
         if ("messages" in data) == ("question" in data):
             raise ApiError(400, "give either 'question' or 'messages'", "invalid_body")
         llm, dates = llm_of(data), dates_of(data)
@@ -268,7 +274,7 @@ def api_router(library: Library, access: Access, feedback: FeedbackStore) -> API
             answer = await run_in_threadpool(lambda: asker.converse(data["messages"], llm=llm, dates=dates))
         else:
             answer = await run_in_threadpool(lambda: asker.ask(data["question"], llm=llm, dates=dates))
-        kept = await run_in_threadpool(recorded, user, answer, data, names_of(data))
+        kept = await run_in_threadpool(recorded, user, answer, data, request_for.names)
         return {"id": kept, **answer.to_json()}
 
     def rated(user: User, answer_id: str) -> dict[str, Any]:

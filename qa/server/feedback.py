@@ -159,30 +159,48 @@ class FeedbackStore:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
-        self._ready = False
+        self._connection: sqlite3.Connection | None = None  # one, opened on first use, shared under the lock
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
+        """The store's connection, in one transaction; FeedbackUnavailable when it cannot be used (then
+        the next call opens it again: the file may have been mended or replaced)."""
         try:
             with self._lock:
-                if not self._ready:
-                    self.path.parent.mkdir(parents=True, exist_ok=True)
-                db = sqlite3.connect(self.path, timeout=10)
+                if self._connection is None:
+                    self._connection = self._open()
                 try:
-                    db.execute("PRAGMA foreign_keys = ON")
-                    # with WAL, a commit is not synced to disk (the last few may be lost with the power, never
-                    # corrupted): recording an answer costs ~0.3 ms instead of a disk sync (BENCHMARKS.md)
-                    db.execute("PRAGMA synchronous = NORMAL")
-                    if not self._ready:
-                        db.execute("PRAGMA journal_mode = WAL")
-                        db.executescript(SCHEMA)
-                        self._ready = True
-                    with db:
-                        yield db
-                finally:
-                    db.close()
+                    with self._connection:
+                        yield self._connection
+                except sqlite3.DatabaseError:
+                    self._close()
+                    raise
         except (sqlite3.DatabaseError, OSError) as exc:  # damaged, locked for too long, full, not writable
             raise FeedbackUnavailable(f"the feedback store {self.path} cannot be used: {exc}") from exc
+
+    def _open(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, timeout=10, check_same_thread=False)  # used by one thread at a time (the lock)
+        try:
+            db.execute("PRAGMA foreign_keys = ON")
+            # with WAL, a commit is not synced to disk (the last few may be lost with the power, never
+            # corrupted): recording an answer costs ~0.3 ms instead of a disk sync (BENCHMARKS.md)
+            db.execute("PRAGMA synchronous = NORMAL")
+            db.execute("PRAGMA journal_mode = WAL")
+            db.executescript(SCHEMA)
+        except sqlite3.DatabaseError:
+            db.close()
+            raise
+        return db
+
+    def _close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def close(self) -> None:
+        with self._lock:
+            self._close()
 
     # -- writing -------------------------------------------------------------------------------------
     def record(self, given: Given, ident: str = "") -> str:
