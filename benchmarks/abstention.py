@@ -1,6 +1,6 @@
 """Calibrate the abstention threshold (QA_MIN_SUPPORT) on FacQA dev.
 
-    python benchmarks/abstention.py [--data ../shared/data/facqa-id] [--index-dir /tmp/facqa]
+    python -m benchmarks.abstention [--data ../shared/data/facqa-id] [--index-dir /tmp/facqa]
 
 Positives: dev questions over the index of the 1,355 FacQA articles (an abstention there is wrong).
 Negatives: the same questions over an index of the seed article alone, which answers none of them
@@ -17,15 +17,15 @@ import tempfile
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from qa import Settings, Tanya  # noqa: E402
-from qa.training.evaluation import load_questions, token_f1  # noqa: E402
+from qa import Settings, Tanya
+from qa.training.evaluation import load_questions, token_f1
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.abstention", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "facqa-id")
     parser.add_argument("--index-dir", type=Path, default=Path("/tmp/facqa"))
     parser.add_argument("--split", default="dev")

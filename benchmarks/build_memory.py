@@ -1,6 +1,6 @@
 """Peak memory and time of a real build (`build_index`) as the collection grows, embedding aside.
 
-    python benchmarks/build_memory.py [--sizes 10000 50000] [--data ../shared/data/facqa-id]
+    python -m benchmarks.build_memory [--sizes 10000 50000] [--data ../shared/data/facqa-id]
 
 For each size N: N article files (FacQA passages, repeated, each under its own numbered headline so
 that no two files are the same), and an embedding cache pre-filled with vectors for their passages
@@ -22,16 +22,16 @@ import tempfile
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np
+
+from qa import Settings, Tanya
+from qa.index.chunks import text_hash
+from qa.index.embed_cache import EmbeddingCache
+from qa.ingest.chunking import chunk_document
+from qa.ingest.documents import read_documents
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import numpy as np  # noqa: E402
-
-from qa import Settings, Tanya  # noqa: E402
-from qa.index.chunks import text_hash  # noqa: E402
-from qa.index.embed_cache import EmbeddingCache  # noqa: E402
-from qa.ingest.chunking import chunk_document  # noqa: E402
-from qa.ingest.documents import read_documents  # noqa: E402
 
 CHILD = """
 import resource, sys, time, json
@@ -55,7 +55,7 @@ print(json.dumps({"before": before, "peak": peak, "seconds": seconds, "chunks": 
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.build_memory", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "facqa-id")
     parser.add_argument(
         "--index-dir", type=Path, default=Path("/tmp/facqa"), help="an index of the FacQA articles (built if missing)"

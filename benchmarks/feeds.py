@@ -1,7 +1,7 @@
 """What a feed costs: 20 new articles added to the FacQA index from an RSS feed served on 127.0.0.1,
 against the same 20 added as files, in one run.
 
-    python benchmarks/feeds.py [--index /tmp/facqa] [--work /tmp/bench-feeds] [--n 20]
+    python -m benchmarks.feeds [--index /tmp/facqa] [--work /tmp/bench-feeds] [--n 20]
 
 Both start from a copy of the same index. Printed: passages embedded, seconds for the whole update,
 and (for the feed) seconds spent fetching.
@@ -12,20 +12,18 @@ from __future__ import annotations
 import argparse
 import http.server
 import shutil
-import sys
 import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from qa import Settings, Tanya
+from qa.ingest import web
 
-from qa import Settings, Tanya  # noqa: E402
-from qa.ingest import web  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.feeds")
     parser.add_argument("--index", type=Path, default=Path("/tmp/facqa"))
     parser.add_argument("--work", type=Path, default=Path("/tmp/bench-feeds"))
     parser.add_argument("--n", type=int, default=20)

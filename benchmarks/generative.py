@@ -1,6 +1,6 @@
 """Written answers with checked citations, and the small model as a short-answer proposer, on FacQA dev.
 
-    python benchmarks/generative.py [--llm gguf:gemma3-270m] [--n 50] [--proposer-n 311] [--index-dir /tmp/facqa]
+    python -m benchmarks.generative [--llm gguf:gemma3-270m] [--n 50] [--proposer-n 311] [--index-dir /tmp/facqa]
 
 Part 1, written answers (first N answerable dev questions, Indonesian; `--en` for the 50 English ones):
 - answer accuracy: the gold answer (normalised) occurs in the model's reply as written, and in the
@@ -26,11 +26,11 @@ from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from qa import Settings, Tanya  # noqa: E402
-from qa.training.evaluation import exact_match, is_gold, load_questions, normalise_answer, token_f1  # noqa: E402
+from qa import Settings, Tanya
+from qa.training.evaluation import exact_match, is_gold, load_questions, normalise_answer, token_f1
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def contains(text: str, golds: list[str]) -> bool:
@@ -40,7 +40,7 @@ def contains(text: str, golds: list[str]) -> bool:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.generative", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "facqa-id")
     parser.add_argument("--index-dir", type=Path, default=Path("/tmp/facqa"))
     parser.add_argument("--llm", default="gguf:gemma3-270m")

@@ -1,6 +1,6 @@
 """Tanya on Milvus against the embedded store: same figures? what does it cost?
 
-    python benchmarks/milvus.py [--size 100000] [--skip-facqa] [--skip-scale]
+    python -m benchmarks.milvus [--size 100000] [--skip-facqa] [--skip-scale]
 
 Starts its own `milvus-lite server` on loopback (data in a temporary folder) and talks to it through
 the network client, as app servers talk to a Milvus cluster.
@@ -29,17 +29,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np
+
+from benchmarks.scale import percentiles, synthetic_table, synthetic_vectors, write_keywords
+from qa import Settings, Tanya
+from qa.text import query_terms, terms
+from qa.training.evaluation import evaluate, load_questions
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-import numpy as np  # noqa: E402
-from scale import percentiles, synthetic_table, synthetic_vectors, write_keywords  # noqa: E402
-
-from qa import Settings, Tanya  # noqa: E402
-from qa.text import query_terms, terms  # noqa: E402
-from qa.training.evaluation import evaluate, load_questions  # noqa: E402
-
 DATA = ROOT.parent / "shared" / "data" / "facqa-id"
 KEYS = ("recall@5", "mrr@10", "answer_em", "answer_f1", "abstained_wrongly", "latency_ms_p50", "latency_ms_p95")
 
@@ -195,7 +193,7 @@ def scale(uri: str, proc: subprocess.Popen, size: int, tmp: Path) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.milvus", description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", type=int, default=100_000)
     parser.add_argument("--skip-facqa", action="store_true")
     parser.add_argument("--skip-scale", action="store_true")

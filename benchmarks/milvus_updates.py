@@ -1,7 +1,7 @@
 """What an update costs on Milvus: add one article and remove it again, at FacQA size (1,355 real
 passages) and at synthetic sizes, and the question p50 at each size.
 
-    python benchmarks/milvus_updates.py [--sizes 10000,100000] [--questions 50]
+    python -m benchmarks.milvus_updates [--sizes 10000,100000] [--questions 50]
 
 Starts its own `milvus-lite server` on loopback (data in a temporary folder). The FacQA collection is
 built by `qa index`; a synthetic one (real FacQA vectors with noise, real passage texts repeated, as
@@ -23,17 +23,14 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from benchmarks.milvus import milvus_in, rss_of
+from benchmarks.scale import synthetic_table, synthetic_vectors, write_keywords
+from qa import Settings, Tanya
+from qa.text import terms
+from qa.training.evaluation import load_questions
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from milvus import milvus_in, rss_of  # noqa: E402
-from scale import synthetic_table, synthetic_vectors, write_keywords  # noqa: E402
-
-from qa import Settings, Tanya  # noqa: E402
-from qa.text import terms  # noqa: E402
-from qa.training.evaluation import load_questions  # noqa: E402
-
 DATA = ROOT.parent / "shared" / "data" / "facqa-id"
 ARTICLE = "Pasar Ikan Baru di Muara Jaya\nWali Kota meresmikan Pasar Ikan Muara Jaya yang menampung 300 pedagang ikan.\n"
 
@@ -178,7 +175,7 @@ def interleaved_p50(a: Tanya, b: Tanya, questions: list[str]) -> tuple[float, fl
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.milvus_updates", description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--questions", type=int, default=50)
     parser.add_argument(

@@ -1,6 +1,6 @@
 """How the chat page feels: click-to-answer time in a real browser, and uploading articles.
 
-    python benchmarks/page.py [--questions 20] [--uploads 100] [--data ../shared/data/facqa-id] [--root DIR]
+    python -m benchmarks.page [--questions 20] [--uploads 100] [--data ../shared/data/facqa-id] [--root DIR]
 
 Starts app.py on a free port over a fresh index of the seed article, drives Debian's chromium with
 Playwright, and prints: the median (and p90) time from clicking "Ask" to the answer being shown,
@@ -41,7 +41,7 @@ QUESTIONS = [
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.page", description=__doc__.split("\n\n")[0])
     parser.add_argument("--questions", type=int, default=20)
     parser.add_argument("--uploads", type=int, default=100)
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "facqa-id")

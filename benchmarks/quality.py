@@ -1,6 +1,6 @@
 """Answer quality side by side on FacQA-id: ours against the stacks a user would otherwise build.
 
-    python benchmarks/quality.py [--data ../shared/data/facqa-id] [--index-dir /tmp/facqa-bench] [--limit N]
+    python -m benchmarks.quality [--data ../shared/data/facqa-id] [--index-dir /tmp/facqa-bench] [--limit N]
 
 In one run: indexes the 1,355 FacQA articles with Tanya (reusing an existing index of them), then
 for dev and test reports, per system, gold-passage Recall@1/@5, MRR@10, answer found in the top 5
@@ -29,14 +29,13 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from qa import Settings, Tanya
+from qa.index.chunks import text_hash
+from qa.index.embedding import get_embedder
+from qa.text import STOPWORDS, sentence_spans, tokens
+from qa.training.evaluation import exact_match, load_questions, normalise_answer, token_f1
 
-from qa import Settings, Tanya  # noqa: E402
-from qa.index.chunks import text_hash  # noqa: E402
-from qa.index.embedding import get_embedder  # noqa: E402
-from qa.text import STOPWORDS, sentence_spans, tokens  # noqa: E402
-from qa.training.evaluation import exact_match, load_questions, normalise_answer, token_f1  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 # A system takes a question and returns (ranked passages as (doc_id, text), answer text).
 System = Callable[[str], tuple[list[tuple[str, str]], str]]
@@ -158,7 +157,7 @@ def measure(system: System, questions: list[dict]) -> dict[str, float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.quality", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "facqa-id")
     parser.add_argument("--index-dir", type=Path, default=Path("/tmp/facqa-bench"))
     parser.add_argument("--limit", type=int, help="only the first N questions of each split (quick run)")

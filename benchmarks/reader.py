@@ -1,7 +1,7 @@
 """The reader against the linear span scorer, and the choice of how its scores decide (ReaderPolicy).
 
-    python benchmarks/reader.py --split dev  --choose     # grid over the policy on dev; prints the best
-    python benchmarks/reader.py --split test              # the shipped settings on test
+    python -m benchmarks.reader --split dev  --choose     # grid over the policy on dev; prints the best
+    python -m benchmarks.reader --split test              # the shipped settings on test
 
 Sets (each over an index of its own articles, built if missing): FacQA (`--facqa-index`, 311 questions a
 split), the 50 English questions written from the first 50 FacQA questions of the split
@@ -27,16 +27,15 @@ from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from qa import Settings, Tanya
+from qa.ask.answer import extract_answer
+from qa.ask.decision import ReaderPolicy
+from qa.ask.question import analyse
+from qa.ask.reader import get_reader
+from qa.training.evaluation import exact_match, load_questions, token_f1
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from qa import Settings, Tanya  # noqa: E402
-from qa.ask.answer import extract_answer  # noqa: E402
-from qa.ask.decision import ReaderPolicy  # noqa: E402
-from qa.ask.question import analyse  # noqa: E402
-from qa.ask.reader import get_reader  # noqa: E402
-from qa.training.evaluation import exact_match, load_questions, token_f1  # noqa: E402
-
 DATA = ROOT.parent / "shared" / "data"
 
 
@@ -229,7 +228,7 @@ def index(path: Path, articles: Path) -> Tanya:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.reader", description=__doc__.split("\n\n")[0])
     parser.add_argument("--split", default="dev", choices=("dev", "test"))
     parser.add_argument("--facqa-index", type=Path, default=Path("/tmp/facqa"))
     parser.add_argument("--tydi-index", type=Path, default=Path("/tmp/tydi"))

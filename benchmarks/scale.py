@@ -1,6 +1,6 @@
 """How cost grows with the collection: embedding throughput, vector and keyword search at 10k–1M passages.
 
-    python benchmarks/scale.py [--max-size 1000000] [--data ../shared/data/facqa-id]
+    python -m benchmarks.scale [--max-size 1000000] [--data ../shared/data/facqa-id]
 
 Prints Markdown tables:
 1. Embedding throughput of the default model through our indexing path (`build_index`, its embedding
@@ -33,18 +33,18 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np
+
+from qa import Settings, Tanya
+from qa.index.build import build_index
+from qa.index.embedding import get_embedder
+from qa.index.keywords import KeywordIndex, KeywordIndexWriter
+from qa.index.vectors import FaissVectorStore, _exact_top
+from qa.text import query_terms, terms
+from qa.training.evaluation import load_questions
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import numpy as np  # noqa: E402
-
-from qa import Settings, Tanya  # noqa: E402
-from qa.index.build import build_index  # noqa: E402
-from qa.index.embedding import get_embedder  # noqa: E402
-from qa.index.keywords import KeywordIndex, KeywordIndexWriter  # noqa: E402
-from qa.index.vectors import FaissVectorStore, _exact_top  # noqa: E402
-from qa.text import query_terms, terms  # noqa: E402
-from qa.training.evaluation import load_questions  # noqa: E402
 
 
 def rss_mb() -> float:
@@ -110,7 +110,7 @@ def embedding_throughput(articles: list[Path], tmp: Path) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.scale", description=__doc__.split("\n\n")[0])
     parser.add_argument("--max-size", type=int, default=1_000_000)
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "facqa-id")
     parser.add_argument(

@@ -1,6 +1,6 @@
 """Yes/no, why and how questions end to end: is the answer useful, is the yes/no label right?
 
-    python benchmarks/sentences.py SET… [--json OUT]
+    python -m benchmarks.sentences SET… [--json OUT]
 
 A SET is QUESTIONS@INDEX_DIR (e.g. data/dev/sentence-dev.jsonl split by corpus, each asked of an index
 of its corpus's articles). Each question is asked as a user would (`Tanya.ask`, the shipped decision).
@@ -20,13 +20,13 @@ from collections import defaultdict
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from qa import Settings, Tanya  # noqa: E402
-from qa.ask.question import analyse  # noqa: E402
-from qa.text import detect_language  # noqa: E402
-from qa.training.evaluation import load_questions, token_f1  # noqa: E402
+from qa import Settings, Tanya
+from qa.ask.question import analyse
+from qa.text import detect_language
+from qa.training.evaluation import load_questions, token_f1
+
+ROOT = Path(__file__).resolve().parent.parent
 
 RIGHT_F1 = 0.5
 
@@ -89,7 +89,7 @@ def report(rows: list[dict]) -> dict[str, dict]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.sentences", description=__doc__.split("\n\n")[0])
     parser.add_argument("sets", nargs="+")
     parser.add_argument("--json", type=Path, help="also write every question's row here")
     args = parser.parse_args()
