@@ -3,13 +3,14 @@
     python -m benchmarks.conversations                    # Tanya.converse (messages in)
     python -m benchmarks.conversations --legacy           # the page's old way: rewrite() + ask()
 
-`benchmarks/conversations.jsonl` holds 44 dialogues of 2–3 user turns, written before any answer was
-looked at, over the seed article (`corpus: seed`, an index of it is built in a temporary folder) and
-FacQA articles (`corpus: facqa`, `--facqa-index`, built if missing). Earlier turns get the answers the
-system itself gave (as an assistant message with its reply). The last turn is right when its answer
-has token F1 ≥ 0.5 with an expected answer, or, when none is expected, when it abstains. `full` is
-the last question written out in full and asked alone: the goal is that the last turn is right
-wherever the full question is.
+`data/dev/conversations.jsonl` (the default) holds 44 dialogues of 2–3 user turns, written before any
+answer was looked at, over the seed article (`corpus: seed`, an index of it is built in a temporary
+folder) and FacQA articles (`corpus: facqa`, `--facqa-index`, built if missing). Earlier turns get the
+answers the system itself gave (as an assistant message with its reply). The last turn is right when
+its answer has token F1 ≥ 0.5 with an expected answer, or, when none is expected, when it abstains.
+`full` is the last question written out in full and asked alone: the goal is that the last turn is
+right wherever the full question is. `--dialogues data/test/conversations-heldout.jsonl`: the 20
+held-out dialogues (a test set: data/test/README.md).
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.conversations", description=__doc__.split("\n")[0])
     parser.add_argument("--legacy", action="store_true", help="rewrite() + ask(), as the page did before messages")
     parser.add_argument("--facqa-index", type=Path, default=Path("/tmp/facqa"))
-    parser.add_argument("--dialogues", type=Path, default=ROOT / "benchmarks" / "conversations.jsonl")
+    parser.add_argument("--dialogues", type=Path, default=ROOT / "data" / "dev" / "conversations.jsonl")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
     dialogues = [json.loads(line) for line in args.dialogues.open(encoding="utf-8") if line.strip()]

@@ -1,5 +1,5 @@
 """Time-bound questions (issue #24, "dates that matter"): answers with and without the date preference,
-over the dated collection in benchmarks/dated/ (invented articles where each topic recurs in
+over the dated collection in data/test/dated/ (invented articles where each topic recurs in
 different years; see its README).
 
     python -m benchmarks.dated [--split dev|test|all] [--index /tmp/dated-index] [--margins 1,2,4]
@@ -24,7 +24,7 @@ from qa.ask.when import Dates
 from qa.training.evaluation import exact_match, token_f1
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT / "benchmarks" / "dated"
+DATA = ROOT / "data" / "test" / "dated"
 
 
 def main() -> None:

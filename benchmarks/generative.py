@@ -45,14 +45,14 @@ def main() -> int:
     parser.add_argument("--index-dir", type=Path, default=Path("/tmp/facqa"))
     parser.add_argument("--llm", default="gguf:gemma3-270m")
     parser.add_argument("--n", type=int, default=50)
-    parser.add_argument("--en", action="store_true", help="the 50 English dev questions (benchmarks/facqa-dev-en.jsonl)")
+    parser.add_argument("--en", action="store_true", help="the 50 English dev questions (data/dev/facqa-dev-en.jsonl)")
     parser.add_argument("--proposer-n", type=int, default=311, help="questions for the proposer comparison (0: skip)")
     parser.add_argument("--proposer-split", default="dev", help="FacQA split for the proposer comparison (dev, test)")
     args = parser.parse_args()
 
     tanya = Tanya(Settings.from_env(index_dir=args.index_dir, llm=args.llm))
     tanya.index([args.data / "articles"])
-    source = ROOT / "benchmarks" / "facqa-dev-en.jsonl" if args.en else args.data / "questions-dev.jsonl"
+    source = ROOT / "data" / "dev" / "facqa-dev-en.jsonl" if args.en else args.data / "questions-dev.jsonl"
     questions = [q for q in load_questions(source) if q["answers"]]
     tanya.ask(questions[0]["question"])  # load the model and the index before timing
 

@@ -12,7 +12,7 @@ passages, answer exact match and token F1, and p50 question latency:
 - peer "dense alone": the same model over our chunks (our FAISS index), same answer rule;
 - ours, as shipped (hybrid retrieval, learned reranker, extractive answer).
 
-Also: 50 English dev questions (benchmarks/facqa-dev-en.jsonl, translated by hand from the first 50
+Also: 50 English dev questions (data/dev/facqa-dev-en.jsonl, translated by hand from the first 50
 FacQA dev questions) against the same 50 in Indonesian. Prints a Markdown table.
 """
 
@@ -185,7 +185,7 @@ def main() -> int:
         "dev": load_questions(args.data / "questions-dev.jsonl")[: args.limit],
         "test": load_questions(args.data / "questions-test.jsonl")[: args.limit],
     }
-    english = load_questions(ROOT / "benchmarks" / "facqa-dev-en.jsonl")
+    english = load_questions(ROOT / "data" / "dev" / "facqa-dev-en.jsonl")
     sets["dev-50 (id)"] = sets["dev"][: len(english)]
     sets["dev-50 (en)"] = english[: args.limit]
 

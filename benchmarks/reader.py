@@ -5,7 +5,7 @@
 
 Sets (each over an index of its own articles, built if missing): FacQA (`--facqa-index`, 311 questions a
 split), the 50 English questions written from the first 50 FacQA questions of the split
-(`benchmarks/facqa-{split}-en.jsonl`), and TyDi QA GoldP Indonesian dev (`--tydi-index`; dev only:
+(`data/{split}/facqa-{split}-en.jsonl`), and TyDi QA GoldP Indonesian dev (`--tydi-index`; dev only:
 it has no test split here). Negatives for abstention: the FacQA questions over an index of the seed
 article alone (every answer there is a guess), as in benchmarks/abstention.py.
 
@@ -257,7 +257,7 @@ def main() -> int:
         _memoise_sentences()
         for name, path in (
             (f"FacQA {args.split}", DATA / "facqa-id" / f"questions-{args.split}.jsonl"),
-            (f"FacQA {args.split}-50 (en)", ROOT / "benchmarks" / f"facqa-{args.split}-en.jsonl"),
+            (f"FacQA {args.split}-50 (en)", ROOT / "data" / args.split / f"facqa-{args.split}-en.jsonl"),
         ):
             items = collect(facqa, load_questions(path), reader, depth=args.rerank)
             for r in rerank(items, ReaderPolicy.of(settings), settings.min_support):
@@ -269,7 +269,7 @@ def main() -> int:
         return 0
     sets = {
         f"FacQA {args.split}": (facqa, load_questions(DATA / "facqa-id" / f"questions-{args.split}.jsonl")),
-        f"FacQA {args.split}-50 (en)": (facqa, load_questions(ROOT / "benchmarks" / f"facqa-{args.split}-en.jsonl")),
+        f"FacQA {args.split}-50 (en)": (facqa, load_questions(ROOT / "data" / args.split / f"facqa-{args.split}-en.jsonl")),
     }
     if args.split == "dev":
         sets["TyDi dev"] = (
