@@ -66,6 +66,10 @@ class QuestionError(InputError):
     """The question cannot be asked as it is (empty, too long, malformed messages …); the message says why."""
 
 
+class UnsupportedLanguage(QuestionError):
+    """The question is in a language Tanya does not read (it reads Indonesian and English)."""
+
+
 class UserError(InputError):
     """A user command that cannot be done (unknown user, bad name or role, short password)."""
 

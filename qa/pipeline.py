@@ -27,14 +27,14 @@ from .ask.question import Question, analyse
 from .ask.reader import Reader, get_reader
 from .ask.retrieval import Retriever, Searcher
 from .ask.when import Dates, prefer_time
-from .errors import LLMUnavailable, QuestionError
+from .errors import LLMUnavailable, QuestionError, UnsupportedLanguage
 from .index.base import IndexBackend, Snapshot
 from .index.collection import CollectionMixin
 from .index.embedding import Embedder, embedder_for
 from .index.factory import backend_for
 from .records import Answer, Hit, Statement
 from .settings import DEFAULT_COLLECTION, Settings
-from .text import stem
+from .text import other_language, stem
 
 
 class AskOptions(TypedDict, total=False):
@@ -326,4 +326,9 @@ def check_question(question: str, max_chars: int) -> str:
     question = " ".join(question.split())
     if not question:
         raise QuestionError("the question is empty")
+    if (language := other_language(question)) is not None:
+        raise UnsupportedLanguage(
+            f"this question looks {language}: Tanya reads and answers questions in Indonesian or English. "
+            "Tanya menjawab pertanyaan dalam bahasa Indonesia atau Inggris."
+        )
     return question

@@ -211,6 +211,40 @@ def detect_language(text: str) -> str:
     return "en" if en > idn else "id"
 
 
+# Function words of the languages readers most often try instead (a question in one of them is refused
+# with a message rather than answered with a guess): none is an English or Indonesian marker.
+_OTHER_MARKERS = {
+    "French": frozenset(
+        """qui que quoi quel quelle quels quelles est sont était le la les de des du une un à au aux pour avec dans
+        où comment pourquoi combien quand lui leur été ont avait""".split()
+    ),
+    "Spanish": frozenset(
+        """quién quiénes qué cuál cuáles cuándo dónde cómo por qué el los las de del una un es fue son era le a
+        al con para según cuántos cuántas""".split()
+    ),
+    "German": frozenset(
+        """wer wen wem wessen was wann wo warum wie welche welcher welches der die das den dem des ist sind
+        war hat haben und nicht ein eine einen mit für von zu als""".split()
+    ),
+    "Portuguese": frozenset(
+        """quem qual quais quando onde como porque por que o os a as de do da dos das um uma é foi são era ao
+        com para pelo pela""".split()
+    ),
+}
+_OTHER_LEAST = 3  # markers of another language a question needs to be taken for it
+
+
+def other_language(text: str) -> str | None:
+    """The language a question is in when it is clearly neither Indonesian nor English (at least
+    _OTHER_LEAST of its function words, more than of Indonesian and English together), else None: a
+    question that only names something in another language ("de la", "le") is Tanya's to answer."""
+    toks = tokens(text)
+    ours = sum(t in _EN_MARKERS or t in _ID_MARKERS or t.endswith("kah") for t in toks)
+    counts = {name: sum(t in markers for t in toks) for name, markers in _OTHER_MARKERS.items()}
+    name, most = max(counts.items(), key=lambda item: item[1])
+    return name if most >= _OTHER_LEAST and most > ours else None
+
+
 # --- English questions over Indonesian articles ---------------------------------------------
 
 _GLOSSARY_FILE = Path(__file__).with_name("data") / "glossary_en_id.txt"

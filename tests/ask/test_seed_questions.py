@@ -6,6 +6,7 @@ import pytest
 from conftest import SEED_ID
 
 from qa import Tanya
+from qa.errors import UnsupportedLanguage
 
 # (question, a string the answer must contain, paragraphs that state it, expected reply language)
 QUESTIONS = [
@@ -144,3 +145,32 @@ def test_follow_up_questions_are_answered_in_the_conversation(seed_tanya: Tanya)
     # a question that names its own subject stays as it is, after any turn
     alone = seed_tanya.converse(SAID + [{"role": "user", "content": "Siapa Menteri Komunikasi dan Informatika?"}])
     assert alone.question == "Siapa Menteri Komunikasi dan Informatika?" and "Rudiantara" in alone.text
+
+
+# Written before the change: questions in a language Tanya does not read, and questions in its two
+# languages that name things in another one (they must still be answered).
+OTHER_LANGUAGES = [
+    "Qui a proposé à Jack Ma le rôle de conseiller ?",
+    "Quel est le point d'ébullition du mercure ?",
+    "¿Quién le ofreció a Jack Ma el papel de asesor?",
+    "Wer hat Jack Ma die Rolle als Berater angeboten?",
+    "Quem ofereceu a Jack Ma o papel de conselheiro?",
+]
+
+
+@pytest.mark.parametrize("question", OTHER_LANGUAGES)
+def test_a_question_in_another_language_is_refused_with_a_clear_message(seed_tanya: Tanya, question: str) -> None:
+    with pytest.raises(UnsupportedLanguage, match="Indonesian or English") as refused:
+        seed_tanya.ask(question)
+    assert "bahasa Indonesia atau Inggris" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Siapa yang menawari Jack Ma menjadi penasehat di Jakarta de la Indonesia?",
+        "Who offered Jack Ma the role of le conseiller?",
+    ],
+)
+def test_a_question_that_names_something_in_another_language_is_still_answered(seed_tanya: Tanya, question: str) -> None:
+    assert "Joko Widodo" in seed_tanya.ask(question).text
