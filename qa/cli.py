@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -233,7 +232,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--threads", type=int, default=0, help="llama.cpp threads (default: all cores)")
-    p.add_argument("--api-key", default=os.environ.get("QA_LLM_KEY", ""), help="required of clients (default: $QA_LLM_KEY; none)")
+    p.add_argument("--api-key", default=None, help="required of clients (default: $QA_LLM_KEY; none)")
 
     p = command("serve", _serve, "start the chat page and the API (same as python app.py)")
     p.add_argument("--host")
@@ -606,7 +605,8 @@ def _serve_llm(args: argparse.Namespace, tanya: Tanya) -> int:
     from .errors import LLMUnavailable
 
     try:
-        serve_gguf(args.model, args.host, args.port, args.threads, args.api_key)
+        key = args.api_key if args.api_key is not None else tanya.settings.llm_key
+        serve_gguf(args.model, args.host, args.port, args.threads, key)
     except LLMUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

