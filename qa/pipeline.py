@@ -134,53 +134,62 @@ class Asker(ABC):
         unknown = set(options) - set(AskOptions.__annotations__)
         if unknown:
             raise TypeError(f"ask() got unexpected options: {', '.join(sorted(unknown))}")
-        k, retriever, llm = options.get("k"), options.get("retriever"), options.get("llm")
         q = analyse(check_question(question, self.settings.max_question_chars), options.get("dates"))
-        s = self.settings
         searcher, reader = self.searcher(), self.reader  # loaded on the first question, not timed as part of it
-        clock = [time.perf_counter()]
+        watch = Stopwatch()
+        extracted = self._extracted(q, searcher, reader, options.get("k"), options.get("retriever"), watch)
+        spec = self.settings.llm if options.get("llm") is None else options.get("llm")
+        if not spec:
+            yield watch.stamped(extracted)
+            return
+        yield from self._written(q, extracted, replace(self.settings, llm=spec), watch)
+
+    def _extracted(
+        self, q: Question, searcher: Searcher, reader: Reader | None, k: int | None, retriever: str | None, watch: Stopwatch
+    ) -> Answer:
+        """The answer read from the passages found (timed: retrieve, read, answer)."""
+        s = self.settings
         hits = self._search(searcher, q, k, retriever)
         for hit in hits:
             hit.collection = hit.collection or self.name
-        clock.append(time.perf_counter())
+        watch.lap("retrieve")
         readings = reader.read_top(q, hits, s.reader_passages, s.reader_sure_margin) if reader is not None else None
-        read = time.perf_counter()
+        read = watch.since_lap()
         extracted = extract_answer(q, hits, s.min_support, readings=readings, policy=ReaderPolicy.of(s))
-        hits = extracted.hits  # in the reader's order, when it read them
-        if not hits and q.time and q.time.window:
+        if not extracted.hits and q.time and q.time.window:
             extracted.notice = NO_DATED[extracted.language].format(window=q.time.window)
-        clock.append(time.perf_counter())
-        timings = {"retrieve": clock[1] - clock[0], "answer": clock[2] - clock[1]}
+        watch.lap("answer")  # reading included
         if readings is not None:
-            timings["read"] = read - clock[1]
-        spec = self.settings.llm if llm is None else llm
-        if not spec:
-            yield _timed(extracted, timings, clock[0])
-            return
-        settings = replace(self.settings, llm=spec)
+            watch.seconds["read"] = read
+        return extracted
+
+    def _written(self, q: Question, extracted: Answer, settings: Settings, watch: Stopwatch) -> Iterator[str | Answer]:
+        """The answer a language model writes from the passages read (in the reader's order), yielded as
+        it grows, then checked against them (timed: generate, check); the extracted answer when the model
+        is unavailable or writes nothing a passage supports."""
+        hits = extracted.hits
         shown = hits[: passages_for(settings)]
         reply = ""
         try:
             model = chat_model(settings)
             if settings.llm_mode == "proposer":
-                yield _timed(self._proposed(q, extracted, model), timings, clock[0])
+                yield watch.stamped(self._proposed(q, extracted, model))
                 return
             for piece in stream(model, prompt(q, shown), settings.llm_timeout, STOP):
                 reply += piece
                 yield reply
         except LLMUnavailable as exc:
             extracted.notice = f"{exc}. " + FALLBACK[extracted.language]
-            yield _timed(extracted, timings, clock[0])
+            yield watch.stamped(extracted)
             return
-        clock.append(time.perf_counter())
-        timings["generate"] = clock[3] - clock[2]
+        watch.lap("generate")
 
         def table(statements: list[Statement]) -> list[dict[int, float]]:
             return support_table(statements, hits, q, self.similarities)
 
         # the model saw the first passages; the check may also cite the other retrieved ones
         written = checked_answer(q, hits, reply, table, settings.unsupported, shown=len(shown))
-        timings["check"] = time.perf_counter() - clock[3]
+        watch.lap("check")
         written.raw_reply = reply
         if written.abstained and not extracted.abstained:
             # nothing the model wrote is both new and backed by a passage: the extracted answer is
@@ -188,7 +197,7 @@ class Asker(ABC):
             extracted.statements, extracted.citation_quality = written.statements, written.citation_quality
             extracted.raw_reply = reply
             written = extracted
-        yield _timed(written, timings, clock[0])
+        yield watch.stamped(written)
 
     def _search(self, searcher: Searcher, q: Question, k: int | None, mode: str | None) -> list[Hit]:
         """The passages to read: the best `k`, or for a question naming a time, those about that time
@@ -309,10 +318,27 @@ def _confidence(answer: Answer) -> tuple[bool, float]:
     return not answer.abstained, answer.support_score
 
 
-def _timed(answer: Answer, seconds: dict[str, float], started: float) -> Answer:
-    answer.timings_ms = {k: v * 1000 for k, v in seconds.items()}
-    answer.timings_ms["total"] = (time.perf_counter() - started) * 1000
-    return answer
+class Stopwatch:
+    """One question's steps, timed by name from its start."""
+
+    def __init__(self) -> None:
+        self.started = self.mark = time.perf_counter()
+        self.seconds: dict[str, float] = {}
+
+    def since_lap(self) -> float:
+        return time.perf_counter() - self.mark
+
+    def lap(self, step: str) -> None:
+        """`step` took the time since the last lap (or the start)."""
+        now = time.perf_counter()
+        self.seconds[step] = now - self.mark
+        self.mark = now
+
+    def stamped(self, answer: Answer) -> Answer:
+        """`answer` with its steps' times and the total, in milliseconds."""
+        answer.timings_ms = {k: v * 1000 for k, v in self.seconds.items()}
+        answer.timings_ms["total"] = (time.perf_counter() - self.started) * 1000
+        return answer
 
 
 def check_question(question: str, max_chars: int) -> str:
