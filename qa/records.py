@@ -10,7 +10,7 @@ import bisect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 
 @dataclass(frozen=True)
@@ -223,6 +223,19 @@ class Skipped:
 
     path: str
     reason: str
+
+
+class FileRecord(TypedDict):
+    """An indexed article as a collection lists it."""
+
+    doc_id: str
+    source: str  # the file (or URL) it came from
+    title: str
+    sha256: str  # of its text: a changed file is indexed again
+    chunks: int  # its passages
+    added_at: str  # when it first came in (ISO 8601)
+    date: NotRequired[str]  # when it was published (YYYY-MM-DD), when known
+    url: NotRequired[str]  # where it was fetched from, for an article from the web
 
 
 Progress = Callable[[str, int, int], None]  # what a build tells as it goes: (stage, done, total)

@@ -15,12 +15,12 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
 from ..errors import IndexProblem
-from ..records import BuildReport, Chunk, Document, Progress
+from ..records import BuildReport, Chunk, Document, FileRecord, Progress
 from ..settings import Settings
 from .embedding import Embedder
 
@@ -58,12 +58,16 @@ class KeywordSearch(Protocol):
         ...
 
 
-@runtime_checkable
-class Passages(Protocol):
-    """The passages and articles of one version, as questions and the page read them: the embedded
-    store's ChunkTable (SQLite), Milvus's MilvusTable."""
+class HashSource(NamedTuple):
+    """Where passage-text hashes can be read by SQLite: a file, its table and the hash column."""
 
-    def close(self) -> None: ...
+    file: Path
+    table: str
+    column: str
+
+
+class PassageReads(Protocol):
+    """What a question reads of a version's passages (qa/ask/retrieval.py)."""
 
     def count(self) -> int: ...
 
@@ -74,23 +78,42 @@ class Passages(Protocol):
         None: open), in row order; undated articles are in no range."""
         ...
 
-    def rows_for_hashes(self, hashes: Sequence[str]) -> dict[str, int]: ...
 
-    def files(self, query: str = "", newest_first: bool = False, limit: int | None = None) -> list[dict[str, Any]]: ...
+class Catalogue(Protocol):
+    """What a collection shows of its articles (the page's Collection tab, `qa list`)."""
+
+    def files(self, query: str = "", newest_first: bool = False, limit: int | None = None) -> list[FileRecord]: ...
 
     def document_text(self, doc_id: str) -> str | None: ...
+
+
+class BuildReads(Protocol):
+    """What a build reads of the served version: its articles, which are unchanged, and the passages
+    whose vectors it can reuse (qa/index/build.py)."""
 
     def documents(self) -> Iterator[Document]: ...
 
     def has_document(self, doc_id: str) -> bool: ...
 
-    def document_record(self, doc_id: str) -> tuple[str, str] | None: ...
+    def document_record(self, doc_id: str) -> tuple[str, str] | None:
+        """(sha256, added_at) of an article, or None."""
+        ...
 
     def doc_ids(self) -> Iterator[str]: ...
 
-    def hash_source(self) -> tuple[Path, str, str] | None:
-        """Where this version's passage-text hashes can be read by SQLite: (file, table, column), or None."""
+    def rows_for_hashes(self, hashes: Sequence[str]) -> dict[str, int]: ...
+
+    def hash_source(self) -> HashSource | None:
+        """Where this version's passage-text hashes can be read by SQLite, or None (not in a file)."""
         ...
+
+
+@runtime_checkable
+class Passages(PassageReads, Catalogue, BuildReads, Protocol):
+    """The passages and articles of one version, for all three kinds of caller: the embedded store's
+    ChunkTable (SQLite), Milvus's MilvusTable."""
+
+    def close(self) -> None: ...
 
 
 # --- one version of the index ------------------------------------------------------------

@@ -8,11 +8,11 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ..dates import iso
-from ..records import Chunk, Document
-from .base import Passages, fsync_file
+from ..records import Chunk, Document, FileRecord
+from .base import HashSource, Passages, fsync_file
 
 # --- chunk records -----------------------------------------------------------------------
 
@@ -148,7 +148,7 @@ class ChunkTable(Passages):
                 doc_id, source, title, text, sha256, date, url, page_starts=tuple(json.loads(starts)) if starts else ()
             )
 
-    def files(self, query: str = "", newest_first: bool = False, limit: int | None = None) -> list[dict[str, Any]]:
+    def files(self, query: str = "", newest_first: bool = False, limit: int | None = None) -> list[FileRecord]:
         """Records of the indexed articles (doc_id, source, title, sha256, chunks, added_at, date, url),
         those whose title or file contains `query`, in indexing order or newest first."""
         sql = f"SELECT {', '.join(_FILE_COLUMNS)} FROM documents"
@@ -162,7 +162,10 @@ class ChunkTable(Passages):
             args.append(limit)
         with self._lock:
             found = self._db.execute(sql, args).fetchall()
-        return [{k: v for k, v in zip(_FILE_COLUMNS, row) if v is not None or k not in ("date", "url")} for row in found]
+        return [
+            cast(FileRecord, {k: v for k, v in zip(_FILE_COLUMNS, row) if v is not None or k not in ("date", "url")})
+            for row in found
+        ]
 
     def has_document(self, doc_id: str) -> bool:
         """Whether a document has this id."""
@@ -200,10 +203,10 @@ class ChunkTable(Passages):
                 found.update(self._db.execute(f"SELECT text_hash, row FROM chunks WHERE text_hash IN ({marks})", part))
         return found
 
-    def hash_source(self) -> tuple[Path, str, str] | None:
-        return self.path, "chunks", "text_hash"
+    def hash_source(self) -> HashSource:
+        return HashSource(self.path, "chunks", "text_hash")
 
-    def count_new_texts(self, known: Sequence[tuple[Path, str, str]]) -> int:
+    def count_new_texts(self, known: Sequence[HashSource]) -> int:
         """How many distinct chunk texts have a hash found in none of `known`: (SQLite file, table, hash
         column), as each owner gives its own with `hash_source()`."""
         with self._lock:

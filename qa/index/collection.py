@@ -15,7 +15,7 @@ from ..ingest.documents import inside
 from ..ingest.sources import Sources, Watcher
 from ..ingest.uploads import check_request, import_folder_files, placed_uploads
 from ..ingest.web import WebSources, is_url
-from ..records import Skipped
+from ..records import FileRecord, Skipped
 from .build import BuildReport, Progress, build_index, remove_documents
 
 if TYPE_CHECKING:
@@ -201,7 +201,7 @@ class CollectionMixin:
         report.skipped = outside + report.skipped
         return report
 
-    def files(self, query: str = "", newest_first: bool = False, limit: int | None = None) -> list[dict]:
+    def files(self, query: str = "", newest_first: bool = False, limit: int | None = None) -> list[FileRecord]:
         """The indexed articles (doc_id, source, title, sha256, chunks, added_at, date, url), those whose
         title or file contains `query`, in indexing order or newest first, at most `limit`."""
         return self.retriever().snapshot.table.files(query, newest_first, limit)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .base import HashSource
 from .chunks import _in_parts
 
 
@@ -34,9 +35,9 @@ class EmbeddingCache:
         # vectors up to this rowid were there before this build: those are resumed, later ones its own
         self._before = int(self._db.execute("SELECT COALESCE(MAX(rowid), 0) FROM vectors").fetchone()[0])
 
-    def hash_source(self) -> tuple[Path, str, str]:
-        """Where the cached vectors' text hashes can be read by SQLite: (file, table, column)."""
-        return self.path, "vectors", "hash"
+    def hash_source(self) -> HashSource:
+        """Where the cached vectors' text hashes can be read by SQLite."""
+        return HashSource(self.path, "vectors", "hash")
 
     def get(self, hashes: Sequence[str], earlier_only: bool = False) -> dict[str, np.ndarray]:
         """The cached vectors among `hashes` (only those cached before this build began: `earlier_only`)."""

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..index.build import BuildReport
 from ..pipeline import Tanya
-from ..records import Answer, Citation
+from ..records import Answer, Citation, FileRecord
 from ..settings import DEFAULT_COLLECTION
 from .chats import Chats, markdown_text
 from .i18n import Texts, catalogue, texts
@@ -255,12 +255,12 @@ def updated_ago(sources: list[dict], now: float | None = None, tr: Texts = EN) -
     return tr("collection.updated_min", n=minutes) if minutes < 120 else tr("collection.updated_h", n=minutes // 60)
 
 
-def render_removal(record: dict, tr: Texts = EN) -> str:
+def render_removal(record: FileRecord, tr: Texts = EN) -> str:
     """The question before an article is removed."""
     return tr("collection.ask_remove", title=markdown_text(record["title"]), source=markdown_text(record["source"]))
 
 
-def article_record(tanya: Tanya | None, doc_id: str) -> dict | None:
+def article_record(tanya: Tanya | None, doc_id: str) -> FileRecord | None:
     """An indexed article's record in a collection, or None."""
     if tanya is None or not tanya.has_index():
         return None

@@ -7,14 +7,13 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator, Sequence
-from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from ...dates import iso
-from ...records import Chunk, Document
-from ..base import KeywordSearch, Passages, VectorStore
+from ...records import Chunk, Document, FileRecord
+from ..base import HashSource, KeywordSearch, Passages, VectorStore
 from .connection import Connection
 from .rows import View, literal
 
@@ -230,12 +229,12 @@ class MilvusTable(Passages):
             yield from sorted(self.milvus.query(f"{self.version}__docs", where, _DOC_FIELDS), key=lambda r: r["seq"])
             start += PAGE
 
-    def _record(self, r: dict[str, Any]) -> dict[str, Any]:
+    def _record(self, r: dict[str, Any]) -> FileRecord:
         out = {k: r[k] for k in ("doc_id", "source", "title", "sha256", "chunks", "added_at")}
         out.update({k: r[k] for k in ("date", "url") if r[k]})
-        return out
+        return cast(FileRecord, out)
 
-    def files(self, query: str = "", newest_first: bool = False, limit: int | None = None) -> list[dict[str, Any]]:
+    def files(self, query: str = "", newest_first: bool = False, limit: int | None = None) -> list[FileRecord]:
         records = [self._record(r) for r in self._docs()]
         if query:
             records = [r for r in records if query.lower() in f"{r['title']} {r['source']}".lower()]
@@ -287,5 +286,5 @@ class MilvusTable(Passages):
         for r in self._docs():
             yield r["doc_id"]
 
-    def hash_source(self) -> tuple[Path, str, str] | None:
+    def hash_source(self) -> HashSource | None:
         return None  # the hashes live in Milvus, not in a file SQLite can read
