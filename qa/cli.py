@@ -142,6 +142,15 @@ def _parser() -> argparse.ArgumentParser:
         "(yes/no sentence sets and span sets); --dev files are scored (qa/data/apakah.json)",
     )
     p.add_argument(
+        "--confidence",
+        nargs="*",
+        metavar="MORE",
+        help="instead: fit the decision to answer on dev sets QUESTIONS and MORE, each NAME=FILE@INDEX_DIR, read "
+        "end to end with the configured reader (QA_READER); or on the readings file QUESTIONS written before. "
+        "Prints cross-fitted dev figures; --out qa/data/confidence.json ships it",
+    )
+    p.add_argument("--readings", type=Path, help="with --confidence: where the readings go (default: confidence-readings.jsonl)")
+    p.add_argument(
         "--init",
         type=Path,
         help="with --reader: start from this trained reader (e.g. qa/data/reader) instead of a fresh span head",
@@ -162,7 +171,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--lr", type=float, default=1.5e-4, help="with --reader: peak learning rate")
     p.add_argument(
-        "--out", type=Path, help="with --reader: where to write the weights (default: qa/data/reader, the shipped ones)"
+        "--out",
+        type=Path,
+        help="with --reader: where to write the weights (default: qa/data/reader, the shipped ones); "
+        "with --confidence: where to write the decision (default: nowhere)",
     )
 
     p = command("user", _user, "manage who may use the server: readers ask, editors also add, remove and rebuild")
@@ -417,6 +429,17 @@ def _train(args: argparse.Namespace, tanya: Tanya) -> int:
 
     if args.reader is not None:
         return _train_reader(args, tanya)
+    if args.confidence is not None:
+        from .training.confidence import fit, read_sets
+
+        sets = [str(args.questions), *args.confidence]
+        readings = args.readings or Path("confidence-readings.jsonl")
+        if len(sets) == 1 and "=" not in sets[0]:
+            readings = args.questions  # readings written before
+        else:
+            read_sets(sets, readings)
+        fit(readings, args.out)
+        return 0
     if args.forms is not None:
         from .training.forms import train_forms
 

@@ -1,5 +1,5 @@
 """Whether to answer: the calibrated probability that the reader's answer is right (`Confidence`,
-qa/data/confidence.json, fitted by benchmarks/calibrate.py), the features it reads, and the reader's
+qa/data/confidence.json, fitted by qa/training/confidence.py), the features it reads, and the reader's
 policy: which passage it answers from, and the threshold for the question's kind.
 """
 
@@ -24,8 +24,8 @@ class Confidence:
     """The probability that the reader's answer is right, from what its reading shows: a logistic model
     over a few features (its margin over "no answer", how far ahead of the other passages it is, the
     passage's retrieval rank, the best sentence's support, whether the span is the kind of thing asked
-    for, the languages of question and passage). Fitted and calibrated on dev by `benchmarks/calibrate.py`
-    (qa/data/confidence.json, with the threshold chosen there)."""
+    for, the languages of question and passage). Fitted and calibrated on dev by `python -m qa train … --confidence`
+    (qa/training/confidence.py; qa/data/confidence.json, with the threshold chosen there)."""
 
     def __init__(self, model: LinearModel) -> None:
         self.model = model
