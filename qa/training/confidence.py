@@ -56,6 +56,8 @@ def read_sets(sets: list[str], out: Path, reader: str | None = None) -> None:
             settings = Settings.from_env(index_dir=Path(index_dir), reader=reader)
             tanya = Tanya(settings)
             retriever, model = tanya.retriever(), tanya.reader
+            if model is None:
+                raise InputError("the decision to answer is fitted on a reader's readings: set QA_READER (e.g. e5)")
             old = ReaderPolicy.of(replace(settings, reader_confidence=False))
             forced = replace(old, confidence=None, min_margin=-1e9, min_margin_en=-1e9, weak_margin=-1e9)
             questions = load_questions(Path(questions_file))
@@ -111,7 +113,7 @@ def fit_logistic(rows: list[dict], l2: float = 1.0) -> LinearModel:
     names = sorted(k for k in rows[0]["features"] if k not in LEFT_OUT)
     x = np.array([[r["features"][k] for k in names] for r in rows], dtype=float)
     y = np.array([float(r["right"]) for r in rows])
-    per_set = defaultdict(int)
+    per_set: dict[str, int] = defaultdict(int)
     for r in rows:
         per_set[r["set"]] += 1
     w_rows = np.array([len(rows) / (len(per_set) * per_set[r["set"]]) for r in rows])
@@ -135,13 +137,13 @@ def figures(rows: list[dict], answered: list[bool]) -> dict[str, dict[str, float
     """Per set: F1/EM over answerable questions (an abstention scores 0), wrong abstentions, and the
     share of unanswerable questions answered."""
     out: dict[str, dict[str, float]] = {}
-    by_set = defaultdict(list)
+    by_set: dict[str, list[tuple[dict[str, Any], bool]]] = defaultdict(list)
     for r, a in zip(rows, answered):
         by_set[r["set"]].append((r, a))
     for name, pairs in by_set.items():
         pos = [(r, a) for r, a in pairs if r["answerable"]]
         neg = [a for r, a in pairs if not r["answerable"]]
-        f = {"n": len(pairs)}
+        f: dict[str, float] = {"n": len(pairs)}
         if pos:
             f["f1"] = round(float(np.mean([r["f1"] if a else 0.0 for r, a in pos])), 4)
             f["em"] = round(float(np.mean([r["em"] if a else 0.0 for r, a in pos])), 4)
