@@ -39,6 +39,7 @@ import numpy as np
 from qa import Settings, Tanya
 from qa.index.build import build_index
 from qa.index.embedding import get_embedder
+from qa.index.factory import backend_for
 from qa.index.keywords import KeywordIndex, KeywordIndexWriter
 from qa.index.vectors import FaissVectorStore, _exact_top
 from qa.text import query_terms, terms
@@ -104,7 +105,7 @@ def embedding_throughput(articles: list[Path], tmp: Path) -> None:
                 model.passage(texts[at : at + batch])
             direct = max(direct, len(texts) / (time.perf_counter() - started))
             settings = Settings.from_env(env={}, index_dir=tmp / f"embed-index-{batch}", embed_batch_size=batch)
-            report = build_index([folder], settings, rebuild=True)
+            report = build_index([folder], settings, backend_for(settings), rebuild=True)
             ours = max(ours, report.embedded / report.embed_seconds)
         print(f"| {batch} | {direct:.1f} | {ours:.1f} | {100 * (direct / ours - 1):+.1f}% |", flush=True)
 

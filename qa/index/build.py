@@ -31,11 +31,10 @@ from ..ingest.documents import iter_documents, iter_files
 from ..records import BuildReport, Document, Progress, Skipped
 from ..settings import Settings
 from ..text import terms
-from .base import CHUNKS, FORMAT_VERSION, KEYWORD, Snapshot
+from .base import CHUNKS, FORMAT_VERSION, KEYWORD, IndexBackend, Snapshot
 from .chunks import ChunkTable, text_hash
 from .embed_cache import EmbeddingCache
 from .embedding import Embedder, bulk_embedder, embedder_for
-from .factory import backend_for
 from .keywords import KeywordIndexWriter
 from .vectors import VectorFile
 from .versions import current_version, new_version_dir
@@ -45,7 +44,7 @@ ANALYZER = "id-sastrawi-v1"
 
 
 @contextmanager
-def build_lock(settings: Settings) -> Iterator[None]:
+def build_lock(settings: Settings, backend: IndexBackend) -> Iterator[None]:
     """Hold the index's build lock: an OS file lock on the index folder (a killed build never leaves it
     stale), and the store's own lease when several machines build into it (Milvus)."""
     index_dir = Path(settings.index_dir)
@@ -56,7 +55,7 @@ def build_lock(settings: Settings) -> Iterator[None]:
         except BlockingIOError:
             raise BuildInProgress(f"another build of {index_dir} is running; try again when it has finished") from None
         try:
-            with backend_for(settings).builder_lease():
+            with backend.builder_lease():
                 yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
@@ -65,6 +64,7 @@ def build_lock(settings: Settings) -> Iterator[None]:
 def build_index(
     paths: Iterable[Path],
     settings: Settings,
+    backend: IndexBackend,
     rebuild: bool = False,
     progress: Progress | None = None,
     embedder: Embedder | None = None,
@@ -72,25 +72,25 @@ def build_index(
     excluded: Collection[str] = (),
     watched: Collection[Path] = (),
 ) -> BuildReport:
-    """Index the articles under `paths` into `settings.index_dir` and switch to the new version.
+    """Index the articles under `paths` into `backend` (staged under `settings.index_dir`) and switch to
+    the new version.
 
     Articles of the served index whose files are gone are removed, unless `keep_missing` (then only
     those whose file was in one of the `watched` folders and is gone); files whose doc_id is in
     `excluded` are skipped."""
     paths = list(paths)
-    with _machine_errors(settings), build_lock(settings):
+    with _machine_errors(settings), build_lock(settings, backend):
         if not rebuild:  # a store that updates in place writes only what changed (Milvus)
-            report = backend_for(settings).update_in_place(
-                paths, settings, embedder or embedder_for(settings), excluded, progress
-            )
+            report = backend.update_in_place(paths, settings, embedder or embedder_for(settings), excluded, progress)
             if report is not None:
                 return report
-        return _build(paths, settings, rebuild, progress, embedder, keep_missing, excluded, watched)
+        return _build(paths, settings, backend, rebuild, progress, embedder, keep_missing, excluded, watched)
 
 
 def _build(
     paths: list[Path],
     settings: Settings,
+    backend: IndexBackend,
     rebuild: bool,
     progress: Progress | None,
     embedder: Embedder | None,
@@ -99,7 +99,7 @@ def _build(
     watched: Collection[Path],
 ) -> BuildReport:
     """A whole new version (what `build_index` does when the store cannot update in place)."""
-    with _Build(settings, rebuild, progress, embedder) as build:
+    with _Build(settings, backend, rebuild, progress, embedder) as build:
         build.add_files(paths, excluded)
         read, dropped = build.report.documents, 0
         if keep_missing:
@@ -150,18 +150,20 @@ def _machine_errors(settings: Settings) -> Iterator[None]:
         ) from exc
 
 
-def remove_documents(doc_ids: Iterable[str], settings: Settings, embedder: Embedder | None = None) -> BuildReport:
+def remove_documents(
+    doc_ids: Iterable[str], settings: Settings, backend: IndexBackend, embedder: Embedder | None = None
+) -> BuildReport:
     """A new index version without these articles (nothing is re-embedded)."""
     wanted = set(doc_ids)
-    with _machine_errors(settings), build_lock(settings):
-        report = backend_for(settings).update_in_place([], settings, embedder or embedder_for(settings), remove=wanted)
+    with _machine_errors(settings), build_lock(settings, backend):
+        report = backend.update_in_place([], settings, embedder or embedder_for(settings), remove=wanted)
         if report is not None:
             return report
-        return _removed(wanted, settings, embedder)
+        return _removed(wanted, settings, backend, embedder)
 
 
-def _removed(wanted: set[str], settings: Settings, embedder: Embedder | None) -> BuildReport:
-    with _Build(settings, False, None, embedder) as build:
+def _removed(wanted: set[str], settings: Settings, backend: IndexBackend, embedder: Embedder | None) -> BuildReport:
+    with _Build(settings, backend, False, None, embedder) as build:
         unknown = sorted(d for d in wanted if build.previous is None or not build.previous.has_document(d))
         if unknown:
             raise NothingToIndex(f"not in the index: {', '.join(unknown)} (see `python -m qa list`)")
@@ -180,7 +182,9 @@ class _Build:
     BULK_MIN = 1000  # new passages from which QA_BULK_EMBED=torch starts its worker processes
     KEYWORD_BUFFER = 2_000_000  # term occurrences held before the keyword writer spills a run to disk
 
-    def __init__(self, settings: Settings, rebuild: bool, progress: Progress | None, embedder: Embedder | None) -> None:
+    def __init__(
+        self, settings: Settings, backend: IndexBackend, rebuild: bool, progress: Progress | None, embedder: Embedder | None
+    ) -> None:
         self.started = time.perf_counter()
         self.settings, self.rebuild = settings, rebuild
         self.notify: Progress = progress or (lambda stage, done, total: None)
@@ -192,7 +196,7 @@ class _Build:
         self.now = datetime.now(UTC).isoformat(timespec="seconds")
         # the served version: its vectors are reused (same model, not a rebuild); its document
         # records say what was added, changed or removed, and when each article first came in
-        self.backend = backend_for(settings)
+        self.backend = backend
         self.old: Snapshot | None = None
         if not rebuild:
             try:

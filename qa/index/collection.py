@@ -117,6 +117,7 @@ class CollectionMixin:
         report = build_index(
             folders,
             self.settings,
+            self.backend,
             rebuild=rebuild,
             progress=progress,
             embedder=self.embedder,
@@ -137,7 +138,7 @@ class CollectionMixin:
         (a seed article) is remembered as removed, so that later updates of the collection skip it."""
         doc_ids = list(doc_ids)
         sources = {f["doc_id"]: f["source"] for f in self.files()} if forget else {}
-        report = remove_documents(doc_ids, self.settings, embedder=self.embedder)
+        report = remove_documents(doc_ids, self.settings, self.backend, embedder=self.embedder)
         if forget:
             remembered = set(self.removed())
             for doc_id in doc_ids:
