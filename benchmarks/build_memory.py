@@ -81,7 +81,7 @@ def main() -> int:
             for i in range(size):
                 (folder / f"a{i:07d}.txt").write_text(f"Berita nomor {i}\n{passages[i % len(passages)]}\n", encoding="utf-8")
             settings = Settings.from_env(index_dir=index_dir)
-            hashes = {}
+            hashes: dict[str, int] = {}
             for doc in read_documents([folder]).documents:
                 for chunk in chunk_document(doc, settings.chunk_size, settings.chunk_overlap):
                     hashes.setdefault(text_hash(chunk.text), len(hashes))

@@ -62,16 +62,16 @@ def langchain_quickstart(tanya: Tanya, articles: Path) -> System:
         def embed_documents(self, texts: list[str]) -> list[list[float]]:
             known = snapshot.table.rows_for_hashes([text_hash(t) for t in texts])
             rows = [known.get(text_hash(t)) for t in texts]
-            out = [None] * len(texts)
-            cached = [i for i, r in enumerate(rows) if r is not None]
+            out: dict[int, list[float]] = {}
+            cached = {i: r for i, r in enumerate(rows) if r is not None}
             if cached:
-                for i, v in zip(cached, snapshot.vectors.vectors([rows[i] for i in cached])):
+                for i, v in zip(cached, snapshot.vectors.vectors(list(cached.values()))):
                     out[i] = v.tolist()
             todo = [i for i, r in enumerate(rows) if r is None]
             if todo:
                 for i, v in zip(todo, embedder.embed_passages([texts[i] for i in todo])):
                     out[i] = v.tolist()
-            return out
+            return [out[i] for i in range(len(texts))]
 
         def embed_query(self, text: str) -> list[float]:
             return embedder.embed_queries([text])[0].tolist()

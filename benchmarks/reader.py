@@ -25,6 +25,7 @@ import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -34,6 +35,9 @@ from qa.ask.decision import ReaderPolicy
 from qa.ask.question import analyse
 from qa.ask.reader import get_reader
 from qa.training.evaluation import exact_match, load_questions, token_f1
+
+if TYPE_CHECKING:
+    from qa.ask.reader_model import ReaderModel
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data"
@@ -129,7 +133,7 @@ def speed(tanya: Tanya, questions: list[dict], folder: Path, passages: int) -> N
         times.sort()
         print(f"| {label} | {threads} | {times[len(times) // 2]:.0f} | {times[int(len(times) * 0.95)]:.0f} | {same:.2f} |")
 
-    reference = None
+    reference: list[str] | None = None
     for quantise in (False, True):
         reader = TransformerReader(folder)
         if quantise:
@@ -171,8 +175,9 @@ def speed(tanya: Tanya, questions: list[dict], folder: Path, passages: int) -> N
         def run(ids, mask):
             return tuple(torch.from_numpy(x) for x in session.run(None, {"ids": ids.numpy(), "mask": mask.numpy()}))
 
-        reader.model = run
+        reader.model = cast("ReaderModel", run)  # the reader only calls its model: (ids, mask) -> (start, end) logits
         texts = [r.text for q, hits in work for r in reader.read(q, hits)]
+        assert reference is not None  # set by the fp32 pass above
         timed(reader, "fp32, ONNX Runtime", 2, sum(a == b for a, b in zip(texts, reference)) / len(texts))
 
 
@@ -288,7 +293,7 @@ def main() -> int:
     rows = []
 
     def row(label: str, passages: int, policy: ReaderPolicy | None, sure: float = float("inf")) -> dict:
-        r = {
+        r: dict[str, Any] = {
             "system": label,
             "passages": passages,
             "policy": None

@@ -39,6 +39,10 @@ class VectorStore(ABC):
     """Nearest-neighbour search over unit vectors; row ids are 0..n-1 in insertion order."""
 
     @abstractmethod
+    def __len__(self) -> int:
+        """The number of stored vectors."""
+
+    @abstractmethod
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(scores, rows), each of shape (len(queries), k); missing results have row -1."""
 

@@ -59,8 +59,10 @@ def test_a_written_answer_streams_from_the_server_with_checked_citations(seed_ta
     tanya = Tanya(replace(seed_tanya.settings, llm="openai:gemma3-270m", llm_url=llm_url, llm_key=KEY))
     events = list(tanya.ask_stream("Kapan Alibaba Group menguasai saham Lazada?"))
     answer = events[-1]
-    assert isinstance(answer, Answer) and not answer.notice, answer.notice
-    pieces = events[:-1]
+    assert isinstance(answer, Answer)
+    assert not answer.notice, answer.notice
+    pieces = [p for p in events[:-1] if isinstance(p, str)]
+    assert len(pieces) == len(events) - 1  # the text as it grew, then the answer
     assert len(pieces) >= 2 and all(b.startswith(a) for a, b in zip(pieces, pieces[1:]))  # it grew, token by token
     assert answer.mode == "generative" and answer.raw_reply == pieces[-1]
     _assert_citations_checked(answer)
@@ -94,6 +96,7 @@ def test_our_api_streams_the_written_answer_through(app_with_llm: str) -> None:
     content = [c.choices[0].delta.content for c in chunks if c.choices[0].delta.content]
     assert len(content) >= 2  # the model's words as they came, not one block at the end
     final = chunks[-1].model_extra
+    assert final is not None
     assert final["citations"] and final["citations"][0]["paragraph"] == 6
     if final["tanya"]["mode"] == "extractive":  # the check refused what the model wrote (it varies with the server's cache)
         assert final["tanya"]["notice"] and "2016" in final["tanya"]["answer"]
@@ -106,7 +109,7 @@ def test_our_api_streams_the_written_answer_through(app_with_llm: str) -> None:
         extra_body={"written": False},
         messages=[{"role": "user", "content": "Kapan Alibaba Group menguasai saham Lazada?"}],
     )
-    assert extracted.model_extra["tanya"]["mode"] == "extractive"
+    assert extracted.model_extra is not None and extracted.model_extra["tanya"]["mode"] == "extractive"
 
 
 @pytest.mark.browser

@@ -10,14 +10,20 @@ from conftest import SEED_ID, settings_for
 
 from qa import Tanya
 from qa.ask.question import analyse
-from qa.ask.reader import READER_DIR, get_reader
-from qa.records import Chunk, Hit
+from qa.ask.reader import READER_DIR, Reader, get_reader
+from qa.records import Chunk, Hit, Reading
 
 pytestmark = pytest.mark.skipif(not (READER_DIR / "meta.json").is_file(), reason="no trained reader shipped")
 
 
 def _hit(text: str, rank: int) -> Hit:
     return Hit(Chunk(f"c{rank}", f"d{rank}", "x.txt", "", 1, 0, len(text), text), 0.0, rank=rank)
+
+
+def _reader(name: str = "e5") -> Reader:
+    reader = get_reader(name)
+    assert reader is not None
+    return reader
 
 
 def test_reader_is_on_by_default_and_finds_the_span(seed_tanya: Tanya) -> None:
@@ -27,13 +33,14 @@ def test_reader_is_on_by_default_and_finds_the_span(seed_tanya: Tanya) -> None:
     assert "e-commerce" in answer.text
     # the span's document offsets point at the answer inside the cited sentence
     document = seed_tanya.document_text(SEED_ID)
+    assert document is not None and answer.span is not None
     assert document[answer.span[0] : answer.span[1]] == answer.text
     assert answer.citations[0].start <= answer.span[0] < answer.span[1] <= answer.citations[0].end
 
 
 def test_scores_compare_across_passages() -> None:
     """Trained with passages that do not answer, the reader says so; the passage that answers wins."""
-    reader = get_reader("e5")
+    reader = _reader()
     q = analyse("Siapa yang menawari Jack Ma menjadi penasehat?")
     distractors = [
         "Harimau Sumatera terancam punah karena hutan terus dibuka untuk perkebunan kelapa sawit.",
@@ -64,7 +71,7 @@ def test_no_answer_is_taken_from_a_web_address(question: str, passage: str) -> N
     a boiling point): no span holds a piece of one."""
     from qa.ask.reader import WEB_ADDRESS
 
-    reading = get_reader("e5").read(analyse(question), [_hit(passage, 1)])[0]
+    reading = _reader().read(analyse(question), [_hit(passage, 1)])[0]
     address = WEB_ADDRESS.search(passage)
     assert address is not None
     assert reading.end <= address.start() or reading.start >= address.end(), reading.text
@@ -89,7 +96,7 @@ def test_the_passage_answered_from_is_listed_first() -> None:
             start=1,
         )
     ]
-    readings = get_reader("e5").read(q, hits[:2])
+    readings = _reader().read(q, hits[:2])
     answer = extract_answer(q, hits, readings=readings, policy=ReaderPolicy.of(Settings()))
     assert "Joko Widodo" in answer.text and answer.citations[0].chunk_id == "c2"
     assert [h.chunk.chunk_id for h in answer.hits] == ["c2", "c1", "c3"]
@@ -97,7 +104,7 @@ def test_the_passage_answered_from_is_listed_first() -> None:
 
 
 def test_only_the_first_passage_is_read_when_the_reader_is_sure_of_it() -> None:
-    reader = get_reader("e5")
+    reader = _reader()
     q = analyse("Siapa yang menawari Jack Ma menjadi penasehat?")
     gold = "Jack Ma sempat berada dalam posisi dilematis setelah ditawari Presiden Joko Widodo menjadi penasehat."
     other = "Banjir merendam ribuan rumah di Jakarta Timur setelah hujan deras sejak Senin malam."
@@ -108,7 +115,7 @@ def test_only_the_first_passage_is_read_when_the_reader_is_sure_of_it() -> None:
 
 
 def test_long_passages_are_read_in_overlapping_windows() -> None:
-    reader = get_reader("e5")
+    reader = _reader()
     filler = " ".join(f"Kalimat pengisi nomor {i} tentang cuaca di kota yang tidak disebutkan namanya." for i in range(60))
     text = filler + " Jembatan Suramadu diresmikan oleh Presiden Susilo Bambang Yudhoyono pada tahun 2009. " + filler
     reading = reader.read(analyse("Siapa yang meresmikan Jembatan Suramadu?"), [_hit(text, 1)])[0]
@@ -180,7 +187,7 @@ def test_training_command_writes_a_reader_that_loads(tmp_path: Path) -> None:
     meta = json.loads((out / "meta.json").read_text())
     assert meta["split"] == 6 and meta["train_examples"] == 48 and meta["epochs"] == 1
     assert (out / "weights.safetensors").stat().st_size < 30_000_000
-    reader = get_reader(str(out))
+    reader = _reader(str(out))
     readings = reader.read(analyse("Siapa presiden pertama Indonesia?"), [_hit("Presiden pertama Indonesia adalah Soekarno.", 1)])
     assert len(readings) == 1 and readings[0].end >= readings[0].start
 
@@ -283,6 +290,8 @@ def test_questions_asked_at_once_share_passes_and_get_their_own_readings() -> No
     than questions, and each gets the same reading it gets alone."""
     import threading
 
+    import numpy as np
+
     from qa.ask.reader import TransformerReader
 
     cases = [
@@ -299,9 +308,15 @@ def test_questions_asked_at_once_share_passes_and_get_their_own_readings() -> No
     expected = [alone.read(analyse(q), [_hit(p, 1)])[0] for q, p in cases]
     together = TransformerReader(READER_DIR, batch_ms=50)
     passes: list[int] = []
+    assert together.batcher is not None
     run = together.batcher.run
-    together.batcher.run = lambda rows: (passes.append(len(rows)), run(rows))[1]
-    got: dict[int, object] = {}
+
+    def counted(rows: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+        passes.append(len(rows))
+        return run(rows)
+
+    together.batcher.run = counted
+    got: dict[int, Reading] = {}
     threads = [
         threading.Thread(target=lambda n=n: got.__setitem__(n, together.read(analyse(cases[n][0]), [_hit(cases[n][1], 1)])[0]))
         for n in range(len(cases))

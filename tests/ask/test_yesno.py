@@ -36,7 +36,9 @@ def test_the_shipped_label_model_labels_only_when_sure() -> None:
     probs = model.probabilities(q, ID_SENTENCE)
     assert abs(sum(probs.values()) - 1) < 1e-9
     verdict = model.verdict(q, ID_SENTENCE)
-    assert verdict is None or (verdict.probability >= model.min_probability and verdict.label == max(probs, key=probs.get))
+    assert verdict is None or (
+        verdict.probability >= model.min_probability and verdict.label == max(probs, key=probs.__getitem__)
+    )
 
 
 def test_sentence_answers_have_a_threshold_of_their_own() -> None:

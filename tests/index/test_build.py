@@ -12,6 +12,7 @@ from conftest import SEED_ID, SEEDS, settings_for, write
 from qa import Tanya
 from qa.errors import IndexCorrupt, IndexMismatch, IndexMissing, NothingToIndex, QuestionError
 from qa.index.base import MANIFEST, VECTORS
+from qa.index.vectors import FaissVectorStore
 from qa.index.versions import current_version
 
 NEW_ARTICLE = """Bandung Luncurkan Bus Listrik
@@ -34,6 +35,7 @@ def test_manifest_records_model_files_and_counts(seed_tanya: Tanya) -> None:
     assert entry["doc_id"] == SEED_ID and len(entry["sha256"]) == 64 and entry["chunks"] == 13
     assert manifest["chunks"] == 13 and manifest["built_at"]
     version = current_version(Path(seed_tanya.settings.index_dir))
+    assert version is not None
     assert {p.name for p in version.iterdir()} >= {MANIFEST, VECTORS, "chunks.sqlite", "keyword"}
 
 
@@ -94,6 +96,7 @@ def test_damaged_index_files_are_detected(tmp_path: Path, damage: str) -> None:
     tanya = Tanya(settings_for(tmp_path / "index"))
     tanya.index([SEEDS])
     version = current_version(tmp_path / "index")
+    assert version is not None
     if damage == "truncate-vectors":
         data = (version / VECTORS).read_bytes()
         (version / VECTORS).write_bytes(data[: len(data) // 2])
@@ -179,7 +182,8 @@ def test_past_exact_max_the_vectors_go_into_a_calibrated_ivf_index(tmp_path: Pat
     info = tanya.manifest["vectors"]
     assert info["type"].startswith("IVF") and info["type"].endswith(",SQ8") and info["recall@10"] >= 0.95
     fresh = Tanya(settings_for(tmp_path / "index", exact_max=10))  # loads it back with its nprobe
-    assert fresh.retriever().snapshot.vectors.index.nprobe == info["nprobe"]
+    vectors = fresh.retriever().snapshot.vectors
+    assert isinstance(vectors, FaissVectorStore) and vectors.index.nprobe == info["nprobe"]
     # the IVF index answers as the exact one would (with the reader of 2b1a1e5 it answered "pemerintah" to "Siapa yang menawari Jack Ma menjadi penasehat?" here, a miss noted in BENCHMARKS.md)
     assert "Rudiantara" in fresh.ask("Siapa Menteri Komunikasi dan Informatika?").text
 

@@ -19,6 +19,7 @@ import pytest
 from conftest import ROOT, SEEDS, free_port, serve_app, settings_for, write
 
 from qa import Tanya
+from qa.index.milvus import MilvusBackend
 
 pytestmark = pytest.mark.slow  # starts a Milvus server
 
@@ -76,6 +77,27 @@ def _milvus(tmp: Path, uri: str, name: str, **overrides) -> Tanya:
     )
 
 
+def _on_milvus(tanya: Tanya) -> MilvusBackend:
+    """The backend of a Tanya on Milvus, for what only Milvus has (its collections, versions, lease)."""
+    backend = tanya.backend
+    assert isinstance(backend, MilvusBackend)
+    return backend
+
+
+def _served(tanya: Tanya) -> str:
+    """The name of the served version's record (its generation: `…__gN`)."""
+    served = tanya.backend.served()
+    assert served is not None
+    return served.name
+
+
+def _stamp(tanya: Tanya) -> str:
+    """The served version's name, which its collections are named after."""
+    published = _on_milvus(tanya).published()
+    assert published is not None
+    return published[0]
+
+
 def test_same_passages_and_answers_as_the_embedded_store(milvus_uri: str, tmp_path: Path) -> None:
     on_milvus, local = _milvus(tmp_path / "m", milvus_uri, "same"), Tanya(settings_for(tmp_path / "local"))
     assert on_milvus.index().chunks == local.index().chunks == 13
@@ -107,7 +129,7 @@ def test_updates_are_incremental_and_old_versions_go(milvus_uri: str, tmp_path: 
     assert "Ridwan Kamil" not in tanya.ask("Siapa Wali Kota Bandung?").text
     assert [f["doc_id"] for f in tanya.files()] == [tanya.files()[0]["doc_id"]]
     # updated in place: one version, its second generation served, the first one's record kept for readers
-    assert len(tanya.backend.versions()) == 1 and tanya.backend.served().name.endswith("__g2")
+    assert len(_on_milvus(tanya).versions()) == 1 and _served(tanya).endswith("__g2")
 
 
 def test_an_update_killed_midway_leaves_the_served_generation(milvus_uri: str, tmp_path: Path) -> None:
@@ -117,7 +139,7 @@ def test_an_update_killed_midway_leaves_the_served_generation(milvus_uri: str, t
     tanya = _milvus(tmp_path, milvus_uri, "killed")
     tanya.index()
     served = tanya.backend.served()
-    stamp = tanya.backend.published()[0]
+    stamp = _stamp(tanya)
     articles = tmp_path / "many"
     for i in range(400):
         write(articles / f"berita-{i:03d}.txt", f"Berita {i}\nWarga desa {i} membangun jembatan bambu sepanjang {i + 3} meter.\n")
@@ -131,12 +153,14 @@ def test_an_update_killed_midway_leaves_the_served_generation(milvus_uri: str, t
         stderr=subprocess.DEVNULL,
     )
     deadline = time.time() + 300
-    while not tanya.backend.milvus.query(f"{stamp}__chunks", "gen > 0", ["row"], limit=1):  # the next generation is being written
+    while not _on_milvus(tanya).milvus.query(
+        f"{stamp}__chunks", "gen > 0", ["row"], limit=1
+    ):  # the next generation is being written
         assert build.poll() is None and time.time() < deadline, "the update finished before it could be killed"
         time.sleep(0.05)
     build.send_signal(signal.SIGKILL)
     build.wait()
-    assert tanya.backend.served() == served and tanya.backend.milvus.query(f"{stamp}__chunks", "gen > 0", ["row"], limit=1)
+    assert tanya.backend.served() == served and _on_milvus(tanya).milvus.query(f"{stamp}__chunks", "gen > 0", ["row"], limit=1)
     fresh = _milvus(tmp_path, milvus_uri, "killed")  # another process would see the same
     assert fresh.manifest["chunks"] == 13 and "Joko Widodo" in fresh.ask("Who offered Jack Ma the advisor role?").text
     assert "bambu" not in fresh.ask("Berapa panjang jembatan bambu warga desa 7?").reply
@@ -144,7 +168,7 @@ def test_an_update_killed_midway_leaves_the_served_generation(milvus_uri: str, t
     report = fresh.index([SEEDS, articles])  # the next update rolls the half-written rows back, then writes its own
     assert report.documents == 401 and len(report.added) == 400 and report.embedded == fresh.manifest["chunks"] - 13
     assert "bambu" in fresh.ask("Berapa panjang jembatan bambu warga desa 7?").reply
-    rows = fresh.backend.milvus.query(f"{stamp}__chunks", "row >= 0", ["row"], limit=16_000)
+    rows = _on_milvus(fresh).milvus.query(f"{stamp}__chunks", "row >= 0", ["row"], limit=16_000)
     assert len(rows) == fresh.manifest["chunks"]  # nothing of the killed update is left
 
 
@@ -154,9 +178,9 @@ def test_an_update_that_fails_midway_is_rolled_back_by_the_next(milvus_uri: str,
     the published generation. A build that finished deletes its lease: the next has nothing to roll back."""
     tanya = _milvus(tmp_path, milvus_uri, "failed")
     tanya.index()
-    stamp = tanya.backend.published()[0]
+    stamp = _stamp(tanya)
     with tanya.backend.builder_lease():
-        assert not tanya.backend.after_unfinished  # the first build finished
+        assert not _on_milvus(tanya).after_unfinished  # the first build finished
     articles = tmp_path / "many"
     for i in range(40):
         write(articles / f"berita-{i:03d}.txt", f"Berita {i}\nWarga desa {i} membangun jembatan bambu sepanjang {i + 3} meter.\n")
@@ -170,16 +194,16 @@ def test_an_update_that_fails_midway_is_rolled_back_by_the_next(milvus_uri: str,
 
     with pytest.raises(Cancelled):
         tanya.index([SEEDS, articles], progress=cancel)
-    assert tanya.backend.milvus.query(f"{stamp}__chunks", "gen > 0", ["row"], limit=1)  # written, never published
+    assert _on_milvus(tanya).milvus.query(f"{stamp}__chunks", "gen > 0", ["row"], limit=1)  # written, never published
     assert "bambu" not in tanya.ask("Berapa panjang jembatan bambu warga desa 7?").reply
     report = tanya.index([SEEDS, write(tmp_path / "in" / "bus.txt", BUS).parent])  # its generation is written again
     assert report.documents == 2 and report.added == ["bus"]
-    rows = tanya.backend.milvus.query(f"{stamp}__chunks", "row >= 0", ["row"], limit=16_000)
+    rows = _on_milvus(tanya).milvus.query(f"{stamp}__chunks", "row >= 0", ["row"], limit=16_000)
     assert len(rows) == tanya.manifest["chunks"]  # what the failed update wrote is gone
     assert "bambu" not in tanya.ask("Berapa panjang jembatan bambu warga desa 7?").reply
     assert "Ridwan Kamil" in tanya.ask("Siapa Wali Kota Bandung?").text
     with tanya.backend.builder_lease():
-        assert not tanya.backend.after_unfinished
+        assert not _on_milvus(tanya).after_unfinished
 
 
 def test_a_changed_article_replaces_its_rows_and_answers_match_the_embedded_store(milvus_uri: str, tmp_path: Path) -> None:
@@ -191,7 +215,7 @@ def test_a_changed_article_replaces_its_rows_and_answers_match_the_embedded_stor
     on_milvus, local = _milvus(tmp_path / "m", milvus_uri, "changes"), Tanya(settings_for(tmp_path / "local"))
     folder = tmp_path / "in"
     on_milvus.index([SEEDS]), local.index([SEEDS])
-    served = [on_milvus.backend.served().name]
+    served = [_served(on_milvus)]
     for step in ("add", "change", "remove"):
         if step == "add":
             write(folder / "bus.txt", BUS)
@@ -204,7 +228,7 @@ def test_a_changed_article_replaces_its_rows_and_answers_match_the_embedded_stor
             report = on_milvus.index([SEEDS, folder])
             local.index([SEEDS, folder])
         assert report.embedded == (0 if step == "remove" else 2), step  # only what changed
-        served.append(on_milvus.backend.served().name)
+        served.append(_served(on_milvus))
         for question in (*QUESTIONS, "Berapa bus listrik yang diresmikan Wali Kota Bandung?"):
             ours, theirs = on_milvus.retriever().search(question), local.retriever().search(question)
             assert [h.chunk.chunk_id for h in ours] == [h.chunk.chunk_id for h in theirs], (step, question)
@@ -214,13 +238,13 @@ def test_a_changed_article_replaces_its_rows_and_answers_match_the_embedded_stor
             assert on_milvus.ask(question).text == local.ask(question).text, (step, question)
         assert sorted(f["doc_id"] for f in on_milvus.files()) == sorted(f["doc_id"] for f in local.files())
         assert on_milvus.manifest["chunks"] == local.manifest["chunks"]
-        stamp = on_milvus.backend.published()[0]
-        texts = [r["text"] for r in on_milvus.backend.milvus.query(f"{stamp}__chunks", 'doc_id == "bus"', ["text"])]
+        stamp = _stamp(on_milvus)
+        texts = [r["text"] for r in _on_milvus(on_milvus).milvus.query(f"{stamp}__chunks", 'doc_id == "bus"', ["text"])]
         if step == "change":  # the old rows were deleted
             assert len(texts) == 2 and any("40 bus" in t for t in texts) and not any("25 bus" in t for t in texts)
         if step == "remove":
-            assert texts == [] and not on_milvus.backend.milvus.query(f"{stamp}__docs", 'doc_id == "bus"', ["key"])
-    assert [name[-3:] for name in served] == ["_g0", "_g1", "_g2", "_g3"] and len(on_milvus.backend.versions()) == 1
+            assert texts == [] and not _on_milvus(on_milvus).milvus.query(f"{stamp}__docs", 'doc_id == "bus"', ["key"])
+    assert [name[-3:] for name in served] == ["_g0", "_g1", "_g2", "_g3"] and len(_on_milvus(on_milvus).versions()) == 1
 
 
 def test_milvus_lite_in_a_file(tmp_path: Path) -> None:
@@ -250,10 +274,12 @@ def test_two_app_servers_share_one_milvus(milvus_uri: str, tmp_path: Path) -> No
     """An article uploaded through one app server is answerable through the other, without a restart."""
     from gradio_client import Client, handle_file
 
-    env = dict(QA_STORE="milvus", QA_MILVUS_URI=milvus_uri, QA_MILVUS_COLLECTION="shared")
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    with serve_app(tmp_path / "a", SEEDS, **env) as first, serve_app(tmp_path / "b", SEEDS, **env) as second:
+    with (
+        serve_app(tmp_path / "a", SEEDS, QA_STORE="milvus", QA_MILVUS_URI=milvus_uri, QA_MILVUS_COLLECTION="shared") as first,
+        serve_app(tmp_path / "b", SEEDS, QA_STORE="milvus", QA_MILVUS_URI=milvus_uri, QA_MILVUS_COLLECTION="shared") as second,
+    ):
         ask = lambda url, q: httpx.post(url + "v1/ask", json={"question": q}, timeout=60).json()  # noqa: E731
         assert "Joko Widodo" in ask(second, "Who offered Jack Ma the advisor role?")["answer"]
         assert "Ridwan Kamil" not in ask(second, "Siapa Wali Kota Bandung?")["answer"]
@@ -297,8 +323,7 @@ def test_collections_on_milvus(milvus_uri: str, tmp_path: Path) -> None:
         _qa_ok("user", "add", name, "--users-file", users, stdin=f"{name}-password\n")
     _qa_ok("grant", "alice", "read", "hr", "--users-file", users, "--index-dir", str(tmp_path / "a" / "index"))
     keys = {name: _qa_ok("user", "key", name, "--users-file", users).strip() for name in ("alice", "bob")}
-    env = dict(QA_STORE="milvus", QA_MILVUS_URI=milvus_uri, QA_MILVUS_COLLECTION="office")
-    with serve_app(tmp_path / "a", SEEDS, **env) as url:
+    with serve_app(tmp_path / "a", SEEDS, QA_STORE="milvus", QA_MILVUS_URI=milvus_uri, QA_MILVUS_COLLECTION="office") as url:
 
         def call(route: str, who: str, body: dict | None = None) -> httpx.Response:
             headers = {"Authorization": f"Bearer {keys[who]}"}
@@ -334,11 +359,12 @@ def test_the_app_recovers_when_milvus_restarts(tmp_path: Path) -> None:
     Milvus started again on the same data: the app answers again by itself (it loads what the restart
     released), without being restarted."""
     data, port = tmp_path / "milvus", free_port()
-    env = dict(QA_STORE="milvus", QA_MILVUS_URI=f"http://127.0.0.1:{port}", QA_MILVUS_COLLECTION="restarted")
     ask = lambda url: httpx.post(url + "v1/ask", json={"question": "Who offered Jack Ma the advisor role?"}, timeout=60)  # noqa: E731
     milvus = start_milvus(data, port)
     try:
-        with serve_app(tmp_path, SEEDS, **env) as url:
+        with serve_app(
+            tmp_path, SEEDS, QA_STORE="milvus", QA_MILVUS_URI=f"http://127.0.0.1:{port}", QA_MILVUS_COLLECTION="restarted"
+        ) as url:
             assert "Joko Widodo" in ask(url).json()["answer"]
             stop_milvus(milvus)
             down = ask(url)
@@ -383,15 +409,15 @@ def test_an_index_of_the_previous_layout_is_served_and_its_update_asks_for_a_reb
 
     tanya = _milvus(tmp_path, milvus_uri, "older")
     tanya.index()
-    record = tanya.backend.served().name
-    manifest = json.loads(tanya.backend.milvus.query(record, 'key == "manifest"', ["value"])[0]["value"])
+    record = _served(tanya)
+    manifest = json.loads(_on_milvus(tanya).milvus.query(record, 'key == "manifest"', ["value"])[0]["value"])
     manifest["vectors"]["layout"] = 2
-    tanya.backend.milvus.client.upsert(record, [{"key": "manifest", "value": json.dumps(manifest), "v": [0.0, 0.0]}])
+    _on_milvus(tanya).milvus.client.upsert(record, [{"key": "manifest", "value": json.dumps(manifest), "v": [0.0, 0.0]}])
     older = _milvus(tmp_path / "other", milvus_uri, "older")  # another app server, reading it afresh
     assert "Joko Widodo" in older.ask("Who offered Jack Ma the advisor role?").text
     with pytest.raises(IndexMismatch, match="rebuild it once"):
         older.index([SEEDS, write(tmp_path / "in" / "bus.txt", BUS).parent])
-    assert older.backend.served().name == record and len(older.files()) == 1
+    assert _served(older) == record and len(older.files()) == 1
 
 
 def test_one_builder_at_a_time_across_machines(milvus_uri: str, tmp_path: Path) -> None:
@@ -402,7 +428,6 @@ def test_one_builder_at_a_time_across_machines(milvus_uri: str, tmp_path: Path) 
 
     from qa.errors import BuildInProgress
     from qa.index.milvus import lease
-    from qa.index.milvus.backend import MilvusBackend
     from qa.index.milvus.connection import Connection
 
     first = _milvus(tmp_path / "a", milvus_uri, "leased")

@@ -110,7 +110,9 @@ def test_a_build_killed_at_any_moment_leaves_the_last_good_index(tmp_path: Path)
     assert re.search(r"embedded 0, reused \d+ \(140 from an interrupted build\)", out), out
     assert not (index_dir / ".embed-cache.sqlite").exists()
     assert current_version(index_dir) != served
-    assert [p.name for p in index_dir.glob("v-*")] == [current_version(index_dir).name]  # half-builds cleaned up
+    current = current_version(index_dir)
+    assert current is not None
+    assert [p.name for p in index_dir.glob("v-*")] == [current.name]  # half-builds cleaned up
     _still_serving(index_dir, 201)
 
 
@@ -137,7 +139,11 @@ def test_questions_keep_being_answered_during_a_1000_article_update(tmp_path: Pa
             time.sleep(0.05)
 
     # the update runs in this process (as the page does) while another process also reads the index
-    builder = threading.Thread(target=lambda: (tanya.index([folder]), done.set()))
+    def update() -> None:
+        tanya.index([folder])
+        done.set()
+
+    builder = threading.Thread(target=update)
     builder.start()
     askers = [threading.Thread(target=ask_many, args=(n,)) for n in range(4)]
     for t in askers:
@@ -175,6 +181,7 @@ def test_a_build_the_machine_refuses_is_a_message_and_resumes(tmp_path: Path) ->
     command = [sys.executable, "-m", "qa", "index", str(articles), str(SEEDS), "--index-dir", str(index), "--quiet"]
     subprocess.run([*command[:4], str(SEEDS), *command[6:]], cwd=ROOT, check=True, capture_output=True)
     served = current_version(index)
+    assert served is not None
 
     def small_disk() -> None:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)

@@ -91,6 +91,7 @@ def test_a_build_in_tiny_windows_and_runs_is_the_same_index(tmp_path: Path, monk
     rows = range(report.chunks)
     assert [c.text for c in a.table.chunks(rows).values()] == [c.text for c in b.table.chunks(rows).values()]
     assert np.allclose(a.vectors.vectors(rows), b.vectors.vectors(rows), atol=1e-5)
+    assert isinstance(a.keywords, KeywordIndex) and isinstance(b.keywords, KeywordIndex)
     for question in ("Siapa yang menawari Jack Ma menjadi penasehat?", "Apa nama latin dari harimau Sumatera?"):
         assert whole.ask(question).text == streamed.ask(question).text
         query = terms(question)

@@ -89,6 +89,7 @@ def test_no_answer_is_said_and_cites_nothing(client) -> None:
 
 @pytest.mark.skipif(CURL is None, reason="curl is not installed")
 def test_curl_streams_server_sent_events(base_url: str) -> None:
+    assert CURL is not None
     body = json.dumps(
         {"model": "tanya", "stream": True, "messages": [{"role": "user", "content": "Apa nama sebelumnya dari Tmall?"}]}
     )

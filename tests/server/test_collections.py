@@ -296,10 +296,10 @@ def test_feedback_is_seen_only_by_its_reader_and_the_collections_editors(office:
     listed = httpx.get(office["url"] + "v1/feedback", headers={"Authorization": f"Bearer {office['keys']['alice']}"}, timeout=30)
     assert listed.json()["data"] == []
     alice, bob = Session(office["url"], "alice"), Session(office["url"], "bob")
-    for name in ("finance", ["finance"], ["finance", "default"]):
-        summary, _, _, table, export = alice.result("/show", [name, 30, "", ""])
+    for shown in ("finance", ["finance"], ["finance", "default"]):
+        summary, _, _, table, export = alice.result("/show", [shown, 30, "", ""])
         assert _clean(json.dumps(table), FINANCE_SECRETS) and _clean(json.dumps(export), FINANCE_SECRETS)
-        assert (export is None) == (name != ["finance", "default"])
+        assert (export is None) == (shown != ["finance", "default"])
     summary, _, _, table, export = alice.result("/show", ["default", 30, "", ""])
     assert "Jack Ma" in json.dumps(table) and "bob" in json.dumps(table) and _clean(json.dumps(table), FINANCE_SECRETS)
     assert "1 👎" in summary.replace("*", "")

@@ -7,9 +7,13 @@ import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from conftest import ROOT, SEEDS, ask_in_page, serve_app, write
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Dialog
 
 pytestmark = pytest.mark.browser
 
@@ -169,7 +173,12 @@ def test_questions_can_be_kept_to_articles_published_between_dates(app_url: str,
 def test_article_html_is_shown_as_text_and_runs_nothing(app_url: str, browser) -> None:
     page = browser.new_page()
     dialogs: list[str] = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    def dismiss(d: Dialog) -> None:
+        dialogs.append(d.message)
+        d.dismiss()
+
+    page.on("dialog", dismiss)
     page.goto(app_url)
     ask_in_page(page, "Siapa Wali Kota Surabaya yang meresmikan taman baru?")
     page.locator("#chat").get_by_text("Tri Rismaharini").first.wait_for(timeout=30_000)
@@ -188,7 +197,12 @@ def test_markdown_in_an_article_loads_nothing_anywhere(app_url: str, browser, pi
     context = browser.new_context(accept_downloads=True)
     page = context.new_page()
     dialogs: list[str] = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    def dismiss(d: Dialog) -> None:
+        dialogs.append(d.message)
+        d.dismiss()
+
+    page.on("dialog", dismiss)
     page.goto(app_url)
     reply = _answered(page, "Siapa Gubernur Jawa Barat yang membuka pameran batik?")
     assert "Ahmad Heryawan" in reply and "![pixel](" in reply  # the supporting sentence, shown as written

@@ -351,7 +351,7 @@ def test_malformed_page_calls_get_4xx_and_the_server_answers_on(probed: dict) ->
     bob = PageSession(url, "bob")
     statuses: dict[str, int] = {}
     for name, arity in _endpoints(url).items():
-        shapes = {
+        shapes: dict[str, list[Any]] = {
             "too many": ["x"] * (arity + 1),
             "numbers": [12345] * arity,
             "objects": [{"x": [1, None]}] * arity,
@@ -365,7 +365,7 @@ def test_malformed_page_calls_get_4xx_and_the_server_answers_on(probed: dict) ->
     for name in ("nope", "respond/../info"):
         statuses[f"call {name}"] = bob.http.post(f"gradio_api/call/{name}", json={"data": []}).status_code
     for fn_index in (9999, -1, 10**30, "x", True, None, 1.5):
-        body = {"data": [], "fn_index": fn_index, "session_hash": "h" + secrets.token_hex(4)}
+        body: dict[str, Any] = {"data": [], "fn_index": fn_index, "session_hash": "h" + secrets.token_hex(4)}
         statuses[f"join {fn_index}"] = bob.http.post("gradio_api/queue/join", json=body).status_code
     for route in ("run/nope", "run/respond", "api/respond", "call/v2/respond"):
         statuses[route] = bob.http.post(f"gradio_api/{route}", json={"data": []}).status_code
