@@ -92,7 +92,7 @@ def by_group(rows: list[dict], probs: np.ndarray, decided: list[bool]) -> None:
     for name in sorted(groups):
         pos = [i for i in groups[name] if rows[i]["answerable"]]
         neg = [i for i in groups[name] if not rows[i]["answerable"]]
-        line = {"n": len(groups[name])}
+        line: dict[str, float] = {"n": len(groups[name])}
         if pos:
             line["right"] = round(float(np.mean([rows[i]["right"] and decided[i] for i in pos])), 3)
             line["withheld_wrongly"] = round(float(np.mean([not decided[i] for i in pos])), 3)
