@@ -129,7 +129,7 @@ def scale(uri: str, proc: subprocess.Popen, size: int, tmp: Path) -> None:
     from qa.index.base import FORMAT_VERSION
     from qa.index.build import ANALYZER
     from qa.index.milvus import MilvusBackend
-    from qa.index.vectors import VectorFile
+    from qa.index.scratch import VectorFile
 
     local = Tanya(Settings.from_env(env={}, index_dir=tmp / "local"))
     local.index([DATA / "articles"])

@@ -46,7 +46,7 @@ def synthetic(tmp: Path, uri: str, size: int, local: Tanya) -> Tanya:
     from qa.index.base import FORMAT_VERSION
     from qa.index.build import ANALYZER
     from qa.index.milvus import MilvusBackend
-    from qa.index.vectors import VectorFile
+    from qa.index.scratch import VectorFile
 
     snapshot = local.retriever().snapshot
     base = snapshot.vectors.vectors(range(len(snapshot.vectors)))

@@ -10,12 +10,12 @@ The embedded store's parts live beside this file: `vectors.py` (FAISS), `chunks.
 from __future__ import annotations
 
 import os
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -23,9 +23,7 @@ from ..errors import IndexProblem
 from ..records import BuildReport, Chunk, Document, FileRecord, Progress
 from ..settings import Settings
 from .embedding import Embedder
-
-if TYPE_CHECKING:
-    from .vectors import VectorFile
+from .scratch import VectorFile
 
 FORMAT_VERSION = 2
 CURRENT = "CURRENT"
@@ -35,8 +33,9 @@ CHUNKS = "chunks.sqlite"
 KEYWORD = "keyword"
 
 
-class VectorStore(ABC):
-    """Nearest-neighbour search over unit vectors; row ids are 0..n-1 in insertion order."""
+class VectorStore(Protocol):
+    """Nearest-neighbour search over unit vectors; row ids are 0..n-1 in insertion order: the embedded
+    store's FaissVectorStore, Milvus's MilvusVectors."""
 
     @abstractmethod
     def __len__(self) -> int:
@@ -142,11 +141,13 @@ class Snapshot:
         self.table.close()
 
 
-class IndexBackend(ABC):
-    """Where built index versions are served from. A build is always staged in a local version
-    directory (chunk table, keyword index, vectors) and then handed to `publish`."""
+class IndexBackend(Protocol):
+    """Where built index versions are served from: the embedded store's LocalBackend, Milvus's
+    MilvusBackend. A build is always staged in a local version directory (chunk table, keyword index,
+    vectors) and then handed to `publish`. (Like every interface of the index, a Protocol that its
+    implementations subclass, to say so and to inherit the defaults below.)"""
 
-    shared = False  # several servers read and write it (then a build keeps articles it did not read)
+    shared: bool = False  # several servers read and write it (then a build keeps articles it did not read)
 
     @abstractmethod
     def served(self) -> Path | None:
@@ -157,7 +158,7 @@ class IndexBackend(ABC):
         """The served version, checked (and built with `model`, if given)."""
 
     @abstractmethod
-    def publish(self, version: Path, manifest: dict[str, Any], vectors: "VectorFile", exact_max: int) -> dict[str, Any]:
+    def publish(self, version: Path, manifest: dict[str, Any], vectors: VectorFile, exact_max: int) -> dict[str, Any]:
         """Make the staged `version` the served one, atomically; returns the manifest as written."""
 
     def previous_table(self) -> Passages | None:

@@ -36,7 +36,7 @@ from .chunks import ChunkTable, text_hash
 from .embed_cache import EmbeddingCache
 from .embedding import Embedder, bulk_embedder, embedder_for
 from .keywords import KeywordIndexWriter
-from .vectors import VectorFile
+from .scratch import VectorFile
 from .versions import current_version, new_version_dir
 
 # Bump when tokenising/stemming changes: the keyword index must then be rebuilt.

@@ -40,7 +40,8 @@ from .base import (
 )
 from .chunks import ChunkTable
 from .keywords import KeywordIndex
-from .vectors import FaissVectorStore, VectorFile
+from .scratch import VectorFile
+from .vectors import FaissVectorStore
 
 
 def new_version_dir(index_dir: Path) -> Path:
@@ -141,7 +142,7 @@ class LocalBackend(IndexBackend):
     def load(self, model: str | None = None) -> Snapshot:
         return load_snapshot(self.index_dir, model)
 
-    def publish(self, version: Path, manifest: dict[str, Any], vectors: "VectorFile", exact_max: int) -> dict[str, Any]:
+    def publish(self, version: Path, manifest: dict[str, Any], vectors: VectorFile, exact_max: int) -> dict[str, Any]:
         store = FaissVectorStore.build(vectors, exact_max=exact_max)
         manifest = {**manifest, "vectors": {**store.info, "metric": "inner_product"}}
         write_snapshot_files(version, manifest, store)

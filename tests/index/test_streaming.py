@@ -15,7 +15,8 @@ from conftest import ROOT, SEEDS, settings_for
 from qa import Tanya
 from qa.index.build import _Build
 from qa.index.keywords import KeywordIndex, KeywordIndexWriter
-from qa.index.vectors import FaissVectorStore, VectorFile, _exact_top
+from qa.index.scratch import VectorFile
+from qa.index.vectors import FaissVectorStore, _exact_top
 from qa.index.versions import load_snapshot
 from qa.text import terms
 

@@ -19,6 +19,7 @@ from ...text import terms
 from ..base import CHUNKS, FORMAT_VERSION, IndexBackend, Snapshot
 from ..chunks import ChunkTable
 from ..embedding import Embedder
+from ..scratch import VectorFile
 from .connection import Connection, uri_kind
 from .lease import BuildLease
 from .readers import Found, MilvusKeywords, MilvusTable, MilvusVectors
@@ -119,7 +120,7 @@ class MilvusBackend(IndexBackend):
 
     # --- publishing a build ------------------------------------------------------------------
 
-    def publish(self, version: Path, manifest: dict[str, Any], vectors: Any, exact_max: int) -> dict[str, Any]:
+    def publish(self, version: Path, manifest: dict[str, Any], vectors: VectorFile, exact_max: int) -> dict[str, Any]:
         """Copy the staged version into new collections, move the alias, drop versions older than the last."""
         stamp = self.name + "__" + re.sub(r"[^A-Za-z0-9]", "", version.name)
         manifest = {
@@ -243,7 +244,7 @@ class MilvusBackend(IndexBackend):
                 if owner not in versions or (_GEN.match(name) and name not in records):
                     self.milvus.call(f"drop {name}", self.milvus.client.drop_collection, name)
 
-    def _copy(self, version: Path, stamp: str, vectors: Any) -> tuple[int, int, Vocabulary]:
+    def _copy(self, version: Path, stamp: str, vectors: VectorFile) -> tuple[int, int, Vocabulary]:
         """Chunks with their dense and sparse vectors, documents and their texts, the terms (all of
         generation 0); returns (rows, documents, the vocabulary written)."""
         table = ChunkTable(version / CHUNKS)
