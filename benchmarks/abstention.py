@@ -33,10 +33,10 @@ def main() -> int:
 
     questions = load_questions(args.data / f"questions-{args.split}.jsonl")
     full = Tanya(Settings.from_env(index_dir=args.index_dir, min_support=0.0))
-    full.index([args.data / "articles"])
+    full.articles.index([args.data / "articles"])
     with tempfile.TemporaryDirectory() as tmp:
         seed = Tanya(Settings.from_env(index_dir=Path(tmp) / "index", min_support=0.0))
-        seed.index([ROOT / "seeds"])
+        seed.articles.index([ROOT / "seeds"])
         positives = [(full.ask(q["question"]), q["answers"]) for q in questions]
         negatives = [seed.ask(q["question"]) for q in questions]
 

@@ -46,7 +46,7 @@ def progress(stage, done, total):  # RSS the first time each stage reports
     if key not in stages:
         stages[key] = [int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmRSS')][0] / 1024
 t = time.perf_counter()
-report = tanya.index([Path(sys.argv[1])], progress=progress)
+report = tanya.articles.index([Path(sys.argv[1])], progress=progress)
 seconds = time.perf_counter() - t
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"before": before, "peak": peak, "seconds": seconds, "chunks": report.chunks,
@@ -64,7 +64,7 @@ def main() -> int:
     args = parser.parse_args()
 
     facqa = Tanya(Settings.from_env(index_dir=args.index_dir))
-    facqa.index([args.data / "articles"])
+    facqa.articles.index([args.data / "articles"])
     snapshot = facqa.retriever().snapshot
     base = snapshot.vectors.vectors(range(len(snapshot.vectors)))
     passages = [c.text for _, c in sorted(snapshot.table.chunks(range(len(base))).items())]

@@ -42,13 +42,13 @@ def main() -> None:
     if not (args.work / "index" / "CURRENT").exists():
         args.work.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
-        library.get("default").index([args.articles])
+        library.get("default").articles.index([args.articles])
         for part, name in enumerate(("a", "b", "c")):
             folder = args.work / "split" / name
             folder.mkdir(parents=True, exist_ok=True)
             for f in files[part::3]:
                 shutil.copy(f, folder / f.name)
-            library.create(name).index([folder], remember=True)
+            library.create(name).articles.index([folder], remember=True)
         print(f"built in {time.perf_counter() - started:.0f} s", flush=True)
     single = Tanya(settings)
     askers = {

@@ -70,10 +70,10 @@ def main() -> int:
     args = parser.parse_args()
     dialogues = [json.loads(line) for line in args.dialogues.open(encoding="utf-8") if line.strip()]
     seed = Tanya(Settings.from_env(env={}, index_dir=Path(tempfile.mkdtemp()) / "index", seeds_dir=ROOT / "seeds"))
-    seed.index()
+    seed.articles.index()
     facqa = Tanya(Settings.from_env(env={}, index_dir=args.facqa_index))
     if not facqa.has_index():
-        facqa.index([DATA / "facqa-id" / "articles"])
+        facqa.articles.index([DATA / "facqa-id" / "articles"])
     by_kind: dict[str, list[bool]] = collections.defaultdict(list)
     full_right = turn_right = both = 0
     seconds: list[float] = []

@@ -39,9 +39,9 @@ def main() -> None:
     settings = Settings.from_env(index_dir=args.index)
     tanya = Tanya(settings)
     if not tanya.has_index():
-        tanya.index([DATA / "articles"])
-    undated = [f["source"] for f in tanya.files() if not f.get("date")]
-    print(f"{len(tanya.files())} articles, {len(undated)} without a date: {', '.join(Path(u).name for u in undated)}")
+        tanya.articles.index([DATA / "articles"])
+    undated = [f["source"] for f in tanya.articles.files() if not f.get("date")]
+    print(f"{len(tanya.articles.files())} articles, {len(undated)} without a date: {', '.join(Path(u).name for u in undated)}")
     runs = [("no date preference", replace(settings, time_preference=False))]
     runs += [
         (f"preference, margin {m}", replace(settings, time_preference=True, time_margin=float(m)))

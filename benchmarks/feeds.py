@@ -82,12 +82,12 @@ def main() -> None:
         started = time.perf_counter()
         fetch = 0.0
         if kind.startswith("files"):
-            report = tanya.index([folder], keep_missing=True)
+            report = tanya.articles.index([folder], keep_missing=True)
         else:
             f0 = time.perf_counter()
-            tanya.web().fetch([f"http://127.0.0.1:{port}/feed.xml"])
+            tanya.articles.web().fetch([f"http://127.0.0.1:{port}/feed.xml"])
             fetch = time.perf_counter() - f0
-            report = tanya.index([tanya.web().folder], keep_missing=True)
+            report = tanya.articles.index([tanya.articles.web().folder], keep_missing=True)
         results[kind] = (report.embedded, time.perf_counter() - started, fetch, report.documents)
     server.shutdown()
     print(

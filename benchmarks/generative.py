@@ -51,7 +51,7 @@ def main() -> int:
     args = parser.parse_args()
 
     tanya = Tanya(Settings.from_env(index_dir=args.index_dir, llm=args.llm))
-    tanya.index([args.data / "articles"])
+    tanya.articles.index([args.data / "articles"])
     source = ROOT / "data" / "dev" / "facqa-dev-en.jsonl" if args.en else args.data / "questions-dev.jsonl"
     questions = [q for q in load_questions(source) if q["answers"]]
     tanya.ask(questions[0]["question"])  # load the model and the index before timing

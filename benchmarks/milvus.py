@@ -106,7 +106,7 @@ def facqa(uri: str, tmp: Path) -> None:
     for label, settings in stores.items():
         tanya = Tanya(settings)
         started = time.perf_counter()
-        report = tanya.index([DATA / "articles"])
+        report = tanya.articles.index([DATA / "articles"])
         build = time.perf_counter() - started
         tanya.warm_up()
         for split in ("dev", "test"):
@@ -132,7 +132,7 @@ def scale(uri: str, proc: subprocess.Popen, size: int, tmp: Path) -> None:
     from qa.index.scratch import VectorFile
 
     local = Tanya(Settings.from_env(env={}, index_dir=tmp / "local"))
-    local.index([DATA / "articles"])
+    local.articles.index([DATA / "articles"])
     snapshot = local.retriever().snapshot
     base = snapshot.vectors.vectors(range(len(snapshot.vectors)))
     base_terms = [terms(p.read_text(encoding="utf-8")) for p in sorted((DATA / "articles").glob("*.txt"))]

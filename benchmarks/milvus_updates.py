@@ -6,8 +6,8 @@ passages) and at synthetic sizes, and the question p50 at each size.
 Starts its own `milvus-lite server` on loopback (data in a temporary folder). The FacQA collection is
 built by `qa index`; a synthetic one (real FacQA vectors with noise, real passage texts repeated, as
 benchmarks/scale.py makes them) is published into Milvus directly. Then one new article is indexed
-from a folder (`Tanya.index([folder])`, as `qa index` and the watcher do) and removed again
-(`Tanya.remove`), each timed; then `Tanya.ask` over the first FacQA dev questions. Run the same file
+from a folder (`Tanya.articles.index([folder])`, as `qa index` and the watcher do) and removed again
+(`Tanya.articles.remove`), each timed; then `Tanya.ask` over the first FacQA dev questions. Run the same file
 from an older commit's worktree to compare (it uses nothing newer than `publish`, `index`, `remove`).
 `--trace` prints where an update's time goes: the time spent in each kind of Milvus call (by the
 label the backend gives it, e.g. "roll back an unfinished update"), and the rest.
@@ -137,7 +137,7 @@ def update(tanya: Tanya, tmp: Path, label: str, also: tuple[Path, ...]) -> tuple
     if TRACE:
         TRACE.spent.clear()
     t = time.perf_counter()
-    added = tanya.index([*also, folder])
+    added = tanya.articles.index([*also, folder])
     add_s = time.perf_counter() - t
     if TRACE:
         TRACE.report(f"{label}: add", add_s)
@@ -145,7 +145,7 @@ def update(tanya: Tanya, tmp: Path, label: str, also: tuple[Path, ...]) -> tuple
     if TRACE:
         TRACE.spent.clear()
     t = time.perf_counter()
-    tanya.remove(["pasar-ikan"])
+    tanya.articles.remove(["pasar-ikan"])
     remove_s = time.perf_counter() - t
     if TRACE:
         TRACE.report(f"{label}: remove", remove_s)
@@ -198,10 +198,10 @@ def main() -> int:
     with milvus_in("tanya-milvus-updates-", args.server_blas_threads) as (tmp, uri, proc):
         print("| collection | passages | add one article s | remove it s | question p50 ms |\n|---|---|---|---|---|", flush=True)
         local = Tanya(Settings.from_env(env={}, index_dir=tmp / "local"))
-        local.index([DATA / "articles"])
+        local.articles.index([DATA / "articles"])
         measure(local, tmp, "FacQA, embedded store", questions, also=(DATA / "articles",), rounds=args.rounds)
         facqa = _milvus(tmp, uri, "facqa")
-        facqa.index([DATA / "articles"])
+        facqa.articles.index([DATA / "articles"])
         measure(facqa, tmp, "FacQA, Milvus", questions, rounds=args.rounds)
         on_milvus, embedded = interleaved_p50(facqa, local, questions)
         print(

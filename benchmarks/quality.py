@@ -167,7 +167,7 @@ def main() -> int:
     articles = args.data / "articles"
     tanya = Tanya(Settings.from_env(index_dir=args.index_dir))
     started = time.perf_counter()
-    report = tanya.index([articles])
+    report = tanya.articles.index([articles])
     print(
         f"indexed {report.documents} articles, {report.chunks} chunks in {time.perf_counter() - started:.1f} s "
         f"(embedded {report.embedded}, reused {report.reused})",

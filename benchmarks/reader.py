@@ -228,7 +228,7 @@ def index(path: Path, articles: Path) -> Tanya:
     tanya = Tanya(Settings.from_env(index_dir=path))
     if not tanya.has_index():
         print(f"indexing {articles} into {path} …", file=sys.stderr)
-        tanya.index([articles])
+        tanya.articles.index([articles])
     return tanya
 
 
@@ -284,7 +284,7 @@ def main() -> int:
     collected = {name: collect(t, qs, reader) for name, (t, qs) in sets.items()}
     with tempfile.TemporaryDirectory() as tmp:
         seed = Tanya(Settings.from_env(index_dir=Path(tmp) / "index"))
-        seed.index([ROOT / "seeds"])
+        seed.articles.index([ROOT / "seeds"])
         negatives = collect(seed, sets[f"FacQA {args.split}"][1] + sets[f"FacQA {args.split}-50 (en)"][1], reader)
     _memoise_sentences()
 

@@ -123,7 +123,7 @@ def main() -> int:
 
     articles = sorted((args.data / "articles").glob("*.txt"))
     tanya = Tanya(Settings.from_env(index_dir=args.index_dir))
-    tanya.index([args.data / "articles"])
+    tanya.articles.index([args.data / "articles"])
     tanya.warm_up()
     snapshot = tanya.retriever().snapshot
     base = snapshot.vectors.vectors(range(len(snapshot.vectors)))

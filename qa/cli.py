@@ -259,7 +259,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _index(args: argparse.Namespace, tanya: Tanya) -> int:
     bar = None if args.quiet or not sys.stderr.isatty() else _ProgressBar()
-    report = tanya.index(
+    report = tanya.articles.index(
         [p if is_url(p) else Path(p) for p in args.paths] or None,
         rebuild=args.rebuild,
         progress=bar,
@@ -298,7 +298,7 @@ class _ProgressBar:
 
 
 def _list(args: argparse.Namespace, tanya: Tanya) -> int:
-    manifest, files = tanya.manifest, tanya.files()
+    manifest, files = tanya.manifest, tanya.articles.files()
     if args.json:
         print(json.dumps(files, ensure_ascii=False, indent=1))
         return 0
@@ -312,7 +312,7 @@ def _list(args: argparse.Namespace, tanya: Tanya) -> int:
 
 
 def _remove(args: argparse.Namespace, tanya: Tanya) -> int:
-    report = tanya.remove(args.doc_ids)
+    report = tanya.articles.remove(args.doc_ids)
     print(f"removed {', '.join(report.removed)}: {report.summary()}")
     return 0
 
@@ -541,7 +541,7 @@ def _user(args: argparse.Namespace, tanya: Tanya) -> int:
 
 
 def _source(args: argparse.Namespace, tanya: Tanya) -> int:
-    sources = tanya.sources()
+    sources = tanya.articles.sources()
     if args.action == "add":
         entry = sources.add(args.source)
         print(f"{entry['source']} ({entry['kind']}) is a source of '{tanya.name}'; `python -m qa watch` keeps it current")
@@ -549,7 +549,7 @@ def _source(args: argparse.Namespace, tanya: Tanya) -> int:
         sources.remove(args.source)
         print(f"{args.source} is no longer a source (its articles stay indexed)")
     elif args.action == "fetch":
-        print(tanya.refresh().summary())
+        print(tanya.articles.refresh().summary())
     else:
         for s in sources.all():
             last = s.get("last") or {}
@@ -567,10 +567,10 @@ def _watch(args: argparse.Namespace, tanya: Tanya) -> int:
     from .ingest.sources import parse_every
 
     every = parse_every(args.every)
-    if not tanya.sources().all():
+    if not tanya.articles.sources().all():
         raise InputError("no sources to watch: add one with `python -m qa source add URL|FOLDER`")
     print(f"watching the sources of '{tanya.name}' (feeds every {args.every}, folders every 2 s); Ctrl-C stops", flush=True)
-    tanya.watcher(every, log=lambda line: print(line, flush=True)).run()
+    tanya.articles.watcher(every, log=lambda line: print(line, flush=True)).run()
     return 0
 
 

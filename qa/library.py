@@ -1,7 +1,7 @@
 """Collections: one server, several article sets, each its own versioned index.
 
     library = Library()                         # Settings.from_env()
-    library.create("newsroom").index(["drafts/"], remember=True)
+    library.create("newsroom").articles.index(["drafts/"], remember=True)
     library.get("newsroom").ask("…")            # one collection (a Tanya)
     library.asker(["default", "newsroom"]).ask("…")   # several, their passages fused
 

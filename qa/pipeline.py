@@ -2,7 +2,7 @@
 
 from qa import Tanya
 tanya = Tanya()                     # Settings.from_env()
-tanya.index(["seeds"])              # build or update
+tanya.articles.index(["seeds"])     # build or update
 answer = tanya.ask("Siapa yang menawari Jack Ma menjadi penasehat?")
 """
 
@@ -29,7 +29,7 @@ from .ask.retrieval import Retriever, Searcher
 from .ask.when import Dates, prefer_time
 from .errors import LLMUnavailable, QuestionError, UnsupportedLanguage
 from .index.base import IndexBackend, Snapshot
-from .index.collection import CollectionMixin
+from .index.collection import Collection
 from .index.embedding import Embedder, embedder_for
 from .index.factory import backend_for
 from .records import Answer, Hit, Statement
@@ -232,9 +232,10 @@ class Asker(ABC):
         return self.embedder.embed_queries(sentences) @ passages.T
 
 
-class Tanya(Asker, CollectionMixin):
+class Tanya(Asker):
     """Question answering over one collection: one index directory (or Milvus alias). Several
-    collections are kept and asked together through `qa.library.Library`."""
+    collections are kept and asked together through `qa.library.Library`. Its articles (adding,
+    removing, listing them; building the index) are `tanya.articles` (qa/index/collection.py)."""
 
     def __init__(self, settings: Settings | None = None, name: str = DEFAULT_COLLECTION) -> None:
         super().__init__(settings, name)
@@ -242,6 +243,7 @@ class Tanya(Asker, CollectionMixin):
         self._snapshot: Snapshot | None = None
         self._retriever: Retriever | None = None
         self._backend: IndexBackend | None = None
+        self.articles = Collection(self)
 
     @property
     def backend(self) -> IndexBackend:
@@ -273,10 +275,14 @@ class Tanya(Asker, CollectionMixin):
         _ = self.reader  # loads it
         stem("menawari")
 
+    def snapshot(self) -> Snapshot:
+        """The served index version (reloaded when a build has published a new one)."""
+        return self.retriever().snapshot
+
     @property
     def manifest(self) -> dict:
         """The manifest of the served index."""
-        return self.retriever().snapshot.manifest
+        return self.snapshot().manifest
 
     def has_index(self) -> bool:
         """Whether an index has been built in the configured directory."""

@@ -47,7 +47,7 @@ def settings_for(index_dir: Path, **overrides) -> Settings:
 def seed_tanya(tmp_path_factory: pytest.TempPathFactory) -> Tanya:
     """Tanya over an index of the seed article, built once per test session."""
     tanya = Tanya(settings_for(tmp_path_factory.mktemp("seed") / "index"))
-    tanya.index()
+    tanya.articles.index()
     return tanya
 
 

@@ -24,9 +24,9 @@ Kepala bagian personalia yang baru adalah Bambang Wiratmoko. Ia menggantikan Sri
 def library(tmp_path_factory: pytest.TempPathFactory) -> Library:
     tmp = tmp_path_factory.mktemp("library")
     library = Library(settings_for(tmp / "index", upload_dir=tmp / "uploads"))
-    library.get("default").index()  # the seed article
-    library.create("finance").index([write(tmp / "finance" / "laba.txt", FINANCE).parent], remember=True)
-    library.create("hr").index([write(tmp / "hr" / "kepala.txt", HR).parent], remember=True)
+    library.get("default").articles.index()  # the seed article
+    library.create("finance").articles.index([write(tmp / "finance" / "laba.txt", FINANCE).parent], remember=True)
+    library.create("hr").articles.index([write(tmp / "hr" / "kepala.txt", HR).parent], remember=True)
     return library
 
 
@@ -34,8 +34,8 @@ def test_each_collection_is_its_own_index(library: Library) -> None:
     assert library.names() == ["default", "finance", "hr"]
     finance = library.get("finance")
     assert finance.settings.index_dir == Path(library.settings.index_dir) / "collections" / "finance"
-    assert [f["title"] for f in finance.files()] == ["Laporan Keuangan Sinar Laut"]
-    assert [f["source"] for f in library.get("default").files()] == ["seeds/" + next(SEEDS.iterdir()).name]
+    assert [f["title"] for f in finance.articles.files()] == ["Laporan Keuangan Sinar Laut"]
+    assert [f["source"] for f in library.get("default").articles.files()] == ["seeds/" + next(SEEDS.iterdir()).name]
     answer = finance.ask("Berapa laba bersih PT Sinar Laut Perkasa pada kuartal ketiga 2016?")
     assert "7,3 triliun" in answer.text and {c.collection for c in answer.citations} == {"finance"}
     assert {h.collection for h in answer.hits} == {"finance"}
@@ -60,8 +60,8 @@ def test_several_collections_are_asked_together(library: Library) -> None:
 
 def test_a_collection_remembers_its_folders(library: Library, tmp_path: Path) -> None:
     finance = library.get("finance")
-    assert finance.folders() == [Path(library.settings.index_dir).parent / "finance"]
-    report = finance.index()  # an update with no paths reads the remembered folder, removes nothing
+    assert finance.articles.remembered() == [Path(library.settings.index_dir).parent / "finance"]
+    report = finance.articles.index()  # an update with no paths reads the remembered folder, removes nothing
     assert report.removed == [] and report.documents == 1
 
 
@@ -77,7 +77,7 @@ def test_names_and_removal(library: Library) -> None:
     with pytest.raises(InputError, match="cannot be removed"):
         library.remove("default")
     temp = library.create("temp")
-    temp.index([Path(library.settings.index_dir).parent / "hr"], remember=True)
+    temp.articles.index([Path(library.settings.index_dir).parent / "hr"], remember=True)
     folder = temp.settings.index_dir
     library.remove("temp")
     assert not folder.exists() and "temp" not in library.names()

@@ -1,13 +1,14 @@
 """The collection behind a Tanya: which folders make it up, building and updating its index,
-uploads, folder imports, removals, and what it holds. Mixed into `Tanya` (qa/pipeline.py), which
-supplies `settings`, `embedder` and `retriever()`."""
+uploads, folder imports, removals, and what it holds. `Tanya` (qa/pipeline.py) holds one as
+`tanya.articles` and serves it: it supplies the settings, the embedder, the backend and the served
+snapshot (the `Served` protocol below)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from ..errors import NothingToIndex
 from ..files import write_atomic
@@ -19,30 +20,47 @@ from ..records import FileRecord, Skipped
 from .build import BuildReport, Progress, build_index, remove_documents
 
 if TYPE_CHECKING:
-    from ..ask.retrieval import Retriever
     from ..settings import Settings
-    from .base import IndexBackend
+    from .base import IndexBackend, Snapshot
     from .embedding import Embedder
 
 
-class CollectionMixin:
-    """Tanya's methods over the collection and its index."""
+class Served(Protocol):
+    """What a collection needs from the Tanya that serves it."""
 
-    if TYPE_CHECKING:  # what Tanya supplies
-        settings: Settings
+    @property
+    def settings(self) -> Settings: ...
 
-        @property
-        def embedder(self) -> Embedder: ...
+    @property
+    def embedder(self) -> Embedder: ...
 
-        @property
-        def backend(self) -> IndexBackend: ...
+    @property
+    def backend(self) -> IndexBackend: ...
 
-        def retriever(self) -> Retriever: ...
+    def snapshot(self) -> Snapshot: ...
 
-    def collection(self) -> list[Path]:
+
+class Collection:
+    """One collection's articles: where they come from, adding and removing them, and what is indexed."""
+
+    def __init__(self, served: Served) -> None:
+        self._served = served
+
+    @property
+    def settings(self) -> Settings:
+        return self._served.settings
+
+    @property
+    def backend(self) -> IndexBackend:
+        return self._served.backend
+
+    def _snapshot(self) -> Snapshot:
+        return self._served.snapshot()
+
+    def folders(self) -> list[Path]:
         """The folders that make up the collection: those it was indexed from with `remember` (else the
         seed articles), and the uploaded ones."""
-        folders = self.folders() or [Path(self.settings.seeds_dir)]
+        folders = self.remembered() or [Path(self.settings.seeds_dir)]
         for extra in (Path(self.settings.upload_dir), self.web().folder):
             if extra.is_dir() and extra.resolve() not in {f.resolve() for f in folders}:
                 folders.append(extra)
@@ -70,7 +88,7 @@ class CollectionMixin:
         s = self.settings
         return WebSources(Path(s.index_dir), s.fetch_timeout, int(s.max_file_mb * 1024 * 1024), s.allow_private_urls)
 
-    def folders(self) -> list[Path]:
+    def remembered(self) -> list[Path]:
         """The folders and files remembered by `index(paths, remember=True)`."""
         try:
             return [Path(p) for p in json.loads(self._folders_file().read_text(encoding="utf-8"))]
@@ -107,10 +125,10 @@ class CollectionMixin:
             given = [p for p in given or [] if not is_url(p)] + [self.web().folder]
             if len(given) == 1 and not changed and not rebuild and self.backend.served() is not None:
                 # nothing new on the web: no build (a watcher polls feeds; most polls find nothing)
-                manifest = self.retriever().snapshot.manifest
+                manifest = self._snapshot().manifest
                 return BuildReport(Path(self.settings.index_dir), manifest["documents"], manifest["chunks"], skipped=fetched)
             keep_missing = keep_missing or len(given) == 1
-        folders = [Path(p) for p in (given or self.collection())]
+        folders = [Path(p) for p in (given or self.folders())]
         # a shared store holds what other servers added from their own folders, and a folder that is not
         # here (a server started elsewhere than the seeds) was not read: an update keeps what it did not read
         keep_missing = keep_missing or self.backend.shared or not all(p.exists() for p in folders)
@@ -120,13 +138,13 @@ class CollectionMixin:
             self.backend,
             rebuild=rebuild,
             progress=progress,
-            embedder=self.embedder,
+            embedder=self._served.embedder,
             keep_missing=keep_missing,
             excluded=excluded,
             watched=() if self.backend.shared else list(watched),
         )
         if remember and given is not None:
-            known = [str(p) for p in self.folders()]
+            known = [str(p) for p in self.remembered()]
             known += [str(p.resolve()) for p in folders if str(p.resolve()) not in known]
             write_atomic(self._folders_file(), json.dumps(known, indent=1, ensure_ascii=False))
         report.skipped = fetched + report.skipped
@@ -138,7 +156,7 @@ class CollectionMixin:
         (a seed article) is remembered as removed, so that later updates of the collection skip it."""
         doc_ids = list(doc_ids)
         sources = {f["doc_id"]: f["source"] for f in self.files()} if forget else {}
-        report = remove_documents(doc_ids, self.settings, self.backend, embedder=self.embedder)
+        report = remove_documents(doc_ids, self.settings, self.backend, embedder=self._served.embedder)
         if forget:
             remembered = set(self.removed())
             for doc_id in doc_ids:
@@ -205,12 +223,12 @@ class CollectionMixin:
     def files(self, query: str = "", newest_first: bool = False, limit: int | None = None) -> list[FileRecord]:
         """The indexed articles (doc_id, source, title, sha256, chunks, added_at, date, url), those whose
         title or file contains `query`, in indexing order or newest first, at most `limit`."""
-        return self.retriever().snapshot.table.files(query, newest_first, limit)
+        return self._snapshot().table.files(query, newest_first, limit)
 
     def document_text(self, doc_id: str) -> str | None:
         """The whole normalised text of an indexed article (citation offsets point into it)."""
-        return self.retriever().snapshot.table.document_text(doc_id)
+        return self._snapshot().table.document_text(doc_id)
 
-    def index_size_bytes(self) -> int:
+    def size_bytes(self) -> int:
         """Size on disk of the served index version (0 when it lives in a shared store)."""
         return self.backend.size_bytes()

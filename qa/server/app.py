@@ -88,7 +88,7 @@ def serve(settings: Settings, allow_anonymous: bool = False) -> int:
         access = Access.configure(settings.users_file, settings.auth, settings.host, allow_anonymous)
         if not tanya.has_index():
             print(f"No index in {settings.index_dir}: indexing {settings.seeds_dir} first …", flush=True)
-            print(tanya.index().summary(), flush=True)
+            print(tanya.articles.index().summary(), flush=True)
         for name in library.names():
             if library.get(name).has_index():
                 library.get(name).warm_up()
@@ -131,8 +131,8 @@ def start_watchers(library: Library) -> list[str]:
     watched = []
     for name in library.names():
         member = library.get(name)
-        if member.sources().all():
-            member.watcher(every, log=functools.partial(_log_watch, name)).start()
+        if member.articles.sources().all():
+            member.articles.watcher(every, log=functools.partial(_log_watch, name)).start()
             watched.append(name)
     return watched
 

@@ -57,24 +57,24 @@ class Editing:
             if path.is_symlink() or not inside(path.resolve(), cache) or not path.is_file():
                 return tr("add.not_uploaded"), gr.update(), gr.update(), gr.update()
             uploads.append((path, Path(str(getattr(f, "orig_name", None) or path.name)).name))
-        return self._update(tanya, lambda cb: tanya.add_files(uploads, progress=cb), progress, lang)
+        return self._update(tanya, lambda cb: tanya.articles.add_files(uploads, progress=cb), progress, lang)
 
     def add_folder(self, folder: str, target: Any, lang: Any, request: gr.Request, progress=gr.Progress()):
         tanya = self.visitors.member(target, request, EDIT)
         if tanya is None:
             return texts(lang)("add.refused"), gr.update(), gr.update(), gr.update()
-        return self._update(tanya, lambda cb: tanya.import_folder(str(folder or ""), progress=cb), progress, lang)
+        return self._update(tanya, lambda cb: tanya.articles.import_folder(str(folder or ""), progress=cb), progress, lang)
 
     def rebuild(self, target: Any, lang: Any, request: gr.Request, progress=gr.Progress()):
         tanya = self.visitors.member(target, request, EDIT)
         if tanya is None:
             return texts(lang)("add.refused"), gr.update(), gr.update(), gr.update()
-        return self._update(tanya, lambda cb: tanya.index(rebuild=True, progress=cb), progress, lang)
+        return self._update(tanya, lambda cb: tanya.articles.index(rebuild=True, progress=cb), progress, lang)
 
     # -- sources kept current (feeds and article URLs; folders only from the command line) ----------
     def source_list(self, target: Any, lang: Any, request: gr.Request):
         tanya = self.visitors.member(target, request, EDIT)
-        return render_feeds(tanya.sources().all(), texts(lang)) if tanya is not None else ""
+        return render_feeds(tanya.articles.sources().all(), texts(lang)) if tanya is not None else ""
 
     def add_source(self, source: str, target: Any, lang: Any, request: gr.Request):
         """Remember a feed or article URL for a collection the caller may edit (a folder on the server is
@@ -87,11 +87,11 @@ class Editing:
         if not given.lower().startswith(("http://", "https://")):
             return tr("add.web_only"), gr.update()
         try:
-            tanya.web().fetcher_check(given)
-            tanya.sources().add(given)
+            tanya.articles.web().fetcher_check(given)
+            tanya.articles.sources().add(given)
         except EXPECTED_ERRORS as exc:
             return tr("add.nothing_changed", reason=html.escape(public_message(exc))), gr.update()
-        return tr("add.source_added", source=markdown_text(given)), render_feeds(tanya.sources().all(), tr)
+        return tr("add.source_added", source=markdown_text(given)), render_feeds(tanya.articles.sources().all(), tr)
 
     def remove_source(self, source: str, target: Any, lang: Any, request: gr.Request):
         tr = texts(lang)
@@ -99,19 +99,19 @@ class Editing:
         if tanya is None:
             return tr("add.refused"), gr.update()
         try:
-            tanya.sources().remove(str(source or "").strip())
+            tanya.articles.sources().remove(str(source or "").strip())
         except EXPECTED_ERRORS as exc:
             return tr("add.nothing_changed", reason=html.escape(public_message(exc))), gr.update()
-        return tr("add.source_removed"), render_feeds(tanya.sources().all(), tr)
+        return tr("add.source_removed"), render_feeds(tanya.articles.sources().all(), tr)
 
     def fetch_sources(self, target: Any, lang: Any, request: gr.Request, progress=gr.Progress()):
         tanya = self.visitors.member(target, request, EDIT)
         if tanya is None:
             return texts(lang)("add.refused"), gr.update(), gr.update(), gr.update(), gr.update()
-        urls = [s["source"] for s in tanya.sources().all() if s["kind"] == "url"]
-        watcher = tanya.watcher(every=0, log=lambda line: None)
+        urls = [s["source"] for s in tanya.articles.sources().all() if s["kind"] == "url"]
+        watcher = tanya.articles.watcher(every=0, log=lambda line: None)
         message, rows, facts, browsing = self._update(tanya, lambda cb: watcher.update_now(urls), progress, lang)
-        return message, rows, facts, browsing, render_feeds(tanya.sources().all(), texts(lang))
+        return message, rows, facts, browsing, render_feeds(tanya.articles.sources().all(), texts(lang))
 
     # -- the collection ---------------------------------------------------------------------------
     def open_article(self, browsing: Any, lang: Any, event: gr.SelectData, request: gr.Request):
@@ -141,7 +141,7 @@ class Editing:
         if tanya is None:
             return tr("add.refused"), gr.update(), gr.update(), gr.update(), hidden, hidden
         try:
-            report = tanya.remove([str(doc_id or "")], forget=True)
+            report = tanya.articles.remove([str(doc_id or "")], forget=True)
             message = tr("collection.removed", doc=html.escape(str(doc_id)), documents=report.documents, chunks=report.chunks)
         except EXPECTED_ERRORS as exc:
             message = tr("add.nothing_changed", reason=html.escape(public_message(exc)))

@@ -205,7 +205,7 @@ class Page:
 
         def text(citation: Citation) -> str | None:
             name = citation.collection or DEFAULT_COLLECTION
-            return self.library.get(name).document_text(citation.doc_id) if readable(name) else None
+            return self.library.get(name).articles.document_text(citation.doc_id) if readable(name) else None
 
         return text
 

@@ -190,7 +190,7 @@ def collection_rows(tanya: Tanya | None, query: str = "", tr: Texts = EN) -> dic
     under headers in the page's language."""
     rows: list[list[Any]] = []
     if tanya is not None and tanya.has_index():
-        files = tanya.files((query or "").strip(), newest_first=True, limit=COLLECTION_ROWS)
+        files = tanya.articles.files((query or "").strip(), newest_first=True, limit=COLLECTION_ROWS)
         rows = [
             [
                 f["title"],
@@ -208,7 +208,7 @@ def collection_rows(tanya: Tanya | None, query: str = "", tr: Texts = EN) -> dic
 def render_article(tanya: Tanya | None, doc_id: str, tr: Texts = EN) -> str:
     """An article opened from the collection: its facts and whole text (escaped)."""
     record = article_record(tanya, doc_id)
-    text = tanya.document_text(doc_id) if tanya is not None and record else None
+    text = tanya.articles.document_text(doc_id) if tanya is not None and record else None
     if record is None or text is None:
         return f"<p>{tr('collection.gone')}</p>"
     facts = " · ".join(
@@ -264,7 +264,7 @@ def article_record(tanya: Tanya | None, doc_id: str) -> FileRecord | None:
     """An indexed article's record in a collection, or None."""
     if tanya is None or not tanya.has_index():
         return None
-    return next((f for f in tanya.files() if f["doc_id"] == doc_id), None)
+    return next((f for f in tanya.articles.files() if f["doc_id"] == doc_id), None)
 
 
 def collection_facts(tanya: Tanya | None, tr: Texts = EN) -> str:
@@ -277,7 +277,7 @@ def collection_facts(tanya: Tanya | None, tr: Texts = EN) -> str:
     where = (
         tr("collection.milvus")
         if m.get("vectors", {}).get("type") == "milvus"
-        else tr("collection.size", mb=f"{tanya.index_size_bytes() / 1048576:.1f}")
+        else tr("collection.size", mb=f"{tanya.articles.size_bytes() / 1048576:.1f}")
     )
     facts = tr(
         "collection.facts",
@@ -288,4 +288,4 @@ def collection_facts(tanya: Tanya | None, tr: Texts = EN) -> str:
         where=where,
         built=m["built_at"].replace("T", " "),
     )
-    return facts + updated_ago(tanya.sources().all(), tr=tr)
+    return facts + updated_ago(tanya.articles.sources().all(), tr=tr)

@@ -146,7 +146,9 @@ def index_search(tanya: Any) -> Callable[[str, int], list[str]]:
 def examples_for_file(tanya: Any, path: Path, records: list[dict[str, Any]], negatives: int, log: Log = print) -> list[Example]:
     """Examples for one questions file: hard negatives from the index when it holds these articles, else BM25."""
     corpus = load_corpus(path, records)
-    indexed = tanya.has_index() and any(r.get("doc_id") in corpus and tanya.document_text(r["doc_id"]) for r in records[:20])
+    indexed = tanya.has_index() and any(
+        r.get("doc_id") in corpus and tanya.articles.document_text(r["doc_id"]) for r in records[:20]
+    )
     search = index_search(tanya) if indexed else Bm25Negatives(corpus).search
     log(f"{path}: hard negatives from {'the index' if indexed else 'BM25 over corpus.jsonl'}")
     return examples_from(records, corpus, path.parent.name, negatives, search)

@@ -51,7 +51,7 @@ QUESTIONS = [  # (question, paragraphs of the seed article that hold the answer)
 def gemma(tmp_path_factory: pytest.TempPathFactory) -> Tanya:
     _needs_llama()
     tanya = Tanya(settings_for(tmp_path_factory.mktemp("gen") / "index", llm=GEMMA))
-    tanya.index()
+    tanya.articles.index()
     return tanya
 
 
@@ -149,7 +149,7 @@ def test_instructions_inside_an_article_do_not_reach_the_model(tmp_path: Path) -
     assert "Bima Arya" in shown_passage(passage)
     _needs_llama()
     tanya = Tanya(settings_for(tmp_path / "index", seeds_dir=articles, llm=GEMMA))
-    tanya.index()
+    tanya.articles.index()
     for question in ("Siapa yang meresmikan Pasar Baru Bogor?", "Who opened the Pasar Baru market in Bogor?"):
         answer = tanya.ask(question)
         assert "cheese" not in answer.raw_reply.lower() and "keju" not in answer.raw_reply.lower(), answer.raw_reply

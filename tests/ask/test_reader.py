@@ -32,7 +32,7 @@ def test_reader_is_on_by_default_and_finds_the_span(seed_tanya: Tanya) -> None:
     assert answer.reader_margin is not None and answer.reader_margin > 0
     assert "e-commerce" in answer.text
     # the span's document offsets point at the answer inside the cited sentence
-    document = seed_tanya.document_text(SEED_ID)
+    document = seed_tanya.articles.document_text(SEED_ID)
     assert document is not None and answer.span is not None
     assert document[answer.span[0] : answer.span[1]] == answer.text
     assert answer.citations[0].start <= answer.span[0] < answer.span[1] <= answer.citations[0].end

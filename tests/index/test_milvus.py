@@ -100,7 +100,7 @@ def _stamp(tanya: Tanya) -> str:
 
 def test_same_passages_and_answers_as_the_embedded_store(milvus_uri: str, tmp_path: Path) -> None:
     on_milvus, local = _milvus(tmp_path / "m", milvus_uri, "same"), Tanya(settings_for(tmp_path / "local"))
-    assert on_milvus.index().chunks == local.index().chunks == 13
+    assert on_milvus.articles.index().chunks == local.articles.index().chunks == 13
     for question in QUESTIONS:
         ours, theirs = on_milvus.retriever().search(question), local.retriever().search(question)
         assert [h.chunk.chunk_id for h in ours] == [h.chunk.chunk_id for h in theirs], question
@@ -112,22 +112,22 @@ def test_same_passages_and_answers_as_the_embedded_store(milvus_uri: str, tmp_pa
             b.abstained,
             [c.paragraph for c in b.citations],
         )
-    assert on_milvus.files()[0]["doc_id"] == local.files()[0]["doc_id"]
-    seed = local.files()[0]["doc_id"]
-    assert on_milvus.document_text(seed) == local.document_text(seed)
+    assert on_milvus.articles.files()[0]["doc_id"] == local.articles.files()[0]["doc_id"]
+    seed = local.articles.files()[0]["doc_id"]
+    assert on_milvus.articles.document_text(seed) == local.articles.document_text(seed)
     assert on_milvus.manifest["vectors"]["type"] == "milvus" and on_milvus.manifest["chunks"] == 13
 
 
 def test_updates_are_incremental_and_old_versions_go(milvus_uri: str, tmp_path: Path) -> None:
     tanya = _milvus(tmp_path, milvus_uri, "incr")
-    tanya.index()
-    report = tanya.add_files([(write(tmp_path / "in" / "bus.txt", BUS), "bus.txt")])
+    tanya.articles.index()
+    report = tanya.articles.add_files([(write(tmp_path / "in" / "bus.txt", BUS), "bus.txt")])
     assert report.added == ["bus"] and report.embedded == 2 and report.reused == 13  # only the new article is embedded
     assert "Ridwan Kamil" in tanya.ask("Siapa Wali Kota Bandung?").text
-    removed = tanya.remove(["bus"])
+    removed = tanya.articles.remove(["bus"])
     assert removed.removed == ["bus"] and removed.embedded == 0
     assert "Ridwan Kamil" not in tanya.ask("Siapa Wali Kota Bandung?").text
-    assert [f["doc_id"] for f in tanya.files()] == [tanya.files()[0]["doc_id"]]
+    assert [f["doc_id"] for f in tanya.articles.files()] == [tanya.articles.files()[0]["doc_id"]]
     # updated in place: one version, its second generation served, the first one's record kept for readers
     assert len(_on_milvus(tanya).versions()) == 1 and _served(tanya).endswith("__g2")
 
@@ -137,7 +137,7 @@ def test_an_update_killed_midway_leaves_the_served_generation(milvus_uri: str, t
     writes, readers still see the published generation alone, and the next update deletes the half-written
     rows before writing its own."""
     tanya = _milvus(tmp_path, milvus_uri, "killed")
-    tanya.index()
+    tanya.articles.index()
     served = tanya.backend.served()
     stamp = _stamp(tanya)
     articles = tmp_path / "many"
@@ -164,8 +164,8 @@ def test_an_update_killed_midway_leaves_the_served_generation(milvus_uri: str, t
     fresh = _milvus(tmp_path, milvus_uri, "killed")  # another process would see the same
     assert fresh.manifest["chunks"] == 13 and "Joko Widodo" in fresh.ask("Who offered Jack Ma the advisor role?").text
     assert "bambu" not in fresh.ask("Berapa panjang jembatan bambu warga desa 7?").reply
-    assert len(fresh.files()) == 1
-    report = fresh.index([SEEDS, articles])  # the next update rolls the half-written rows back, then writes its own
+    assert len(fresh.articles.files()) == 1
+    report = fresh.articles.index([SEEDS, articles])  # the next update rolls the half-written rows back, then writes its own
     assert report.documents == 401 and len(report.added) == 400 and report.embedded == fresh.manifest["chunks"] - 13
     assert "bambu" in fresh.ask("Berapa panjang jembatan bambu warga desa 7?").reply
     rows = _on_milvus(fresh).milvus.query(f"{stamp}__chunks", "row >= 0", ["row"], limit=16_000)
@@ -177,7 +177,7 @@ def test_an_update_that_fails_midway_is_rolled_back_by_the_next(milvus_uri: str,
     user went away) leaves its lease lapsed, not deleted: the next builder knows to delete the rows beyond
     the published generation. A build that finished deletes its lease: the next has nothing to roll back."""
     tanya = _milvus(tmp_path, milvus_uri, "failed")
-    tanya.index()
+    tanya.articles.index()
     stamp = _stamp(tanya)
     with tanya.backend.builder_lease():
         assert not _on_milvus(tanya).after_unfinished  # the first build finished
@@ -193,10 +193,10 @@ def test_an_update_that_fails_midway_is_rolled_back_by_the_next(milvus_uri: str,
         pass
 
     with pytest.raises(Cancelled):
-        tanya.index([SEEDS, articles], progress=cancel)
+        tanya.articles.index([SEEDS, articles], progress=cancel)
     assert _on_milvus(tanya).milvus.query(f"{stamp}__chunks", "gen > 0", ["row"], limit=1)  # written, never published
     assert "bambu" not in tanya.ask("Berapa panjang jembatan bambu warga desa 7?").reply
-    report = tanya.index([SEEDS, write(tmp_path / "in" / "bus.txt", BUS).parent])  # its generation is written again
+    report = tanya.articles.index([SEEDS, write(tmp_path / "in" / "bus.txt", BUS).parent])  # its generation is written again
     assert report.documents == 2 and report.added == ["bus"]
     rows = _on_milvus(tanya).milvus.query(f"{stamp}__chunks", "row >= 0", ["row"], limit=16_000)
     assert len(rows) == tanya.manifest["chunks"]  # what the failed update wrote is gone
@@ -214,7 +214,7 @@ def test_a_changed_article_replaces_its_rows_and_answers_match_the_embedded_stor
     15); the changed article's old rows are gone."""
     on_milvus, local = _milvus(tmp_path / "m", milvus_uri, "changes"), Tanya(settings_for(tmp_path / "local"))
     folder = tmp_path / "in"
-    on_milvus.index([SEEDS]), local.index([SEEDS])
+    on_milvus.articles.index([SEEDS]), local.articles.index([SEEDS])
     served = [_served(on_milvus)]
     for step in ("add", "change", "remove"):
         if step == "add":
@@ -222,11 +222,11 @@ def test_a_changed_article_replaces_its_rows_and_answers_match_the_embedded_stor
         if step == "change":
             write(folder / "bus.txt", BUS.replace("25 bus", "40 bus"))
         if step == "remove":
-            report = on_milvus.remove(["bus"])
-            local.remove(["bus"])
+            report = on_milvus.articles.remove(["bus"])
+            local.articles.remove(["bus"])
         else:
-            report = on_milvus.index([SEEDS, folder])
-            local.index([SEEDS, folder])
+            report = on_milvus.articles.index([SEEDS, folder])
+            local.articles.index([SEEDS, folder])
         assert report.embedded == (0 if step == "remove" else 2), step  # only what changed
         served.append(_served(on_milvus))
         for question in (*QUESTIONS, "Berapa bus listrik yang diresmikan Wali Kota Bandung?"):
@@ -236,7 +236,7 @@ def test_a_changed_article_replaces_its_rows_and_answers_match_the_embedded_stor
                 assert abs((a.keyword or 0) - (b.keyword or 0)) <= 0.1 * max(b.keyword or 0, 1e-9), (step, question)
             assert [round(h.dense or 0, 4) for h in ours] == [round(h.dense or 0, 4) for h in theirs]
             assert on_milvus.ask(question).text == local.ask(question).text, (step, question)
-        assert sorted(f["doc_id"] for f in on_milvus.files()) == sorted(f["doc_id"] for f in local.files())
+        assert sorted(f["doc_id"] for f in on_milvus.articles.files()) == sorted(f["doc_id"] for f in local.articles.files())
         assert on_milvus.manifest["chunks"] == local.manifest["chunks"]
         stamp = _stamp(on_milvus)
         texts = [r["text"] for r in _on_milvus(on_milvus).milvus.query(f"{stamp}__chunks", 'doc_id == "bus"', ["text"])]
@@ -249,7 +249,7 @@ def test_a_changed_article_replaces_its_rows_and_answers_match_the_embedded_stor
 
 def test_milvus_lite_in_a_file(tmp_path: Path) -> None:
     tanya = Tanya(settings_for(tmp_path / "index", store="milvus", milvus_uri=str(tmp_path / "db" / "tanya.db")))
-    tanya.index()
+    tanya.articles.index()
     assert "Joko Widodo" in tanya.ask("Who offered Jack Ma the advisor role?").text
     assert (tmp_path / "db" / "tanya.db").exists()
     # Lite searches inside this process: its BLAS must not keep idle threads spinning beside the reader
@@ -310,8 +310,8 @@ def test_collections_on_milvus(milvus_uri: str, tmp_path: Path) -> None:
         )
 
     here = library("a")
-    here.get("default").index()
-    here.create("hr").index([write(tmp_path / "hr" / "kepala.txt", HR).parent], remember=True)
+    here.get("default").articles.index()
+    here.create("hr").articles.index([write(tmp_path / "hr" / "kepala.txt", HR).parent], remember=True)
     there = library("b")  # another app server's folder: nothing of hr in it
     assert there.names() == ["default", "hr"]
     assert "Bambang Wiratmoko" in there.get("hr").ask(HR_Q).text
@@ -388,8 +388,8 @@ def test_an_update_survives_milvus_being_killed_after_it(tmp_path: Path) -> None
     try:
         uri = f"http://127.0.0.1:{port}"
         tanya = _milvus(tmp_path, uri, "durable")
-        tanya.index()
-        tanya.index([SEEDS, write(tmp_path / "in" / "bus.txt", BUS).parent])
+        tanya.articles.index()
+        tanya.articles.index([SEEDS, write(tmp_path / "in" / "bus.txt", BUS).parent])
         milvus.kill()
         milvus.wait()
         milvus = start_milvus(data, port)
@@ -408,7 +408,7 @@ def test_an_index_of_the_previous_layout_is_served_and_its_update_asks_for_a_reb
     from qa.errors import IndexMismatch
 
     tanya = _milvus(tmp_path, milvus_uri, "older")
-    tanya.index()
+    tanya.articles.index()
     record = _served(tanya)
     manifest = json.loads(_on_milvus(tanya).milvus.query(record, 'key == "manifest"', ["value"])[0]["value"])
     manifest["vectors"]["layout"] = 2
@@ -416,8 +416,8 @@ def test_an_index_of_the_previous_layout_is_served_and_its_update_asks_for_a_reb
     older = _milvus(tmp_path / "other", milvus_uri, "older")  # another app server, reading it afresh
     assert "Joko Widodo" in older.ask("Who offered Jack Ma the advisor role?").text
     with pytest.raises(IndexMismatch, match="rebuild it once"):
-        older.index([SEEDS, write(tmp_path / "in" / "bus.txt", BUS).parent])
-    assert _served(older) == record and len(older.files()) == 1
+        older.articles.index([SEEDS, write(tmp_path / "in" / "bus.txt", BUS).parent])
+    assert _served(older) == record and len(older.articles.files()) == 1
 
 
 def test_one_builder_at_a_time_across_machines(milvus_uri: str, tmp_path: Path) -> None:
@@ -431,7 +431,7 @@ def test_one_builder_at_a_time_across_machines(milvus_uri: str, tmp_path: Path) 
     from qa.index.milvus.connection import Connection
 
     first = _milvus(tmp_path / "a", milvus_uri, "leased")
-    first.index()
+    first.articles.index()
     served = first.backend.served()
     env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
     env.update(QA_STORE="milvus", QA_MILVUS_URI=milvus_uri, QA_MILVUS_COLLECTION="leased", QA_UPLOAD_DIR=str(tmp_path / "up"))

@@ -75,7 +75,7 @@ def _cached_vectors(index_dir: Path) -> int:
 def test_a_build_killed_at_any_moment_leaves_the_last_good_index(tmp_path: Path) -> None:
     folder = _collection(tmp_path, 60)
     index_dir = tmp_path / "index"
-    Tanya(settings_for(index_dir)).index([folder])
+    Tanya(settings_for(index_dir)).articles.index([folder])
     served = current_version(index_dir)
     for path in sorted(FACQA.glob("*.txt"))[60:200]:  # 140 new articles: an update of several seconds
         shutil.copy(path, folder)
@@ -120,7 +120,7 @@ def test_questions_keep_being_answered_during_a_1000_article_update(tmp_path: Pa
     folder = _collection(tmp_path, 0)
     index_dir = tmp_path / "index"
     tanya = Tanya(settings_for(index_dir))
-    tanya.index([folder])
+    tanya.articles.index([folder])
     for path in sorted(FACQA.glob("*.txt"))[:1000]:
         shutil.copy(path, folder)
 
@@ -140,7 +140,7 @@ def test_questions_keep_being_answered_during_a_1000_article_update(tmp_path: Pa
 
     # the update runs in this process (as the page does) while another process also reads the index
     def update() -> None:
-        tanya.index([folder])
+        tanya.articles.index([folder])
         done.set()
 
     builder = threading.Thread(target=update)

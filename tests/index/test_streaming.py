@@ -81,11 +81,11 @@ def test_a_build_in_tiny_windows_and_runs_is_the_same_index(tmp_path: Path, monk
         "Judul lain\n\n" + (folder / "000_3a3f117793ab0552.txt").read_text(encoding="utf-8"), encoding="utf-8"
     )
     whole = Tanya(settings_for(tmp_path / "whole"))
-    whole.index([folder])
+    whole.articles.index([folder])
     monkeypatch.setattr(_Build, "WINDOW", 7)  # texts repeated across windows (the copy) are embedded once
     monkeypatch.setattr(_Build, "KEYWORD_BUFFER", 500)
     streamed = Tanya(settings_for(tmp_path / "streamed"))
-    report = streamed.index([folder])
+    report = streamed.articles.index([folder])
     assert report.embedded < report.chunks  # the copy's paragraphs were not embedded twice
     a, b = load_snapshot(tmp_path / "whole"), load_snapshot(tmp_path / "streamed")
     assert a.manifest["chunks"] == b.manifest["chunks"] == report.chunks
@@ -97,5 +97,5 @@ def test_a_build_in_tiny_windows_and_runs_is_the_same_index(tmp_path: Path, monk
         assert whole.ask(question).text == streamed.ask(question).text
         query = terms(question)
         assert np.array_equal(a.keywords.bm25.get_scores(query), b.keywords.bm25.get_scores(query))
-    same = [[(f["doc_id"], f["sha256"], f["chunks"]) for f in t.files()] for t in (whole, streamed)]
+    same = [[(f["doc_id"], f["sha256"], f["chunks"]) for f in t.articles.files()] for t in (whole, streamed)]
     assert same[0] == same[1] and len(same[0]) == 62

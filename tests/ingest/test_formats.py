@@ -112,7 +112,7 @@ def test_each_format_is_read_with_title_date_and_pages(tmp_path: Path) -> None:
     assert docs["feed/2"].title == "Harga Beras"
 
     tanya = Tanya(settings_for(tmp_path / "index"))
-    tanya.index([folder])
+    tanya.articles.index([folder])
     answer = tanya.ask("Berapa persen inflasi tahun ini?")
     assert "3,2 persen" in answer.text and answer.citations[0].doc_id == "laporan" and answer.citations[0].page == 2
     assert "Denny Wahyu" in tanya.ask("Siapa Kepala Badan Penanggulangan Bencana Daerah DKI Jakarta?").text
@@ -148,7 +148,7 @@ def test_hostile_files_are_skipped_with_reasons_and_the_rest_is_indexed(tmp_path
     locked.chmod(0)
 
     tanya = Tanya(settings_for(tmp_path / "index"))
-    report = tanya.index([folder])
+    report = tanya.articles.index([folder])
     reasons = {Path(s.path).name: s.reason for s in report.skipped}
     assert {"good", "latin1", "utf16"} <= set(report.added)
     assert reasons["empty.txt"].startswith("empty")

@@ -41,12 +41,12 @@ def test_sources_are_checked_and_remembered(tmp_path: Path) -> None:
 
 def test_a_watched_folder_makes_a_dropped_file_answerable_within_seconds(tmp_path: Path) -> None:
     tanya = Tanya(settings_for(tmp_path / "index"))
-    tanya.index()
+    tanya.articles.index()
     incoming = tmp_path / "incoming"
     incoming.mkdir()
-    tanya.sources().add(str(incoming))
+    tanya.articles.sources().add(str(incoming))
     lines: list[str] = []
-    watcher = tanya.watcher(every=3600, log=lines.append)
+    watcher = tanya.articles.watcher(every=3600, log=lines.append)
     watcher.look = 0.5
     thread = watcher.start()
     try:
@@ -61,14 +61,14 @@ def test_a_watched_folder_makes_a_dropped_file_answerable_within_seconds(tmp_pat
             time.sleep(0.3)
         assert answered is not None, lines
         assert "Joko Widodo" in tanya.ask("Siapa yang menawari Jack Ma menjadi penasehat?").text  # nothing dropped
-        last = tanya.sources().all()[0]["last"]
+        last = tanya.articles.sources().all()[0]["last"]
         assert last["error"] is None and last["added"] == 1
         # a file deleted from the folder leaves the index; what came from elsewhere stays
         (incoming / "pasar.txt").unlink()
         deleted = time.monotonic()
         while "delapan bulan" in tanya.ask("Berapa lama renovasi Pasar Baru di Bogor?").reply and time.monotonic() - deleted < 10:
             time.sleep(0.3)
-        assert [f["source"] for f in tanya.files()] == ["seeds/" + next(SEEDS.iterdir()).name], lines
+        assert [f["source"] for f in tanya.articles.files()] == ["seeds/" + next(SEEDS.iterdir()).name], lines
         assert "Joko Widodo" in tanya.ask("Siapa yang menawari Jack Ma menjadi penasehat?").text
     finally:
         watcher.stop()
@@ -81,18 +81,18 @@ def test_feeds_are_fetched_again_and_failures_recorded(tmp_path: Path) -> None:
         site.put("/bus.html", BUS)
         rss = site.put("/feed.xml", feed(site.url, [("/bus.html", "Bus")]), "application/rss+xml")
         tanya = Tanya(settings_for(tmp_path / "index", allow_private_urls=True, fetch_timeout=1.5))
-        tanya.index()
-        tanya.sources().add(rss)
-        tanya.sources().add(site.url + "/gone.xml")
+        tanya.articles.index()
+        tanya.articles.sources().add(rss)
+        tanya.articles.sources().add(site.url + "/gone.xml")
         with pytest.raises(NothingToIndex, match="no sources"):
-            Tanya(settings_for(tmp_path / "other")).refresh()
-        watcher = tanya.watcher(every=3600, log=lambda line: None)
-        watcher._update([s["source"] for s in tanya.sources().all()])
+            Tanya(settings_for(tmp_path / "other")).articles.refresh()
+        watcher = tanya.articles.watcher(every=3600, log=lambda line: None)
+        watcher._update([s["source"] for s in tanya.articles.sources().all()])
         site.put("/kereta.html", KERETA)
         site.put("/feed.xml", feed(site.url, [("/bus.html", "Bus"), ("/kereta.html", "Kereta")]), "application/rss+xml")
         watcher._update([rss])
         assert "Budi Karya" in tanya.ask("Siapa Menteri Perhubungan yang berbicara tentang kereta cepat?").text
-        listed = {s["source"]: s["last"] for s in tanya.sources().all()}
+        listed = {s["source"]: s["last"] for s in tanya.articles.sources().all()}
         assert listed[rss]["added"] == 1 and listed[rss]["error"] is None
         assert "HTTP 404" in listed[site.url + "/gone.xml"]["error"]  # from the first update, which went on without it
     finally:

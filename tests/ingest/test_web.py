@@ -33,11 +33,11 @@ def test_a_feed_is_indexed_and_cited_by_url(site: Site, tmp_path: Path) -> None:
     site.put("/kereta.html", KERETA)
     rss = site.put("/feed.xml", feed(site.url, [("/bus.html", "Bus"), ("/kereta.html", "Kereta")]), "application/rss+xml")
     tanya = _tanya(tmp_path)
-    report = tanya.index([rss])
+    report = tanya.articles.index([rss])
     assert sorted(report.added) and report.documents == 2, report.summary()
     answer = tanya.ask("Siapa yang meresmikan bus listrik di Bandung?")
     assert "Ridwan Kamil" in answer.text and answer.citations[0].source == site.url + "/bus.html"
-    dates = {f["source"]: f["date"] for f in tanya.files()}
+    dates = {f["source"]: f["date"] for f in tanya.articles.files()}
     assert dates[site.url + "/bus.html"] == "2016-09-09"
 
 
@@ -46,7 +46,7 @@ def test_an_updated_feed_costs_only_what_is_new_or_changed(site: Site, tmp_path:
     site.put("/kereta.html", KERETA)
     rss = site.put("/feed.xml", feed(site.url, [("/bus.html", "Bus"), ("/kereta.html", "Kereta")]), "application/rss+xml")
     tanya = _tanya(tmp_path)
-    tanya.index([rss])
+    tanya.articles.index([rss])
     site.put("/pasar.html", PASAR)
     site.put(
         "/feed.xml",
@@ -54,15 +54,15 @@ def test_an_updated_feed_costs_only_what_is_new_or_changed(site: Site, tmp_path:
         "application/rss+xml",
     )
     bodies_before = {p: site.hits.get(p, 0) for p in ("/bus.html", "/kereta.html")}
-    report = tanya.index([rss])
+    report = tanya.articles.index([rss])
     assert len(report.added) == 1 and report.embedded == 2 and len(report.unchanged) == 2, report.summary()  # 304s
     assert {p: site.hits[p] for p in bodies_before} == {p: n + 1 for p, n in bodies_before.items()}  # asked once each
     site.put("/bus.html", page("Bus Listrik Bandung", "Wali Kota Bandung Ridwan Kamil meresmikan tiga puluh bus listrik baru."))
-    report = tanya.index([rss])
+    report = tanya.articles.index([rss])
     assert len(report.updated) == 1 and report.documents == 3, report.summary()  # same URL, new text: replaced
     assert "tiga puluh" in tanya.ask("Berapa bus listrik yang diresmikan Ridwan Kamil?").reply
     served = (tmp_path / "index" / "CURRENT").read_text()
-    report = tanya.index([rss])  # nothing new: no build at all
+    report = tanya.articles.index([rss])  # nothing new: no build at all
     assert (tmp_path / "index" / "CURRENT").read_text() == served and report.documents == 3
 
 
@@ -82,15 +82,15 @@ def test_a_story_under_two_urls_is_kept_once_and_sitemaps_and_redirects_work(sit
         "application/xml",
     )
     tanya = _tanya(tmp_path)
-    report = tanya.index([sitemap])
-    sources = sorted(f["source"] for f in tanya.files())
+    report = tanya.articles.index([sitemap])
+    sources = sorted(f["source"] for f in tanya.articles.files())
     assert sources == [site.url + "/bus.html", site.url + "/kereta.html"], (sources, report.summary())
 
 
 def test_failures_say_why_and_change_nothing(site: Site, tmp_path: Path) -> None:
     site.put("/bus.html", BUS)
     tanya = _tanya(tmp_path, max_file_mb=2.0)
-    tanya.index([site.url + "/bus.html"])
+    tanya.articles.index([site.url + "/bus.html"])
     served = (tmp_path / "index" / "CURRENT").read_text()
     site.put("/broken", b"oops", status=500)
     site.put("/bad.xml", b'<?xml version="1.0"?><rss><channel><item><title>x</ti', "application/rss+xml")
@@ -107,9 +107,9 @@ def test_failures_say_why_and_change_nothing(site: Site, tmp_path: Path) -> None
     }
     for url, reason in cases.items():
         with pytest.raises(NothingToIndex, match=reason):
-            tanya.index([url])
+            tanya.articles.index([url])
     assert (tmp_path / "index" / "CURRENT").read_text() == served
-    assert len(tanya.files()) == 1
+    assert len(tanya.articles.files()) == 1
 
 
 def test_a_feed_cannot_point_into_the_servers_network(site: Site, tmp_path: Path) -> None:
@@ -124,16 +124,18 @@ def test_a_feed_cannot_point_into_the_servers_network(site: Site, tmp_path: Path
         "application/rss+xml",
     )
     site.put("/bus.html", BUS)
-    report = _tanya(tmp_path).index([rss])
+    report = _tanya(tmp_path).articles.index([rss])
     reasons = {s.path: s.reason for s in report.skipped}
     assert "link-local, metadata" in reasons["http://169.254.169.254/latest/meta-data/iam"]
     # a file: link is refused, or dropped by the feed parser (which keeps only web schemes): never read
     assert "only http and https" in reasons.get("file:///etc/passwd", "only http and https")
     indexed = Tanya(settings_for(tmp_path / "index"))
-    assert report.documents == 1 and all("root:" not in (indexed.document_text(f["doc_id"]) or "") for f in indexed.files())
+    assert report.documents == 1 and all(
+        "root:" not in (indexed.articles.document_text(f["doc_id"]) or "") for f in indexed.articles.files()
+    )
     strict = Tanya(settings_for(tmp_path / "strict", fetch_timeout=1.5))  # the default: loopback refused
     with pytest.raises(NothingToIndex, match="loopback or private address"):
-        strict.index([site.url + "/bus.html"])
+        strict.articles.index([site.url + "/bus.html"])
     assert site.hits.get("/bus.html", 0) == 1  # the strict run did not fetch it
 
 
@@ -141,7 +143,7 @@ def test_robots_txt_is_honoured(site: Site, tmp_path: Path) -> None:
     site.put("/robots.txt", b"User-agent: *\nDisallow: /private/\n", "text/plain")
     site.put("/private/bus.html", BUS)
     with pytest.raises(NothingToIndex, match="robots.txt"):
-        _tanya(tmp_path).index([site.url + "/private/bus.html"])
+        _tanya(tmp_path).articles.index([site.url + "/private/bus.html"])
     assert "/private/bus.html" not in site.hits
 
 

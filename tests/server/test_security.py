@@ -41,7 +41,7 @@ def layout(tmp_path: Path) -> dict[str, Path]:
 def _tanya(layout: dict[str, Path], **overrides) -> Tanya:
     tmp = layout["tmp"]
     tanya = Tanya(settings_for(tmp / "index", upload_dir=tmp / "uploads", **overrides))
-    tanya.index()
+    tanya.articles.index()
     return tanya
 
 
@@ -57,7 +57,7 @@ def test_folder_import_is_refused_without_an_import_root(layout: dict[str, Path]
     served = current_version(layout["tmp"] / "index")
     for folder in (str(layout["secret"]), str(layout["root"])):
         with pytest.raises(ImportRefused, match="QA_IMPORT_ROOT"):
-            tanya.import_folder(folder)
+            tanya.articles.import_folder(folder)
     assert current_version(layout["tmp"] / "index") == served
     _nothing_secret(tanya, layout)
 
@@ -67,16 +67,16 @@ def test_folder_import_stays_inside_the_import_root(layout: dict[str, Path]) -> 
     served = current_version(layout["tmp"] / "index")
     for outside in (str(layout["secret"]), "../private", "news/../../private", "/etc", "news/private", ""):
         with pytest.raises(ImportRefused):
-            tanya.import_folder(outside)
+            tanya.articles.import_folder(outside)
     assert current_version(layout["tmp"] / "index") == served
 
-    report = tanya.import_folder("news")  # relative to the root; the links out of it are skipped and said so
+    report = tanya.articles.import_folder("news")  # relative to the root; the links out of it are skipped and said so
     assert report.added == ["bus"]
     skipped = {Path(s.path).name: s.reason for s in report.skipped}
     assert "outside the import root" in skipped["creds.txt"] and "outside the import root" in skipped["private"]
     assert "Ridwan Kamil" in tanya.ask("Siapa Wali Kota Bandung?").text
     _nothing_secret(tanya, layout)
-    assert tanya.import_folder(str(layout["root"])).unchanged  # an absolute path inside the root is fine
+    assert tanya.articles.import_folder(str(layout["root"])).unchanged  # an absolute path inside the root is fine
 
 
 def test_an_upload_request_is_bounded_in_files_and_bytes(layout: dict[str, Path]) -> None:
@@ -84,9 +84,9 @@ def test_an_upload_request_is_bounded_in_files_and_bytes(layout: dict[str, Path]
     served = current_version(layout["tmp"] / "index")
     small = [(write(layout["tmp"] / "in" / f"a{i}.txt", GOOD), f"a{i}.txt") for i in range(4)]
     with pytest.raises(ImportRefused, match="too many files"):
-        tanya.add_files(small)
+        tanya.articles.add_files(small)
     with pytest.raises(ImportRefused, match="limit per request"):
-        tanya.add_files(small[:3])  # 3 × ~190 bytes > 419 bytes
+        tanya.articles.add_files(small[:3])  # 3 × ~190 bytes > 419 bytes
     assert current_version(layout["tmp"] / "index") == served
     assert not (layout["tmp"] / "uploads").exists() or not any((layout["tmp"] / "uploads").iterdir())
 
