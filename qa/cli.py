@@ -496,7 +496,7 @@ def _feedback(args: argparse.Namespace, library: Library) -> int:
     from .server.quality import evaluation_set, jsonl
 
     settings = library.settings
-    path = args.feedback_file or feedback_path(settings.users_file, settings.feedback_file)
+    path = args.feedback_file or feedback_path(settings.server.users_file, settings.server.feedback_file)
     if not Path(path).is_file():
         raise InputError(f"no feedback store at {path} (QA_FEEDBACK_FILE): nothing has been rated there yet")
     names = args.collection or library.names()
@@ -513,7 +513,7 @@ def _feedback(args: argparse.Namespace, library: Library) -> int:
 def _user(args: argparse.Namespace, tanya: Tanya) -> int:
     from .server.users import UserStore
 
-    store = UserStore(args.users_file or tanya.settings.users_file)
+    store = UserStore(args.users_file or tanya.settings.server.users_file)
     if args.action == "add":
         if sys.stdin.isatty():
             import getpass
@@ -578,7 +578,7 @@ def _collection(args: argparse.Namespace, library: Library) -> int:
     from .server.users import UserStore
 
     if args.action == "list":
-        grants = UserStore(args.users_file or library.settings.users_file).grants()
+        grants = UserStore(args.users_file or library.settings.server.users_file).grants()
         for name in library.names():
             tanya = library.get(name)
             if tanya.has_index():
@@ -598,7 +598,7 @@ def _collection(args: argparse.Namespace, library: Library) -> int:
             print("nothing removed")
             return 1
     library.remove(args.name)
-    UserStore(args.users_file or library.settings.users_file).forget_collection(args.name)
+    UserStore(args.users_file or library.settings.server.users_file).forget_collection(args.name)
     print(f"removed the collection '{args.name}'")
     return 0
 
@@ -612,7 +612,7 @@ def _ungranted(name: str) -> str:
 def _grant(args: argparse.Namespace, library: Library) -> int:
     from .server.users import UserStore
 
-    store = UserStore(args.users_file or library.settings.users_file)
+    store = UserStore(args.users_file or library.settings.server.users_file)
     if args.command == "grant":
         library.get(args.collection)  # a grant on a collection that does not exist is a typo
         store.grant(args.who, args.right, args.collection)
@@ -628,7 +628,7 @@ def _serve_llm(args: argparse.Namespace, tanya: Tanya) -> int:
     from .errors import LLMUnavailable
 
     try:
-        key = args.api_key if args.api_key is not None else tanya.settings.llm_key
+        key = args.api_key if args.api_key is not None else tanya.settings.llm.key
         serve_gguf(args.model, args.host, args.port, args.threads, key)
     except LLMUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
