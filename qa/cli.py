@@ -246,6 +246,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=0, help="llama.cpp threads (default: all cores)")
     p.add_argument("--api-key", default=None, help="required of clients (default: $QA_LLM_KEY; none)")
 
+    p = command(
+        "settings", _settings, "list every QA_* variable: its value here, section by section, and what it does", library=True
+    )
+    p.add_argument(
+        "--markdown", action="store_true", help="print the tables of docs/configuration.md instead (defaults, not values)"
+    )
+
     p = command("serve", _serve, "start the chat page and the API (same as python app.py)")
     p.add_argument("--host")
     p.add_argument("--port", type=int)
@@ -633,6 +640,25 @@ def _serve_llm(args: argparse.Namespace, tanya: Tanya) -> int:
     except LLMUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    return 0
+
+
+def _settings(args: argparse.Namespace, library: Library) -> int:
+    rows = library.settings.describe()
+    for section, about in Settings.sections():
+        mine = [r for r in rows if r.section == section]
+        if args.markdown:
+            print(f"### {section}\n\n{about}\n\n| variable | field | default | what |\n| --- | --- | --- | --- |")
+            for r in mine:
+                default = f"`{r.default}`" if r.default else "unset"
+                what = r.help.replace("|", "\\|")
+                print(f"| `{r.variable}` | `{section}.{r.name}` | {default} | {what} |")
+        else:
+            print(f"{section}: {about}")
+            for r in mine:
+                value = f"={r.value}" if r.value else " (unset)"
+                print(f"  {r.variable}{value}  [settings.{section}.{r.name}]\n      {r.help}")
+        print()
     return 0
 
 

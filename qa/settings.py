@@ -4,8 +4,10 @@
     settings.retrieval.top_k                    # grouped in sections: store, ingest, embedding,
     settings.reader.kind                        #   retrieval, reader, llm, server
     settings.with_values(top_k=3)               # a changed copy; keys are the variables' names without QA_
+    settings.describe()                         # every variable, its value and what it does
 
-Every field declares its variable and a one-line description (`setting(default, env, help)`).
+Every field declares its variable and a one-line description (`setting(default, env, help)`), so
+`python -m qa settings` and the table in docs/configuration.md come from here.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import Field, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from .errors import ConfigError
 
@@ -24,9 +26,10 @@ DEFAULT_COLLECTION = "default"  # the index directory itself; named collections 
 T = TypeVar("T")
 
 
-def setting(default: T, env: str, help: str) -> T:
-    """A field set by the environment variable `env`; `help` says in one line what it does."""
-    return field(default=default, metadata={"env": env, "help": help})
+def setting(default: T, env: str, help: str, secret: bool = False) -> T:
+    """A field set by the environment variable `env`; `help` says in one line what it does.
+    A `secret` one (a key, a token, a password) is shown as *** when set."""
+    return field(default=default, metadata={"env": env, "help": help, "secret": secret})
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,7 @@ class StoreSettings:
         "QA_MILVUS_URI",
         "with QA_STORE=milvus: a file path (Milvus Lite, in process) or http(s)://host:port (a Milvus server or cluster)",
     )
-    milvus_token: str = setting("", "QA_MILVUS_TOKEN", "the Milvus server's token, if it wants one")
+    milvus_token: str = setting("", "QA_MILVUS_TOKEN", "the Milvus server's token, if it wants one", secret=True)
     milvus_collection: str = setting(
         "tanya", "QA_MILVUS_COLLECTION", "the alias the index is served under in Milvus (a named collection adds _NAME)"
     )
@@ -108,7 +111,7 @@ class EmbeddingSettings:
         "embed through OpenAI-compatible /v1/embeddings services instead of in process: base URLs, comma-separated "
         "replicas used in turn (http://10.0.0.5:8000/v1); QA_MODEL names the model they run",
     )
-    key: str = setting("", "QA_EMBED_KEY", "the embedding service's API key")
+    key: str = setting("", "QA_EMBED_KEY", "the embedding service's API key", secret=True)
     remote_model: str = setting("", "QA_EMBED_MODEL", "the model name sent to the embedding service; unset: QA_MODEL")
     prefix: str = setting(
         "input_type",
@@ -220,7 +223,7 @@ class LLMSettings:
         "written answers: ollama:MODEL, openai:MODEL, gguf:PATH or gguf:gemma3-270m; unset: extracted answers only",
     )
     url: str = setting("", "QA_LLM_URL", "base URL of the Ollama or OpenAI-compatible server")
-    key: str = setting("", "QA_LLM_KEY", "the OpenAI-compatible server's API key; unset: OPENAI_API_KEY")
+    key: str = setting("", "QA_LLM_KEY", "the OpenAI-compatible server's API key; unset: OPENAI_API_KEY", secret=True)
     timeout: float = setting(60.0, "QA_LLM_TIMEOUT", "seconds for a whole written answer; past it the extracted answer stands")
     max_tokens: int = setting(200, "QA_LLM_MAX_TOKENS", "the longest reply, in tokens")
     threads: int = setting(0, "QA_LLM_THREADS", "llama.cpp threads for gguf models (0: its default)")
@@ -263,7 +266,10 @@ class ServerSettings:
         Path("users.json"), "QA_USERS_FILE", "users, roles, password hashes and API key digests (`python -m qa user`)"
     )
     auth: str = setting(
-        "", "QA_AUTH", "name:password: one editor from the environment beside the users file (the password is its API key)"
+        "",
+        "QA_AUTH",
+        "name:password: one editor from the environment beside the users file (the password is its API key)",
+        secret=True,
     )
     feedback_file: str = setting(
         "",
@@ -276,6 +282,7 @@ class ServerSettings:
         "QA_CHAT_SECRET",
         "seals the chats kept in browsers; the same on every app server behind one address; "
         "unset: made once in QA_INDEX_DIR/.chat-secret",
+        secret=True,
     )
     max_question_chars: int = setting(2000, "QA_MAX_QUESTION_CHARS", "longer questions are refused with a message")
     max_request_mb: float = setting(1.0, "QA_MAX_REQUEST_MB", "the largest JSON body the /v1 API reads, in megabytes")
@@ -285,6 +292,17 @@ class ServerSettings:
         "the server keeps each collection's sources current: feeds fetched this often (15m), folders looked at "
         "every 2 s; unset: not watched",
     )
+
+
+class SettingRow(NamedTuple):
+    """One variable as `describe` lists it: values as text, a secret's value as *** when set."""
+
+    section: str
+    name: str  # the field: settings.<section>.<name>
+    variable: str
+    value: str
+    default: str
+    help: str
 
 
 @dataclass(frozen=True)
@@ -332,6 +350,21 @@ class Settings:
         """The chunking parameters stored in the manifest (a change triggers re-chunking)."""
         return {"chunk_size": self.embedding.chunk_size, "chunk_overlap": self.embedding.chunk_overlap}
 
+    @classmethod
+    def sections(cls) -> list[tuple[str, str]]:
+        """Each section's name and what it is about, in order."""
+        return [(name, kind.__doc__ or "") for name, kind in _section_types().items()]
+
+    def describe(self) -> list[SettingRow]:
+        """Every variable, section by section: its current value, its default and what it does."""
+        rows = []
+        for section, f in _PLACES.values():
+            secret = f.metadata["secret"]
+            value = getattr(getattr(self, section), f.name)
+            shown, default = _shown(value, secret), _shown(f.default, secret)
+            rows.append(SettingRow(section, f.name, f.metadata["env"], shown, default, f.metadata["help"]))
+        return rows
+
 
 def _section_types() -> dict[str, Any]:
     """Each section's name -> its dataclass, in order."""
@@ -363,3 +396,14 @@ def _coerce(raw: str, default: Any) -> Any:
     if isinstance(default, float):
         return float(raw)
     return raw
+
+
+def _shown(value: Any, secret: bool) -> str:
+    """A value as text: *** for a secret that is set, true/false, numbers without a needless .0."""
+    if secret and value:
+        return "***"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
+from qa.cli import main
 from qa.errors import ConfigError
 from qa.index.encoder import cache_root
 from qa.settings import Settings
@@ -30,6 +31,7 @@ QA_MAX_QUESTION_CHARS QA_MAX_FILE_MB QA_MAX_UPLOAD_FILES QA_MAX_UPLOAD_MB QA_USE
 QA_FEEDBACK_FILE QA_MAX_REQUEST_MB QA_CHAT_SECRET QA_IMPORT_ROOT QA_FETCH_TIMEOUT QA_ALLOW_PRIVATE_URLS
 QA_WATCH QA_HOST QA_PORT QA_ALLOWED_HOSTS QA_TRUSTED_PROXIES
 """.split()
+SECRETS = {"QA_EMBED_KEY", "QA_MILVUS_TOKEN", "QA_LLM_KEY", "QA_AUTH", "QA_CHAT_SECRET"}
 
 
 def test_every_field_declares_its_own_variable_and_a_description() -> None:
@@ -92,6 +94,25 @@ def test_flat_names_reach_their_sections(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="passages"):
         Settings.from_env({}, passages=3)  # a field's name inside its section is not a setting's name
     assert Settings().with_values(chunk_size=800).chunking() == {"chunk_size": 800, "chunk_overlap": 200}
+
+
+def test_the_settings_command_lists_every_variable_secrets_masked(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    for name in SECRETS:
+        monkeypatch.setenv(name, f"hush-{name.lower()}")
+    monkeypatch.setenv("QA_TOP_K", "9")
+    rows = Settings.from_env().describe()
+    assert len(rows) == 68 and {r.variable for r in rows} == set(VARIABLES) and all(r.help for r in rows)
+    assert {r.variable: r.value for r in rows if r.variable in SECRETS} == dict.fromkeys(SECRETS, "***")
+    assert [r.value for r in Settings().describe() if r.variable in SECRETS] == [""] * len(SECRETS)  # unset: nothing to hide
+    assert main(["settings"]) == 0
+    out = capsys.readouterr().out
+    assert "hush" not in out and out.count("=***") == len(SECRETS)
+    assert "QA_TOP_K=9  [settings.retrieval.top_k]" in out
+    assert [v for v in VARIABLES if not re.search(rf"^  {v}[= ]", out, re.M)] == []
 
 
 def test_the_cache_folder_follows_the_setting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
