@@ -16,6 +16,7 @@ from qa.index.encoder import cache_root
 from qa.settings import Settings
 
 DOCS = ROOT / "docs" / "configuration.md"
+BEGIN, END = "<!-- settings tables: begin -->", "<!-- settings tables: end -->"
 
 # The variables as users' deployments, the docs and the tests know them: renaming one breaks them.
 VARIABLES = """
@@ -46,9 +47,14 @@ def test_every_field_declares_its_own_variable_and_a_description() -> None:
     assert set(declared) == set(VARIABLES)
 
 
-def test_every_variable_is_documented() -> None:
+def test_the_documented_tables_are_the_generated_ones(capsys: pytest.CaptureFixture[str]) -> None:
+    """docs/configuration.md holds what `python -m qa settings --markdown` prints, between its markers."""
+    assert main(["settings", "--markdown"]) == 0
+    generated = capsys.readouterr().out.strip()
     documented = DOCS.read_text(encoding="utf-8")
-    assert [v for v in VARIABLES if f"`{v}`" not in documented] == []
+    assert documented.count(BEGIN) == documented.count(END) == 1
+    assert documented.split(BEGIN)[1].split(END)[0].strip() == generated
+    assert [v for v in VARIABLES if f"`{v}`" not in generated] == []
 
 
 def test_no_qa_variable_is_read_around_the_settings() -> None:
