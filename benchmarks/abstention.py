@@ -40,7 +40,7 @@ def main() -> int:
         positives = [(full.ask(q["question"]), q["answers"]) for q in questions]
         negatives = [seed.ask(q["question"]) for q in questions]
 
-    print(f"FacQA {args.split}: {len(questions)} questions; current default QA_MIN_SUPPORT={Settings().min_support}")
+    print(f"FacQA {args.split}: {len(questions)} questions; current default QA_MIN_SUPPORT={Settings().reader.min_support}")
     print("| threshold | positives abstained (wrong) | negatives answered (wrong) | answer F1 (positives) |")
     print("|---|---|---|---|")
     for threshold in (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5):

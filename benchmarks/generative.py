@@ -22,7 +22,6 @@ import os
 import statistics
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -129,7 +128,7 @@ def main() -> int:
 
 def proposer(tanya: Tanya, questions: list[dict], spec: str, split: str) -> None:
     """Heuristic span vs the span the model proposes (QA_LLM_MODE=proposer), on the same questions."""
-    with_model = Tanya(replace(tanya.settings, llm_mode="proposer"))
+    with_model = Tanya(tanya.settings.with_values(llm_mode="proposer"))
     heuristic, proposed, replaced, seconds = [], [], 0, []
     for q in questions:
         golds = [str(g) for g in q["answers"]]

@@ -54,7 +54,7 @@ def langchain_quickstart(tanya: Tanya, articles: Path) -> System:
     from langchain_core.embeddings import Embeddings
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-    embedder = get_embedder(tanya.settings.model)
+    embedder = get_embedder(tanya.settings.embedding.model)
     # Same model + same text = same vector: reuse ours where the text matches, embed the rest.
     snapshot = tanya.retriever().snapshot
 

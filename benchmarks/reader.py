@@ -252,9 +252,9 @@ def main() -> int:
 
         folder = READER_DIR if args.reader == "e5" else Path(args.reader)
         questions = load_questions(DATA / "facqa-id" / "questions-dev.jsonl")[: args.speed]
-        speed(index(args.facqa_index, DATA / "facqa-id" / "articles"), questions, folder, settings.reader_passages)
+        speed(index(args.facqa_index, DATA / "facqa-id" / "articles"), questions, folder, settings.reader.passages)
         return 0
-    reader = get_reader(args.reader, settings.reader_threads)
+    reader = get_reader(args.reader, settings.reader.threads)
     if reader is None:
         raise SystemExit("no reader (torch missing, or no weights in qa/data/reader)")
     facqa = index(args.facqa_index, DATA / "facqa-id" / "articles")
@@ -265,7 +265,7 @@ def main() -> int:
             (f"FacQA {args.split}-50 (en)", ROOT / "data" / args.split / f"facqa-{args.split}-en.jsonl"),
         ):
             items = collect(facqa, load_questions(path), reader, depth=args.rerank)
-            for r in rerank(items, ReaderPolicy.of(settings), settings.min_support):
+            for r in rerank(items, ReaderPolicy.of(settings), settings.reader.min_support):
                 print(name, json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in r.items()}))
             read = sorted(it["read_ms"] for it in items)
             print(
@@ -288,7 +288,7 @@ def main() -> int:
         negatives = collect(seed, sets[f"FacQA {args.split}"][1] + sets[f"FacQA {args.split}-50 (en)"][1], reader)
     _memoise_sentences()
 
-    min_support = settings.min_support
+    min_support = settings.reader.min_support
     shipped = ReaderPolicy.of(settings)
     rows = []
 
@@ -308,11 +308,11 @@ def main() -> int:
         return r
 
     rows.append(row("linear span scorer (before)", 3, None))
-    rows.append(row("reader (shipped settings)", settings.reader_passages, shipped, settings.reader_sure_margin))
-    rows.append(row("reader, always reading all", settings.reader_passages, shipped))
+    rows.append(row("reader (shipped settings)", settings.reader.passages, shipped, settings.reader.sure_margin))
+    rows.append(row("reader, always reading all", settings.reader.passages, shipped))
     if args.choose:
         for sure in (10.0, 8.0, 7.0, 6.0, 5.0, 4.0):
-            rows.append(row(f"reader, the first alone when its margin >= {sure}", settings.reader_passages, shipped, sure))
+            rows.append(row(f"reader, the first alone when its margin >= {sure}", settings.reader.passages, shipped, sure))
     if args.choose:
         baseline = rows[0]
         main_set = f"FacQA {args.split}"

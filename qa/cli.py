@@ -246,6 +246,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=0, help="llama.cpp threads (default: all cores)")
     p.add_argument("--api-key", default=None, help="required of clients (default: $QA_LLM_KEY; none)")
 
+    p = command(
+        "settings", _settings, "list every QA_* variable: its value here, section by section, and what it does", library=True
+    )
+    p.add_argument(
+        "--markdown", action="store_true", help="print the tables of docs/configuration.md instead (defaults, not values)"
+    )
+
     p = command("serve", _serve, "start the chat page and the API (same as python app.py)")
     p.add_argument("--host")
     p.add_argument("--port", type=int)
@@ -496,7 +503,7 @@ def _feedback(args: argparse.Namespace, library: Library) -> int:
     from .server.quality import evaluation_set, jsonl
 
     settings = library.settings
-    path = args.feedback_file or feedback_path(settings.users_file, settings.feedback_file)
+    path = args.feedback_file or feedback_path(settings.server.users_file, settings.server.feedback_file)
     if not Path(path).is_file():
         raise InputError(f"no feedback store at {path} (QA_FEEDBACK_FILE): nothing has been rated there yet")
     names = args.collection or library.names()
@@ -513,7 +520,7 @@ def _feedback(args: argparse.Namespace, library: Library) -> int:
 def _user(args: argparse.Namespace, tanya: Tanya) -> int:
     from .server.users import UserStore
 
-    store = UserStore(args.users_file or tanya.settings.users_file)
+    store = UserStore(args.users_file or tanya.settings.server.users_file)
     if args.action == "add":
         if sys.stdin.isatty():
             import getpass
@@ -578,7 +585,7 @@ def _collection(args: argparse.Namespace, library: Library) -> int:
     from .server.users import UserStore
 
     if args.action == "list":
-        grants = UserStore(args.users_file or library.settings.users_file).grants()
+        grants = UserStore(args.users_file or library.settings.server.users_file).grants()
         for name in library.names():
             tanya = library.get(name)
             if tanya.has_index():
@@ -598,7 +605,7 @@ def _collection(args: argparse.Namespace, library: Library) -> int:
             print("nothing removed")
             return 1
     library.remove(args.name)
-    UserStore(args.users_file or library.settings.users_file).forget_collection(args.name)
+    UserStore(args.users_file or library.settings.server.users_file).forget_collection(args.name)
     print(f"removed the collection '{args.name}'")
     return 0
 
@@ -612,7 +619,7 @@ def _ungranted(name: str) -> str:
 def _grant(args: argparse.Namespace, library: Library) -> int:
     from .server.users import UserStore
 
-    store = UserStore(args.users_file or library.settings.users_file)
+    store = UserStore(args.users_file or library.settings.server.users_file)
     if args.command == "grant":
         library.get(args.collection)  # a grant on a collection that does not exist is a typo
         store.grant(args.who, args.right, args.collection)
@@ -628,11 +635,30 @@ def _serve_llm(args: argparse.Namespace, tanya: Tanya) -> int:
     from .errors import LLMUnavailable
 
     try:
-        key = args.api_key if args.api_key is not None else tanya.settings.llm_key
+        key = args.api_key if args.api_key is not None else tanya.settings.llm.key
         serve_gguf(args.model, args.host, args.port, args.threads, key)
     except LLMUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    return 0
+
+
+def _settings(args: argparse.Namespace, library: Library) -> int:
+    rows = library.settings.describe()
+    for section, about in Settings.sections():
+        mine = [r for r in rows if r.section == section]
+        if args.markdown:
+            print(f"### {section}\n\n{about}\n\n| variable | field | default | what |\n| --- | --- | --- | --- |")
+            for r in mine:
+                default = f"`{r.default}`" if r.default else "unset"
+                what = r.help.replace("|", "\\|")
+                print(f"| `{r.variable}` | `{section}.{r.name}` | {default} | {what} |")
+        else:
+            print(f"{section}: {about}")
+            for r in mine:
+                value = f"={r.value}" if r.value else " (unset)"
+                print(f"  {r.variable}{value}  [settings.{section}.{r.name}]\n      {r.help}")
+        print()
     return 0
 
 

@@ -18,7 +18,6 @@ import re
 import shutil
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from .ask.retrieval import Joined, Searcher
@@ -41,7 +40,7 @@ class Library:
 
     @property
     def root(self) -> Path:
-        return Path(self.settings.index_dir) / "collections"
+        return Path(self.settings.store.index_dir) / "collections"
 
     def names(self) -> list[str]:
         """Every collection, `default` first: those made here, and on a shared store (Milvus) those other
@@ -62,12 +61,11 @@ class Library:
         if name == DEFAULT_COLLECTION:
             return self.settings
         folder = self.root / name
-        return replace(
-            self.settings,
+        return self.settings.with_values(
             index_dir=folder,
             upload_dir=folder / "uploads",
             seeds_dir=folder / "articles",
-            milvus_collection=f"{self.settings.milvus_collection}_{name}",
+            milvus_collection=f"{self.settings.store.milvus_collection}_{name}",
         )
 
     def get(self, name: str) -> Tanya:

@@ -12,7 +12,6 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
-from dataclasses import replace
 from typing import Any, TypedDict, Unpack
 
 import numpy as np
@@ -40,7 +39,7 @@ from .text import other_language, stem
 class AskOptions(TypedDict, total=False):
     """How a question is asked (`Asker.ask(question, **options)`); each left out takes the settings'."""
 
-    k: int | None  # passages searched (default settings.top_k)
+    k: int | None  # passages searched (default settings.retrieval.top_k)
     retriever: str | None  # "hybrid", "dense" or "bm25"
     llm: str | None  # a chat model writes the answer ("" = extract it)
     dates: Dates | None  # only articles published since/until, and the day "tahun lalu" is seen from
@@ -73,13 +72,13 @@ class Asker(ABC):
 
     @property
     def reader(self) -> Reader | None:
-        """The configured reader (`settings.reader`), loaded once per process; None = the linear span scorer."""
-        return get_reader(self.settings.reader, self.settings.reader_threads, self.settings.reader_batch_ms)
+        """The configured reader (`settings.reader.kind`), loaded once per process; None = the linear span scorer."""
+        return get_reader(self.settings.reader.kind, self.settings.reader.threads, self.settings.reader.batch_ms)
 
     def ask(self, question: str, **options: Unpack[AskOptions]) -> Answer:
         """Answer one question from the served index, with citations, or abstain.
 
-        With a language model (`llm`, default `settings.llm`) the answer is written by it and its
+        With a language model (`llm`, default `settings.llm.model`) the answer is written by it and its
         citations checked; otherwise, or when the model fails, it is extracted from the passages.
         `options`: see AskOptions."""
         return final_answer(self.ask_stream(question, **options))
@@ -97,10 +96,10 @@ class Asker(ABC):
         first: each is answered in turn until one finds an answer; then, with a language model, the
         answer is written for that form."""
         question, turns = parse_messages(messages)
-        question = check_question(question, self.settings.max_question_chars)
+        question = check_question(question, self.settings.server.max_question_chars)
         llm = options.get("llm")
-        spec = self.settings.llm if llm is None else llm
-        forms = understand(question, turns, replace(self.settings, llm=spec) if spec else None)
+        spec = self.settings.llm.model if llm is None else llm
+        forms = understand(question, turns, self.settings.with_values(llm=spec) if spec else None)
         started = time.perf_counter()
         chosen, tried = forms.candidates[0], None
         if len(forms.candidates) > 1:
@@ -134,15 +133,15 @@ class Asker(ABC):
         unknown = set(options) - set(AskOptions.__annotations__)
         if unknown:
             raise TypeError(f"ask() got unexpected options: {', '.join(sorted(unknown))}")
-        q = analyse(check_question(question, self.settings.max_question_chars), options.get("dates"))
+        q = analyse(check_question(question, self.settings.server.max_question_chars), options.get("dates"))
         searcher, reader = self.searcher(), self.reader  # loaded on the first question, not timed as part of it
         watch = Stopwatch()
         extracted = self._extracted(q, searcher, reader, options.get("k"), options.get("retriever"), watch)
-        spec = self.settings.llm if options.get("llm") is None else options.get("llm")
+        spec = self.settings.llm.model if options.get("llm") is None else options.get("llm")
         if not spec:
             yield watch.stamped(extracted)
             return
-        yield from self._written(q, extracted, replace(self.settings, llm=spec), watch)
+        yield from self._written(q, extracted, self.settings.with_values(llm=spec), watch)
 
     def _extracted(
         self, q: Question, searcher: Searcher, reader: Reader | None, k: int | None, retriever: str | None, watch: Stopwatch
@@ -153,9 +152,9 @@ class Asker(ABC):
         for hit in hits:
             hit.collection = hit.collection or self.name
         watch.lap("retrieve")
-        readings = reader.read_top(q, hits, s.reader_passages, s.reader_sure_margin) if reader is not None else None
+        readings = reader.read_top(q, hits, s.reader.passages, s.reader.sure_margin) if reader is not None else None
         read = watch.since_lap()
-        extracted = extract_answer(q, hits, s.min_support, readings=readings, policy=ReaderPolicy.of(s))
+        extracted = extract_answer(q, hits, s.reader.min_support, readings=readings, policy=ReaderPolicy.of(s))
         if not extracted.hits and q.time and q.time.window:
             extracted.notice = NO_DATED[extracted.language].format(window=q.time.window)
         watch.lap("answer")  # reading included
@@ -172,10 +171,10 @@ class Asker(ABC):
         reply = ""
         try:
             model = chat_model(settings)
-            if settings.llm_mode == "proposer":
+            if settings.llm.mode == "proposer":
                 yield watch.stamped(self._proposed(q, extracted, model))
                 return
-            for piece in stream(model, prompt(q, shown), settings.llm_timeout, STOP):
+            for piece in stream(model, prompt(q, shown), settings.llm.timeout, STOP):
                 reply += piece
                 yield reply
         except LLMUnavailable as exc:
@@ -188,7 +187,7 @@ class Asker(ABC):
             return support_table(statements, hits, q, self.similarities)
 
         # the model saw the first passages; the check may also cite the other retrieved ones
-        written = checked_answer(q, hits, reply, table, settings.unsupported, shown=len(shown))
+        written = checked_answer(q, hits, reply, table, settings.llm.unsupported, shown=len(shown))
         watch.lap("check")
         written.raw_reply = reply
         if written.abstained and not extracted.abstained:
@@ -202,7 +201,7 @@ class Asker(ABC):
     def _search(self, searcher: Searcher, q: Question, k: int | None, mode: str | None) -> list[Hit]:
         """The passages to read: the best `k`, or for a question naming a time, those about that time
         among a deeper pool (qa/ask/when.py)."""
-        s = self.settings
+        s = self.settings.retrieval
         if not (s.time_preference and q.time and q.time.prefers):
             return searcher.search(q, k=k, mode=mode)
         pool = searcher.search(q, k=max(k or s.top_k, s.time_pool), mode=mode)
@@ -213,7 +212,7 @@ class Asker(ABC):
         if extracted.abstained:
             return extracted
         passage = extracted.citations[0].text
-        reply = "".join(stream(model, span_prompt(q.text, passage), self.settings.llm_timeout, ["\n"]))
+        reply = "".join(stream(model, span_prompt(q.text, passage), self.settings.llm.timeout, ["\n"]))
         hit = next(h for h in extracted.hits if h.chunk.chunk_id == extracted.citations[0].chunk_id)
 
         def prefer(proposal: str, current: str) -> bool:
@@ -247,7 +246,7 @@ class Tanya(Asker):
 
     @property
     def backend(self) -> IndexBackend:
-        """Where the index is served from (`settings.store`: the embedded store, or Milvus)."""
+        """Where the index is served from (`settings.store.kind`: the embedded store, or Milvus)."""
         if self._backend is None:
             self._backend = backend_for(self.settings)
         return self._backend
@@ -258,7 +257,7 @@ class Tanya(Asker):
             backend = self.backend
             served = backend.served()
             if self._snapshot is None or served != self._snapshot.path:
-                snapshot = backend.load(self.settings.model)
+                snapshot = backend.load(self.settings.embedding.model)
                 # the old snapshot is left to the garbage collector: a query may still be using it
                 self._snapshot = snapshot
                 self._retriever = Retriever(snapshot, self.embedder, self.settings)

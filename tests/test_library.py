@@ -33,7 +33,7 @@ def library(tmp_path_factory: pytest.TempPathFactory) -> Library:
 def test_each_collection_is_its_own_index(library: Library) -> None:
     assert library.names() == ["default", "finance", "hr"]
     finance = library.get("finance")
-    assert finance.settings.index_dir == Path(library.settings.index_dir) / "collections" / "finance"
+    assert finance.settings.store.index_dir == Path(library.settings.store.index_dir) / "collections" / "finance"
     assert [f["title"] for f in finance.articles.files()] == ["Laporan Keuangan Sinar Laut"]
     assert [f["source"] for f in library.get("default").articles.files()] == ["seeds/" + next(SEEDS.iterdir()).name]
     answer = finance.ask("Berapa laba bersih PT Sinar Laut Perkasa pada kuartal ketiga 2016?")
@@ -60,7 +60,7 @@ def test_several_collections_are_asked_together(library: Library) -> None:
 
 def test_a_collection_remembers_its_folders(library: Library, tmp_path: Path) -> None:
     finance = library.get("finance")
-    assert finance.articles.remembered() == [Path(library.settings.index_dir).parent / "finance"]
+    assert finance.articles.remembered() == [Path(library.settings.store.index_dir).parent / "finance"]
     report = finance.articles.index()  # an update with no paths reads the remembered folder, removes nothing
     assert report.removed == [] and report.documents == 1
 
@@ -77,8 +77,8 @@ def test_names_and_removal(library: Library) -> None:
     with pytest.raises(InputError, match="cannot be removed"):
         library.remove("default")
     temp = library.create("temp")
-    temp.articles.index([Path(library.settings.index_dir).parent / "hr"], remember=True)
-    folder = temp.settings.index_dir
+    temp.articles.index([Path(library.settings.store.index_dir).parent / "hr"], remember=True)
+    folder = temp.settings.store.index_dir
     library.remove("temp")
     assert not folder.exists() and "temp" not in library.names()
     with pytest.raises(CollectionMissing):

@@ -182,7 +182,7 @@ def understand(question: str, history: list[Turn], settings: Settings | None = N
             else Forms(question, (_with_context(question, last), question), "unsure")
         )
     candidates: list[str] = []
-    if settings is not None and settings.llm:
+    if settings is not None and settings.llm.model:
         written = _model_rewrite(question, last, settings)
         if written and _keeps(written, question, _names(last.standalone)):
             candidates.append(written)
@@ -336,7 +336,7 @@ def _model_rewrite(question: str, last: Turn, settings: Settings) -> str | None:
         [block(q, a, f, " " + s) for q, a, f, s in _EXAMPLES] + [block(last.standalone, last.answer, question, "")]
     )
     try:
-        reply = "".join(stream(chat_model(settings), [HumanMessage(text)], min(settings.llm_timeout, 20.0), ["\n"]))
+        reply = "".join(stream(chat_model(settings), [HumanMessage(text)], min(settings.llm.timeout, 20.0), ["\n"]))
     except LLMUnavailable:
         return None
     reply = " ".join(reply.split())

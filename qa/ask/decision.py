@@ -90,12 +90,12 @@ class ReaderPolicy:
     @classmethod
     def of(cls, settings: Settings) -> "ReaderPolicy":
         return cls(
-            settings.reader_rank_penalty,
-            settings.reader_min_margin,
-            settings.reader_weak_margin,
-            settings.reader_min_margin_en,
-            Confidence.shipped() if settings.reader_confidence else None,
-            settings.reader_min_confidence,
+            settings.reader.rank_penalty,
+            settings.reader.min_margin,
+            settings.reader.weak_margin,
+            settings.reader.min_margin_en,
+            Confidence.shipped() if settings.reader.confidence else None,
+            settings.reader.min_confidence,
         )
 
     def decide(

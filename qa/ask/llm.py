@@ -130,9 +130,9 @@ def _chat_model(spec: str, url: str, key: str, timeout: float, max_tokens: int, 
 def passages_for(settings: Settings) -> int:
     """How many passages the model is shown: QA_LLM_PASSAGES, or by default 1 for the packaged
     270M model, local or served (more passages halved its accuracy on FacQA dev), and 5 for the others."""
-    if settings.llm_passages:
-        return settings.llm_passages
-    return 1 if settings.llm.replace(" ", "").partition(":")[2] == "gemma3-270m" else 5
+    if settings.llm.passages:
+        return settings.llm.passages
+    return 1 if settings.llm.model.replace(" ", "").partition(":")[2] == "gemma3-270m" else 5
 
 
 def serve_gguf(name: str, host: str = "127.0.0.1", port: int = 8080, threads: int = 0, api_key: str = "") -> None:
@@ -165,9 +165,14 @@ def serve_gguf(name: str, host: str = "127.0.0.1", port: int = 8080, threads: in
 
 
 def chat_model(settings: Settings) -> Any:
-    """The LangChain chat model `settings.llm` names (loaded once per process), or LLMUnavailable."""
+    """The LangChain chat model `settings.llm.model` names (loaded once per process), or LLMUnavailable."""
     return _chat_model(
-        settings.llm, settings.llm_url, settings.llm_key, settings.llm_timeout, settings.llm_max_tokens, settings.llm_threads
+        settings.llm.model,
+        settings.llm.url,
+        settings.llm.key,
+        settings.llm.timeout,
+        settings.llm.max_tokens,
+        settings.llm.threads,
     )
 
 

@@ -83,8 +83,8 @@ class Retriever:
         """The `k` best passages for `question`, best first, each with its dense and keyword scores
         (`query_vec`: the question already embedded, when several collections are searched)."""
         question = as_question(question)
-        k = k or self.settings.top_k
-        mode = mode or self.settings.retriever
+        k = k or self.settings.retrieval.top_k
+        mode = mode or self.settings.retrieval.mode
         cands = self.candidates(question, mode, query_vec)
         if mode == "hybrid" and self.reranker is not None:
             for c in cands:
@@ -102,7 +102,7 @@ class Retriever:
         question = as_question(question)
         if mode not in MODES:
             raise ConfigError(f"unknown retriever '{mode}' (choose from {', '.join(MODES)})")
-        s = self.settings
+        s = self.settings.retrieval
         depth = max(s.candidates, s.top_k)
         window = question.time.window if question.time else None
         allowed = None if window is None else self._rows_in(window)
@@ -284,7 +284,7 @@ class Joined:
             for hit in retriever.search(question, k=k, mode=mode, query_vec=vec):
                 hit.collection = name
                 hits.append(hit)
-        k = k or first.settings.top_k
+        k = k or first.settings.retrieval.top_k
         hits.sort(key=lambda h: h.score, reverse=True)
         return [replace(h, rank=n) for n, h in enumerate(hits[:k], 1)]
 

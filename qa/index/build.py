@@ -47,7 +47,7 @@ ANALYZER = "id-sastrawi-v1"
 def build_lock(settings: Settings, backend: IndexBackend) -> Iterator[None]:
     """Hold the index's build lock: an OS file lock on the index folder (a killed build never leaves it
     stale), and the store's own lease when several machines build into it (Milvus)."""
-    index_dir = Path(settings.index_dir)
+    index_dir = Path(settings.store.index_dir)
     index_dir.mkdir(parents=True, exist_ok=True)
     with open(index_dir / ".build.lock", "w") as fh:
         try:
@@ -72,7 +72,7 @@ def build_index(
     excluded: Collection[str] = (),
     watched: Collection[Path] = (),
 ) -> BuildReport:
-    """Index the articles under `paths` into `backend` (staged under `settings.index_dir`) and switch to
+    """Index the articles under `paths` into `backend` (staged under `settings.store.index_dir`) and switch to
     the new version.
 
     Articles of the served index whose files are gone are removed, unless `keep_missing` (then only
@@ -142,7 +142,7 @@ def _machine_errors(settings: Settings) -> Iterator[None]:
             errno_ in _MACHINE_ERRNOS or "disk is full" in text or "disk i/o" in text or "readonly" in text
         ):
             raise
-        served = current_version(Path(settings.index_dir))
+        served = current_version(Path(settings.store.index_dir))
         still = f"the served index ({served.name}) is unchanged" if served else "no index is served yet"
         raise MachineError(
             f"the build stopped because the machine refused to write ({exc}); {still}. Free some space (or fix the "
@@ -188,7 +188,7 @@ class _Build:
         self.started = time.perf_counter()
         self.settings, self.rebuild = settings, rebuild
         self.notify: Progress = progress or (lambda stage, done, total: None)
-        self.index_dir = Path(settings.index_dir)
+        self.index_dir = Path(settings.store.index_dir)
         self.report = BuildReport(index_dir=self.index_dir)
         self.given = embedder or embedder_for(settings)
         self.embedder = bulk_embedder(settings, self.given)  # passages only; the same vectors
@@ -227,7 +227,7 @@ class _Build:
         self.notify("reading", 0, total)
         files = 0
         last = None
-        for item in iter_documents(paths, self.settings.max_file_mb, taken=self.table.has_document, excluded=excluded):
+        for item in iter_documents(paths, self.settings.ingest.max_file_mb, taken=self.table.has_document, excluded=excluded):
             if isinstance(item, Skipped):
                 self.report.skipped.append(item)
             else:
@@ -259,7 +259,7 @@ class _Build:
         if dedupe and (first := self.table.source_with_sha(doc.sha256)):
             self.report.skipped.append(Skipped(doc.source, f"duplicate of {first} (same content)"))
             return
-        chunks = chunk_document(doc, self.settings.chunk_size, self.settings.chunk_overlap)
+        chunks = chunk_document(doc, self.settings.embedding.chunk_size, self.settings.embedding.chunk_overlap)
         record = self.previous.document_record(doc.doc_id) if self.previous is not None else None
         if record is None:
             self.report.added.append(doc.doc_id)
@@ -299,7 +299,7 @@ class _Build:
             "reused": report.reused,
         }
         try:
-            self.backend.publish(self.version, manifest, vectors, self.settings.exact_max)
+            self.backend.publish(self.version, manifest, vectors, self.settings.retrieval.exact_max)
         finally:
             vectors.delete()
         if self.backend.shared:  # the version was copied into the shared store; the staging folder goes
@@ -347,7 +347,7 @@ class _Build:
                 first.setdefault(hashes[i], i)
             new = list(first.values())
             t = time.perf_counter()
-            size, flight = self.settings.embed_batch_size, embedder.in_flight
+            size, flight = self.settings.embedding.batch_size, embedder.in_flight
             batches = [new[at : at + size] for at in range(0, len(new), size)]
             for r in range(0, len(batches), flight):  # `in_flight` batches at a time, each cached when back
                 group = batches[r : r + flight]

@@ -60,15 +60,15 @@ class Collection:
     def folders(self) -> list[Path]:
         """The folders that make up the collection: those it was indexed from with `remember` (else the
         seed articles), and the uploaded ones."""
-        folders = self.remembered() or [Path(self.settings.seeds_dir)]
-        for extra in (Path(self.settings.upload_dir), self.web().folder):
+        folders = self.remembered() or [Path(self.settings.store.seeds_dir)]
+        for extra in (Path(self.settings.store.upload_dir), self.web().folder):
             if extra.is_dir() and extra.resolve() not in {f.resolve() for f in folders}:
                 folders.append(extra)
         return folders
 
     def sources(self) -> Sources:
         """The feeds, URLs and folders remembered for this collection (qa/ingest/sources.py)."""
-        return Sources(Path(self.settings.index_dir))
+        return Sources(Path(self.settings.store.index_dir))
 
     def refresh(self, sources: list[str] | None = None, progress: Progress | None = None) -> BuildReport:
         """Fetch and index the remembered sources (or those given): new and changed articles come in,
@@ -86,7 +86,8 @@ class Collection:
     def web(self) -> WebSources:
         """The collection's articles from the web (qa/ingest/web.py)."""
         s = self.settings
-        return WebSources(Path(s.index_dir), s.fetch_timeout, int(s.max_file_mb * 1024 * 1024), s.allow_private_urls)
+        limit = int(s.ingest.max_file_mb * 1024 * 1024)
+        return WebSources(Path(s.store.index_dir), s.ingest.fetch_timeout, limit, s.ingest.allow_private_urls)
 
     def remembered(self) -> list[Path]:
         """The folders and files remembered by `index(paths, remember=True)`."""
@@ -96,7 +97,7 @@ class Collection:
             return []
 
     def _folders_file(self) -> Path:
-        return Path(self.settings.index_dir) / "folders.json"
+        return Path(self.settings.store.index_dir) / "folders.json"
 
     def index(
         self,
@@ -126,7 +127,9 @@ class Collection:
             if len(given) == 1 and not changed and not rebuild and self.backend.served() is not None:
                 # nothing new on the web: no build (a watcher polls feeds; most polls find nothing)
                 manifest = self._snapshot().manifest
-                return BuildReport(Path(self.settings.index_dir), manifest["documents"], manifest["chunks"], skipped=fetched)
+                return BuildReport(
+                    Path(self.settings.store.index_dir), manifest["documents"], manifest["chunks"], skipped=fetched
+                )
             keep_missing = keep_missing or len(given) == 1
         folders = [Path(p) for p in (given or self.folders())]
         # a shared store holds what other servers added from their own folders, and a folder that is not
@@ -171,7 +174,7 @@ class Collection:
     def _uploaded_file(self, source: str) -> Path | None:
         """The file in the upload folder an article came from ("uploads/x.txt", or an older index's full
         path), or None when it did not come from there."""
-        uploads = Path(self.settings.upload_dir).resolve()
+        uploads = Path(self.settings.store.upload_dir).resolve()
         if not source:
             return None
         parts = Path(source).parts
@@ -191,7 +194,7 @@ class Collection:
             return []
 
     def _removed_file(self) -> Path:
-        return Path(self.settings.index_dir) / "removed.json"
+        return Path(self.settings.store.index_dir) / "removed.json"
 
     def add_files(self, files: Iterable[tuple[Path, str]], progress: Progress | None = None) -> BuildReport:
         """Copy uploaded files (path, original name) into the upload folder and update the index.
@@ -201,8 +204,8 @@ class Collection:
         files are taken back out and the served index is unchanged."""
         s = self.settings
         files = list(files)
-        check_request(files, s.max_upload_files, s.max_upload_mb)
-        with placed_uploads(files, Path(s.upload_dir), s.max_file_mb) as (placed, refused):
+        check_request(files, s.ingest.max_upload_files, s.ingest.max_upload_mb)
+        with placed_uploads(files, Path(s.store.upload_dir), s.ingest.max_file_mb) as (placed, refused):
             if not placed:
                 raise NothingToIndex("; ".join(f"{r.path}: {r.reason}" for r in refused) or "no files given")
             # only the files placed are read: the rest of the collection stays as it is served
@@ -211,9 +214,9 @@ class Collection:
         return report
 
     def import_folder(self, folder: str, progress: Progress | None = None) -> BuildReport:
-        """Add the articles of a folder on the server, which must lie under `settings.import_root`
+        """Add the articles of a folder on the server, which must lie under `settings.ingest.import_root`
         (QA_IMPORT_ROOT; unset = refused). They are copied into the upload folder like uploads."""
-        files, outside = import_folder_files(folder, self.settings.import_root)
+        files, outside = import_folder_files(folder, self.settings.ingest.import_root)
         if not files:
             raise NothingToIndex("; ".join(f"{r.path}: {r.reason}" for r in outside) or f"no files in '{folder}'")
         report = self.add_files(files, progress=progress)

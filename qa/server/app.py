@@ -14,7 +14,6 @@ import argparse
 import functools
 import os
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -48,7 +47,7 @@ def create_app(library: Library, access: Access) -> FastAPI:
     """The ASGI app: the gate, the /v1 API and the page, over the library's collections."""
     server = FastAPI(title="Tanya", docs_url=None, redoc_url=None, openapi_url=None)
     settings = library.settings
-    feedback = FeedbackStore(feedback_path(settings.users_file, settings.feedback_file))
+    feedback = FeedbackStore(feedback_path(settings.server.users_file, settings.server.feedback_file))
     server.include_router(api_router(library, access, feedback))
     blocks = build_page(Page(library, access, feedback)).queue(default_concurrency_limit=4)
     server = gr.mount_gradio_app(
@@ -59,7 +58,7 @@ def create_app(library: Library, access: Access) -> FastAPI:
         css=CSS,
         head=JS,
         show_error=False,
-        max_file_size=f"{library.settings.max_file_mb:g}mb",
+        max_file_size=f"{library.settings.ingest.max_file_mb:g}mb",
         footer_links=[],
         run_history=False,
         enable_monitoring=False,
@@ -72,9 +71,9 @@ def create_app(library: Library, access: Access) -> FastAPI:
     # check is switched on as a second layer behind the gate's.
     blocks.has_launched = True
     gradio_app = next(r.app for r in server.routes if isinstance(r, Mount))
-    hosts = HostNames(library.settings.host, library.settings.allowed_hosts)
+    hosts = HostNames(library.settings.server.host, library.settings.server.allowed_hosts)
     server.add_middleware(Gate, access=access, gradio=lambda: gradio_app, hosts=hosts)
-    trusted = [p.strip() for p in library.settings.trusted_proxies.split(",") if p.strip()]
+    trusted = [p.strip() for p in library.settings.server.trusted_proxies.split(",") if p.strip()]
     if trusted:  # outside the gate: the gate sees the forwarded address and scheme
         server.add_middleware(ProxyHeadersMiddleware, trusted_hosts=trusted)
     return server
@@ -85,9 +84,9 @@ def serve(settings: Settings, allow_anonymous: bool = False) -> int:
     library = Library(settings)
     tanya = library.get(DEFAULT_COLLECTION)
     try:
-        access = Access.configure(settings.users_file, settings.auth, settings.host, allow_anonymous)
+        access = Access.configure(settings.server.users_file, settings.server.auth, settings.server.host, allow_anonymous)
         if not tanya.has_index():
-            print(f"No index in {settings.index_dir}: indexing {settings.seeds_dir} first …", flush=True)
+            print(f"No index in {settings.store.index_dir}: indexing {settings.store.seeds_dir} first …", flush=True)
             print(tanya.articles.index().summary(), flush=True)
         for name in library.names():
             if library.get(name).has_index():
@@ -104,15 +103,15 @@ def serve(settings: Settings, allow_anonymous: bool = False) -> int:
         print(f"error: QA_WATCH: {exc}", file=sys.stderr)
         return 2
     if watching:
-        print(f"keeping the sources of {', '.join(watching)} current (QA_WATCH={settings.watch})", flush=True)
+        print(f"keeping the sources of {', '.join(watching)} current (QA_WATCH={settings.server.watch})", flush=True)
     app = create_app(library, access)
     sys.stderr = BoundedLog(sys.stderr)
-    print(f"Tanya on http://{settings.host}:{settings.port}/ (API: /v1/chat/completions)", flush=True)
+    print(f"Tanya on http://{settings.server.host}:{settings.server.port}/ (API: /v1/chat/completions)", flush=True)
     # forwarded headers are believed only from QA_TRUSTED_PROXIES (create_app), never by uvicorn's default
     uvicorn.run(
         app,
-        host=settings.host,
-        port=settings.port,
+        host=settings.server.host,
+        port=settings.server.port,
         log_level="warning",
         timeout_graceful_shutdown=5,
         proxy_headers=False,
@@ -125,9 +124,9 @@ def start_watchers(library: Library) -> list[str]:
     (qa/ingest/sources.py); returns the collections watched."""
     from ..ingest.sources import parse_every
 
-    if not library.settings.watch:
+    if not library.settings.server.watch:
         return []
-    every = parse_every(library.settings.watch)
+    every = parse_every(library.settings.server.watch)
     watched = []
     for name in library.names():
         member = library.get(name)
@@ -162,4 +161,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def with_address(settings: Settings, host: str | None, port: int | None) -> Settings:
     """Settings with the host and port given on a command line (None keeps the configured ones)."""
-    return replace(settings, host=settings.host if host is None else host, port=settings.port if port is None else port)
+    return settings.with_values(
+        host=settings.server.host if host is None else host, port=settings.server.port if port is None else port
+    )

@@ -98,10 +98,10 @@ def build_page(page: Page) -> gr.Blocks:
                     with gr.Row():
                         written = words.make(
                             gr.Checkbox,
-                            value=bool(settings.llm),
-                            visible=bool(settings.llm),
+                            value=bool(settings.llm.model),
+                            visible=bool(settings.llm.model),
                             elem_id="written",
-                            label=Word(lambda tr: tr("chat.written", model=settings.llm)),
+                            label=Word(lambda tr: tr("chat.written", model=settings.llm.model)),
                         )
                     with gr.Row():
                         past = words.make(
@@ -124,7 +124,7 @@ def build_page(page: Page) -> gr.Blocks:
                     words.make(gr.Markdown, value=Word(lambda tr: f"### {tr('chat.sources')}"))
                     sources = gr.HTML(elem_id="sources")
         with words.make(gr.Tab, label=Word("tab.add"), visible=False, elem_id="add-tab") as add_tab:
-            mb = f"{settings.max_file_mb:g}"
+            mb = f"{settings.ingest.max_file_mb:g}"
             intro = lambda tr: tr("add.intro", suffixes=", ".join(SUPPORTED_SUFFIXES), mb=mb)  # noqa: E731
             words.make(gr.Markdown, value=Word(intro))
             target = words.make(
@@ -136,7 +136,7 @@ def build_page(page: Page) -> gr.Blocks:
             add = words.make(gr.Button, value=Word("add.add"), variant="primary", elem_id="add")
             # the library refuses folder import without a root, whatever the page shows; the root's
             # path is not shown (the page's layout is visible to every reader)
-            with gr.Row(visible=bool(settings.import_root)):
+            with gr.Row(visible=bool(settings.ingest.import_root)):
                 folder = words.make(gr.Textbox, label=Word("add.folder"), scale=4, elem_id="folder")
                 add_dir = words.make(gr.Button, value=Word("add.add_folder"), scale=1, elem_id="add-folder")
             with words.make(gr.Accordion, label=Word("add.sources"), open=False, elem_id="sources-box"):

@@ -45,7 +45,7 @@ class Page:
         self.editing = Editing(self.visitors)
         self.feedback = feedback
         self.quality = QualityView(self.visitors, feedback)
-        self.storage_secret, self.seal = chat_keys(library.settings.index_dir, library.settings.chat_secret)
+        self.storage_secret, self.seal = chat_keys(library.settings.store.index_dir, library.settings.server.chat_secret)
         self.words = Words()
 
     # -- the page's language ----------------------------------------------------------------------
@@ -164,7 +164,7 @@ class Page:
             dates = Dates.of(*(value if isinstance(value, str) else "" for value in (since, until)))
             answer = None
             asker = self.library.asker(names)
-            for event in asker.converse_stream(messages, llm=settings.llm if written else "", dates=dates):
+            for event in asker.converse_stream(messages, llm=settings.llm.model if written else "", dates=dates):
                 if isinstance(event, Answer):
                     answer = event
                 else:  # the written answer as it grows; its citations are checked when it is complete

@@ -58,20 +58,20 @@ def read_sets(sets: list[str], out: Path, reader: str | None = None) -> None:
             retriever, model = tanya.retriever(), tanya.reader
             if model is None:
                 raise InputError("the decision to answer is fitted on a reader's readings: set QA_READER (e.g. e5)")
-            old = ReaderPolicy.of(replace(settings, reader_confidence=False))
+            old = ReaderPolicy.of(settings.with_values(reader_confidence=False))
             forced = replace(old, confidence=None, min_margin=-1e9, min_margin_en=-1e9, weak_margin=-1e9)
             questions = load_questions(Path(questions_file))
             for n, record in enumerate(questions):
                 q = analyse(record["question"])
                 hits = retriever.search(q, k=10)
-                readings = model.read_top(q, hits, settings.reader_passages, settings.reader_sure_margin)
-                answer = extract_answer(q, hits, settings.min_support, readings=readings, policy=forced)
+                readings = model.read_top(q, hits, settings.reader.passages, settings.reader.sure_margin)
+                answer = extract_answer(q, hits, settings.reader.min_support, readings=readings, policy=forced)
                 best = max(readings, key=forced.preference)
                 golds = [str(a) for a in record.get("answers") or []]
                 text = "" if answer.abstained else answer.text
                 f1 = token_f1(text, golds) if golds else 0.0
                 support = answer.support_score
-                old_answers, _ = old.decide(q, best, readings, support, settings.min_support)
+                old_answers, _ = old.decide(q, best, readings, support, settings.reader.min_support)
                 fh.write(
                     json.dumps(
                         {

@@ -94,7 +94,7 @@ def evaluate(
     changes = FeedbackChanges()
     for i, record in enumerate(questions):
         asked = Dates.of(*(record.get(f) or getattr(default, f) for f in ("since", "until", "today")))
-        answer = tanya.ask(record["question"], k=max(10, tanya.settings.top_k), retriever=retriever, dates=asked)
+        answer = tanya.ask(record["question"], k=max(10, tanya.settings.retrieval.top_k), retriever=retriever, dates=asked)
         latencies.append(answer.timings_ms["total"])
         if isinstance(record.get("feedback"), dict):
             changes.add(record["feedback"], "" if answer.abstained else answer.text, answer.abstained)
@@ -124,7 +124,7 @@ def evaluate(
             progress(i + 1, len(questions))
     n = len(questions)
     latencies.sort()
-    result: dict[str, Any] = {"n": n, "retriever": retriever or tanya.settings.retriever}
+    result: dict[str, Any] = {"n": n, "retriever": retriever or tanya.settings.retrieval.mode}
     for key in ("recall@1", "recall@5", "mrr@10"):
         result[key] = round(sums[key] / retrieval_n, 4) if retrieval_n else None
     for key in ("answer_in_top5", "answer_em", "answer_f1", "abstained_wrongly"):

@@ -40,7 +40,7 @@ def collect_spans(tanya: Tanya, questions: list[dict[str, Any]], progress: Progr
     groups = []
     for record in _answerable(questions, progress):
         q = analyse(record["question"])
-        hits = retriever.search(q, k=max(10, tanya.settings.top_k))
+        hits = retriever.search(q, k=max(10, tanya.settings.retrieval.top_k))
         spans = candidates(q, hits)
         if spans:
             golds = [str(a) for a in record["answers"]]

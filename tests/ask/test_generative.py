@@ -15,7 +15,6 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -82,7 +81,7 @@ def test_seed_questions_get_checked_citations(gemma: Tanya, question: str, parag
     q = answer.citation_quality
     assert set(q) == {"recall_before", "precision_before", "recall_after", "precision_after"}
     if answer.mode == "generative":
-        assert q["recall_after"] == 1.0 or gemma.settings.unsupported == "mark"
+        assert q["recall_after"] == 1.0 or gemma.settings.llm.unsupported == "mark"
         assert q["precision_after"] >= q["precision_before"]
 
 
@@ -158,7 +157,7 @@ def test_instructions_inside_an_article_do_not_reach_the_model(tmp_path: Path) -
 
 
 def test_a_backend_that_is_down_gives_the_extracted_answer_and_says_so(seed_tanya: Tanya) -> None:
-    down = Tanya(replace(seed_tanya.settings, llm="ollama:qwen", llm_url=f"http://127.0.0.1:{free_port()}", llm_timeout=10))
+    down = Tanya(seed_tanya.settings.with_values(llm="ollama:qwen", llm_url=f"http://127.0.0.1:{free_port()}", llm_timeout=10))
     down.searcher(), down.reader
     started = time.monotonic()
     answer = down.ask("Who offered Jack Ma the advisor role?")
@@ -170,8 +169,7 @@ def test_a_backend_that_is_down_gives_the_extracted_answer_and_says_so(seed_tany
 def test_a_backend_that_never_answers_is_given_up_on_at_the_deadline(seed_tanya: Tanya) -> None:
     with _silent_server() as port:
         slow = Tanya(
-            replace(
-                seed_tanya.settings,
+            seed_tanya.settings.with_values(
                 llm="openai:gpt-4o-mini",
                 llm_url=f"http://127.0.0.1:{port}/v1",
                 llm_key="sk-test",
@@ -202,7 +200,7 @@ def test_follow_up_rewritten_by_the_model_keeps_the_conversation(gemma: Tanya) -
 
 
 def test_ask_llm_on_the_command_line(gemma: Tanya) -> None:
-    env = {"QA_INDEX_DIR": str(gemma.settings.index_dir), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}
+    env = {"QA_INDEX_DIR": str(gemma.settings.store.index_dir), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}
     run = subprocess.run(
         [sys.executable, "-m", "qa", "ask", "--llm", GEMMA, "--json", "Kapan Alibaba Group menguasai saham Lazada?"],
         cwd=ROOT,
@@ -277,7 +275,7 @@ class _silent_server:
 
 
 def test_proposer_mode_keeps_the_extracted_passage_and_a_span_from_it(gemma: Tanya) -> None:
-    proposer = Tanya(replace(gemma.settings, llm_mode="proposer"))
+    proposer = Tanya(gemma.settings.with_values(llm_mode="proposer"))
     for question, _paragraphs in QUESTIONS:
         answer = proposer.ask(question)
         extracted = gemma.ask(question, llm="")

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 
 import httpx
 import pytest
@@ -56,7 +55,7 @@ def test_the_model_server_wants_its_key(llm_url: str) -> None:
 
 
 def test_a_written_answer_streams_from_the_server_with_checked_citations(seed_tanya: Tanya, llm_url: str) -> None:
-    tanya = Tanya(replace(seed_tanya.settings, llm="openai:gemma3-270m", llm_url=llm_url, llm_key=KEY))
+    tanya = Tanya(seed_tanya.settings.with_values(llm="openai:gemma3-270m", llm_url=llm_url, llm_key=KEY))
     events = list(tanya.ask_stream("Kapan Alibaba Group menguasai saham Lazada?"))
     answer = events[-1]
     assert isinstance(answer, Answer)
@@ -70,7 +69,7 @@ def test_a_written_answer_streams_from_the_server_with_checked_citations(seed_ta
 
 
 def test_a_wrong_key_falls_back_to_the_extracted_answer_and_says_so(seed_tanya: Tanya, llm_url: str) -> None:
-    tanya = Tanya(replace(seed_tanya.settings, llm="openai:gemma3-270m", llm_url=llm_url, llm_key="wrong"))
+    tanya = Tanya(seed_tanya.settings.with_values(llm="openai:gemma3-270m", llm_url=llm_url, llm_key="wrong"))
     answer = tanya.ask("Who offered Jack Ma the advisor role?")
     assert answer.mode == "extractive" and answer.notice and "Joko Widodo" in answer.text
 

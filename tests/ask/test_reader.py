@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -125,14 +124,14 @@ def test_long_passages_are_read_in_overlapping_windows() -> None:
 
 def test_yes_no_questions_get_the_supporting_sentence(seed_tanya: Tanya) -> None:
     # whether to answer is the decision's business (this one is withheld since the reader of a05b34f): forced open here
-    opened = Tanya(replace(seed_tanya.settings, reader_min_confidence=0.0))
+    opened = Tanya(seed_tanya.settings.with_values(reader_min_confidence=0.0))
     answer = opened.ask("Did Jack Ma immediately accept the offer?")
     assert not answer.abstained
     assert answer.text == answer.support and len(answer.text.split()) > 6
 
 
 def test_no_reader_falls_back_to_the_linear_scorer(tmp_path: Path, seed_tanya: Tanya) -> None:
-    plain = Tanya(replace(seed_tanya.settings, reader=""))
+    plain = Tanya(seed_tanya.settings.with_values(reader=""))
     assert plain.reader is None
     answer = plain.ask("Siapa yang menawari Jack Ma menjadi penasehat?")
     assert "Joko Widodo" in answer.text and answer.reader_margin is None

@@ -5,7 +5,6 @@ a question naming a time reads that time's article, since/until filter strictly.
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -91,7 +90,7 @@ def test_a_question_naming_a_year_reads_that_years_article(tanya: Tanya, year: i
 def test_without_the_preference_the_years_are_confused(tanya: Tanya) -> None:
     """The same questions with the preference switched off: the articles look alike, so some year is answered
     from another year's article (what the preference is for)."""
-    plain = Tanya(replace(tanya.settings, time_preference=False))
+    plain = Tanya(tanya.settings.with_values(time_preference=False))
     answers = [plain.ask(f"Siapa juara lomba seduh kopi Festival Kopi Lembah Hijau pada {y}?").text for y in YEARS]
     assert any(YEARS[y][0] not in a for y, a in zip(YEARS, answers)), answers
 

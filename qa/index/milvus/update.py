@@ -92,7 +92,7 @@ def update_in_place(
 
     if backend.after_unfinished:  # what a killed or failed update left: rows beyond the published generation, superseded rows
         backend.settle(stamp, view)
-    report = BuildReport(index_dir=Path(settings.index_dir))
+    report = BuildReport(index_dir=Path(settings.store.index_dir))
     now = datetime.now(UTC).isoformat(timespec="seconds")
     fresh: list[tuple[Document, str]] = []  # new or changed articles, with when each first came in
     superseded: set[str] = set()
@@ -124,7 +124,7 @@ def update_in_place(
                     old_rows.extend(record.rows)
                 fresh.append((doc, record.added_at if record else now))
 
-        for item in iter_documents(list(paths), settings.max_file_mb, excluded=excluded):
+        for item in iter_documents(list(paths), settings.ingest.max_file_mb, excluded=excluded):
             if isinstance(item, Skipped):
                 report.skipped.append(item)
                 continue
@@ -218,13 +218,13 @@ def _write(
         pending.clear()
 
     for doc, added_at in fresh:
-        chunks = chunk_document(doc, settings.chunk_size, settings.chunk_overlap)
+        chunks = chunk_document(doc, settings.embedding.chunk_size, settings.embedding.chunk_overlap)
         first = row + len(pending)  # the rows the pending passages will take, in order
         pending += [(c, text_hash(c.text), doc.date) for c in chunks]
         docs.append(doc_row(doc, gen, seq, range(first, first + len(chunks)), added_at))
         texts += text_rows(doc, gen)
         seq += 1
-        if len(pending) >= settings.embed_batch_size:
+        if len(pending) >= settings.embedding.batch_size:
             embed_pending()
     if pending:
         embed_pending()
