@@ -168,7 +168,7 @@ class ReaderSettings:
         "e5",
         "QA_READER",
         "the reader: e5 (shipped, fine-tuned e5-small; needs torch), a folder written by `qa train --reader`, "
-        "or empty for the linear span scorer",
+        "or linear for the linear span scorer",
     )
     passages: int = setting(3, "QA_READER_PASSAGES", "how many of the retrieved passages the reader reads")
     sure_margin: float = setting(

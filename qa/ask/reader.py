@@ -330,14 +330,16 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
 def get_reader(name: str = "e5", threads: int = 0, batch_ms: float = 2.0) -> Reader | None:
     """The reader a setting names, loaded once per process: "e5" = the shipped reader (None, with the
     linear span scorer answering, when torch or its weights are missing); a folder written by
-    `python -m qa train --reader` = that reader; "" = none."""
-    if not name:
+    `python -m qa train --reader` = that reader; "linear" (or "") = none: the linear span scorer answers."""
+    if name in ("", "linear"):
         return None
     folder = READER_DIR if name == "e5" else Path(name)
     if not (folder / "meta.json").is_file():
         if name == "e5":
             return None
-        raise ConfigError(f"QA_READER={name!r}: not a reader folder (no meta.json); use 'e5', or '' for the linear span scorer")
+        raise ConfigError(
+            f"QA_READER={name!r}: not a reader folder (no meta.json); use 'e5', or 'linear' for the linear span scorer"
+        )
     try:
         import torch  # noqa: F401
     except ImportError:

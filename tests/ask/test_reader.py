@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from conftest import SEED_ID, settings_for
 
-from qa import Tanya
+from qa import Settings, Tanya
 from qa.ask.question import analyse
 from qa.ask.reader import READER_DIR, Reader, get_reader
 from qa.records import Chunk, Hit, Reading
@@ -133,6 +133,8 @@ def test_yes_no_questions_get_the_supporting_sentence(seed_tanya: Tanya) -> None
 def test_no_reader_falls_back_to_the_linear_scorer(tmp_path: Path, seed_tanya: Tanya) -> None:
     plain = Tanya(seed_tanya.settings.with_values(reader=""))
     assert plain.reader is None
+    from_env = Settings.from_env({"QA_INDEX_DIR": str(seed_tanya.settings.store.index_dir), "QA_READER": "linear"})
+    assert Tanya(from_env).reader is None
     answer = plain.ask("Siapa yang menawari Jack Ma menjadi penasehat?")
     assert "Joko Widodo" in answer.text and answer.reader_margin is None
     with pytest.raises(ValueError, match="QA_READER"):
