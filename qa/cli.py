@@ -135,6 +135,12 @@ def _parser() -> argparse.ArgumentParser:
         "their answer sentence); --dev chooses the probability below which no label is given (qa/data/yesno.json)",
     )
     p.add_argument(
+        "--pair",
+        action="store_true",
+        help="with --yesno: fine-tune the pair model instead (the encoder reads question and sentence; "
+        "--epochs, --lr, --trained-layers, --work, --out; default out: qa/data/yesno-pair)",
+    )
+    p.add_argument(
         "--forms",
         nargs="*",
         metavar="MORE",
@@ -430,6 +436,12 @@ def _eval(args: argparse.Namespace, tanya: Tanya) -> int:
     return 0
 
 
+def _pair_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The pair model's training options given on the command line (the rest keep their defaults)."""
+    given = {"out": args.out, "work": args.work, "epochs": args.epochs, "lr": args.lr}
+    return {k: v for k, v in given.items() if v is not None}
+
+
 def _train(args: argparse.Namespace, tanya: Tanya) -> int:
     from .training.evaluation import load_questions
     from .training.ranking import train
@@ -457,6 +469,13 @@ def _train(args: argparse.Namespace, tanya: Tanya) -> int:
 
         if not args.dev:
             raise InputError("--yesno needs --dev files to choose where a label is given")
+        if args.pair:
+            from .training.yesno_pair import train_pair
+
+            layers = args.trained_layers or 6
+            found = train_pair([args.questions, *args.yesno], args.dev, **_pair_options(args), split=12 - layers)
+            print(json.dumps(found))
+            return 0
         print(json.dumps(train_yesno([args.questions, *args.yesno], args.dev)))
         return 0
     questions = load_questions(args.questions)[: args.limit]

@@ -15,6 +15,7 @@ from ..settings import Settings
 from ..text import STOPWORDS, detect_language, sentence_spans
 from .decision import ReaderPolicy
 from .forms import SPAN, YESNO
+from .labelling import labeller
 from .question import NUMBER, Question
 from .spans import (
     TYPED_KINDS,
@@ -25,7 +26,6 @@ from .spans import (
     from_sentences,
     sentence_candidates,
 )
-from .yesno import YesNo
 
 _TEMPLATES = {
     "en": {
@@ -122,7 +122,7 @@ def _answer(
         if show_support and text != sentence:
             reply += "\n" + t["support"].format(sentence=sentence, n=1)
     else:  # yes/no, why/how: the sentence, said to be the article's, in which language, and a yes/no label
-        labels = YesNo.shipped() if q.form == YESNO else None
+        labels = labeller() if q.form == YESNO else None
         verdict = labels.verdict(q, text) if labels else None
         reply = sentence_reply(q.language, text, verdict.label if verdict else "", markers)
     return Answer(

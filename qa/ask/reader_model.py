@@ -1,4 +1,5 @@
-"""The reader's network in PyTorch: the e5-small BERT encoder and a start/end span head.
+"""The reader's network in PyTorch: the e5-small BERT encoder and a start/end span head (the yes/no
+label model, qa/ask/yesno_model.py, is the same encoder with another head).
 
 Written out (about 60 lines) rather than taken from transformers so that training can run the lower,
 frozen layers once and cache their output (`lower`), then train only the upper layers (`upper`), and
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import ClassVar, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -42,8 +44,11 @@ class Layer(nn.Module):
         return self.oln(x + F.dropout(self.fo(F.gelu(self.fi(x))), drop, self.training))
 
 
-class ReaderModel(nn.Module):
-    """Embeddings → layers → span head. `split` = the first trained layer."""
+class Encoder(nn.Module):
+    """Embeddings → layers → a head of `OUTPUTS` units (the subclass says what it reads them from).
+    `split` = the first trained layer."""
+
+    OUTPUTS: ClassVar[int]
 
     def __init__(self, config: dict, split: int) -> None:
         super().__init__()
@@ -58,7 +63,7 @@ class ReaderModel(nn.Module):
             Layer(h, config["num_attention_heads"], config["intermediate_size"], config["layer_norm_eps"])
             for _ in range(config["num_hidden_layers"])
         )
-        self.head = nn.Linear(h, 2)
+        self.head = nn.Linear(h, self.OUTPUTS)
 
     @staticmethod
     def attention_mask(mask: torch.Tensor) -> torch.Tensor:
@@ -74,20 +79,15 @@ class ReaderModel(nn.Module):
             x = layer(x, att)
         return x
 
-    def upper(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Start and end logits from the frozen layers' output (padding gets -1e4)."""
+    def trained_layers(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Hidden states after the trained layers, from the frozen layers' output."""
         att = self.attention_mask(mask)
         for layer in self.layers[self.split :]:
             x = layer(x, att)
-        logits = self.head(x).float()
-        pad = (mask == 0) * -1e4
-        return logits[..., 0] + pad, logits[..., 1] + pad
-
-    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.upper(self.lower(ids, mask), mask)
+        return x
 
     def train_from(self, split: int) -> None:
-        """Train layers `split`… and the head, the rest frozen. Only widening: a reader saved with its
+        """Train layers `split`… and the head, the rest frozen. Only widening: a model saved with its
         lower trained layers frozen would lose them (they are not saved below `split`)."""
         if split > self.split:
             raise ValueError(f"layers {self.split}–{split - 1} were trained: they cannot be frozen back")
@@ -102,6 +102,24 @@ class ReaderModel(nn.Module):
             for k, v in self.state_dict().items()
             if k.startswith("head.") or (k.startswith("layers.") and int(k.split(".")[1]) >= self.split)
         }
+
+
+E = TypeVar("E", bound=Encoder)
+
+
+class ReaderModel(Encoder):
+    """The reader: a start/end span head over every token."""
+
+    OUTPUTS = 2
+
+    def upper(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Start and end logits from the frozen layers' output (padding gets -1e4)."""
+        logits = self.head(self.trained_layers(x, mask)).float()
+        pad = (mask == 0) * -1e4
+        return logits[..., 0] + pad, logits[..., 1] + pad
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.upper(self.lower(ids, mask), mask)
 
 
 def base_state(folder: Path) -> dict[str, torch.Tensor]:
@@ -124,29 +142,40 @@ def base_state(folder: Path) -> dict[str, torch.Tensor]:
     return out
 
 
-def new_reader_model(split: int) -> ReaderModel:
-    """The restored encoder with a fresh span head; layers below `split` (and the embeddings) frozen."""
+def restored(kind: type[E], split: int) -> E:
+    """The restored encoder with a fresh head of `kind`; layers below `split` (and the embeddings) frozen."""
     folder = model_dir()
     config = json.loads((folder / "config.json").read_text())
-    model = ReaderModel(config, split)
+    model = kind(config, split)
     missing, unexpected = model.load_state_dict(base_state(folder), strict=False)
     assert not unexpected and set(missing) == {"head.weight", "head.bias"}, (missing, unexpected)
     model.train_from(split)
     return model
 
 
-def load_reader_model(folder: Path) -> ReaderModel:
-    """The shipped reader: restored encoder + trained upper layers and head (eval mode)."""
+def load_trained(kind: type[E], folder: Path) -> E:
+    """A trained model of `kind` written by `save_reader_model`: restored encoder + its trained upper
+    layers and head (eval mode)."""
     from safetensors.torch import load_file
 
     meta = json.loads((folder / "meta.json").read_text())
-    model = new_reader_model(int(meta["split"]))
+    model = restored(kind, int(meta["split"]))
     trained = {k: v.float() for k, v in load_file(str(folder / "weights.safetensors")).items()}
     model.load_state_dict(trained, strict=False)
     return model.eval()
 
 
-def save_reader_model(model: ReaderModel, folder: Path, **meta) -> None:
+def new_reader_model(split: int) -> ReaderModel:
+    """The restored encoder with a fresh span head; layers below `split` (and the embeddings) frozen."""
+    return restored(ReaderModel, split)
+
+
+def load_reader_model(folder: Path) -> ReaderModel:
+    """The shipped reader: restored encoder + trained upper layers and head (eval mode)."""
+    return load_trained(ReaderModel, folder)
+
+
+def save_reader_model(model: Encoder, folder: Path, **meta) -> None:
     """Write the trained layers and head in fp16, and what they were trained on."""
     from safetensors.torch import save_file
 

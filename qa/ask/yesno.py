@@ -87,6 +87,12 @@ class Verdict:
     probability: float
 
 
+def most_likely(probs: dict[str, float], min_probability: float) -> Verdict | None:
+    """The most likely label, if its probability reaches `min_probability`; else None."""
+    label = max(probs, key=probs.__getitem__)
+    return Verdict(label, probs[label]) if probs[label] >= min_probability else None
+
+
 class YesNo:
     """The trained label model, and the probability below which it gives no label."""
 
@@ -106,6 +112,4 @@ class YesNo:
 
     def verdict(self, q: Question, sentence: str) -> Verdict | None:
         """The label, if the model is sure enough of it; else None (say only what the sentence says)."""
-        probs = self.probabilities(q, sentence)
-        label = max(probs, key=probs.__getitem__)
-        return Verdict(label, probs[label]) if probs[label] >= self.min_probability else None
+        return most_likely(self.probabilities(q, sentence), self.min_probability)

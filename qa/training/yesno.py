@@ -9,11 +9,11 @@ all, when none reaches it).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
-from ..ask.question import analyse
+from ..ask.question import Question, analyse
 from ..ask.yesno import LABELS, YESNO_FILE, YesNo, candidate_rows, features
 from ..linear import fit
 from .evaluation import load_questions
@@ -33,7 +33,13 @@ def _groups(rows: list[dict[str, Any]]) -> list[tuple[list[dict[str, float]], np
     return out
 
 
-def choose_threshold(model: YesNo, dev: list[dict[str, Any]], precision: float) -> tuple[float, float, float]:
+class Scorer(Protocol):
+    """A label model: the probability of each label for a question and its answer sentence."""
+
+    def probabilities(self, q: Question, sentence: str) -> dict[str, float]: ...
+
+
+def choose_threshold(model: Scorer, dev: list[dict[str, Any]], precision: float) -> tuple[float, float, float]:
     """(threshold, share of dev labelled, share of those right): the lowest threshold at which the
     labels given are right at least `precision` of the time."""
     verdicts = []
