@@ -11,6 +11,7 @@ head come from `qa/data/reader/weights.safetensors` (fp16).
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import ClassVar, TypeVar
 
@@ -122,24 +123,39 @@ class ReaderModel(Encoder):
         return self.upper(self.lower(ids, mask), mask)
 
 
-def base_state(folder: Path) -> dict[str, torch.Tensor]:
-    """The restored encoder's weights under ReaderModel's names (word embeddings kept in fp16: 190 MB, not 380)."""
-    from safetensors.torch import load_file
+def base_state(folder: Path, words: bool = True) -> dict[str, torch.Tensor]:
+    """The restored encoder's weights under ReaderModel's names (word embeddings kept in fp16: 190 MB, not
+    380; without them when `words` is false, read from the file only if asked for)."""
+    from safetensors import safe_open
 
-    hf = load_file(str(folder / "model.safetensors"))
-    out = {
-        "word.weight": hf["embeddings.word_embeddings.weight"].half(),
-        "pos.weight": hf["embeddings.position_embeddings.weight"],
-        "types.weight": hf["embeddings.token_type_embeddings.weight"],
-        "eln.weight": hf["embeddings.LayerNorm.weight"],
-        "eln.bias": hf["embeddings.LayerNorm.bias"],
-    }
-    layers = {k.split(".")[2] for k in hf if k.startswith("encoder.layer.")}
-    for layer in layers:
-        for short, long in _HF_NAMES.items():
-            for suffix in ("weight", "bias"):
-                out[f"layers.{layer}.{short}.{suffix}"] = hf[f"encoder.layer.{layer}.{long}.{suffix}"]
+    with safe_open(str(folder / "model.safetensors"), framework="pt") as hf:
+        out = {
+            "pos.weight": hf.get_tensor("embeddings.position_embeddings.weight"),
+            "types.weight": hf.get_tensor("embeddings.token_type_embeddings.weight"),
+            "eln.weight": hf.get_tensor("embeddings.LayerNorm.weight"),
+            "eln.bias": hf.get_tensor("embeddings.LayerNorm.bias"),
+        }
+        if words:
+            out["word.weight"] = hf.get_tensor("embeddings.word_embeddings.weight").half()
+        layers = {k.split(".")[2] for k in hf.keys() if k.startswith("encoder.layer.")}
+        for layer in layers:
+            for short, long in _HF_NAMES.items():
+                for suffix in ("weight", "bias"):
+                    out[f"layers.{layer}.{short}.{suffix}"] = hf.get_tensor(f"encoder.layer.{layer}.{long}.{suffix}")
     return out
+
+
+_WORDS: dict[Path, nn.Embedding] = {}
+_WORDS_LOCK = threading.Lock()
+
+
+def shared_words(folder: Path) -> nn.Embedding:
+    """The restored word embeddings (fp16, never trained), one copy per process however many models
+    (the reader, the yes/no pair model) are built on the encoder: 190 MB each otherwise."""
+    with _WORDS_LOCK:
+        if folder not in _WORDS:
+            _WORDS[folder] = nn.Embedding.from_pretrained(base_state(folder)["word.weight"], freeze=True)
+        return _WORDS[folder]
 
 
 def restored(kind: type[E], split: int) -> E:
@@ -147,8 +163,9 @@ def restored(kind: type[E], split: int) -> E:
     folder = model_dir()
     config = json.loads((folder / "config.json").read_text())
     model = kind(config, split)
-    missing, unexpected = model.load_state_dict(base_state(folder), strict=False)
-    assert not unexpected and set(missing) == {"head.weight", "head.bias"}, (missing, unexpected)
+    model.word = shared_words(folder)
+    missing, unexpected = model.load_state_dict(base_state(folder, words=False), strict=False)
+    assert not unexpected and set(missing) == {"word.weight", "head.weight", "head.bias"}, (missing, unexpected)
     model.train_from(split)
     return model
 

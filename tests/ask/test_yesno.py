@@ -1,10 +1,16 @@
-"""Yes/no labels and sentence answers (qa/ask/yesno.py, the sentence reply in qa/ask/answer.py)."""
+"""Yes/no labels and sentence answers (qa/ask/yesno.py, qa/ask/yesno_model.py, qa/ask/labelling.py, the
+sentence reply in qa/ask/answer.py)."""
 
 from __future__ import annotations
 
+from conftest import ROOT
+
 from qa.ask.answer import sentence_reply
+from qa.ask.labelling import Labeller, labeller
 from qa.ask.question import analyse
 from qa.ask.yesno import YesNo, features
+from qa.ask.yesno_model import PairLabeller
+from qa.training.yesno import labelled
 
 ID_SENTENCE = "Meski demikian, ucap pernyataan itu, Jack Ma kemungkinan akan menerima tawaran itu."
 
@@ -51,3 +57,19 @@ def test_sentence_answers_have_a_threshold_of_their_own() -> None:
     assert decision.threshold_for(analyse("Why was Jack Ma confused?")) == 0.45
     shipped = Confidence.shipped()
     assert shipped is not None and shipped.sentence_threshold >= shipped.threshold
+
+
+def test_the_shipped_pair_model_labels_more_dev_questions_right_than_the_linear_one() -> None:
+    labels = labeller()
+    assert isinstance(labels, PairLabeller) and labels.min_probability == labels.meta["min_probability"]
+    dev = labelled([ROOT / "data" / "dev" / "sentence-dev.jsonl"])
+    linear = YesNo.shipped()
+    assert linear is not None and len(dev) > 40
+
+    def right_and_given(model: Labeller) -> tuple[int, int]:
+        verdicts = [(model.verdict(analyse(r["question"]), r["answers"][0]), r["label"]) for r in dev]
+        given = [v.label == gold for v, gold in verdicts if v is not None]
+        return sum(given), len(given)
+
+    (pair_right, pair_given), (linear_right, _) = right_and_given(labels), right_and_given(linear)
+    assert pair_right > linear_right and pair_right >= 0.85 * pair_given
