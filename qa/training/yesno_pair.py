@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from ..ask.labelling import PAIR_DIR
 from ..ask.question import analyse
-from ..ask.reader import Encoding
+from ..ask.reader import Encoding, pad_batch
 from ..ask.reader_model import restored, save_reader_model
 from ..ask.yesno import LABELS
 from ..ask.yesno_model import LabelModel, PairLabeller, pair_ids
@@ -41,12 +41,7 @@ def _cache_lower(model: LabelModel, rows: list[list[int]], pad: int, chunk: int 
     with torch.inference_mode():
         for a in range(0, len(order), chunk):
             picked = order[a : a + chunk]
-            width = max(len(rows[r]) for r in picked)
-            ids = torch.full((len(picked), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(picked), width), dtype=torch.long)
-            for k, r in enumerate(picked):
-                ids[k, : len(rows[r])] = torch.tensor(rows[r])
-                mask[k, : len(rows[r])] = 1
+            ids, mask = pad_batch([rows[r] for r in picked], pad)
             hidden = model.lower(ids, mask)
             for k, r in enumerate(picked):
                 out[r] = hidden[k, : len(rows[r])].clone()
