@@ -31,6 +31,14 @@ ROOT = Path(__file__).resolve().parent.parent
 RIGHT_F1 = 0.5
 
 
+def gold_rank(hits, golds: list[str]) -> int | None:
+    """The rank (1-based) of the first retrieved passage that holds a gold sentence, or None."""
+    for rank, hit in enumerate(hits, 1):
+        if any(gold in hit.chunk.text for gold in golds):
+            return rank
+    return None
+
+
 def ask_all(sets: list[str]) -> list[dict]:
     rows = []
     for spec in sets:
@@ -55,6 +63,7 @@ def ask_all(sets: list[str]) -> list[dict]:
                     "gold_label": record.get("label"),
                     "form": analyse(record["question"]).form,
                     "confidence": answer.confidence,
+                    "gold_rank": gold_rank(answer.hits, golds),
                 }
             )
     return rows

@@ -123,6 +123,17 @@ class ReaderModel(Encoder):
         return self.upper(self.lower(ids, mask), mask)
 
 
+class PairModel(Encoder):
+    """Reads "<s> question </s> sentence </s>": a head of `OUTPUTS` units over the first token (the yes/no
+    label model, the sentence chooser)."""
+
+    def upper(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.head(self.trained_layers(x, mask)[:, 0]).float()
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.upper(self.lower(ids, mask), mask)
+
+
 def base_state(folder: Path, words: bool = True) -> dict[str, torch.Tensor]:
     """The restored encoder's weights under ReaderModel's names (word embeddings kept in fp16: 190 MB, not
     380; without them when `words` is false, read from the file only if asked for)."""

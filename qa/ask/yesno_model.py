@@ -16,23 +16,17 @@ import torch
 
 from .question import Question
 from .reader import Encoding, pad_batch
-from .reader_model import Encoder, load_trained
+from .reader_model import PairModel, load_trained
 from .yesno import LABELS, Verdict, most_likely
 
 QUESTION_TOKENS = 64
 SENTENCE_TOKENS = 160
 
 
-class LabelModel(Encoder):
+class LabelModel(PairModel):
     """Three logits (yes, no, uncertain) from the first token's hidden state."""
 
     OUTPUTS = len(LABELS)
-
-    def upper(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return self.head(self.trained_layers(x, mask)[:, 0]).float()
-
-    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return self.upper(self.lower(ids, mask), mask)
 
 
 def pair_ids(encoding: Encoding, question: str, sentence: str) -> list[int]:
