@@ -141,6 +141,14 @@ def _parser() -> argparse.ArgumentParser:
         "--epochs, --lr, --trained-layers, --work, --out; default out: qa/data/yesno-pair)",
     )
     p.add_argument(
+        "--chooser",
+        nargs="*",
+        metavar="MORE",
+        help="instead: fine-tune the sentence chooser (which sentence answers a yes/no, why or how question) on "
+        "QUESTIONS and MORE (sentence sets, and span sets: FILE:N samples N); --dev chooses the probability "
+        "below which no sentence answers (--epochs, --lr, --trained-layers, --work; default out: qa/data/sentence-chooser)",
+    )
+    p.add_argument(
         "--forms",
         nargs="*",
         metavar="MORE",
@@ -463,6 +471,15 @@ def _train(args: argparse.Namespace, tanya: Tanya) -> int:
         from .training.forms import train_forms
 
         print(json.dumps(train_forms([args.questions, *args.forms], args.dev)))
+        return 0
+    if args.chooser is not None:
+        from .training.chooser import train_chooser
+
+        if not args.dev:
+            raise InputError("--chooser needs --dev files to choose the probability below which no sentence answers")
+        layers = args.trained_layers or 6
+        found = train_chooser([args.questions, *args.chooser], args.dev, **_pair_options(args), split=12 - layers)
+        print(json.dumps(found))
         return 0
     if args.yesno is not None:
         from .training.yesno import train_yesno

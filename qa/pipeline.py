@@ -17,9 +17,11 @@ from typing import Any, TypedDict, Unpack
 import numpy as np
 
 from .ask.answer import extract_answer
+from .ask.choosing import chooser
 from .ask.citation_check import declarative, support_features, support_probability, support_table
 from .ask.conversation import parse_messages, understand
 from .ask.decision import ReaderPolicy
+from .ask.forms import SPAN
 from .ask.generation import STOP, checked_answer, prompt, proposed_answer, span_prompt
 from .ask.llm import chat_model, passages_for, stream
 from .ask.question import Question, analyse
@@ -152,9 +154,15 @@ class Asker(ABC):
         for hit in hits:
             hit.collection = hit.collection or self.name
         watch.lap("retrieve")
-        readings = reader.read_top(q, hits, s.reader.passages, s.reader.sure_margin) if reader is not None else None
+        # a yes/no, why or how question is answered by the sentence chooser when there is one: the reader is not needed
+        choosing = chooser() if s.reader.chooser and q.form != SPAN else None
+        readings = None
+        if reader is not None and choosing is None:
+            readings = reader.read_top(q, hits, s.reader.passages, s.reader.sure_margin)
         read = watch.since_lap()
-        extracted = extract_answer(q, hits, s.reader.min_support, readings=readings, policy=ReaderPolicy.of(s))
+        extracted = extract_answer(
+            q, hits, s.reader.min_support, s.reader.passages, readings=readings, policy=ReaderPolicy.of(s), chooser=choosing
+        )
         if not extracted.hits and q.time and q.time.window:
             extracted.notice = NO_DATED[extracted.language].format(window=q.time.window)
         watch.lap("answer")  # reading included

@@ -196,6 +196,13 @@ class ReaderSettings:
         "QA_READER_MIN_CONFIDENCE",
         "the probability an answer needs; below 0: the threshold chosen on dev and stored with the model",
     )
+    chooser: bool = setting(
+        True,
+        "QA_READER_CHOOSER",
+        "yes/no, why and how questions: the sentence chooser (qa/data/sentence-chooser) picks the answering sentence "
+        "among those of the passages read, and its probability decides whether to answer; false: the sentence holding "
+        "the reader's span",
+    )
     min_margin: float = setting(3.0, "QA_READER_MIN_MARGIN", "with QA_READER_CONFIDENCE=false: the margin an answer needs")
     min_margin_en: float = setting(
         3.0, "QA_READER_MIN_MARGIN_EN", "with QA_READER_CONFIDENCE=false: the margin an answer to an English question needs"

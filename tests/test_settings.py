@@ -26,7 +26,7 @@ QA_CHUNK_OVERLAP QA_STORE QA_MILVUS_URI QA_MILVUS_TOKEN QA_MILVUS_COLLECTION QA_
 QA_EXACT_MAX QA_CANDIDATES QA_RERANK_DEPTH QA_RRF_K QA_TIME_PREFERENCE QA_TIME_POOL QA_TIME_MARGIN
 QA_DENSE_WEIGHT QA_KEYWORD_WEIGHT QA_MIN_SUPPORT QA_READER QA_READER_PASSAGES QA_READER_SURE_MARGIN
 QA_READER_RANK_PENALTY QA_READER_MIN_MARGIN QA_READER_WEAK_MARGIN QA_READER_MIN_MARGIN_EN
-QA_READER_CONFIDENCE QA_READER_MIN_CONFIDENCE QA_READER_THREADS QA_READER_BATCH_MS QA_LLM QA_LLM_URL
+QA_READER_CONFIDENCE QA_READER_MIN_CONFIDENCE QA_READER_CHOOSER QA_READER_THREADS QA_READER_BATCH_MS QA_LLM QA_LLM_URL
 QA_LLM_KEY QA_LLM_TIMEOUT QA_LLM_MAX_TOKENS QA_LLM_THREADS QA_LLM_PASSAGES QA_LLM_MODE QA_UNSUPPORTED
 QA_MAX_QUESTION_CHARS QA_MAX_FILE_MB QA_MAX_UPLOAD_FILES QA_MAX_UPLOAD_MB QA_USERS_FILE QA_AUTH
 QA_FEEDBACK_FILE QA_MAX_REQUEST_MB QA_CHAT_SECRET QA_IMPORT_ROOT QA_FETCH_TIMEOUT QA_ALLOW_PRIVATE_URLS
@@ -43,7 +43,7 @@ def test_every_field_declares_its_own_variable_and_a_description() -> None:
             help = f.metadata.get("help", "")
             assert isinstance(help, str) and help.strip() and "\n" not in help, f"{section.name}.{f.name} has no one-line help"
             assert re.fullmatch(r"QA_[A-Z0-9_]+", declared[-1]), f"{section.name}.{f.name} declares no QA_* variable"
-    assert len(declared) == len(set(declared)) == len(VARIABLES) == 68
+    assert len(declared) == len(set(declared)) == len(VARIABLES) == 69
     assert set(declared) == set(VARIABLES)
 
 
@@ -111,7 +111,7 @@ def test_the_settings_command_lists_every_variable_secrets_masked(
         monkeypatch.setenv(name, f"hush-{name.lower()}")
     monkeypatch.setenv("QA_TOP_K", "9")
     rows = Settings.from_env().describe()
-    assert len(rows) == 68 and {r.variable for r in rows} == set(VARIABLES) and all(r.help for r in rows)
+    assert len(rows) == 69 and {r.variable for r in rows} == set(VARIABLES) and all(r.help for r in rows)
     assert {r.variable: r.value for r in rows if r.variable in SECRETS} == dict.fromkeys(SECRETS, "***")
     assert [r.value for r in Settings().describe() if r.variable in SECRETS] == [""] * len(SECRETS)  # unset: nothing to hide
     assert main(["settings"]) == 0

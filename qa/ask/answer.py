@@ -7,12 +7,14 @@ answer for yes/no, why and how questions, or "not in the articles".
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from ..dates import parse_date, when_said
 from ..linear import LinearModel
 from ..records import Answer, Citation, Hit, Reading
 from ..settings import Settings
 from ..text import STOPWORDS, detect_language, sentence_spans
+from .choosing import Chooser, choose
 from .decision import ReaderPolicy
 from .forms import SPAN, YESNO
 from .labelling import labeller
@@ -54,12 +56,16 @@ def extract_answer(
     model: LinearModel | None = None,
     readings: list[Reading] | None = None,
     policy: ReaderPolicy | None = None,
+    chooser: Chooser | None = None,
 ) -> Answer:
-    """The extractive answer to `q` from `hits`, or an abstention when support is weak. With the
+    """The extractive answer to `q` from `hits`, or an abstention when support is weak. A yes/no, why or
+    how question given a `chooser` is answered with the sentence it chooses; otherwise, with the
     reader's `readings` of the first hits, the span is the reader's; else the linear span scorer's."""
     question = q.text
     sentences = best_sentences(q, hits, passages)
     support = sentences[0].score if sentences else 0.0
+    if chooser is not None and q.form != SPAN:
+        return _chosen_answer(q, hits, chooser, passages, sentences, min_support, policy or ReaderPolicy.of(Settings()))
     if readings:
         return _read_answer(q, hits, sentences, readings, min_support, policy or ReaderPolicy.of(Settings()))
     if support < min_support:
@@ -201,6 +207,36 @@ def _read_answer(
     _also_cited(citations, text, sentences, min_support)
     answer = _answer(q, text, sentence, (chunk.start + span[0], chunk.start + span[1]), citations, hits, support)
     answer.reader_margin, answer.confidence = best.margin, confidence
+    return answer
+
+
+def _chosen_answer(
+    q: Question,
+    hits: list[Hit],
+    chooser: Chooser,
+    passages: int,
+    sentences: list[Sentence],
+    min_support: float,
+    policy: ReaderPolicy,
+) -> Answer:
+    """A yes/no, why or how question answered with the sentence the chooser finds likeliest to answer it
+    among the first `passages` hits, when its probability reaches the chooser's threshold (or the one
+    set); the passage it comes from is listed first."""
+    support = sentences[0].score if sentences else 0.0
+    choice = choose(chooser, q, hits, passages)
+    threshold = policy.min_confidence if policy.min_confidence >= 0 else chooser.min_probability
+    if choice is None or choice.probability < threshold:
+        answer = Answer(q.text, q.language, "", abstain_message(q.language), abstained=True, hits=hits, support_score=support)
+        answer.confidence = choice.probability if choice else 0.0
+        return answer
+    hit, start, end = choice.candidate.hit, choice.candidate.start, choice.candidate.end
+    hits = [replace(h, rank=n) for n, h in enumerate([hit, *(h for h in hits if h is not hit)], 1)]
+    chunk = hit.chunk
+    text = chunk.text[start:end]
+    citations = [citation(1, hits[0], chunk.start + start, chunk.start + end, choice.probability)]
+    _also_cited(citations, text, sentences, min_support)
+    answer = _answer(q, text, text, (chunk.start + start, chunk.start + end), citations, hits, support)
+    answer.confidence = choice.probability
     return answer
 
 

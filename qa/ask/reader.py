@@ -83,6 +83,11 @@ class Encoding:
     def question(self, text: str, limit: int = 64) -> list[int]:
         return self.ids(text)[0][:limit]
 
+    def pair(self, question: str, sentence: str, question_tokens: int = 64, sentence_tokens: int = 160) -> list[int]:
+        """A pair model's input: <s> question </s> sentence </s>, each side cut to its share of tokens."""
+        s = self.ids(sentence)[0][:sentence_tokens]
+        return [self.bos, *self.question(question, question_tokens), self.eos, *s, self.eos]
+
     def windows(
         self, question_ids: list[int], passage: str, index: int = 0, max_tokens: int = MAX_TOKENS, stride: int = STRIDE
     ) -> list[Window]:

@@ -19,21 +19,11 @@ from .reader import Encoding, pad_batch
 from .reader_model import PairModel, load_trained
 from .yesno import LABELS, Verdict, most_likely
 
-QUESTION_TOKENS = 64
-SENTENCE_TOKENS = 160
-
 
 class LabelModel(PairModel):
     """Three logits (yes, no, uncertain) from the first token's hidden state."""
 
     OUTPUTS = len(LABELS)
-
-
-def pair_ids(encoding: Encoding, question: str, sentence: str) -> list[int]:
-    """<s> question </s> sentence </s>, each side cut to its share of tokens."""
-    q = encoding.question(question, QUESTION_TOKENS)
-    s = encoding.ids(sentence)[0][:SENTENCE_TOKENS]
-    return [encoding.bos, *q, encoding.eos, *s, encoding.eos]
 
 
 class PairLabeller:
@@ -47,7 +37,7 @@ class PairLabeller:
         self._lock = threading.Lock()
 
     def probabilities(self, q: Question, sentence: str) -> dict[str, float]:
-        ids, mask = pad_batch([pair_ids(self.encoding, q.text, sentence)], self.encoding.pad)
+        ids, mask = pad_batch([self.encoding.pair(q.text, sentence)], self.encoding.pad)
         with self._lock, torch.inference_mode():
             logits = self.model(ids, mask)[0].numpy()
         p = np.exp(logits - logits.max())

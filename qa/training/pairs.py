@@ -85,6 +85,19 @@ class PairRun:
         return hashlib.sha256(json.dumps(given).encode()).hexdigest()[:12]
 
 
+def batches(lengths: list[int], size: int, rng: random.Random, pool: int = 50) -> list[list[int]]:
+    """Rows in batches of `size` in a random order, each batch of rows of similar length (drawn from a
+    shuffled pool of `pool` batches' worth, sorted by length): padding costs little."""
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    out = []
+    for a in range(0, len(order), size * pool):
+        group = sorted(order[a : a + size * pool], key=lengths.__getitem__)
+        out += [group[b : b + size] for b in range(0, len(group), size)]
+    rng.shuffle(out)
+    return out
+
+
 def fit(
     model: PairModel,
     run: PairRun,
@@ -117,11 +130,8 @@ def fit(
             log(f"resuming from {checkpoint}: epoch {first + 1} of {run.epochs}")
     for epoch in range(first, run.epochs):
         model.train()
-        order = list(range(len(run.ids)))
-        random.Random(run.seed * 1000 + epoch).shuffle(order)
         total = 0.0
-        for a in range(0, len(order), run.batch):
-            picked = order[a : a + run.batch]
+        for picked in batches([len(r) for r in run.ids], run.batch, random.Random(run.seed * 1000 + epoch)):
             x, mask = stacked(hidden, picked)
             loss = run.loss(model.upper(x, mask), run.targets[picked])
             optimiser.zero_grad()

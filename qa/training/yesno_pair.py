@@ -21,7 +21,7 @@ from ..ask.question import analyse
 from ..ask.reader import Encoding
 from ..ask.reader_model import PairModel, restored, save_reader_model
 from ..ask.yesno import LABELS
-from ..ask.yesno_model import LabelModel, PairLabeller, pair_ids
+from ..ask.yesno_model import LabelModel, PairLabeller
 from .pairs import Log, PairRun, cache_lower, default_work, fit, outputs
 from .yesno import choose_threshold, labelled
 
@@ -44,8 +44,8 @@ def train_pair(
     if not rows or not dev_rows:
         raise ValueError("no yes/no questions with a label and an answer sentence in the training or dev files")
     encoding = Encoding()
-    ids = [pair_ids(encoding, r["question"], str(r["answers"][0])) for r in rows]
-    dev_ids = [pair_ids(encoding, r["question"], str(r["answers"][0])) for r in dev_rows]
+    ids = [encoding.pair(r["question"], str(r["answers"][0])) for r in rows]
+    dev_ids = [encoding.pair(r["question"], str(r["answers"][0])) for r in dev_rows]
     gold = torch.tensor([LABELS.index(r["label"]) for r in rows])
     dev_gold = torch.tensor([LABELS.index(r["label"]) for r in dev_rows])
     run = PairRun(ids, gold, F.cross_entropy, encoding.pad, split, epochs, lr, batch, seed)

@@ -1,0 +1,74 @@
+"""Which sentence answers a yes/no, why or how question: the candidates (every sentence of the passages
+read) and the model that chooses among them — the sentence chooser (qa/ask/chooser_model.py) when its
+weights are shipped and torch is installed; without it the sentence holding the reader's span answers
+(qa/ask/answer.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Protocol
+
+from ..linear import DATA
+from ..records import Hit
+from ..text import sentence_spans
+from .question import Question
+
+CHOOSER_DIR = DATA / "sentence-chooser"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A sentence of a retrieved passage: `start`..`end` are offsets in its chunk's text."""
+
+    hit: Hit
+    start: int
+    end: int
+
+    @property
+    def text(self) -> str:
+        return self.hit.chunk.text[self.start : self.end]
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The sentence chosen, and the probability that it answers the question."""
+
+    candidate: Candidate
+    probability: float
+
+
+def candidates(hits: list[Hit], passages: int) -> list[Candidate]:
+    """Every sentence of the first `passages` hits, in their order."""
+    return [Candidate(h, a, b) for h in hits[:passages] for a, b in sentence_spans(h.chunk.text)]
+
+
+class Chooser(Protocol):
+    """Gives each candidate sentence the probability that it answers the question."""
+
+    min_probability: float  # below it, no sentence answers: "not in the articles"
+
+    def probabilities(self, q: Question, sentences: list[str]) -> list[float]: ...
+
+
+def choose(model: Chooser, q: Question, hits: list[Hit], passages: int) -> Choice | None:
+    """The sentence of the first `passages` hits most likely to answer `q` (None when they hold none)."""
+    found = candidates(hits, passages)
+    if not found:
+        return None
+    probabilities = model.probabilities(q, [c.text for c in found])
+    best = max(range(len(found)), key=probabilities.__getitem__)
+    return Choice(found[best], probabilities[best])
+
+
+@lru_cache(maxsize=1)
+def chooser() -> Chooser | None:
+    """The sentence chooser (loaded once per process), or None when it is not shipped or torch is missing."""
+    if not (CHOOSER_DIR / "meta.json").is_file():
+        return None
+    try:
+        from .chooser_model import SentenceChooser  # needs torch
+    except ImportError:
+        return None
+    return SentenceChooser(CHOOSER_DIR)
