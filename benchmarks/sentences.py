@@ -1,6 +1,6 @@
 """Yes/no, why and how questions end to end: is the answer useful, is the yes/no label right?
 
-    python -m benchmarks.sentences SET… [--json OUT]
+    python -m benchmarks.sentences SET… [--json OUT] [--sweep T…]
 
 A SET is QUESTIONS@INDEX_DIR (e.g. data/dev/sentence-dev.jsonl split by corpus, each asked of an index
 of its corpus's articles). Each question is asked as a user would (`Tanya.ask`, the shipped decision).
@@ -97,12 +97,38 @@ def report(rows: list[dict]) -> dict[str, dict]:
     return out
 
 
+def sweep(rows: list[dict], thresholds: list[float]) -> dict[float, dict]:
+    """What each threshold on the answers' confidence would give, from rows asked with every answer
+    given (QA_READER_MIN_CONFIDENCE=0): useful, withheld though answerable, unanswerables refused."""
+    pos = [r for r in rows if r["answerable"]]
+    neg = [r for r in rows if not r["answerable"]]
+    out = {}
+    for t in thresholds:
+        given = [r for r in pos if (r["confidence"] or 0) >= t]
+        out[t] = {
+            "useful": round(sum(r["f1"] >= RIGHT_F1 for r in given) / max(len(pos), 1), 3),
+            "wrong": round(sum(r["f1"] < RIGHT_F1 for r in given) / max(len(pos), 1), 3),
+            "withheld": round(1 - len(given) / max(len(pos), 1), 3),
+            "unanswerable_refused": round(sum((r["confidence"] or 0) < t for r in neg) / max(len(neg), 1), 3),
+        }
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.sentences", description=__doc__.split("\n\n")[0])
     parser.add_argument("sets", nargs="+")
     parser.add_argument("--json", type=Path, help="also write every question's row here")
+    parser.add_argument(
+        "--sweep",
+        type=float,
+        nargs="+",
+        help="also: what these confidence thresholds would give (ask with QA_READER_MIN_CONFIDENCE=0)",
+    )
     args = parser.parse_args()
     rows = ask_all(args.sets)
+    if args.sweep:
+        for t, figures in sweep(rows, args.sweep).items():
+            print(f"at {t:<12} {json.dumps(figures)}")
     if args.json:
         args.json.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     for name, figures in report(rows).items():

@@ -104,6 +104,7 @@ def fit(
     work: Path,
     measure: Callable[[PairModel], dict[str, float]],
     log: Log = print,
+    progress_every: int = 200,
 ) -> list[dict[str, Any]]:
     """Train `model`'s upper layers and head on `run`, a checkpoint in `work` after every epoch (resumed
     when the same run is started again); `measure` reads dev after each epoch. Returns the history."""
@@ -131,7 +132,8 @@ def fit(
     for epoch in range(first, run.epochs):
         model.train()
         total = 0.0
-        for picked in batches([len(r) for r in run.ids], run.batch, random.Random(run.seed * 1000 + epoch)):
+        planned = batches([len(r) for r in run.ids], run.batch, random.Random(run.seed * 1000 + epoch))
+        for step, picked in enumerate(planned, 1):
             x, mask = stacked(hidden, picked)
             loss = run.loss(model.upper(x, mask), run.targets[picked])
             optimiser.zero_grad()
@@ -140,6 +142,8 @@ def fit(
             optimiser.step()
             schedule.step()
             total += loss.item() * len(picked)
+            if step % progress_every == 0:
+                log(f"epoch {epoch + 1}: step {step} of {len(planned)}, loss {loss.item():.4f}")
         history.append({"epoch": epoch + 1, "loss": round(total / len(run.ids), 4), **measure(model)})
         state = {"run": key, "epoch": epoch, "history": history, "model": model.trained_state()}
         state |= {"optimiser": optimiser.state_dict(), "schedule": schedule.state_dict()}
