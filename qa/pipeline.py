@@ -154,11 +154,9 @@ class Asker(ABC):
         for hit in hits:
             hit.collection = hit.collection or self.name
         watch.lap("retrieve")
-        # a yes/no, why or how question is answered by the sentence chooser when there is one: the reader is not needed
+        readings = reader.read_top(q, hits, s.reader.passages, s.reader.sure_margin) if reader is not None else None
+        # a yes/no, why or how question is answered by the sentence chooser when there is one (the reader's span helps it)
         choosing = chooser() if s.reader.chooser and q.form != SPAN else None
-        readings = None
-        if reader is not None and choosing is None:
-            readings = reader.read_top(q, hits, s.reader.passages, s.reader.sure_margin)
         read = watch.since_lap()
         extracted = extract_answer(
             q, hits, s.reader.min_support, s.reader.passages, readings=readings, policy=ReaderPolicy.of(s), chooser=choosing

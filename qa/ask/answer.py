@@ -65,7 +65,8 @@ def extract_answer(
     sentences = best_sentences(q, hits, passages)
     support = sentences[0].score if sentences else 0.0
     if chooser is not None and q.form != SPAN:
-        return _chosen_answer(q, hits, chooser, passages, sentences, min_support, policy or ReaderPolicy.of(Settings()))
+        policy = policy or ReaderPolicy.of(Settings())
+        return _chosen_answer(q, hits, chooser, passages, readings or [], sentences, min_support, policy)
     if readings:
         return _read_answer(q, hits, sentences, readings, min_support, policy or ReaderPolicy.of(Settings()))
     if support < min_support:
@@ -215,15 +216,16 @@ def _chosen_answer(
     hits: list[Hit],
     chooser: Chooser,
     passages: int,
+    readings: list[Reading],
     sentences: list[Sentence],
     min_support: float,
     policy: ReaderPolicy,
 ) -> Answer:
     """A yes/no, why or how question answered with the sentence the chooser finds likeliest to answer it
-    among the first `passages` hits, when its probability reaches the chooser's threshold (or the one
-    set); the passage it comes from is listed first."""
+    among the first `passages` hits (helped by the reader's span), when its probability reaches the
+    chooser's threshold (or the one set); the passage it comes from is listed first."""
     support = sentences[0].score if sentences else 0.0
-    choice = choose(chooser, q, hits, passages)
+    choice = choose(chooser, q, hits, passages, readings)
     threshold = policy.min_confidence if policy.min_confidence >= 0 else chooser.min_probability
     if choice is None or choice.probability < threshold:
         answer = Answer(q.text, q.language, "", abstain_message(q.language), abstained=True, hits=hits, support_score=support)

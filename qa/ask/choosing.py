@@ -6,12 +6,14 @@ weights are shipped and torch is installed; without it the sentence holding the 
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol
 
 from ..linear import DATA
-from ..records import Hit
+from ..records import Hit, Reading
 from ..text import sentence_spans
 from .question import Question
 
@@ -45,21 +47,39 @@ def candidates(hits: list[Hit], passages: int) -> list[Candidate]:
 
 
 class Chooser(Protocol):
-    """Gives each candidate sentence the probability that it answers the question."""
+    """Gives each candidate sentence the probability that it answers the question, and says how that is
+    weighed with the reader's span and the passage's rank (chosen on dev: qa/data/sentence-chooser/meta.json)."""
 
     min_probability: float  # below it, no sentence answers: "not in the articles"
+    reader_weight: float  # added to a sentence's log-odds when it holds the reader's span in its passage
+    rank_penalty: float  # taken from them for each retrieval rank below the first
 
     def probabilities(self, q: Question, sentences: list[str]) -> list[float]: ...
 
 
-def choose(model: Chooser, q: Question, hits: list[Hit], passages: int) -> Choice | None:
-    """The sentence of the first `passages` hits most likely to answer `q` (None when they hold none)."""
+def _log_odds(p: float) -> float:
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return math.log(p / (1 - p))
+
+
+def choose(model: Chooser, q: Question, hits: list[Hit], passages: int, readings: Sequence[Reading] = ()) -> Choice | None:
+    """The sentence of the first `passages` hits most likely to answer `q` (None when they hold none):
+    the chooser's log-odds, more when the sentence holds the reader's span in that passage (`readings`),
+    less for each rank down; its probability is that score's."""
     found = candidates(hits, passages)
     if not found:
         return None
     probabilities = model.probabilities(q, [c.text for c in found])
-    best = max(range(len(found)), key=probabilities.__getitem__)
-    return Choice(found[best], probabilities[best])
+    spans = {id(r.hit): (r.start, r.end) for r in readings if r.end > r.start}
+
+    def score(k: int) -> float:
+        c = found[k]
+        a, b = spans.get(id(c.hit), (0, 0))
+        holds = a < b and a < c.end and c.start < b
+        return _log_odds(probabilities[k]) + model.reader_weight * holds - model.rank_penalty * (c.hit.rank - 1)
+
+    best = max(range(len(found)), key=score)
+    return Choice(found[best], 1 / (1 + math.exp(-max(-30.0, min(30.0, score(best))))))
 
 
 @lru_cache(maxsize=1)

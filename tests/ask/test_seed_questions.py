@@ -36,6 +36,10 @@ QUESTIONS = [
     # known misses until the reader of 327b093 (ten layers trained)
     ("Which company's shares did Alibaba take control of in early 2016?", "Lazada", {6}, "en"),
     ("Through which platform are Indonesian products marketed in China?", "Tmall", {12}, "en"),
+    # known misses until the sentence chooser (qa/data/sentence-chooser); the second is the reader issue's
+    # own example, answered from paragraph 8 before it
+    ("Did Jack Ma immediately accept the offer?", "menerima", {4, 5}, "en"),
+    ("Apakah Jack Ma menerima tawaran itu?", "kemungkinan akan menerima", {5}, "id"),
 ]
 
 # Written with the ones above, before the reader answered them; it gets these wrong (issue: a trained
@@ -48,8 +52,7 @@ KNOWN_MISSES = [
     ("Where are Indonesian products sold through Tmall?", "China", {12}, "en"),
     ("What is Rudiantara's position?", "Menteri Komunikasi dan Informatika", {2, 10}, "en"),
     ("Apakah Jack Ma langsung menerima tawaran itu?", "menerima", {4, 5}, "id"),
-    # the reader of a05b34f: the yes/no question withheld (confidence under the threshold)
-    ("Did Jack Ma immediately accept the offer?", "menerima", {4, 5}, "en"),
+    # (with the sentence chooser: paragraph 8, "secara langsung memengaruhi kebijakan", is chosen for "langsung")
     # the reader of 327b093 (ten layers trained): "Tmall" for the payment service (a platform named in
     # another paragraph), "industri e-commerce Indonesia" cited from paragraph 8 (the advisor's possible
     # influence on e-commerce policy), and the access question withheld (confidence 0.16)

@@ -1,0 +1,40 @@
+"""The sentence chooser shipped in qa/data/sentence-chooser: which sentence answers a yes/no, why or how
+question."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import ROOT
+
+from qa.ask.chooser_model import SentenceChooser
+from qa.ask.choosing import chooser
+from qa.ask.question import analyse
+from qa.text import sentence_spans, terms
+from qa.training.chooser import answering, asked_from
+
+
+def test_the_shipped_chooser_answers_and_weighs_the_readers_span() -> None:
+    model = chooser()
+    assert isinstance(model, SentenceChooser), "qa/data/sentence-chooser is not shipped"
+    assert model.reader_weight > 0 and model.rank_penalty > 0 and 0 < model.min_probability < 1
+
+
+@pytest.mark.slow
+@pytest.mark.shared
+def test_on_dev_the_chooser_finds_the_answer_sentence_far_more_often_than_the_words_the_question_shares() -> None:
+    """Dev questions (never trained on) over their passage and the one BM25 ranks next: the chooser's
+    sentence is the answer's for most, well ahead of the sentence sharing most words with the question."""
+    model = chooser()
+    assert model is not None
+    asked = [a for a in asked_from([ROOT / "data" / "dev" / "sentence-dev.jsonl"], search_others=1) if a.answer]
+    by_model = by_words = 0
+    for a in asked:
+        spans = sentence_spans(a.passage)
+        texts = [a.passage[s:e] for s, e in spans] + [a.others[0][s:e] for s, e in sentence_spans(a.others[0])]
+        right = {a.passage[s:e] for s, e in answering(spans, a.answer)}
+        p = model.probabilities(analyse(a.question), texts)
+        by_model += texts[max(range(len(texts)), key=p.__getitem__)] in right
+        shared = set(terms(a.question))
+        by_words += max(texts, key=lambda t: len(shared & set(terms(t)))) in right
+    assert len(asked) > 100
+    assert by_model / len(asked) >= 0.65 and by_model >= by_words + 0.1 * len(asked), (by_model, by_words, len(asked))
