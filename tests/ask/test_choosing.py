@@ -29,6 +29,7 @@ def test_on_dev_the_chooser_finds_the_answer_sentence_far_more_often_than_the_wo
     asked = [a for a in asked_from([ROOT / "data" / "dev" / "sentence-dev.jsonl"], search_others=1) if a.answer]
     by_model = by_words = 0
     for a in asked:
+        assert a.answer is not None
         spans = sentence_spans(a.passage)
         texts = [a.passage[s:e] for s, e in spans] + [a.others[0][s:e] for s, e in sentence_spans(a.others[0])]
         right = {a.passage[s:e] for s, e in answering(spans, a.answer)}
