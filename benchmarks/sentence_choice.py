@@ -23,7 +23,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from qa import Settings, Tanya
-from qa.ask.choosing import candidates, chooser
+from qa.ask.choosing import candidates, chooser, log_odds
 from qa.ask.question import analyse
 from qa.training.evaluation import load_questions, token_f1
 
@@ -55,14 +55,9 @@ def candidate_rows(sets: list[str], passages: int = 3) -> list[dict]:
     return rows
 
 
-def _log_odds(p: float) -> float:
-    p = min(max(p, 1e-6), 1 - 1e-6)
-    return math.log(p / (1 - p))
-
-
 def best(row: dict, weight: float, penalty: float) -> tuple[dict | None, float]:
     """The best-scored candidate of a question and its score (None when there is none)."""
-    scored = [(_log_odds(c["p"]) + weight * c["holds"] - penalty * (c["rank"] - 1), k) for k, c in enumerate(row["cands"])]
+    scored = [(log_odds(c["p"]) + weight * c["holds"] - penalty * (c["rank"] - 1), k) for k, c in enumerate(row["cands"])]
     if not scored:
         return None, -math.inf
     score, k = max(scored)
@@ -84,7 +79,7 @@ def thresholds(rows: list[dict], weight: float, penalty: float, probabilities: l
     neg = [r for r in rows if not r["answerable"]]
     out = {}
     for t in probabilities:
-        cut = _log_odds(t)
+        cut = log_odds(t)
         chosen = [best(r, weight, penalty) for r in pos]
         given = [c for c, s in chosen if c is not None and s >= cut]
         out[t] = {

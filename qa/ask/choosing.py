@@ -57,7 +57,8 @@ class Chooser(Protocol):
     def probabilities(self, q: Question, sentences: list[str]) -> list[float]: ...
 
 
-def _log_odds(p: float) -> float:
+def log_odds(p: float) -> float:
+    """ln(p / (1 - p)), p kept off 0 and 1."""
     p = min(max(p, 1e-6), 1 - 1e-6)
     return math.log(p / (1 - p))
 
@@ -76,7 +77,7 @@ def choose(model: Chooser, q: Question, hits: list[Hit], passages: int, readings
         c = found[k]
         a, b = spans.get(id(c.hit), (0, 0))
         holds = a < b and a < c.end and c.start < b
-        return _log_odds(probabilities[k]) + model.reader_weight * holds - model.rank_penalty * (c.hit.rank - 1)
+        return log_odds(probabilities[k]) + model.reader_weight * holds - model.rank_penalty * (c.hit.rank - 1)
 
     best = max(range(len(found)), key=score)
     return Choice(found[best], 1 / (1 + math.exp(-max(-30.0, min(30.0, score(best))))))
