@@ -10,6 +10,7 @@ head come from `qa/data/reader/weights.safetensors` (fp16).
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
 from pathlib import Path
@@ -92,6 +93,8 @@ class Encoder(nn.Module):
         lower trained layers frozen would lose them (they are not saved below `split`)."""
         if split > self.split:
             raise ValueError(f"layers {self.split}–{split - 1} were trained: they cannot be frozen back")
+        for i in range(split, self.split):  # a frozen layer may be shared with other models: train a copy
+            self.layers[i] = copy.deepcopy(self.layers[i])
         self.split = split
         for name, p in self.named_parameters():
             p.requires_grad = name.startswith("head.") or (name.startswith("layers.") and int(name.split(".")[1]) >= split)
@@ -169,6 +172,17 @@ def shared_words(folder: Path) -> nn.Embedding:
         return _WORDS[folder]
 
 
+_LOWER: dict[tuple[Path, int], nn.Module] = {}
+
+
+def _share_lower(model: Encoder, folder: Path) -> None:
+    """The frozen lower layers, as restored, are one copy per process however many models hold them (the
+    reader its first 2, the yes/no model and the sentence chooser their first 6): ~7 MB a layer."""
+    with _WORDS_LOCK:
+        for i in range(model.split):
+            model.layers[i] = _LOWER.setdefault((folder, i), model.layers[i])
+
+
 def restored(kind: type[E], split: int) -> E:
     """The restored encoder with a fresh head of `kind`; layers below `split` (and the embeddings) frozen."""
     folder = model_dir()
@@ -178,6 +192,7 @@ def restored(kind: type[E], split: int) -> E:
     missing, unexpected = model.load_state_dict(base_state(folder, words=False), strict=False)
     assert not unexpected and set(missing) == {"word.weight", "head.weight", "head.bias"}, (missing, unexpected)
     model.train_from(split)
+    _share_lower(model, folder)
     return model
 
 
