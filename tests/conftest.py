@@ -51,6 +51,12 @@ def seed_tanya(tmp_path_factory: pytest.TempPathFactory) -> Tanya:
     return tanya
 
 
+def killed_after_the_first_epoch(line: str) -> None:
+    """A training run's log that stops it (as a kill would) once its first epoch is written."""
+    if '"epoch": 1' in line:
+        raise KeyboardInterrupt
+
+
 def write(path: Path, content: str | bytes) -> Path:
     """Write a fixture file (text as UTF-8), creating folders."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -31,9 +31,10 @@ class SentenceChooser:
 
     def __init__(self, folder: Path) -> None:
         self.meta = json.loads((folder / "meta.json").read_text())
-        self.min_probability = float(self.meta.get("min_probability", 0.5))
-        self.reader_weight = float(self.meta.get("reader_weight", 0.0))
-        self.rank_penalty = float(self.meta.get("rank_penalty", 0.0))
+        # how its probability is weighed with the reader's span and the rank, and what the score needs (qa/ask/choosing.py)
+        self.min_probability = float(self.meta["min_probability"])
+        self.reader_weight = float(self.meta["reader_weight"])
+        self.rank_penalty = float(self.meta["rank_penalty"])
         self.model = load_trained(ChooserModel, folder)
         self.encoding = Encoding()
         self._lock = threading.Lock()

@@ -160,13 +160,13 @@ def base_state(folder: Path, words: bool = True) -> dict[str, torch.Tensor]:
 
 
 _WORDS: dict[Path, nn.Embedding] = {}
-_WORDS_LOCK = threading.Lock()
+_SHARED_LOCK = threading.Lock()
 
 
 def shared_words(folder: Path) -> nn.Embedding:
     """The restored word embeddings (fp16, never trained), one copy per process however many models
     (the reader, the yes/no pair model) are built on the encoder: 190 MB each otherwise."""
-    with _WORDS_LOCK:
+    with _SHARED_LOCK:
         if folder not in _WORDS:
             _WORDS[folder] = nn.Embedding.from_pretrained(base_state(folder)["word.weight"], freeze=True)
         return _WORDS[folder]
@@ -178,7 +178,7 @@ _LOWER: dict[tuple[Path, int], nn.Module] = {}
 def _share_lower(model: Encoder, folder: Path) -> None:
     """The frozen lower layers, as restored, are one copy per process however many models hold them (the
     reader its first 2, the yes/no model and the sentence chooser their first 6): ~7 MB a layer."""
-    with _WORDS_LOCK:
+    with _SHARED_LOCK:
         for i in range(model.split):
             model.layers[i] = _LOWER.setdefault((folder, i), model.layers[i])
 

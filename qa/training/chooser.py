@@ -9,9 +9,12 @@ sentences most like it as "does not". Questions whose answer is a short span (Fa
 samples N) teach the sentence that holds the span: the same skill, in both languages.
 
 The pair loop (qa/training/pairs.py) trains the upper layers and a one-logit head (binary
-cross-entropy). Then dev is read as Tanya reads it — every sentence of the gold passage and of the
-two passages BM25 ranks next — and the probability below which no sentence answers is the one with the
-most right answers less wrong ones (a wrong sentence or an answered unanswerable costs one right one).
+cross-entropy). Then dev is read with the chooser alone — every sentence of the gold passage and of the
+two passages BM25 ranks next — and what it gives is recorded, with the probability the chooser alone
+would need (`pair_min_probability`: the most right answers less wrong ones, a wrong sentence or an
+answered unanswerable costing one right one). What answers is the chooser weighed with the reader's
+span and the rank; those weights and the threshold (qa/ask/choosing.py) are written into meta.json and
+are chosen end to end on dev with `python -m benchmarks.sentence_choice` once a chooser is trained.
 """
 
 from __future__ import annotations
@@ -35,6 +38,10 @@ from .pairs import Log, PairRun, cache_lower, default_work, fit, outputs
 from .reader import Bm25Negatives, answer_span, load_corpus, sampled_file
 
 Span = tuple[int, int]
+# how the chooser's probability is weighed with the reader's span and the rank, and the probability the
+# weighed score needs (qa/ask/choosing.py): chosen end to end on dev with `python -m
+# benchmarks.sentence_choice` (BENCHMARKS.md, "The sentence chooser"), written into meta.json
+READER_WEIGHT, RANK_PENALTY, MIN_PROBABILITY = 2.0, 1.5, 0.5
 
 
 @dataclass(frozen=True)
@@ -169,8 +176,9 @@ def train_chooser(
     history = fit(model, run, work or default_work("chooser", run), dev_loss, log)
     meta: dict[str, Any] = {"trained_on": [str(p) for p in train], "chosen_on": [str(p) for p in dev]}
     meta |= {"train_pairs": len(pairs), "epochs": epochs, "lr": lr, "batch": batch, "history": history}
-    save_reader_model(model, out, **meta, min_probability=0.5)
+    meta |= {"reader_weight": READER_WEIGHT, "rank_penalty": RANK_PENALTY, "min_probability": MIN_PROBABILITY}
+    save_reader_model(model, out, **meta)
     threshold, figures = choose_threshold(SentenceChooser(out), dev_asked)
-    meta |= {"min_probability": threshold, **figures}
+    meta |= {"pair_min_probability": threshold, **figures}
     save_reader_model(model, out, **meta)
     return {k: v for k, v in meta.items() if k not in ("trained_on", "chosen_on")}

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, killed_after_the_first_epoch
 
 from qa.ask.chooser_model import SentenceChooser
 from qa.ask.question import analyse
@@ -61,10 +61,6 @@ def test_the_chooser_trains_loads_and_resumes_a_killed_run(tmp_path: Path) -> No
     dev = [ROOT / "data" / "dev" / "sentence-dev.jsonl"]
     options: dict[str, Any] = {"out": tmp_path / "chooser", "work": tmp_path / "work", "epochs": 2, "split": 10, "batch": 8}
 
-    def killed_after_the_first_epoch(line: str) -> None:
-        if '"epoch": 1' in line:
-            raise KeyboardInterrupt
-
     with pytest.raises(KeyboardInterrupt):
         train_chooser([small], dev, **options, log=killed_after_the_first_epoch)
     said: list[str] = []
@@ -74,5 +70,5 @@ def test_the_chooser_trains_loads_and_resumes_a_killed_run(tmp_path: Path) -> No
     chooser = SentenceChooser(tmp_path / "chooser")
     p = chooser.probabilities(analyse("Apakah Jack Ma menerima tawaran itu?"), [s for s in PASSAGE.split(". ")])
     assert len(p) == 4 and all(0 <= x <= 1 for x in p)
-    assert chooser.min_probability == meta["min_probability"]
+    assert chooser.min_probability == meta["min_probability"] and 0 < meta["pair_min_probability"] <= 1
     assert json.loads((tmp_path / "chooser" / "meta.json").read_text())["split"] == 10

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, killed_after_the_first_epoch
 
 from qa.ask.question import analyse
 from qa.ask.yesno import LABELS, YesNo
@@ -37,10 +37,6 @@ def test_the_pair_model_trains_loads_and_resumes_a_killed_run(tmp_path: Path) ->
     small = tmp_path / "small.jsonl"
     small.write_text("".join((ROOT / "data" / "train" / "sentence3-tydiid-train.jsonl").read_text().splitlines(True)[:40]))
     options: dict[str, Any] = {"out": tmp_path / "pair", "work": tmp_path / "work", "epochs": 2, "split": 10, "batch": 8}
-
-    def killed_after_the_first_epoch(line: str) -> None:
-        if '"epoch": 1' in line:
-            raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
         train_pair([small], DEV, **options, log=killed_after_the_first_epoch)
