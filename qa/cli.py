@@ -146,7 +146,8 @@ def _parser() -> argparse.ArgumentParser:
         metavar="MORE",
         help="instead: fine-tune the sentence chooser (which sentence answers a yes/no, why or how question) on "
         "QUESTIONS and MORE (sentence sets, and span sets: FILE:N samples N); --dev chooses the probability "
-        "below which no sentence answers (--epochs, --lr, --trained-layers, --work; default out: qa/data/sentence-chooser)",
+        "below which no sentence answers (--epochs, --lr, --trained-layers, --negatives, --init, --work; default out: "
+        "qa/data/sentence-chooser)",
     )
     p.add_argument(
         "--forms",
@@ -167,7 +168,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--init",
         type=Path,
-        help="with --reader: start from this trained reader (e.g. qa/data/reader) instead of a fresh span head",
+        help="with --reader: start from this trained reader (e.g. qa/data/reader) instead of a fresh span head; "
+        "with --chooser: from this trained chooser (e.g. qa/data/sentence-chooser)",
     )
     p.add_argument("--checkpoint-every", type=int, default=200, help=argparse.SUPPRESS)
     p.add_argument(
@@ -177,7 +179,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--dev", type=Path, nargs="+", default=[], help="with --reader: dev question files read after each epoch")
     p.add_argument("--epochs", type=int, default=2, help="with --reader: passes over the training windows")
-    p.add_argument("--negatives", type=int, default=1, help="with --reader: hard negatives per question")
+    p.add_argument(
+        "--negatives",
+        type=int,
+        help="with --reader: hard negatives per question (default 1); with --chooser: sentences of the question's "
+        "own passage taught as not answering (default 3)",
+    )
     p.add_argument(
         "--trained-layers",
         type=int,
@@ -478,7 +485,8 @@ def _train(args: argparse.Namespace, tanya: Tanya) -> int:
         if not args.dev:
             raise InputError("--chooser needs --dev files to choose the probability below which no sentence answers")
         layers = args.trained_layers or 6
-        found = train_chooser([args.questions, *args.chooser], args.dev, **_pair_options(args), split=12 - layers)
+        options = _pair_options(args) | {"init": args.init} | ({} if args.negatives is None else {"same": args.negatives})
+        found = train_chooser([args.questions, *args.chooser], args.dev, **options, split=12 - layers)
         print(json.dumps(found))
         return 0
     if args.yesno is not None:
@@ -520,7 +528,7 @@ def _train_reader(args: argparse.Namespace, tanya: Tanya) -> int:
         [args.questions, *args.reader],
         args.dev,
         limit=args.limit,
-        negatives=args.negatives,
+        negatives=1 if args.negatives is None else args.negatives,
         epochs=args.epochs,
         trained_layers=args.trained_layers,
         lr=args.lr,

@@ -19,6 +19,7 @@ are chosen end to end on dev with `python -m benchmarks.sentence_choice` once a 
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,7 @@ from ..ask.chooser_model import ChooserModel, SentenceChooser
 from ..ask.choosing import CHOOSER_DIR
 from ..ask.question import analyse
 from ..ask.reader import Encoding
-from ..ask.reader_model import PairModel, restored, save_reader_model
+from ..ask.reader_model import PairModel, load_trained, restored, save_reader_model
 from ..text import sentence_spans, terms
 from .evaluation import load_questions
 from .pairs import Log, PairRun, cache_lower, default_work, fit, outputs
@@ -150,10 +151,14 @@ def train_chooser(
     split: int = 6,
     batch: int = 16,
     seed: int = 0,
+    same: int = 3,
+    init: Path | None = None,
     log: Log = print,
 ) -> dict[str, Any]:
-    """Train on `train`, choose the threshold on `dev`, write the chooser to `out`; returns what was measured."""
-    pairs, dev_asked = pairs_from(asked_from(train, seed=seed)), asked_from(list(dev), seed=seed)
+    """Train on `train` (from the chooser in `init`, else from the restored encoder; `same`: the sentences
+    of a question's own passage taught as not answering), choose the threshold on `dev`, write the chooser
+    to `out`; returns what was measured."""
+    pairs, dev_asked = pairs_from(asked_from(train, seed=seed), same=same), asked_from(list(dev), seed=seed)
     if not pairs or not dev_asked:
         raise ValueError("no questions with their passage in the training or dev files")
     dev_pairs = pairs_from(dev_asked)
@@ -166,8 +171,13 @@ def train_chooser(
     def loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return F.binary_cross_entropy_with_logits(logits[:, 0], target)
 
-    run = PairRun(ids, targets, loss, encoding.pad, split, epochs, lr, batch, seed)
-    model = restored(ChooserModel, split)
+    if init is not None:
+        model = load_trained(ChooserModel, init)
+        split = model.split
+    else:
+        model = restored(ChooserModel, split)
+    start = json.dumps(json.loads((init / "meta.json").read_text()), sort_keys=True) if init is not None else ""
+    run = PairRun(ids, targets, loss, encoding.pad, split, epochs, lr, batch, seed, start)
     dev_hidden = cache_lower(model, [encoding.pair(q, s) for q, s, _ in dev_pairs], encoding.pad)
 
     def dev_loss(m: PairModel) -> dict[str, float]:
@@ -175,7 +185,15 @@ def train_chooser(
 
     history = fit(model, run, work or default_work("chooser", run), dev_loss, log)
     meta: dict[str, Any] = {"trained_on": [str(p) for p in train], "chosen_on": [str(p) for p in dev]}
-    meta |= {"train_pairs": len(pairs), "epochs": epochs, "lr": lr, "batch": batch, "history": history}
+    meta |= {"started_from": str(init)} if init is not None else {}
+    meta |= {
+        "same_passage_negatives": same,
+        "train_pairs": len(pairs),
+        "epochs": epochs,
+        "lr": lr,
+        "batch": batch,
+        "history": history,
+    }
     meta |= {"reader_weight": READER_WEIGHT, "rank_penalty": RANK_PENALTY, "min_probability": MIN_PROBABILITY}
     save_reader_model(model, out, **meta)
     threshold, figures = choose_threshold(SentenceChooser(out), dev_asked)

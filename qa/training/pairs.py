@@ -78,10 +78,12 @@ class PairRun:
     lr: float = 5e-5
     batch: int = 16
     seed: int = 0
+    start: str = ""  # the trained model it starts from ("": the restored encoder and a fresh head)
 
     def key(self) -> str:
         """Names the run by its data and options: a checkpoint of another run is never resumed."""
         given = [self.ids, self.targets.tolist(), self.split, self.epochs, self.lr, self.batch, self.seed]
+        given += [self.start] if self.start else []
         return hashlib.sha256(json.dumps(given).encode()).hexdigest()[:12]
 
 

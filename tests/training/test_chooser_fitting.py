@@ -72,3 +72,22 @@ def test_the_chooser_trains_loads_and_resumes_a_killed_run(tmp_path: Path) -> No
     assert len(p) == 4 and all(0 <= x <= 1 for x in p)
     assert chooser.min_probability == meta["min_probability"] and 0 < meta["pair_min_probability"] <= 1
     assert json.loads((tmp_path / "chooser" / "meta.json").read_text())["split"] == 10
+
+    # a run from the trained chooser starts from its weights and layers, and is a run of its own (it does
+    # not resume the checkpoint above): at learning rate 0 it gives what the chooser it started from gives
+    said.clear()
+    again = train_chooser(
+        [small],
+        dev,
+        **options | {"epochs": 1, "lr": 0.0, "out": tmp_path / "again"},
+        init=tmp_path / "chooser",
+        same=5,
+        log=said.append,
+    )
+    assert not any(line.startswith("resuming") for line in said)
+    assert again["started_from"] == str(tmp_path / "chooser") and again["same_passage_negatives"] == 5
+    continued = SentenceChooser(tmp_path / "again")
+    assert json.loads((tmp_path / "again" / "meta.json").read_text())["split"] == 10
+    assert continued.probabilities(
+        analyse("Apakah Jack Ma menerima tawaran itu?"), [s for s in PASSAGE.split(". ")]
+    ) == pytest.approx(p, abs=2e-3)
