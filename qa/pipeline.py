@@ -16,7 +16,7 @@ from typing import Any, TypedDict, Unpack
 
 import numpy as np
 
-from .ask.answer import extract_answer
+from .ask.answer import abstain_message, extract_answer
 from .ask.choosing import chooser
 from .ask.citation_check import declarative, support_features, support_probability, support_table
 from .ask.conversation import parse_messages, understand
@@ -138,6 +138,11 @@ class Asker(ABC):
         q = analyse(check_question(question, self.settings.server.max_question_chars), options.get("dates"))
         searcher, reader = self.searcher(), self.reader  # loaded on the first question, not timed as part of it
         watch = Stopwatch()
+        if not q.keywords:  # "How?", "Siapa dia?": nothing to look for, so no passage could answer it
+            nothing = Answer(q.text, q.language, "", abstain_message(q.language), abstained=True, hits=[])
+            nothing.notice = NOTHING_ASKED.get(q.language, NOTHING_ASKED["en"])
+            yield watch.stamped(nothing)
+            return
         extracted = self._extracted(q, searcher, reader, options.get("k"), options.get("retriever"), watch)
         spec = self.settings.llm.model if options.get("llm") is None else options.get("llm")
         if not spec:
@@ -297,6 +302,12 @@ class Tanya(Asker):
 FALLBACK = {
     "en": "Showing the answer extracted from the articles instead.",
     "id": "Jawaban di bawah diambil langsung dari artikel.",
+}
+NOTHING_ASKED = {
+    "en": "The question names nothing to look for in the articles: ask about someone or something, "
+    'e.g. "How did Jack Ma react to the offer?"',
+    "id": "Pertanyaan ini tidak menyebut apa pun untuk dicari di artikel: tanyakan tentang seseorang atau sesuatu, "
+    'misalnya "Bagaimana tanggapan Jack Ma atas tawaran itu?"',
 }
 NO_DATED = {
     "en": "No article in the index was published in {window} (the dates asked for).",

@@ -118,6 +118,24 @@ def test_bad_questions_get_clear_messages(seed_tanya: Tanya) -> None:
         seed_tanya.ask("apa " * 2_500_000)  # 10 MB
 
 
+def test_a_question_that_names_nothing_is_not_answered_with_some_sentence(seed_tanya: Tanya) -> None:
+    # "How?" alone once got a sentence of the seed article; the reply now says what is missing, in the
+    # question's language, and shows no passage as if it were the answer
+    for question, language, says in [
+        ("How?", "en", "names nothing"),
+        ("Bagaimana", "id", "tidak menyebut"),
+        ("Siapa dia?", "id", "tidak menyebut"),
+    ]:
+        answer = seed_tanya.ask(question)
+        assert answer.abstained and not answer.hits and says in answer.notice and answer.language == language
+    # a question about something, or such a word as a follow-up in a conversation, is still answered
+    assert not seed_tanya.ask("Apakah Jack Ma menerima tawaran itu?").abstained
+    first = seed_tanya.ask("Siapa yang menawari Jack Ma menjadi penasehat?")
+    chat = [{"role": "user", "content": first.question}, {"role": "assistant", "content": first.reply}]
+    follow_up = seed_tanya.converse([*chat, {"role": "user", "content": "Mengapa?"}])
+    assert not follow_up.abstained and "Jack Ma" in follow_up.question and not follow_up.notice
+
+
 def test_uploads_are_checked_cleaned_and_undone_when_nothing_is_readable(tmp_path: Path) -> None:
     settings = settings_for(tmp_path / "index", upload_dir=tmp_path / "uploads", max_file_mb=0.01)
     tanya = Tanya(settings)
