@@ -453,7 +453,7 @@ def _eval(args: argparse.Namespace, tanya: Tanya) -> int:
 
 def _pair_options(args: argparse.Namespace) -> dict[str, Any]:
     """The pair model's training options given on the command line (the rest keep their defaults)."""
-    given = {"out": args.out, "work": args.work, "epochs": args.epochs, "lr": args.lr}
+    given = {"out": args.out, "work": args.work, "epochs": args.epochs, "lr": args.lr, "checkpoint_every": args.checkpoint_every}
     return {k: v for k, v in given.items() if v is not None}
 
 

@@ -151,6 +151,7 @@ def train_chooser(
     split: int = 6,
     batch: int = 16,
     seed: int = 0,
+    checkpoint_every: int = 200,
     same: int = 3,
     init: Path | None = None,
     log: Log = print,
@@ -183,7 +184,7 @@ def train_chooser(
     def dev_loss(m: PairModel) -> dict[str, float]:
         return {"dev_loss": round(float(loss(outputs(m, dev_hidden), dev_targets)), 4)}
 
-    history = fit(model, run, work or default_work("chooser", run), dev_loss, log)
+    history = fit(model, run, work or default_work("chooser", run), dev_loss, log, checkpoint_every=checkpoint_every)
     meta: dict[str, Any] = {"trained_on": [str(p) for p in train], "chosen_on": [str(p) for p in dev]}
     meta |= {"started_from": str(init)} if init is not None else {}
     meta |= {

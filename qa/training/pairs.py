@@ -107,9 +107,11 @@ def fit(
     measure: Callable[[PairModel], dict[str, float]],
     log: Log = print,
     progress_every: int = 200,
+    checkpoint_every: int = 200,
 ) -> list[dict[str, Any]]:
-    """Train `model`'s upper layers and head on `run`, a checkpoint in `work` after every epoch (resumed
-    when the same run is started again); `measure` reads dev after each epoch. Returns the history."""
+    """Train `model`'s upper layers and head on `run`, a checkpoint in `work` every `checkpoint_every`
+    steps and after every epoch (a run killed at any moment and started again resumes from the last);
+    `measure` reads dev after each epoch. Returns the history."""
     work.mkdir(parents=True, exist_ok=True)
     key = run.key()
     torch.manual_seed(run.seed)
@@ -121,21 +123,34 @@ def fit(
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimiser, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(1, steps - warm)))
     )
-    first, history = 0, []
     checkpoint = work / "checkpoint.pt"
+    history: list[dict[str, Any]] = []
+    first, done, total = 0, 0, 0.0  # the epoch to run, its steps done and their summed loss
+
+    def save(epoch: int, step: int) -> None:
+        state = {"run": key, "epoch": epoch, "step": step, "total": total, "history": history}
+        state |= {"model": model.trained_state(), "optimiser": optimiser.state_dict(), "schedule": schedule.state_dict()}
+        torch.save(state, work / "checkpoint.tmp")
+        os.replace(work / "checkpoint.tmp", checkpoint)
+
     if checkpoint.is_file():
         state = torch.load(checkpoint, weights_only=False)
         if state["run"] == key:
             model.load_state_dict(state["model"], strict=False)
             optimiser.load_state_dict(state["optimiser"])
             schedule.load_state_dict(state["schedule"])
-            first, history = state["epoch"] + 1, state["history"]
-            log(f"resuming from {checkpoint}: epoch {first + 1} of {run.epochs}")
+            history = state["history"]
+            # written after a step: the epoch under way; before that, only after an epoch: the one done
+            first, done, total = (
+                (state["epoch"], state["step"], state["total"]) if "step" in state else (state["epoch"] + 1, 0, 0.0)
+            )
+            log(f"resuming from {checkpoint}: epoch {first + 1} of {run.epochs}" + (f", after step {done}" if done else ""))
     for epoch in range(first, run.epochs):
         model.train()
-        total = 0.0
         planned = batches([len(r) for r in run.ids], run.batch, random.Random(run.seed * 1000 + epoch))
         for step, picked in enumerate(planned, 1):
+            if step <= done:  # trained before the run was stopped (the plan is the same: seeded per epoch)
+                continue
             x, mask = stacked(hidden, picked)
             loss = run.loss(model.upper(x, mask), run.targets[picked])
             optimiser.zero_grad()
@@ -146,11 +161,12 @@ def fit(
             total += loss.item() * len(picked)
             if step % progress_every == 0:
                 log(f"epoch {epoch + 1}: step {step} of {len(planned)}, loss {loss.item():.4f}")
+            if step % checkpoint_every == 0 and step < len(planned):
+                save(epoch, step)
+                log(f"epoch {epoch + 1}: checkpoint after step {step}")
         history.append({"epoch": epoch + 1, "loss": round(total / len(run.ids), 4), **measure(model)})
-        state = {"run": key, "epoch": epoch, "history": history, "model": model.trained_state()}
-        state |= {"optimiser": optimiser.state_dict(), "schedule": schedule.state_dict()}
-        torch.save(state, work / "checkpoint.tmp")
-        os.replace(work / "checkpoint.tmp", checkpoint)
+        done, total = 0, 0.0
+        save(epoch + 1, 0)
         log(json.dumps(history[-1]))
     return history
 

@@ -37,6 +37,7 @@ def train_pair(
     batch: int = 16,
     precision: float = 0.85,
     seed: int = 0,
+    checkpoint_every: int = 200,
     log: Log = print,
 ) -> dict[str, Any]:
     """Train on `train`, choose the threshold on `dev`, write the model to `out`; returns what was measured."""
@@ -56,7 +57,7 @@ def train_pair(
     def accuracy(m: PairModel) -> dict[str, float]:
         return {"dev_accuracy": round(float((outputs(m, dev_hidden).argmax(-1) == dev_gold).float().mean()), 4)}
 
-    history = fit(model, run, work or default_work("yesno", run), accuracy, log)
+    history = fit(model, run, work or default_work("yesno", run), accuracy, log, checkpoint_every=checkpoint_every)
     meta: dict[str, Any] = {
         "trained_on": [str(p) for p in train],
         "chosen_on": [str(p) for p in dev],

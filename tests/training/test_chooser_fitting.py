@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, killed_after_the_first_epoch
+from conftest import ROOT
 
 from qa.ask.chooser_model import SentenceChooser
 from qa.ask.question import analyse
@@ -61,11 +61,16 @@ def test_the_chooser_trains_loads_and_resumes_a_killed_run(tmp_path: Path) -> No
     dev = [ROOT / "data" / "dev" / "sentence-dev.jsonl"]
     options: dict[str, Any] = {"out": tmp_path / "chooser", "work": tmp_path / "work", "epochs": 2, "split": 10, "batch": 8}
 
+    def killed_in_the_first_epoch(line: str) -> None:  # as a kill would, after its second checkpoint
+        if line == "epoch 1: checkpoint after step 10":
+            raise KeyboardInterrupt
+
     with pytest.raises(KeyboardInterrupt):
-        train_chooser([small], dev, **options, log=killed_after_the_first_epoch)
+        train_chooser([small], dev, **options, checkpoint_every=5, log=killed_in_the_first_epoch)
     said: list[str] = []
-    meta = train_chooser([small], dev, **options, log=said.append)
-    assert said[1].startswith("resuming") and "epoch 2 of 2" in said[1]
+    meta = train_chooser([small], dev, **options, checkpoint_every=5, log=said.append)
+    assert said[1].startswith("resuming") and said[1].endswith("epoch 1 of 2, after step 10")
+    assert "epoch 1: checkpoint after step 15" in said and "epoch 1: checkpoint after step 5" not in said
     assert [h["epoch"] for h in meta["history"]] == [1, 2] and meta["dev_n"] == 120
     chooser = SentenceChooser(tmp_path / "chooser")
     p = chooser.probabilities(analyse("Apakah Jack Ma menerima tawaran itu?"), [s for s in PASSAGE.split(". ")])
