@@ -42,7 +42,7 @@ Span = tuple[int, int]
 # how the chooser's probability is weighed with the reader's span and the rank, and the probability the
 # weighed score needs (qa/ask/choosing.py): chosen end to end on dev with `python -m
 # benchmarks.sentence_choice` (BENCHMARKS.md, "The sentence chooser"), written into meta.json
-READER_WEIGHT, RANK_PENALTY, MIN_PROBABILITY = 2.0, 1.5, 0.5
+READER_WEIGHT, RANK_PENALTY, MIN_PROBABILITY = 2.0, 1.5, 0.4
 
 
 @dataclass(frozen=True)
