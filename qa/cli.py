@@ -484,6 +484,11 @@ def _train(args: argparse.Namespace, tanya: Tanya) -> int:
 
         if not args.dev:
             raise InputError("--chooser needs --dev files to choose the probability below which no sentence answers")
+        if args.init is not None and args.trained_layers is not None:
+            raise InputError(
+                "--trained-layers cannot be given with --init for --chooser: the run trains as many layers as the "
+                "chooser it starts from"
+            )
         layers = args.trained_layers or 6
         options = _pair_options(args) | {"init": args.init} | ({} if args.negatives is None else {"same": args.negatives})
         found = train_chooser([args.questions, *args.chooser], args.dev, **options, split=12 - layers)

@@ -122,6 +122,14 @@ def test_errors_are_messages_not_tracebacks(tmp_path: Path) -> None:
     empty = write(tmp_path / "empty" / "a.txt", "")
     done = qa("index", str(empty.parent), "--index-dir", str(tmp_path / "i"))
     assert done.returncode == 2 and "nothing to index" in done.stderr and "Traceback" not in done.stderr
+    sentences = str(ROOT / "data" / "dev" / "sentence-dev.jsonl")
+    chooser = str(ROOT / "qa" / "data" / "sentence-chooser")
+    done = qa(
+        "train", sentences, "--chooser", "--dev", sentences, "--init", chooser, "--trained-layers", "4", "--out", str(tmp_path)
+    )
+    assert (
+        done.returncode == 2 and "--trained-layers cannot be given with --init" in done.stderr and "Traceback" not in done.stderr
+    )
 
 
 def test_list_and_remove(tmp_path: Path) -> None:
