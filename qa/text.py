@@ -103,7 +103,9 @@ _ABBREVIATIONS = {
     "km",
     "kg",
 }
-_SENTENCE_END = re.compile(r"[.!?]+[\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9À-Ý])")
+# a sentence ends at . ! or ? (with any closing quotes and brackets, and Wikipedia's reference marks
+# after them: "gurun.[5]", "1990s.[note 1]", '…plughole."[10]') before a space and a capital or a digit
+_SENTENCE_END = re.compile(r"[.!?]+[\"'”’)\]]*(?:\[[^\[\]\n]{1,20}\][\"'”’)]*)*(?=\s+[\"'“‘(\[]?[A-Z0-9À-Ý])")
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
@@ -234,12 +236,28 @@ _OTHER_MARKERS = {
 _OTHER_LEAST = 3  # markers of another language a question needs to be taken for it
 
 
+def _in_names(words: list[str]) -> set[int]:
+    """Which of a question's words belong to a name or a title: capitalised words after the first, and
+    up to two lowercase words between two of them ("Le Voyage dans la Lune", "Gone with the Wind")."""
+    capitals = [i for i, w in enumerate(words) if i > 0 and w[:1].isupper()]
+    named = set(capitals)
+    for a, b in zip(capitals, capitals[1:]):
+        if 1 < b - a <= 3:
+            named.update(range(a + 1, b))
+    return named
+
+
 def other_language(text: str) -> str | None:
     """The language a question is in when it is clearly neither Indonesian nor English (at least
     _OTHER_LEAST of its function words, more than of Indonesian and English together), else None: a
-    question that only names something in another language ("de la", "le") is Tanya's to answer."""
-    toks = tokens(text)
+    question that only names something in another language ("de la", "le", a title such as "Le Voyage
+    dans la Lune") is Tanya's to answer."""
+    words = _TOKEN.findall(text)
+    toks = [w.lower() for w in words]
     ours = sum(t in _EN_MARKERS or t in _ID_MARKERS or t.endswith("kah") for t in toks)
+    if ours:  # a question in our languages may name a film or a book in another: its words are not asked in it
+        named = _in_names(words)
+        toks = [t for i, t in enumerate(toks) if i not in named]
     counts = {name: sum(t in markers for t in toks) for name, markers in _OTHER_MARKERS.items()}
     name, most = max(counts.items(), key=lambda item: item[1])
     return name if most >= _OTHER_LEAST and most > ours else None
