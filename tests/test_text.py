@@ -1,4 +1,4 @@
-"""qa/text.py: where sentences end."""
+"""qa/text.py: where sentences end, and when a question is in a language Tanya does not read."""
 
 from qa.text import other_language, sentence_spans
 
