@@ -14,7 +14,7 @@ from ..linear import LinearModel
 from ..records import Answer, Citation, Hit, Reading
 from ..settings import Settings
 from ..text import STOPWORDS, detect_language, sentence_spans
-from .choosing import Chooser, choose
+from .choosing import Chooser, choose, with_reason
 from .decision import ReaderPolicy
 from .forms import SPAN, YESNO
 from .labelling import labeller
@@ -231,7 +231,8 @@ def _chosen_answer(
         answer = Answer(q.text, q.language, "", abstain_message(q.language), abstained=True, hits=hits, support_score=support)
         answer.confidence = choice.probability if choice else 0.0
         return answer
-    hit, start, end = choice.candidate.hit, choice.candidate.start, choice.candidate.end
+    chosen = with_reason(q, choice.candidate)
+    hit, start, end = chosen.hit, chosen.start, chosen.end
     hits = [replace(h, rank=n) for n, h in enumerate([hit, *(h for h in hits if h is not hit)], 1)]
     chunk = hit.chunk
     text = chunk.text[start:end]

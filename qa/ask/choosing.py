@@ -7,6 +7,7 @@ weights are shipped and torch is installed; without it the sentence holding the 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -15,6 +16,7 @@ from typing import Protocol
 from ..linear import DATA
 from ..records import Hit, Reading
 from ..text import sentence_spans
+from .forms import asks_why
 from .question import Question
 
 CHOOSER_DIR = DATA / "sentence-chooser"
@@ -81,6 +83,28 @@ def choose(model: Chooser, q: Question, hits: list[Hit], passages: int, readings
 
     best = max(range(len(found)), key=score)
     return Choice(found[best], 1 / (1 + math.exp(-max(-30.0, min(30.0, score(best))))))
+
+
+# a sentence that opens by pointing back at the one before it: "Akibatnya, sekolah-sekolah ditutup",
+# "Isu-isu ini menyebabkan …", "As such, it is …" — its reason is in the sentence before
+_POINTS_BACK = re.compile(
+    r"^(akibatnya|karenanya|oleh karenanya|(oleh )?(karena|sebab) (itu|ini|hal (itu|ini|tersebut))|maka|dengan demikian"
+    r"|sehingga|untuk itu|itulah sebabnya|itu sebabnya|inilah sebabnya|karena hal (itu|ini|tersebut)"
+    r"|therefore|thus(?! far)|hence|consequently|as a result|as a consequence|as such|for (this|that|these|those) reasons?"
+    r"|because of (this|that)|(this|that) is why|(this|that) (led|caused|made|meant)"
+    r"|(hal|isu|isu-isu|peristiwa|kejadian|keadaan|kondisi|situasi|faktor|langkah|kebijakan) (ini|itu|tersebut)"
+    r" (menyebabkan|mengakibatkan|membuat|memicu))\b",
+    re.IGNORECASE,
+)
+
+
+def with_reason(q: Question, chosen: Candidate) -> Candidate:
+    """A why-question's chosen sentence that points back at the sentence before it ("Akibatnya, …",
+    "Therefore …") is answered with both: the reason is the one before. Other choices stay as they are."""
+    if not asks_why(q.text) or not _POINTS_BACK.match(chosen.text.lstrip("\"'“ ")):
+        return chosen
+    before = [a for a, b in sentence_spans(chosen.hit.chunk.text) if b <= chosen.start]
+    return Candidate(chosen.hit, before[-1], chosen.end) if before else chosen
 
 
 @lru_cache(maxsize=1)

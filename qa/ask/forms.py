@@ -34,9 +34,14 @@ _REASON = re.compile(
     r"^(mengapa|kenapa|why|how come|bagaimana(kah)?( cara)?|apa (sebab|alasan)nya|"
     r"how(?! (many|much|long|far|old|big|large|high|heavy|tall|deep|wide|fast|often)\b))\b"
 )
-# a question may open with who says it or where: "According to Roy, …", "Menurut Elang, …", "Dalam ilmu ekonomi, …"
+_WHY = re.compile(r"^(mengapa|kenapa|why|how come|apa (sebab|alasan)(nya)?|(untuk )?alasan apa|sebab apa)\b")
+# a question may open with who says it, where or when: "According to Roy, …", "Menurut Elang, …", "Dalam ilmu
+# ekonomi, …", "After Krum died, did …?", "Setelah Perang Dunia II, apakah …?"
 _LEAD = re.compile(
-    r"^(according to|menurut|dalam|di|pada|in|on|at|for|untuk|bagi|selain|besides|apart from)\b[^,?]{0,80},\s*", re.I
+    r"^(according to|menurut|dalam|di|pada|in|on|at|for|untuk|bagi|selain|besides|apart from|before|after|when|while"
+    r"|since|until|if|as|during|once|although|though|despite|sebelum|sesudah|setelah|sejak|ketika|saat|sewaktu|selama"
+    r"|jika|kalau|bila|apabila|meskipun|walaupun)\b[^,?]{0,80},\s*",
+    re.I,
 )
 
 
@@ -56,6 +61,13 @@ def form_of(question: str) -> str:
                 return SPAN
             return YESNO if sigmoid(model.score(apakah_features(text))) >= float(model.meta.get("threshold", 0.5)) else SPAN
     return SPAN
+
+
+def asks_why(question: str) -> bool:
+    """Whether the question asks for a reason ("Mengapa …?", "According to Roy, why …?"), not a manner."""
+    stripped = question.strip()
+    clause = _LEAD.sub("", stripped, count=1) or stripped
+    return any(_WHY.match(text.lower()) for text in (stripped, clause))
 
 
 @lru_cache(maxsize=1)

@@ -7,8 +7,9 @@ import pytest
 from conftest import ROOT
 
 from qa.ask.chooser_model import SentenceChooser
-from qa.ask.choosing import chooser
+from qa.ask.choosing import Candidate, chooser, with_reason
 from qa.ask.question import analyse
+from qa.records import Chunk, Hit
 from qa.text import sentence_spans, terms
 from qa.training.chooser import answering, asked_from
 
@@ -39,3 +40,30 @@ def test_on_dev_the_chooser_finds_the_answer_sentence_far_more_often_than_the_wo
         by_words += max(texts, key=lambda t: len(shared & set(terms(t)))) in right
     assert len(asked) > 100
     assert by_model / len(asked) >= 0.65 and by_model >= by_words + 0.1 * len(asked), (by_model, by_words, len(asked))
+
+
+def _chosen(text: str, sentence: str) -> Candidate:
+    start = text.index(sentence)
+    return Candidate(Hit(Chunk("c1", "d1", "x.txt", "", 1, 0, len(text), text), 1.0, rank=1), start, start + len(sentence))
+
+
+PASSAGE = "Topan Khanun melanda Suzhou dan Wuxi. Akibatnya, sekolah-sekolah ditutup. Hujan turun dua hari."
+
+
+@pytest.mark.parametrize("question", ["Mengapa sekolah-sekolah di Jiangsu ditutup?", "Why did the schools in Jiangsu close?"])
+def test_a_why_answer_that_points_back_is_given_with_the_sentence_before_it(question: str) -> None:
+    chosen = with_reason(analyse(question), _chosen(PASSAGE, "Akibatnya, sekolah-sekolah ditutup."))
+    assert chosen.text == "Topan Khanun melanda Suzhou dan Wuxi. Akibatnya, sekolah-sekolah ditutup."
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence"),
+    [
+        ("Bagaimana sekolah-sekolah di Jiangsu menghadapi topan?", "Akibatnya, sekolah-sekolah ditutup."),  # how: as chosen
+        ("Mengapa hujan turun?", "Hujan turun dua hari."),  # points at nothing before it
+        ("Mengapa Suzhou dilanda topan?", "Topan Khanun melanda Suzhou dan Wuxi."),  # nothing before it
+    ],
+)
+def test_other_sentence_answers_stay_as_chosen(question: str, sentence: str) -> None:
+    chosen = _chosen(PASSAGE, sentence)
+    assert with_reason(analyse(question), chosen) == chosen

@@ -23,9 +23,13 @@ from qa.ask.forms import REASON, SPAN, YESNO, form_of
         ("Did Jack Ma immediately accept the offer?", YESNO),
         ("According to the Vice President, was the reaction entirely positive?", YESNO),
         ("Dalam ilmu ekonomi, apakah pasar selalu harus punya tempat fisik?", YESNO),
+        ("After his dismissal, was Arafat given a powerful new position?", YESNO),  # a clause of time first
+        ("Setelah Perang Dunia II, apakah barak itu sempat diduduki pasukan Inggris?", YESNO),
+        ("When Jack Ma was offered the role, who offered it?", SPAN),
         ("Mengapa Jack Ma sempat bingung?", REASON),
         ("How did Jack Ma feel about the offer?", REASON),
         ("Menurut Elang, bagaimana seharusnya renovasi itu dilakukan?", REASON),
+        ("Setelah tawaran itu datang, mengapa Jack Ma sempat bingung?", REASON),
     ],
 )
 def test_the_form_of_a_question(question: str, form: str) -> None:
