@@ -102,6 +102,26 @@ _ABBREVIATIONS = {
     "cv",
     "km",
     "kg",
+    # English titles, ranks and degrees ("Union Maj. Gen. Sherman", "Sault Ste. Marie", "a Ph.D. in")
+    "ste",
+    "maj",
+    "col",
+    "capt",
+    "sgt",
+    "adm",
+    "rev",
+    "gov",
+    "sen",
+    "ph.d",
+    "m.d",
+    "b.sc",
+    "m.sc",
+    "ca",
+    "approx",
+    "al",
+    "fig",
+    "vol",
+    "dept",
 }
 # a sentence ends at . ! or ? (with any closing quotes and brackets, and Wikipedia's reference marks
 # after them: "gurun.[5]", "1990s.[note 1]", '…plughole."[10]') before a space and a capital or a digit

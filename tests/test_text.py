@@ -30,6 +30,17 @@ def test_abbreviations_initials_and_marks_inside_a_sentence_do_not_end_it() -> N
     assert split("The act [1] was signed by John F. Kennedy in 1963.") == ["The act [1] was signed by John F. Kennedy in 1963."]
 
 
+def test_english_titles_ranks_and_degrees_do_not_end_a_sentence() -> None:
+    assert split("Union Maj. Gen. William Sherman took Atlanta. He then marched to the sea.") == [
+        "Union Maj. Gen. William Sherman took Atlanta.",
+        "He then marched to the sea.",
+    ]
+    assert split("It lies near Sault Ste. Marie in Ontario. She earned a Ph.D. in physics in 1970.") == [
+        "It lies near Sault Ste. Marie in Ontario.",
+        "She earned a Ph.D. in physics in 1970.",
+    ]
+
+
 def test_a_question_naming_a_title_in_another_language_is_in_ours() -> None:
     # a film or a book named in French, German or Spanish does not make the question theirs
     for question in (
