@@ -89,7 +89,7 @@ def choose(model: Chooser, q: Question, hits: list[Hit], passages: int, readings
 # "Isu-isu ini menyebabkan …", "As such, it is …" — its reason is in the sentence before
 _POINTS_BACK = re.compile(
     r"^(akibatnya|karenanya|oleh karenanya|(oleh )?(karena|sebab) (itu|ini|hal (itu|ini|tersebut))|maka|dengan demikian"
-    r"|sehingga|untuk itu|itulah sebabnya|itu sebabnya|inilah sebabnya|karena hal (itu|ini|tersebut)"
+    r"|sehingga|untuk itu|itulah sebabnya|itu sebabnya|inilah sebabnya"
     r"|therefore|thus(?! far)|hence|consequently|as a result|as a consequence|as such|for (this|that|these|those) reasons?"
     r"|because of (this|that)|(this|that) is why|(this|that) (led|caused|made|meant)"
     r"|(hal|isu|isu-isu|peristiwa|kejadian|keadaan|kondisi|situasi|faktor|langkah|kebijakan) (ini|itu|tersebut)"

@@ -45,11 +45,15 @@ _LEAD = re.compile(
 )
 
 
+def _readings(question: str) -> tuple[str, str]:
+    """The question as asked, and without a leading clause ("According to Roy, …", "After Krum died, …")."""
+    stripped = question.strip()
+    return stripped, _LEAD.sub("", stripped, count=1) or stripped
+
+
 def form_of(question: str) -> str:
     """SPAN, YESNO or REASON."""
-    stripped = question.strip()
-    clause = _LEAD.sub("", stripped, count=1) or stripped
-    for text in (stripped, clause):
+    for text in _readings(question):
         lower = text.lower()
         if _YESNO_EN.match(lower) or _KAH.match(lower) or _YESNO_ID.match(text[:1].lower() + text[1:]):
             return YESNO
@@ -65,9 +69,7 @@ def form_of(question: str) -> str:
 
 def asks_why(question: str) -> bool:
     """Whether the question asks for a reason ("Mengapa …?", "According to Roy, why …?"), not a manner."""
-    stripped = question.strip()
-    clause = _LEAD.sub("", stripped, count=1) or stripped
-    return any(_WHY.match(text.lower()) for text in (stripped, clause))
+    return any(_WHY.match(text.lower()) for text in _readings(question))
 
 
 @lru_cache(maxsize=1)
